@@ -83,9 +83,10 @@ const (
 
 // member records where one object member was written in the output:
 // out[seg:keyEnd] is the encoded key with its quotes and out[seg:end] the
-// whole "key":value segment, separators excluded.
+// whole "key":value segment, separators excluded. src is the offset of the
+// key's opening quote in the source.
 type member struct {
-	seg, keyEnd, end int
+	seg, keyEnd, end, src int
 }
 
 // encoder is the state of one conversion. It is pooled so that its scratch
@@ -105,6 +106,7 @@ type encoder struct {
 	index   []indexKey
 	table   []int32
 	tmp     []byte
+	wide    []byte // scratch: UTF-16 or UTF-32 input transcoded to UTF-8
 }
 
 var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
@@ -120,12 +122,27 @@ func appendCanon(dst, src []byte, m mode) ([]byte, error) {
 		e.colon, e.comma = ": ", ", "
 	}
 	start := len(dst)
-	err := e.document()
+	var w pyWide
+	if m&modePython != 0 {
+		w = detectWide(src)
+		if w.unit == 0 && len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF {
+			e.pos = 3 // json.loads(bytes) decodes with utf-8-sig
+		}
+	}
+	var err error
+	if w.unit != 0 {
+		err = e.wideDocument(w)
+	} else {
+		err = e.document()
+	}
 	out := e.out
 	e.src, e.out = nil, nil
 	e.members = e.members[:0]
 	if cap(e.tmp) > 1<<20 {
 		e.tmp = nil // do not pin big buffers in the pool
+	}
+	if cap(e.wide) > 1<<20 {
+		e.wide = nil
 	}
 	encoderPool.Put(e)
 	if err != nil {
@@ -138,10 +155,26 @@ func (e *encoder) errorf(off int, format string, args ...any) error {
 	return &SyntaxError{Offset: int64(off), msg: fmt.Sprintf(format, args...)}
 }
 
-func (e *encoder) document() error {
-	if e.mode&modePython != 0 && len(e.src) >= 3 && e.src[0] == 0xEF && e.src[1] == 0xBB && e.src[2] == 0xBF {
-		e.pos = 3 // json.loads(bytes) decodes with utf-8-sig
+// wideDocument converts a UTF-16 or UTF-32 document (Python mode only): it
+// decodes it to UTF-8 as json.loads would and converts that, reporting
+// errors at offsets in the original input.
+func (e *encoder) wideDocument(w pyWide) error {
+	src := e.src
+	text, bad := w.transcode(e.wide[:0], src)
+	e.wide = text
+	if bad >= 0 {
+		return e.errorf(bad, "invalid UTF-%d (json.loads detects UTF-%d from the NUL bytes or byte order mark)", 8*w.unit, 8*w.unit)
 	}
+	e.src = text
+	err := e.document()
+	if se, ok := err.(*SyntaxError); ok {
+		se.Offset = int64(w.srcOffset(src, text, int(se.Offset)))
+	}
+	return err
+}
+
+// document converts the JSON text at e.src[e.pos:].
+func (e *encoder) document() error {
 	e.skipSpace()
 	if err := e.value(); err != nil {
 		return err
@@ -288,7 +321,7 @@ func (e *encoder) object() error {
 		if e.src[e.pos] != '"' {
 			return e.errorf(e.pos, "unexpected %s in object, expecting a string key", describe(e.src[e.pos]))
 		}
-		seg := len(e.out)
+		seg, src := len(e.out), e.pos
 		if err := e.string(); err != nil {
 			return err
 		}
@@ -306,7 +339,7 @@ func (e *encoder) object() error {
 		if err := e.value(); err != nil {
 			return err
 		}
-		e.members = append(e.members, member{seg: seg, keyEnd: keyEnd, end: len(e.out)})
+		e.members = append(e.members, member{seg: seg, keyEnd: keyEnd, end: len(e.out), src: src})
 		e.skipSpace()
 		if e.pos >= len(e.src) {
 			return e.errorf(e.pos, "unexpected end of input in object, expecting ',' or '}'")

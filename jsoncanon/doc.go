@@ -55,6 +55,9 @@
 // a byte order mark is a syntax error. json.loads(bytes) decodes with
 // "surrogatepass", so in Python mode invalid UTF-8 is an error, encoded
 // surrogates are accepted, and a leading UTF-8 byte order mark is skipped.
+// json.loads also detects UTF-16 and UTF-32 input, from a byte order mark or
+// from NUL bytes among the first four, and so does Python mode; error
+// offsets then count bytes of that input.
 //
 // # Limits
 //

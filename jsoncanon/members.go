@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"slices"
+	"unicode/utf8"
 )
 
 // indexKey is an object member whose key is a JavaScript array index.
@@ -83,7 +84,7 @@ func (e *encoder) dedupe(ms []member) (order []int, dup bool) {
 		for i := range ms {
 			found := false
 			for k, m := range order {
-				if bytes.Equal(key(m), key(i)) {
+				if e.sameKey(ms[m], ms[i]) {
 					order[k] = i
 					found, dup = true, true
 					break
@@ -115,7 +116,7 @@ func (e *encoder) dedupe(ms []member) (order []int, dup bool) {
 				table[h] = int32(len(order))
 				break
 			}
-			if k := int(slot - 1); bytes.Equal(key(order[k]), key(i)) {
+			if k := int(slot - 1); e.sameKey(ms[order[k]], ms[i]) {
 				order[k] = i
 				dup = true
 				break
@@ -125,6 +126,50 @@ func (e *encoder) dedupe(ms []member) (order []int, dup bool) {
 	}
 	e.order = order
 	return order, dup
+}
+
+// sameKey reports whether two members have the same key. Keys are compared
+// as written, which tells keys apart in every mode but one: with
+// ensure_ascii, the escapes \ud83d\ude00 are written both for the astral
+// character U+1F600 and for the two lone surrogates U+D83D U+DE00 (from
+// encoded surrogates or an escape next to one), which are different Python
+// strings. Keys written with a surrogate escape are compared as decoded from
+// the source.
+func (e *encoder) sameKey(a, b member) bool {
+	ka, kb := e.out[a.seg:a.keyEnd], e.out[b.seg:b.keyEnd]
+	if !bytes.Equal(ka, kb) {
+		return false
+	}
+	if e.mode&(modePython|modeKeepNonASCII) != modePython || bytes.Index(ka, []byte(`\ud`)) < 0 {
+		return true
+	}
+	i, j := a.src+1, b.src+1
+	for {
+		ra, na := e.keyRune(i)
+		rb, nb := e.keyRune(j)
+		if ra != rb {
+			return false
+		}
+		if ra < 0 {
+			return true
+		}
+		i, j = i+na, j+nb
+	}
+}
+
+// keyRune decodes the code point at src[i] in a key already read without
+// error, and returns it and its length in bytes, or -1 at the closing quote.
+func (e *encoder) keyRune(i int) (rune, int) {
+	switch c := e.src[i]; {
+	case c == '"':
+		return -1, 1
+	case c == '\\':
+		r, n, _ := e.unescape(i, len(e.src))
+		return r, n
+	case c < utf8.RuneSelf:
+		return rune(c), 1
+	}
+	return decodeSurrogatePass(e.src[i:])
 }
 
 // arrayIndex reports whether key, an encoded key with its quotes, is a

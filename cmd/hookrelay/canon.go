@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/hookrelay/hookrelay/jsoncanon"
@@ -75,8 +76,15 @@ func pythonOptions(seps, ascii string) (*jsoncanon.PythonOptions, error) {
 }
 
 // readAllLimit reads r to the end, failing if it holds more than limit bytes.
+// When r is a regular file its size is used to read it in one allocation.
 func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	var b []byte
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() <= limit {
+			b = make([]byte, 0, fi.Size()+512)
+		}
+	}
+	b, err := readAppend(b, io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read standard input: %w", err)
 	}
@@ -84,4 +92,21 @@ func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("standard input larger than %d bytes", limit)
 	}
 	return b, nil
+}
+
+// readAppend reads r to the end, appending to b.
+func readAppend(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
