@@ -1,0 +1,416 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+
+// sealedSecret is how a secret is serialized before sealing.
+type sealedSecret struct {
+	Value     string `json:"value"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt *int64 `json:"expires_at,omitempty"`
+}
+
+func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
+	list := make([]sealedSecret, len(secrets))
+	for i, sec := range secrets {
+		list[i] = sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt)}
+		if sec.ExpiresAt != nil {
+			v := ms(*sec.ExpiresAt)
+			list[i].ExpiresAt = &v
+		}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	sealed, err := s.cipher.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
+	}
+	return sealed, nil
+}
+
+func (s *Store) openSecrets(sealed []byte) ([]store.Secret, error) {
+	b, err := s.cipher.Open(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("open secrets: %w", err)
+	}
+	var list []sealedSecret
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("decode secrets: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]store.Secret, len(list))
+	for i, sec := range list {
+		out[i] = store.Secret{Value: sec.Value, CreatedAt: fromMS(sec.CreatedAt)}
+		if sec.ExpiresAt != nil {
+			t := fromMS(*sec.ExpiresAt)
+			out[i].ExpiresAt = &t
+		}
+	}
+	return out, nil
+}
+
+// liveSecrets returns a copy of secrets without those expired at now.
+func liveSecrets(secrets []store.Secret, now time.Time) []store.Secret {
+	var out []store.Secret
+	for _, sec := range secrets {
+		if sec.ExpiresAt != nil && !sec.ExpiresAt.After(now) {
+			continue
+		}
+		out = append(out, sec)
+	}
+	return out
+}
+
+// endpointArgs encodes e's columns but id, created_at and updated_at, in
+// the order of the statements below.
+func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
+	secrets, err := s.sealSecrets(e.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	types := e.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	et, err := json.Marshal(types)
+	if err != nil {
+		return nil, fmt.Errorf("encode event types: %w", err)
+	}
+	var custom any
+	if e.CustomScheme != nil {
+		custom = string(e.CustomScheme)
+	}
+	return []any{e.Tenant, e.URL, e.Description, e.Scheme, custom, secrets, string(et),
+		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince)}, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanEndpoint reads a row of endpointCols, every secret included.
+func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
+	var (
+		e                store.Endpoint
+		custom           sql.NullString
+		sealed           []byte
+		types            string
+		disabled, fifo   int64
+		failing          sql.NullInt64
+		created, updated int64
+	)
+	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
+		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated); err != nil {
+		return nil, interpretError(err)
+	}
+	if custom.Valid {
+		e.CustomScheme = []byte(custom.String)
+	}
+	var err error
+	if e.Secrets, err = s.openSecrets(sealed); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
+		return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
+	}
+	if len(e.EventTypes) == 0 {
+		e.EventTypes = nil
+	}
+	e.Disabled, e.FIFO = disabled != 0, fifo != 0
+	e.FailingSince = fromNullMS(failing)
+	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+	return &e, nil
+}
+
+// CreateEndpoint inserts e; e.ID, CreatedAt and UpdatedAt must be set.
+// ErrConflict if the id exists.
+func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
+	if e.ID == "" {
+		return errors.New("create endpoint: id is required")
+	}
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
+	}
+	args = append([]any{e.ID}, args...)
+	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
+	err = s.write(ctx, func(w *writer) error {
+		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			return err
+		}
+		w.forgetEndpoint(e.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// GetEndpoint returns the endpoint, without its expired secrets, or
+// ErrNotFound.
+func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error) {
+	row, err := s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+	}
+	e, err := s.scanEndpoint(row)
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+	}
+	e.Secrets = liveSecrets(e.Secrets, time.Now())
+	return e, nil
+}
+
+// ListEndpoints returns a page of endpoints, newest first, and the cursor of
+// the next page ("" at the end).
+func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*store.Endpoint, string, error) {
+	limit := pageLimit(f.Page)
+	var (
+		where []string
+		args  []any
+	)
+	if f.Tenant != nil {
+		where = append(where, "tenant = ?")
+		args = append(args, *f.Tenant)
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Cursor)
+	}
+	q := `SELECT ` + endpointCols + ` FROM endpoints`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	defer rows.Close()
+	now := time.Now()
+	var out []*store.Endpoint
+	for rows.Next() {
+		e, err := s.scanEndpoint(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list endpoints: %w", err)
+		}
+		e.Secrets = liveSecrets(e.Secrets, now)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// UpdateEndpoint replaces every field of the stored endpoint e.ID but ID and
+// CreatedAt. ErrNotFound if there is none.
+func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+	}
+	args = append(args, ms(e.UpdatedAt), e.ID)
+	err = s.write(ctx, func(w *writer) error {
+		var disabled, fifo int64
+		if err := w.queryRow(`SELECT disabled, fifo FROM endpoints WHERE id = ?`, e.ID).Scan(&disabled, &fifo); err != nil {
+			return interpretError(err)
+		}
+		if _, err := w.exec(`UPDATE endpoints SET tenant = ?, url = ?, description = ?, scheme = ?,
+			custom_scheme = ?, secrets = ?, event_types = ?, disabled = ?, disabled_reason = ?, fifo = ?,
+			rate_limit = ?, failing_since = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+			return err
+		}
+		w.forgetEndpoint(e.ID)
+		if (disabled != 0) == e.Disabled && (fifo != 0) == e.FIFO {
+			return nil
+		}
+		if fifo != 0 != e.FIFO {
+			if _, err := w.exec(`UPDATE deliveries SET fifo = ? WHERE endpoint_id = ? AND status = 'pending'`,
+				boolInt(e.FIFO), e.ID); err != nil {
+				return err
+			}
+		}
+		return w.rehold(e.ID, e.Disabled, e.FIFO)
+	})
+	if err != nil {
+		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
+// ErrNotFound if there is none.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	err := s.write(ctx, func(w *writer) error {
+		n, err := w.exec(`DELETE FROM endpoints WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		w.forgetEndpoint(id)
+		now := ms(time.Now())
+		_, err = w.exec(`UPDATE deliveries SET status = 'canceled', hold = 0, leased_until = NULL,
+			updated_at = ?, completed_at = ? WHERE endpoint_id = ? AND status = 'pending'`, now, now, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// DisableFailingEndpoints disables every enabled endpoint whose FailingSince
+// is before failingBefore, with the given reason, and returns them.
+func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.Time, reason string) ([]*store.Endpoint, error) {
+	var out []*store.Endpoint
+	err := s.write(ctx, func(w *writer) error {
+		out = out[:0]
+		rows, err := w.query(`SELECT `+endpointCols+` FROM endpoints
+			WHERE disabled = 0 AND failing_since IS NOT NULL AND failing_since < ? ORDER BY id`, ms(failingBefore))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			e, err := s.scanEndpoint(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, e)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for _, e := range out {
+			if _, err := w.exec(`UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE id = ?`,
+				reason, ms(now), e.ID); err != nil {
+				return err
+			}
+			w.forgetEndpoint(e.ID)
+			if err := w.rehold(e.ID, true, e.FIFO); err != nil {
+				return err
+			}
+			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
+			e.Secrets = liveSecrets(e.Secrets, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disable failing endpoints: %w", err)
+	}
+	return out, nil
+}
+
+// endpoint returns the endpoint from the writer's cache, loading it (every
+// secret included) if needed. The result is shared: do not modify it.
+func (w *writer) endpoint(id string) (*store.Endpoint, error) {
+	if e, ok := w.endpoints[id]; ok {
+		return e, nil
+	}
+	e, err := w.s.scanEndpoint(w.queryRow(`SELECT `+endpointCols+` FROM endpoints WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	w.endpoints[id] = e
+	return e, nil
+}
+
+// targets returns the enabled endpoints of tenant, for fan-out.
+func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
+	if t, ok := w.tenants[tenant]; ok {
+		return t, nil
+	}
+	rows, err := w.query(`SELECT id, event_types, fifo FROM endpoints WHERE tenant = ? AND disabled = 0 ORDER BY id`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []*store.Endpoint{}
+	for rows.Next() {
+		var (
+			e     store.Endpoint
+			types string
+			fifo  int64
+		)
+		if err := rows.Scan(&e.ID, &types, &fifo); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
+			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
+		}
+		e.FIFO = fifo != 0
+		list = append(list, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(w.tenants) >= maxTenantCache {
+		clear(w.tenants)
+	}
+	w.tenants[tenant] = list
+	return list, nil
+}
+
+// headQuery finds the oldest pending delivery of an endpoint.
+const headQuery = `SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending' ORDER BY id LIMIT 1`
+
+// rehold makes the hold flags of the endpoint's pending deliveries right:
+// all held if it is disabled, none if it is enabled and not FIFO, all but
+// the oldest if it is enabled and FIFO.
+func (w *writer) rehold(endpointID string, disabled, fifo bool) error {
+	switch {
+	case disabled:
+		_, err := w.exec(`UPDATE deliveries SET hold = 1 WHERE endpoint_id = ? AND status = 'pending' AND hold = 0`, endpointID)
+		return err
+	case !fifo:
+		_, err := w.exec(`UPDATE deliveries SET hold = 0 WHERE endpoint_id = ? AND status = 'pending' AND hold = 1`, endpointID)
+		return err
+	}
+	var head string
+	err := w.queryRow(headQuery, endpointID).Scan(&head)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(`UPDATE deliveries SET hold = 1 WHERE endpoint_id = ? AND status = 'pending' AND hold = 0 AND id <> ?`,
+		endpointID, head); err != nil {
+		return err
+	}
+	_, err = w.exec(`UPDATE deliveries SET hold = 0 WHERE id = ? AND hold = 1`, head)
+	return err
+}
+
+// promoteHead lets the oldest pending delivery of a FIFO endpoint be
+// claimed, after the previous head completed.
+func (w *writer) promoteHead(endpointID string) error {
+	_, err := w.exec(`UPDATE deliveries SET hold = 0 WHERE id = (`+headQuery+`) AND hold = 1`, endpointID)
+	return err
+}

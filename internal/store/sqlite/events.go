@@ -1,0 +1,154 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at`
+
+func scanEvent(r scanner) (*store.Event, error) {
+	var (
+		ev      store.Event
+		key     sql.NullString
+		created int64
+	)
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	if ev.Payload == nil {
+		ev.Payload = []byte{}
+	}
+	ev.IdempotencyKey = key.String
+	ev.CreatedAt = fromMS(created)
+	return &ev, nil
+}
+
+// CreateEvent durably stores ev and one pending delivery, due at
+// ev.CreatedAt, for each enabled endpoint of ev.Tenant that Accepts ev.Type,
+// in one transaction, and returns the deliveries. An empty ev.ID is
+// generated and a zero ev.CreatedAt is now; the returned event has them. If
+// ev.IdempotencyKey is set and the tenant has an event with the same key
+// created after idempotentSince, nothing is written and the earlier event is
+// returned with ErrConflict. It returns once the transaction is committed.
+func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time) (*store.Event, []*store.Delivery, error) {
+	e := *ev
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = time.Now()
+	}
+	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
+	if e.Payload == nil {
+		e.Payload = []byte{}
+	}
+	var (
+		id      string
+		created = ms(e.CreatedAt)
+		since   = ms(idempotentSince)
+		payload = string(e.Payload)
+		earlier *store.Event
+		out     []*store.Delivery
+	)
+	err := s.write(ctx, func(w *writer) error {
+		earlier, out = nil, out[:0]
+		if e.IdempotencyKey != "" {
+			var (
+				prevID string
+				prevAt int64
+			)
+			err := w.queryRow(`SELECT event_id, created_at FROM idempotency_keys WHERE tenant = ? AND idempotency_key = ?`,
+				e.Tenant, e.IdempotencyKey).Scan(&prevID, &prevAt)
+			switch {
+			case err == nil && prevAt > since:
+				prev, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM events WHERE id = ?`, prevID))
+				if err != nil {
+					return fmt.Errorf("earlier event %s: %w", prevID, err)
+				}
+				earlier = prev
+				return fmt.Errorf("%w: idempotency key %q is used by event %s", store.ErrConflict, e.IdempotencyKey, prevID)
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		id = e.ID
+		if id == "" {
+			id = w.ids.next("evt")
+		}
+		if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, e.Tenant, e.Type, payload, nullString(e.IdempotencyKey), created); err != nil {
+			return err
+		}
+		if e.IdempotencyKey != "" {
+			if _, err := w.exec(`INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
+				VALUES (?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key)
+				DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`,
+				e.Tenant, e.IdempotencyKey, id, created); err != nil {
+				return err
+			}
+		}
+		targets, err := w.targets(e.Tenant)
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if !t.Accepts(e.Type) {
+				continue
+			}
+			hold := int64(0)
+			if t.FIFO {
+				var one string
+				err := w.queryRow(headQuery, t.ID).Scan(&one)
+				switch {
+				case err == nil:
+					hold = 1
+				case !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
+			}
+			d := &store.Delivery{
+				ID:            w.ids.next("dlv"),
+				EventID:       id,
+				EndpointID:    t.ID,
+				Tenant:        e.Tenant,
+				EventType:     e.Type,
+				Status:        store.StatusPending,
+				NextAttemptAt: e.CreatedAt,
+				FIFO:          t.FIFO,
+				CreatedAt:     e.CreatedAt,
+				UpdatedAt:     e.CreatedAt,
+			}
+			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
+				next_attempt_at, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+				d.ID, id, t.ID, e.Tenant, e.Type, created, hold, boolInt(t.FIFO), created, created); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		if earlier != nil {
+			return earlier, nil, fmt.Errorf("create event: %w", err)
+		}
+		return nil, nil, fmt.Errorf("create event: %w", err)
+	}
+	e.ID = id
+	return &e, out, nil
+}
+
+// GetEvent returns the event or ErrNotFound.
+func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	row, err := s.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	ev, err := scanEvent(row)
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,563 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+const deliveryCols = `id, event_id, endpoint_id, tenant, event_type, status, attempts, next_attempt_at,
+	claim, last_status, last_error, fifo, created_at, updated_at, completed_at`
+
+func scanDelivery(r scanner) (*store.Delivery, error) {
+	var (
+		d                      store.Delivery
+		status                 string
+		next, created, updated int64
+		fifo                   int64
+		completed              sql.NullInt64
+	)
+	if err := r.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &status, &d.Attempts, &next,
+		&d.Claim, &d.LastStatus, &d.LastError, &fifo, &created, &updated, &completed); err != nil {
+		return nil, interpretError(err)
+	}
+	d.Status = store.DeliveryStatus(status)
+	d.NextAttemptAt = fromMS(next)
+	d.FIFO = fifo != 0
+	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	d.CompletedAt = fromNullMS(completed)
+	return &d, nil
+}
+
+// claimQuery builds the claim statement. The inner SELECT is a range scan
+// of the partial index deliveries_due; excluded endpoints are filtered from
+// the index too.
+func claimQuery(excluded int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, claim = claim + 1, updated_at = ?
+	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending' AND hold = 0 AND next_attempt_at <= ?`)
+	if excluded > 0 {
+		b.WriteString(` AND endpoint_id NOT IN (?`)
+		b.WriteString(strings.Repeat(", ?", excluded-1))
+		b.WriteString(`)`)
+	}
+	b.WriteString(` ORDER BY next_attempt_at, id LIMIT ?) RETURNING `)
+	b.WriteString(deliveryCols)
+	return b.String()
+}
+
+var claimQueryPlain = claimQuery(0)
+
+// ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
+// endpoints (for FIFO endpoints only the oldest pending one), oldest due
+// first: it sets their NextAttemptAt to p.Now+p.Lease and increments their
+// Claim. The jobs come back ordered by delivery id. Secrets expired at p.Now
+// are left out of the jobs' endpoints.
+func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := ms(p.Now)
+	lease := ms(p.Now.Add(p.Lease))
+	q, dynamic := claimQueryPlain, false
+	args := make([]any, 0, 5+len(p.ExcludeEndpoints))
+	args = append(args, lease, lease, now, now)
+	if len(p.ExcludeEndpoints) > 0 {
+		q, dynamic = claimQuery(len(p.ExcludeEndpoints)), true
+		for _, id := range p.ExcludeEndpoints {
+			args = append(args, id)
+		}
+	}
+	args = append(args, p.Limit)
+
+	var jobs []*store.Job
+	err := s.write(ctx, func(w *writer) error {
+		jobs = jobs[:0]
+		rows, err := w.queryWrite(q, dynamic, args...)
+		if err != nil {
+			return err
+		}
+		var ds []*store.Delivery
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ds = append(ds, d)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		events, err := w.events(ds)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			e, err := w.endpoint(d.EndpointID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && e.Disabled) {
+				// Cannot happen while the hold flags are right; keep the
+				// queue consistent if it does.
+				s.log.WarnContext(ctx, "sqlite: claimed a delivery of a missing or disabled endpoint", "delivery_id", d.ID, "endpoint_id", d.EndpointID)
+				if err := w.unclaimable(d, e); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ev, ok := events[d.EventID]
+			if !ok {
+				return fmt.Errorf("event %s of delivery %s: %w", d.EventID, d.ID, store.ErrNotFound)
+			}
+			job := &store.Job{Delivery: *d, Endpoint: *e, Event: *ev}
+			job.Endpoint.Secrets = liveSecrets(e.Secrets, p.Now)
+			job.Endpoint.EventTypes = slices.Clone(e.EventTypes)
+			job.Endpoint.CustomScheme = slices.Clone(e.CustomScheme)
+			jobs = append(jobs, job)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
+	return jobs, nil
+}
+
+// eventChunk bounds the ids of one IN list; the writer keeps one prepared
+// statement per length up to it.
+const eventChunk = 100
+
+// events reads the events of the deliveries, on the writer, whose page cache
+// stays warm (a pooled reader drops its cache whenever the database has
+// changed, which under load is every time).
+func (w *writer) events(ds []*store.Delivery) (map[string]*store.Event, error) {
+	out := make(map[string]*store.Event, len(ds))
+	ids := make([]any, 0, min(len(ds), eventChunk))
+	flush := func() error {
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := w.query(`SELECT `+eventCols+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			ev, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out[ev.ID] = ev
+		}
+		ids = ids[:0]
+		return errors.Join(rows.Err(), rows.Close())
+	}
+	for _, d := range ds {
+		if _, ok := out[d.EventID]; ok {
+			continue
+		}
+		out[d.EventID] = nil // seen
+		ids = append(ids, d.EventID)
+		if len(ids) == eventChunk {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	for id, ev := range out {
+		if ev == nil {
+			delete(out, id)
+		}
+	}
+	return out, nil
+}
+
+// unclaimable undoes the claim of a delivery whose endpoint is gone
+// (cancel it) or disabled (hold it).
+func (w *writer) unclaimable(d *store.Delivery, e *store.Endpoint) error {
+	if e == nil {
+		now := ms(time.Now())
+		_, err := w.exec(`UPDATE deliveries SET status = 'canceled', leased_until = NULL, updated_at = ?, completed_at = ?
+			WHERE id = ?`, now, now, d.ID)
+		return err
+	}
+	_, err := w.exec(`UPDATE deliveries SET hold = 1, leased_until = NULL WHERE id = ?`, d.ID)
+	return err
+}
+
+// completeQuery applies one result if its claim is current.
+const completeQuery = `UPDATE deliveries SET status = ?, attempts = attempts + 1,
+	next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, last_error = ?, leased_until = NULL,
+	updated_at = ?, completed_at = ? WHERE id = ? AND claim = ? AND status = 'pending'
+	RETURNING endpoint_id, event_id, attempts, fifo`
+
+// completeArgs is an AttemptResult encoded outside the writer.
+type completeArgs struct {
+	r       *store.AttemptResult
+	headers string
+	next    any // NULL keeps next_attempt_at
+}
+
+// CompleteAttempts records each result's attempt and applies its new
+// status, each only if the delivery's Claim still equals r.Claim and it is
+// still pending; other results are skipped and reported by index in lost.
+// It maintains each endpoint's FailingSince: set to the attempt's start when
+// an attempt does not succeed and it is nil, cleared when one succeeds.
+// Attempt.Number, EndpointID and EventID are taken from the delivery; an
+// empty Attempt.ID is generated.
+func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptResult) (lost []int, err error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	enc := make([]completeArgs, len(results))
+	for i := range results {
+		r := &results[i]
+		switch r.Status {
+		case store.StatusPending, store.StatusSucceeded, store.StatusFailed:
+		default:
+			return nil, fmt.Errorf("complete attempts: result %d: status %q is not pending, succeeded or failed", i, r.Status)
+		}
+		h := r.Attempt.RequestHeaders
+		if h == nil {
+			h = map[string]string{}
+		}
+		b, err := json.Marshal(h)
+		if err != nil {
+			return nil, fmt.Errorf("complete attempts: result %d: encode headers: %w", i, err)
+		}
+		enc[i] = completeArgs{r: r, headers: string(b)}
+		if r.Status == store.StatusPending {
+			enc[i].next = ms(r.NextAttemptAt)
+		}
+	}
+	err = s.write(ctx, func(w *writer) error {
+		lost = lost[:0]
+		now := ms(time.Now())
+		for i, c := range enc {
+			r := c.r
+			var completed any
+			if r.Status != store.StatusPending {
+				completed = now
+			}
+			var (
+				endpointID, eventID string
+				attempts            int
+				fifo                int64
+			)
+			err := w.queryRow(completeQuery,
+				string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completed, r.DeliveryID, r.Claim,
+			).Scan(&endpointID, &eventID, &attempts, &fifo)
+			w.dirty = true
+			if errors.Is(err, sql.ErrNoRows) {
+				lost = append(lost, i)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			a := &r.Attempt
+			id := a.ID
+			if id == "" {
+				id = w.ids.next("att")
+			}
+			var body any
+			if a.ResponseBody != nil {
+				body = a.ResponseBody
+			}
+			if _, err := w.exec(`INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at,
+				duration_ns, url, request_headers, status_code, error_message, response_body, trigger_kind)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, r.DeliveryID, endpointID, eventID, attempts, ms(a.StartedAt), int64(a.Duration), a.URL,
+				c.headers, a.StatusCode, a.Error, body, a.Trigger); err != nil {
+				return err
+			}
+			e, err := w.endpoint(endpointID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted while the attempt was in flight
+			}
+			if err != nil {
+				return err
+			}
+			// The cached endpoint is replaced, not modified: jobs share
+			// nothing with it but copies.
+			succeeded := r.Status == store.StatusSucceeded
+			switch {
+			case !succeeded && e.FailingSince == nil:
+				if _, err := w.exec(`UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
+					ms(a.StartedAt), endpointID); err != nil {
+					return err
+				}
+				c := *e
+				c.FailingSince = new(fromMS(ms(a.StartedAt)))
+				w.endpoints[endpointID] = &c
+			case succeeded && e.FailingSince != nil:
+				if _, err := w.exec(`UPDATE endpoints SET failing_since = NULL WHERE id = ?`, endpointID); err != nil {
+					return err
+				}
+				c := *e
+				c.FailingSince = nil
+				w.endpoints[endpointID] = &c
+			}
+			if r.Status != store.StatusPending && e.FIFO && !e.Disabled {
+				if err := w.promoteHead(endpointID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complete attempts: %w", err)
+	}
+	return lost, nil
+}
+
+// GetDelivery returns the delivery or ErrNotFound.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, error) {
+	row, err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %s: %w", id, err)
+	}
+	d, err := scanDelivery(row)
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// ListDeliveries returns a page of deliveries, newest first, and the cursor
+// of the next page ("" at the end).
+func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, string, error) {
+	limit := pageLimit(f.Page)
+	q, args := listDeliveriesQuery(f, limit)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// ListAttempts returns the attempts of a delivery, first attempt first.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
+	rows, err := s.query(ctx, `SELECT id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
+		url, request_headers, status_code, error_message, response_body, trigger_kind
+		FROM attempts WHERE delivery_id = ? ORDER BY attempt_number`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
+	}
+	defer rows.Close()
+	var out []*store.Attempt
+	for rows.Next() {
+		var (
+			a                 store.Attempt
+			started, duration int64
+			headers           string
+		)
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EndpointID, &a.EventID, &a.Number, &started, &duration,
+			&a.URL, &headers, &a.StatusCode, &a.Error, &a.ResponseBody, &a.Trigger); err != nil {
+			return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
+		}
+		a.StartedAt = fromMS(started)
+		a.Duration = time.Duration(duration)
+		if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
+			return nil, fmt.Errorf("list attempts of %s: decode headers: %w", deliveryID, err)
+		}
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
+	}
+	return out, nil
+}
+
+// RetryDelivery makes a delivery that is not in flight due at now: a failed
+// or succeeded one becomes pending again, a pending one waiting for a retry
+// is due at once. ErrNotFound if there is none; ErrConflict if it is in
+// flight (claimed and its lease not over), canceled, or its endpoint is
+// gone.
+func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*store.Delivery, error) {
+	var d *store.Delivery
+	err := s.write(ctx, func(w *writer) error {
+		d = nil
+		var (
+			status     string
+			leased     sql.NullInt64
+			endpointID string
+		)
+		err := w.queryRow(`SELECT status, leased_until, endpoint_id FROM deliveries WHERE id = ?`, id).
+			Scan(&status, &leased, &endpointID)
+		if err != nil {
+			return interpretError(err)
+		}
+		switch {
+		case store.DeliveryStatus(status) == store.StatusCanceled:
+			return fmt.Errorf("%w: delivery is canceled", store.ErrConflict)
+		case store.DeliveryStatus(status) == store.StatusPending && leased.Valid && leased.Int64 > ms(now):
+			return fmt.Errorf("%w: delivery is in flight", store.ErrConflict)
+		}
+		e, err := w.endpoint(endpointID)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: endpoint %s is deleted", store.ErrConflict, endpointID)
+		}
+		if err != nil {
+			return err
+		}
+		hold := boolInt(e.Disabled || e.FIFO)
+		if _, err := w.exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, leased_until = NULL,
+			completed_at = NULL, updated_at = ?, fifo = ?, hold = ? WHERE id = ?`,
+			ms(now), ms(now), boolInt(e.FIFO), hold, id); err != nil {
+			return err
+		}
+		if e.FIFO && !e.Disabled {
+			if err := w.rehold(endpointID, false, true); err != nil {
+				return err
+			}
+		}
+		d, err = scanDelivery(w.queryRow(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry delivery %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// ReplayFailed makes every failed delivery of the endpoint created at or
+// after since due at now, and returns how many. ErrNotFound if the endpoint
+// does not exist.
+func (s *Store) ReplayFailed(ctx context.Context, endpointID string, since, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		e, err := w.endpoint(endpointID)
+		if err != nil {
+			return err
+		}
+		hold := boolInt(e.Disabled || e.FIFO)
+		n, err = w.exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, leased_until = NULL,
+			completed_at = NULL, updated_at = ?, fifo = ?, hold = ?
+			WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
+			ms(now), ms(now), boolInt(e.FIFO), hold, endpointID, ms(since))
+		if err != nil || n == 0 {
+			return err
+		}
+		if e.FIFO && !e.Disabled {
+			return w.rehold(endpointID, false, true)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replay failed deliveries of %s: %w", endpointID, err)
+	}
+	return int(n), nil
+}
+
+const queueStatsQuery = `SELECT
+	(SELECT count(*) FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'),
+	(SELECT count(*) FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending' AND hold = 0 AND next_attempt_at <= ?),
+	(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending' AND hold = 0 AND next_attempt_at <= ?),
+	(SELECT count(*) FROM endpoints WHERE disabled = 1)`
+
+// QueueStats measures the queue at now. Due counts the deliveries that can
+// be claimed now: those of disabled endpoints, and those waiting behind a
+// FIFO head, are pending but not due.
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	var (
+		st     store.QueueStats
+		oldest sql.NullInt64
+	)
+	row, err := s.queryRow(ctx, queueStatsQuery, ms(now), ms(now))
+	if err == nil {
+		err = row.Scan(&st.Pending, &st.Due, &oldest, &st.DisabledEndpoints)
+	}
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	if oldest.Valid {
+		st.OldestDueAge = max(0, now.Sub(fromMS(oldest.Int64)))
+	}
+	return st, nil
+}
+
+// listDeliveriesQuery builds the query of ListDeliveries, asking for one row
+// more than limit.
+func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.Tenant != nil {
+		add("tenant = ?", *f.Tenant)
+	}
+	if f.EventID != "" {
+		add("event_id = ?", f.EventID)
+	}
+	if f.EndpointID != "" {
+		add("endpoint_id = ?", f.EndpointID)
+	}
+	if f.EventType != "" {
+		add("event_type = ?", f.EventType)
+	}
+	switch f.Status {
+	case "":
+	case store.StatusPending, store.StatusSucceeded, store.StatusFailed, store.StatusCanceled:
+		// A literal, so that the partial index deliveries_failed applies.
+		where = append(where, "status = '"+string(f.Status)+"'")
+	default:
+		add("status = ?", string(f.Status))
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", ms(f.Until))
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	q := `SELECT ` + deliveryCols + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	return q, args
+}
