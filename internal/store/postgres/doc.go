@@ -1,0 +1,83 @@
+// Package postgres implements store.Store on PostgreSQL with pgx, for
+// running several hookrelay nodes against one database when one machine is
+// outgrown. Every node opens a Store on the same database (`hookrelay serve
+// --database postgres://…`); they share the queue with no coordination but
+// the database's own locks.
+//
+// The schema is the SQLite store's, table for table and index for index
+// (migrations/, the same goose numbering), in PostgreSQL's types. Open
+// applies pending migrations; nodes starting at once take turns on a
+// session advisory lock per schema, so exactly one applies each migration.
+//
+// # Claiming across nodes
+//
+// A pending delivery is claimable when it is due and its hold flag is
+// false. Claiming is one statement: a CTE picks the oldest due rows from the
+// partial index deliveries_due with FOR UPDATE SKIP LOCKED, and an UPDATE
+// moves their next attempt to the end of the lease and bumps their claim,
+// returning each with its endpoint and event. SKIP LOCKED is what lets any
+// number of claimers, on any number of nodes, run at once without waiting
+// for one another: each row is locked by the one transaction that picks
+// it, the others pass it by, and once that transaction commits the row is
+// not due until its lease ends. A node that dies mid-attempt therefore
+// loses nothing: its deliveries are due again when their leases run out,
+// and any node claims them with a new claim number, which makes the dead
+// node's late result, if it ever comes, stale (CompleteAttempts checks
+// id and claim).
+//
+// # FIFO across nodes
+//
+// SKIP LOCKED alone would break FIFO: a claimer that finds an endpoint's
+// oldest delivery locked by another claimer would skip it and take the
+// second. The store does not let it: as in the SQLite store, every pending
+// delivery of a FIFO endpoint but its oldest has hold = true, and so is not
+// in the index the claim scans at all. A FIFO endpoint thus offers exactly
+// one claimable row, its head, whether it is due, leased, locked or waiting
+// for a retry, and the claim query needs no per-endpoint check, no
+// subquery per row and no lock beyond its rows. (Excluding endpoints whose
+// head is locked, the alternative, costs a lookup per candidate and still
+// scans every waiting row of a long FIFO backlog on every claim.)
+//
+// The price is keeping hold right under concurrency, which is done with
+// transaction-level advisory locks, in PostgreSQL's two-int4 key space:
+//
+//   - an endpoint lock per endpoint, taken exclusively by every transaction
+//     that changes the endpoint's pending set or hold flags or writes its
+//     row: CreateEvent for its FIFO endpoints (it decides the new
+//     delivery's hold from whether one is pending), CompleteAttempts (it
+//     promotes the next head when one finishes, and writes FailingSince),
+//     RetryDelivery, ReplayFailed, UpdateEndpoint, DeleteEndpoint and
+//     DisableFailingEndpoints;
+//   - a tenant lock per tenant, for the fan-out: CreateEvent takes it
+//     shared before reading the tenant's enabled endpoints, and the writes
+//     that change which endpoints receive what (UpdateEndpoint,
+//     DeleteEndpoint, DisableFailingEndpoints) take it exclusively, so a
+//     delivery is never created for an endpoint that a concurrent
+//     transaction is disabling or deleting without seeing it.
+//
+// Every transaction takes its tenant locks before its endpoint locks, each
+// kind in key order, and both before any delivery or endpoint row lock it
+// may wait for; CreateEvent waits for a concurrent use of its idempotency
+// key or event id before it takes any advisory lock, and nothing waits for
+// those while holding one. So transactions never wait for one another in a
+// cycle: no deadlocks. Claiming takes no advisory lock and never waits.
+//
+// FIFO order is acceptance order, that is commit order. Under its
+// endpoint lock, CreateEvent reads the newest pending delivery of a FIFO
+// endpoint and makes the new delivery's id greater (ids are generated
+// in-process, time-ordered like store.NewID, and moved past every id
+// observed), so that ordering the queue by id is ordering by commit even
+// when the nodes' clocks disagree.
+//
+// # Limits
+//
+// Endpoint secrets are sealed with Config.Cipher, which every node must
+// share; payloads and attempts are stored in clear. Event payloads and
+// custom schemes are BYTEA, kept byte for byte; the other strings are TEXT,
+// which PostgreSQL refuses to hold a NUL in (attempt errors, which come
+// from the network, are cleaned of NULs and invalid UTF-8 before they are
+// stored). Advisory lock keys are hashes, so two endpoints or tenants may
+// share a lock, which costs only concurrency. TryAdvisoryLock, for electing
+// the node that runs a periodic job, uses the bigint advisory key space,
+// which the store leaves to its callers.
+package postgres

@@ -1,0 +1,434 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+
+// sealedSecret is how a secret is serialized before sealing (the same JSON
+// as the SQLite store's).
+type sealedSecret struct {
+	Value     string `json:"value"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt *int64 `json:"expires_at,omitempty"`
+}
+
+func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
+	list := make([]sealedSecret, len(secrets))
+	for i, sec := range secrets {
+		list[i] = sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt), ExpiresAt: nullMS(sec.ExpiresAt)}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	sealed, err := s.cipher.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
+	}
+	return sealed, nil
+}
+
+func (s *Store) openSecrets(sealed []byte) ([]store.Secret, error) {
+	b, err := s.cipher.Open(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("open secrets: %w", err)
+	}
+	var list []sealedSecret
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("decode secrets: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]store.Secret, len(list))
+	for i, sec := range list {
+		out[i] = store.Secret{Value: sec.Value, CreatedAt: fromMS(sec.CreatedAt), ExpiresAt: fromNullMS(sec.ExpiresAt)}
+	}
+	return out, nil
+}
+
+// liveSecrets returns a copy of secrets without those expired at now.
+func liveSecrets(secrets []store.Secret, now time.Time) []store.Secret {
+	var out []store.Secret
+	for _, sec := range secrets {
+		if sec.ExpiresAt != nil && !sec.ExpiresAt.After(now) {
+			continue
+		}
+		out = append(out, sec)
+	}
+	return out
+}
+
+// endpointArgs encodes e's columns but id, created_at and updated_at, in
+// the order of the statements below.
+func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
+	secrets, err := s.sealSecrets(e.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	types := e.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	et, err := json.Marshal(types)
+	if err != nil {
+		return nil, fmt.Errorf("encode event types: %w", err)
+	}
+	return []any{e.Tenant, e.URL, e.Description, e.Scheme, e.CustomScheme, secrets, string(et),
+		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
+}
+
+// scanEndpoint reads a row of endpointCols, every secret included.
+func (s *Store) scanEndpoint(r pgx.Row) (*store.Endpoint, error) {
+	var (
+		e                store.Endpoint
+		sealed           []byte
+		types            string
+		failing          *int64
+		created, updated int64
+	)
+	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated); err != nil {
+		return nil, interpretError(err)
+	}
+	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
+		return nil, err
+	}
+	e.FailingSince = fromNullMS(failing)
+	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+	return &e, nil
+}
+
+func (s *Store) decodeEndpoint(e *store.Endpoint, sealed []byte, types string) error {
+	var err error
+	if e.Secrets, err = s.openSecrets(sealed); err != nil {
+		return fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
+		return fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
+	}
+	if len(e.EventTypes) == 0 {
+		e.EventTypes = nil
+	}
+	return nil
+}
+
+// CreateEndpoint inserts e; e.ID, CreatedAt and UpdatedAt must be set.
+// ErrConflict if the id exists.
+func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
+	if e.ID == "" {
+		return errors.New("create endpoint: id is required")
+	}
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
+	}
+	args = append([]any{e.ID}, args...)
+	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
+	// No lock: a new endpoint has no deliveries, and an event accepted
+	// while it is being created may or may not reach it, as if accepted
+	// just before.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...); err != nil {
+		return fmt.Errorf("create endpoint %s: %w", e.ID, interpretError(err))
+	}
+	return nil
+}
+
+// GetEndpoint returns the endpoint, without its expired secrets, or
+// ErrNotFound.
+func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error) {
+	e, err := s.scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+	}
+	e.Secrets = liveSecrets(e.Secrets, time.Now())
+	return e, nil
+}
+
+// ListEndpoints returns a page of endpoints, newest first, and the cursor of
+// the next page ("" at the end).
+func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*store.Endpoint, string, error) {
+	limit := pageLimit(f.Page)
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Tenant != nil {
+		add("tenant = ?", *f.Tenant)
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	q := `SELECT ` + endpointCols + ` FROM endpoints`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	defer rows.Close()
+	now := time.Now()
+	var out []*store.Endpoint
+	for rows.Next() {
+		e, err := s.scanEndpoint(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list endpoints: %w", err)
+		}
+		e.Secrets = liveSecrets(e.Secrets, now)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// errMoved reports that an endpoint changed tenant between the read that
+// chose the tenant locks and the taking of them; the transaction is run
+// again.
+var errMoved = errors.New("endpoint moved to another tenant meanwhile")
+
+// lockEndpointForWrite takes the locks a write to endpoint id's row needs:
+// its tenant's fan-out lock (and that of newTenant, when it moves there)
+// and its endpoint lock. It returns the endpoint's flags as they are under
+// the locks, ErrNotFound if there is no such endpoint, or errMoved.
+func lockEndpointForWrite(ctx context.Context, tx pgx.Tx, id string, newTenant *string) (disabled, fifo bool, err error) {
+	var tenant string
+	if err := tx.QueryRow(ctx, `SELECT tenant FROM endpoints WHERE id = $1`, id).Scan(&tenant); err != nil {
+		return false, false, interpretError(err)
+	}
+	locks := []xlock{tenantLock(tenant, false), endpointLock(id)}
+	if newTenant != nil {
+		locks = append(locks, tenantLock(*newTenant, false))
+	}
+	if err := lockAll(ctx, tx, locks); err != nil {
+		return false, false, err
+	}
+	var now string
+	if err := tx.QueryRow(ctx, `SELECT tenant, disabled, fifo FROM endpoints WHERE id = $1`, id).Scan(&now, &disabled, &fifo); err != nil {
+		return false, false, interpretError(err)
+	}
+	if now != tenant {
+		return false, false, errMoved
+	}
+	return disabled, fifo, nil
+}
+
+// retryMoved runs fn in a transaction, again while it fails with errMoved.
+func (s *Store) retryMoved(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	for range 10 {
+		err := s.inTx(ctx, fn)
+		if !errors.Is(err, errMoved) {
+			return err
+		}
+	}
+	return errMoved
+}
+
+// UpdateEndpoint replaces every field of the stored endpoint e.ID but ID and
+// CreatedAt. ErrNotFound if there is none.
+func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+	}
+	args = append(args, ms(e.UpdatedAt), e.ID)
+	err = s.retryMoved(ctx, func(tx pgx.Tx) error {
+		disabled, fifo, err := lockEndpointForWrite(ctx, tx, e.ID, &e.Tenant)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET tenant = $1, url = $2, description = $3, scheme = $4,
+			custom_scheme = $5, secrets = $6, event_types = $7, disabled = $8, disabled_reason = $9, fifo = $10,
+			rate_limit = $11, failing_since = $12, updated_at = $13 WHERE id = $14`, args...); err != nil {
+			return interpretError(err)
+		}
+		if disabled == e.Disabled && fifo == e.FIFO {
+			return nil
+		}
+		if fifo != e.FIFO {
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET fifo = $1 WHERE endpoint_id = $2 AND status = 'pending'`,
+				e.FIFO, e.ID); err != nil {
+				return err
+			}
+		}
+		return rehold(ctx, tx, e.ID, e.Disabled, e.FIFO)
+	})
+	if err != nil {
+		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
+// ErrNotFound if there is none.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	err := s.retryMoved(ctx, func(tx pgx.Tx) error {
+		if _, _, err := lockEndpointForWrite(ctx, tx, id, nil); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, id); err != nil {
+			return err
+		}
+		now := ms(time.Now())
+		_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'canceled', hold = false, leased_until = NULL,
+			updated_at = $1, completed_at = $1 WHERE endpoint_id = $2 AND status = 'pending'`, now, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// DisableFailingEndpoints disables every enabled endpoint whose FailingSince
+// is before failingBefore, with the given reason, and returns them, ordered
+// by id.
+func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.Time, reason string) ([]*store.Endpoint, error) {
+	var out []*store.Endpoint
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT id, tenant FROM endpoints
+			WHERE NOT disabled AND failing_since IS NOT NULL AND failing_since < $1`, ms(failingBefore))
+		if err != nil {
+			return err
+		}
+		tenantOf := map[string]string{}
+		var locks []xlock
+		for rows.Next() {
+			var id, tenant string
+			if err := rows.Scan(&id, &tenant); err != nil {
+				rows.Close()
+				return err
+			}
+			tenantOf[id] = tenant
+			locks = append(locks, tenantLock(tenant, false), endpointLock(id))
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(tenantOf) == 0 {
+			return nil
+		}
+		if err := lockAll(ctx, tx, locks); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(tenantOf))
+		for id := range tenantOf {
+			ids = append(ids, id)
+		}
+		// Under the locks, read again: an endpoint may have recovered, been
+		// disabled or deleted meanwhile. One that moved to a tenant whose
+		// lock is not held is left for the next run.
+		rows, err = tx.Query(ctx, `SELECT `+endpointCols+` FROM endpoints
+			WHERE id = ANY($1) AND NOT disabled AND failing_since IS NOT NULL AND failing_since < $2 ORDER BY id`,
+			ids, ms(failingBefore))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			e, err := s.scanEndpoint(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			if tenantOf[e.ID] == e.Tenant {
+				out = append(out, e)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids = ids[:0]
+		for _, e := range out {
+			ids = append(ids, e.ID)
+		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET disabled = true, disabled_reason = $1, updated_at = $2
+			WHERE id = ANY($3)`, reason, ms(now), ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET hold = true
+			WHERE endpoint_id = ANY($1) AND status = 'pending' AND NOT hold`, ids); err != nil {
+			return err
+		}
+		for _, e := range out {
+			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
+			e.Secrets = liveSecrets(e.Secrets, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disable failing endpoints: %w", err)
+	}
+	return out, nil
+}
+
+// headQuery finds the oldest pending delivery of endpoint $1 (the
+// partial index deliveries_pending holds exactly the pending deliveries of
+// each endpoint, in id order).
+const headQuery = `SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'pending' ORDER BY id LIMIT 1`
+
+// rehold makes the hold flags of the endpoint's pending deliveries right:
+// all held if it is disabled, none if it is enabled and not FIFO, all but
+// the oldest if it is enabled and FIFO. The caller holds the endpoint lock.
+func rehold(ctx context.Context, tx pgx.Tx, endpointID string, disabled, fifo bool) error {
+	switch {
+	case disabled:
+		_, err := tx.Exec(ctx, `UPDATE deliveries SET hold = true WHERE endpoint_id = $1 AND status = 'pending' AND NOT hold`, endpointID)
+		return err
+	case !fifo:
+		_, err := tx.Exec(ctx, `UPDATE deliveries SET hold = false WHERE endpoint_id = $1 AND status = 'pending' AND hold`, endpointID)
+		return err
+	}
+	_, err := tx.Exec(ctx, `WITH head AS (`+headQuery+`)
+		UPDATE deliveries SET hold = NOT hold
+		WHERE endpoint_id = $1 AND status = 'pending' AND hold = (id = (SELECT id FROM head))`, endpointID)
+	return err
+}
+
+// promoteQuery lets the oldest pending delivery of each FIFO endpoint of
+// $1 be claimed.
+const promoteQuery = `UPDATE deliveries SET hold = false WHERE hold AND id IN (
+	SELECT (SELECT id FROM deliveries WHERE endpoint_id = ep AND status = 'pending' ORDER BY id LIMIT 1)
+	FROM unnest($1::text[]) AS ep)`
+
+// promoteHeads lets the oldest pending delivery of each FIFO endpoint be
+// claimed, after the previous head completed. The caller holds the
+// endpoint locks.
+func promoteHeads(ctx context.Context, tx pgx.Tx, endpointIDs []string) error {
+	if len(endpointIDs) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, promoteQuery, endpointIDs)
+	return err
+}

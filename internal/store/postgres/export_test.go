@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestQuery lets the tests read the store's tables directly.
+func (s *Store) TestQuery(ctx context.Context, q string, args ...any) (pgx.Rows, error) {
+	return s.pool.Query(ctx, q, args...)
+}
+
+// Queries are the queue's statements, for TestQueryPlans, with arguments
+// of the right types.
+var Queries = []struct {
+	Name, Query string
+	Args        []any
+	Index       string // the index the plan must use; a|b for either
+}{
+	{"claim", claimQuery, []any{int64(0), []string{}, 100, int64(0)}, "deliveries_due"},
+	{"claim excluding", claimQuery, []any{int64(0), []string{"ep_a", "ep_b"}, 100, int64(0)}, "deliveries_due"},
+	{"complete", completeQuery, []any{[]string{"dlv_a"}, []int64{1}, []string{"succeeded"}, []*int64{nil}, []int32{200}, []string{""}, int64(0)}, "deliveries_pkey"},
+	{"fifo head", headQuery, []any{"ep_a"}, "deliveries_pending"},
+	{"newest pending", newestPendingQuery, []any{[]string{"ep_a"}}, "deliveries_pending"},
+	{"promote heads", promoteQuery, []any{[]string{"ep_a"}}, "deliveries_pending"},
+	{"cancel", `UPDATE deliveries SET status = 'canceled' WHERE endpoint_id = $1 AND status = 'pending'`, []any{"ep_a"}, "deliveries_pending"},
+	{"queue stats", queueStatsQuery, []any{int64(0)}, "deliveries_due"},
+	{"attempts", `SELECT id FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number`, []any{"dlv_a"}, "attempts_delivery_id_attempt_number_key"},
+}
+
+// ListDeliveriesQuery is listDeliveriesQuery.
+var ListDeliveriesQuery = listDeliveriesQuery
+
+// SeedHistory fills the tables with a history of 50,000 deliveries (a
+// tenth pending, some held, 1% failed) of 100 endpoints and 10 tenants,
+// with one attempt each, and has PostgreSQL analyze them.
+func (s *Store) SeedHistory(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `
+			INSERT INTO events (id, tenant, event_type, payload, created_at) VALUES ('evt_x', '', 'a', '{}', 0);
+			INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status, next_attempt_at, hold,
+				created_at, updated_at)
+			SELECT 'dlv_' || lpad(i::text, 26, '0'), 'evt_x', 'ep_' || (i % 100), 't' || (i % 10), 'a',
+				CASE WHEN i % 10 = 0 THEN 'pending' WHEN i % 97 = 0 THEN 'failed' ELSE 'succeeded' END, i, i % 30 = 0, i, i
+			FROM generate_series(1, 50000) AS i;
+			INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns, url,
+				request_headers, status_code, error_message, trigger_kind)
+			SELECT 'att_' || id, id, endpoint_id, event_id, 1, 0, 0, '', '{}', 200, '', 'scheduled' FROM deliveries;
+			ANALYZE`)
+	return err
+}
+
+// Explain returns the plan of q.
+func (s *Store) Explain(ctx context.Context, q string, args ...any) (string, error) {
+	rows, err := s.pool.Query(ctx, "EXPLAIN "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(plan, "\n"), err
+}
