@@ -1,0 +1,149 @@
+// Package delivery is the engine of `hookrelay serve`: it takes due
+// deliveries from the store's queue, signs each event for its endpoint,
+// POSTs it, and records the attempt and what happens next (success, a
+// retry at a later time, or failure). It also holds the pieces the rest of
+// hookrelay reuses: the retry Policy, the SSRF guard (CheckURL and the
+// dialer of NewHTTPClient) and Send, which `hookrelay send` uses too.
+//
+// # Guarantees
+//
+// Delivery is at least once. The engine keeps no state that matters across
+// a crash: everything is in the store. An event is accepted only once the
+// store has committed it with its deliveries (store.Store.CreateEvent), so
+// accepting is independent of the engine. A delivery is claimed with a
+// lease (Config.Lease, RequestTimeout + 30s by default) by moving its
+// next_attempt_at past the lease and bumping its claim counter; if the
+// process dies at any moment, the lease runs out and the delivery is due
+// again, on this node after a restart or on another. An attempt's result is
+// recorded (store.Store.CompleteAttempts) in the same transaction as the
+// delivery's new status, and only if the delivery's claim counter still
+// matches: a worker that lost its lease can never overwrite a newer claim.
+// So kill -9 loses no accepted event and no recorded attempt; at worst a
+// request that was made but not recorded is made again.
+//
+// The body sent is exactly signature.Signed.Body: the payload text as
+// accepted (never decoded and re-encoded) for schemes that sign the raw
+// body, or the vendor's re-serialization for those that sign one (plextrac:
+// JSON.stringify, teak: json.dumps), so that receivers that verify the raw
+// bytes and receivers that re-serialize as the vendor does both succeed.
+// Each attempt is signed afresh, with the event ID as message ID and the
+// attempt's time as timestamp.
+//
+// # Pipeline
+//
+// One claim loop, a goroutine per request (bounded), and one completer:
+//
+//	claim loop ──jobs──▶ request goroutines ──results──▶ completer ──▶ CompleteAttempts
+//	     ▲                       │
+//	     └──── Notify / freed capacity / PollInterval / rate-limit timer
+//
+// The claim loop calls ClaimDueDeliveries for up to
+// min(BatchSize, Workers − in flight) deliveries, leaving out endpoints that
+// already hold enough claimed deliveries to stay busy (see below) or have
+// no rate-limit token. A full batch means more may be due, so it claims
+// again at once; otherwise it sleeps until Notify, until an endpoint or the
+// node gets room again, until the next rate-limit token, or PollInterval.
+//
+// A claimed delivery starts at once if its endpoint has room (fewer than
+// EndpointConcurrency requests in flight, a token) and the node has a free
+// worker; otherwise it is held in memory, in claim order, and started as
+// soon as a request to that endpoint finishes or a token arrives. The store
+// cannot limit a claim per endpoint, so one batch can bring more
+// deliveries for an endpoint than it can take at once; holding them is
+// what lets a hot endpoint use its whole concurrency without a claim per
+// request, and claiming again while it still holds half of what it may
+// hold keeps it busy while the next claim runs.
+//
+// How much an endpoint may hold is what it can plausibly start while the
+// leases last, judged from its recent latency (or how long it has gone
+// without finishing a request) and its rate limit. A held delivery must
+// start while its lease still leaves room for a whole request: past that
+// deadline, or beyond what a slow endpoint may hold, it is dropped
+// unattempted and left to its lease, to be claimed again later. So a dead
+// endpoint ends up holding about EndpointConcurrency deliveries and costs
+// at most one extra claim per lease period.
+//
+// Each request: resolve the endpoint's scheme (built-ins by name; custom
+// schemes parsed once per endpoint id and UpdatedAt), sign, POST with the
+// client of NewHTTPClient (RequestTimeout; at most MaxResponseRead bytes of
+// the response read, MaxResponseBytes kept), classify with the Policy, and
+// send the result to the completer. The request's slot is released as soon
+// as the result is handed over; the delivery stays leased until the result
+// is recorded, so it cannot be claimed twice meanwhile.
+//
+// The completer gathers results for at most a couple of milliseconds or
+// 100 results (more if more are already waiting, up to 512) and records
+// them with one CompleteAttempts (the SQLite store
+// commits them in one transaction, with one fsync). A failing store is
+// retried a few times; if it keeps failing, the results are dropped and
+// their deliveries come back when their leases run out. Metrics and
+// operational webhooks follow the recording, never precede it.
+//
+// # Isolation
+//
+// A slow or dead endpoint costs at most EndpointConcurrency requests in
+// flight (each bounded by RequestTimeout) and a few held deliveries; it is
+// left out of claims while it holds them, so deliveries to healthy
+// endpoints are claimed and sent past it. Response bodies are capped, redirects are
+// not followed, proxies from the environment are ignored.
+//
+// FIFO endpoints need nothing from the engine: the store makes only their
+// oldest pending delivery claimable, and keeps the rest waiting while it is
+// leased or waiting for a retry.
+//
+// # Retries and failure
+//
+// Network errors, timeouts, 408, 409, 429 and 5xx are retried on
+// Config.RetrySchedule (±20% jitter; Retry-After lengthens a delay, up to
+// 24h, and never shortens it); 2xx is success; any other status, including
+// 3xx, fails the delivery at once. A 410 is recorded with a note that
+// Standard Webhooks suggests disabling the endpoint; disabling is left to
+// the operator or to auto-disable. After the last scheduled retry the
+// delivery fails; a failed delivery can be replayed through the store.
+// Signing errors (bad secret, payload that is not JSON for a re-serializing
+// scheme) and refused addresses fail at once: retrying would not help.
+//
+// Every minute (or DisableAfter/4 if shorter) the engine disables endpoints
+// whose attempts have failed without a success for DisableAfter; the store
+// records the reason on the endpoint.
+//
+// # Shutdown
+//
+// When Run's context is done, it stops claiming and waits up to
+// ShutdownGrace for requests in flight. Requests still running then are
+// aborted and recorded as aborted attempts, due again at once. Run returns
+// only after every result has been handed to the store. Held deliveries
+// that never started are simply forgotten: their leases bring them back.
+//
+// # Operational webhooks
+//
+// With Config.OperatorURL set, endpoint.disabled, delivery.exhausted (a
+// delivery failed for good) and delivery.recovered (the first success of an
+// endpoint that was failing) are POSTed there as OperationalEvent JSON,
+// signed with OperatorScheme. They go through a bounded queue and a
+// goroutine of their own, with two quick retries; when the queue is full
+// they are dropped and logged. They never slow deliveries.
+//
+// # SSRF
+//
+// Endpoint URLs must be http or https without user information. Unless
+// private networks are allowed, CheckURL (called when an endpoint is
+// created) refuses hosts that are or resolve to loopback, private, link-
+// local (cloud metadata), CGNAT, unspecified, multicast and reserved
+// addresses, in IPv4, IPv6 and the IPv6 forms that embed IPv4; and the
+// delivery client's dialer checks the address each connection actually
+// goes to, which defeats DNS rebinding. Such an attempt fails at once.
+//
+// # Metrics
+//
+// With Config.Registerer: hookrelay_deliveries_total{outcome,scheme}
+// (outcome success, retry or failed; counted once recorded),
+// hookrelay_attempt_duration_seconds, hookrelay_inflight, and, read from
+// store.QueueStats at scrape time, hookrelay_queue_pending,
+// hookrelay_queue_due, hookrelay_queue_oldest_due_age_seconds and
+// hookrelay_endpoints_disabled.
+//
+// Secrets are never logged: they go from the job's endpoint to the signer
+// and nowhere else. Logs use the keys endpoint_id, delivery_id, attempt and
+// status.
+package delivery
