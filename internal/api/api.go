@@ -1,0 +1,297 @@
+// Package api serves hookrelay's REST API: JSON over HTTP under /api/v1 for
+// endpoints, events, deliveries and API keys. docs/openapi.yaml describes
+// every route; a test keeps the two in step.
+//
+// Every call needs an Authorization: Bearer <key> header naming an unrevoked
+// API key. Errors are JSON objects of the form
+//
+//	{"error":{"code":"invalid_request","message":"..."}}
+//
+// with the status saying what kind: 400 for a request that cannot be read
+// (malformed JSON, with its byte offset), 401 without a valid key, 404 for an
+// unknown id, 409 for a conflict, 413 for an oversized body or payload, 422
+// for a well-formed request whose content is refused (an unknown signature
+// scheme, a URL in a private network).
+//
+// An event is accepted only once it and its deliveries are committed to the
+// store; the API then tells its Notifier, so that the delivery engine need
+// not wait for its next poll. Event payloads are kept as the exact JSON text
+// received.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// Defaults of the Config fields.
+const (
+	DefaultIdempotencyWindow = 24 * time.Hour
+	DefaultMaxPayloadBytes   = 1 << 20
+	DefaultRotationOverlap   = 24 * time.Hour
+	DefaultRequestTimeout    = 30 * time.Second
+)
+
+// Limits on what requests may hold.
+const (
+	// MaxRotationOverlap is the longest overlap a rotation may ask for.
+	MaxRotationOverlap = 30 * 24 * time.Hour
+	// maxSecrets is how many secrets an endpoint keeps at most; a rotation
+	// beyond it drops the oldest.
+	maxSecrets = 10
+	// maxBodyBytes bounds request bodies other than events'.
+	maxBodyBytes = 64 << 10
+	// eventEnvelopeBytes is what an event request may hold beyond its
+	// payload.
+	eventEnvelopeBytes = 16 << 10
+	// keyCacheTTL is how long a verified API key is trusted without asking
+	// the store again, which bounds how late a revocation made elsewhere
+	// (another process) takes effect.
+	keyCacheTTL = 5 * time.Second
+)
+
+// Config configures an API. Store is required; the zero values of the other
+// fields mean the defaults documented on each.
+type Config struct {
+	// Store holds everything the API serves. Required.
+	Store store.Store
+	// Notifier is told whenever deliveries may have become due (an event
+	// was accepted, a delivery retried, failures replayed). nil: nobody.
+	Notifier interface{ Notify() }
+	// Logger receives server-side errors. nil: discard. Request bodies and
+	// secrets are never logged.
+	Logger *slog.Logger
+	// AllowPrivateNetworks lets endpoints point at loopback, private and
+	// link-local addresses. Off, such URLs are refused with 422.
+	AllowPrivateNetworks bool
+	// Now is the clock. nil: time.Now.
+	Now func() time.Time
+	// IdempotencyWindow is how long an idempotency key is remembered.
+	// 0: DefaultIdempotencyWindow (24 h).
+	IdempotencyWindow time.Duration
+	// MaxPayloadBytes bounds an event's payload. 0: DefaultMaxPayloadBytes
+	// (1 MiB).
+	MaxPayloadBytes int64
+	// RotationOverlap is how long a rotated-out secret keeps signing when
+	// the rotation request does not say. 0: DefaultRotationOverlap (24 h).
+	RotationOverlap time.Duration
+	// RequestTimeout bounds the work of one request. 0:
+	// DefaultRequestTimeout (30 s).
+	RequestTimeout time.Duration
+	// PortalLinks mints tenant portal links for POST /api/v1/portal-links.
+	// nil: the route answers 404.
+	PortalLinks PortalLinkMinter
+}
+
+// API is the http.Handler of the /api/v1 routes. Create it with New.
+type API struct {
+	store    store.Store
+	notifier interface{ Notify() }
+	log      *slog.Logger
+	now      func() time.Time
+
+	allowPrivate    bool
+	idemWindow      time.Duration
+	maxPayload      int64
+	rotationOverlap time.Duration
+	timeout         time.Duration
+
+	routes []route
+	mux    *http.ServeMux
+	keys   *keyCache
+	portal PortalLinkMinter
+}
+
+// route is one registered pattern and its handler.
+type route struct {
+	method string
+	path   string
+	handle handlerFunc
+}
+
+// handlerFunc is a route handler: it writes a success response, or returns
+// an error that the API writes (an *Error as it is, anything else as 500).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// New returns an API serving cfg.Store. It panics if cfg.Store is nil.
+func New(cfg Config) *API {
+	if cfg.Store == nil {
+		panic("api: Config.Store is nil")
+	}
+	a := &API{
+		store:           cfg.Store,
+		notifier:        cfg.Notifier,
+		log:             cfg.Logger,
+		now:             cfg.Now,
+		allowPrivate:    cfg.AllowPrivateNetworks,
+		idemWindow:      orDefault(cfg.IdempotencyWindow, DefaultIdempotencyWindow),
+		maxPayload:      orDefault(cfg.MaxPayloadBytes, DefaultMaxPayloadBytes),
+		rotationOverlap: orDefault(cfg.RotationOverlap, DefaultRotationOverlap),
+		timeout:         orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
+		portal:          cfg.PortalLinks,
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.keys = newKeyCache(keyCacheTTL)
+	a.routes = []route{
+		{"POST", "/api/v1/endpoints", a.createEndpoint},
+		{"GET", "/api/v1/endpoints", a.listEndpoints},
+		{"GET", "/api/v1/endpoints/{id}", a.getEndpoint},
+		{"PATCH", "/api/v1/endpoints/{id}", a.updateEndpoint},
+		{"DELETE", "/api/v1/endpoints/{id}", a.deleteEndpoint},
+		{"POST", "/api/v1/endpoints/{id}/rotate-secret", a.rotateSecret},
+		{"POST", "/api/v1/endpoints/{id}/secret/reveal", a.revealSecret},
+		{"GET", "/api/v1/endpoints/{id}/deliveries", a.listEndpointDeliveries},
+		{"POST", "/api/v1/endpoints/{id}/replay", a.replayEndpoint},
+		{"POST", "/api/v1/events", a.createEvent},
+		{"GET", "/api/v1/events/{id}", a.getEvent},
+		{"GET", "/api/v1/events/{id}/deliveries", a.listEventDeliveries},
+		{"GET", "/api/v1/deliveries", a.listDeliveries},
+		{"GET", "/api/v1/deliveries/{id}", a.getDelivery},
+		{"POST", "/api/v1/deliveries/{id}/retry", a.retryDelivery},
+		{"POST", "/api/v1/keys", a.createKey},
+		{"GET", "/api/v1/keys", a.listKeys},
+		{"DELETE", "/api/v1/keys/{id}", a.revokeKey},
+		{"POST", "/api/v1/portal-links", a.createPortalLink},
+	}
+	a.mux = http.NewServeMux()
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.method+" "+rt.path, a.wrap(rt.handle))
+	}
+	// Anything else under /api/v1/ gets a JSON 404 or 405.
+	a.mux.Handle("/api/v1/", a.wrap(a.noRoute))
+	return a
+}
+
+func orDefault[T int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// ServeHTTP authenticates the request and dispatches it to its route.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	if err := a.authenticate(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// wrap turns a handlerFunc into an http.Handler that writes its error.
+func (a *API) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// noRoute answers requests that match no route: 405 with an Allow header if
+// the path exists for other methods, 404 otherwise.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := a.mux.Handler(probe); pattern != "/api/v1/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+			Message: r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+	}
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
+}
+
+// notify tells the Notifier that deliveries may be due.
+func (a *API) notify() {
+	if a.notifier != nil {
+		a.notifier.Notify()
+	}
+}
+
+// Error codes of the API's error responses.
+const (
+	CodeInvalidRequest   = "invalid_request"    // 400: the request cannot be read
+	CodeUnauthorized     = "unauthorized"       // 401: no valid API key
+	CodeNotFound         = "not_found"          // 404
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeConflict         = "conflict"           // 409
+	CodeTooLarge         = "too_large"          // 413: body or payload over its limit
+	CodeValidation       = "validation_failed"  // 422: readable, but refused
+	CodeInternal         = "internal"           // 500
+)
+
+// An Error is an error response: its status, its code and a message for
+// people.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func badRequest(format string, args ...any) error {
+	return &Error{http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) error {
+	return &Error{http.StatusUnprocessableEntity, CodeValidation, fmt.Sprintf(format, args...)}
+}
+
+func notFound(what, id string) error {
+	return &Error{http.StatusNotFound, CodeNotFound, what + " " + strconv.Quote(id) + " not found"}
+}
+
+// storeError maps the store's ErrNotFound and ErrConflict to responses,
+// passing other errors through as internal ones.
+func storeError(err error, what, id string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(what, id)
+	case errors.Is(err, store.ErrConflict):
+		return &Error{http.StatusConflict, CodeConflict, what + " " + strconv.Quote(id) + ": conflict"}
+	}
+	return err
+}
+
+// writeError writes err as a JSON error response. Errors other than *Error
+// are logged and answered with a generic 500; a request whose time ran out
+// gets 503.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		status, msg := http.StatusInternalServerError, "internal error"
+		if errors.Is(err, context.DeadlineExceeded) {
+			status, msg = http.StatusServiceUnavailable, "the request timed out"
+		}
+		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		e = &Error{Status: status, Code: CodeInternal, Message: msg}
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
+	}
+	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// deliveryJSON is a delivery in responses. LastAttempt summarizes its
+// latest attempt in lists; Attempts lists them all when one delivery is
+// asked for.
+type deliveryJSON struct {
+	ID            string               `json:"id"`
+	EventID       string               `json:"event_id"`
+	EndpointID    string               `json:"endpoint_id"`
+	Tenant        string               `json:"tenant"`
+	EventType     string               `json:"event_type"`
+	Status        store.DeliveryStatus `json:"status"`
+	AttemptCount  int                  `json:"attempt_count"`
+	NextAttemptAt *time.Time           `json:"next_attempt_at,omitempty"`
+	LastStatus    int                  `json:"last_status,omitempty"`
+	LastError     string               `json:"last_error,omitempty"`
+	FIFO          bool                 `json:"fifo"`
+	CreatedAt     time.Time            `json:"created_at"`
+	UpdatedAt     time.Time            `json:"updated_at"`
+	CompletedAt   *time.Time           `json:"completed_at,omitempty"`
+	LastAttempt   *attemptJSON         `json:"last_attempt,omitempty"`
+	Attempts      []attemptJSON        `json:"attempts,omitempty"`
+}
+
+// attemptJSON is one attempt in responses.
+type attemptJSON struct {
+	ID             string            `json:"id"`
+	Number         int               `json:"number"`
+	StartedAt      time.Time         `json:"started_at"`
+	DurationMS     float64           `json:"duration_ms"`
+	URL            string            `json:"url"`
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
+	StatusCode     int               `json:"status_code,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	ResponseBody   string            `json:"response_body"`
+	Trigger        string            `json:"trigger"`
+}
+
+func toDeliveryJSON(d *store.Delivery) deliveryJSON {
+	out := deliveryJSON{
+		ID:           d.ID,
+		EventID:      d.EventID,
+		EndpointID:   d.EndpointID,
+		Tenant:       d.Tenant,
+		EventType:    d.EventType,
+		Status:       d.Status,
+		AttemptCount: d.Attempts,
+		LastStatus:   d.LastStatus,
+		LastError:    d.LastError,
+		FIFO:         d.FIFO,
+		CreatedAt:    utc(d.CreatedAt),
+		UpdatedAt:    utc(d.UpdatedAt),
+		CompletedAt:  utcPtr(d.CompletedAt),
+	}
+	if d.Status == store.StatusPending {
+		out.NextAttemptAt = utcPtr(&d.NextAttemptAt)
+	}
+	return out
+}
+
+func toAttemptJSON(at *store.Attempt) attemptJSON {
+	return attemptJSON{
+		ID:             at.ID,
+		Number:         at.Number,
+		StartedAt:      utc(at.StartedAt),
+		DurationMS:     float64(at.Duration.Microseconds()) / 1000,
+		URL:            at.URL,
+		RequestHeaders: at.RequestHeaders,
+		StatusCode:     at.StatusCode,
+		Error:          at.Error,
+		ResponseBody:   string(at.ResponseBody),
+		Trigger:        at.Trigger,
+	}
+}
+
+// listDeliveriesWith answers a list request with filter f completed from
+// the query: status, event_type, since, until, tenant, limit and cursor.
+func (a *API) listDeliveriesWith(w http.ResponseWriter, r *http.Request, f store.DeliveryFilter) error {
+	q := r.URL.Query()
+	var err error
+	if f.Page, err = pageParams(r); err != nil {
+		return err
+	}
+	if f.Tenant, err = tenantParam(r); err != nil {
+		return err
+	}
+	if f.Since, err = timeParam(r, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = timeParam(r, "until"); err != nil {
+		return err
+	}
+	switch s := store.DeliveryStatus(q.Get("status")); s {
+	case "", store.StatusPending, store.StatusSucceeded, store.StatusFailed, store.StatusCanceled:
+		f.Status = s
+	default:
+		return badRequest("status %q: want pending, succeeded, failed or canceled", s)
+	}
+	f.EventType = q.Get("event_type")
+	if len(f.EventType) > maxEventTypeLen {
+		return badRequest("event_type is longer than %d bytes", maxEventTypeLen)
+	}
+	ds, next, err := a.store.ListDeliveries(r.Context(), f)
+	if err != nil {
+		return storeError(err, "cursor", f.Cursor)
+	}
+	out := list[deliveryJSON]{Data: make([]deliveryJSON, len(ds)), NextCursor: next}
+	for i, d := range ds {
+		out.Data[i] = toDeliveryJSON(d)
+		if d.Attempts == 0 {
+			continue
+		}
+		ats, err := a.store.ListAttempts(r.Context(), d.ID)
+		if err != nil {
+			return fmt.Errorf("list attempts of %s: %w", d.ID, err)
+		}
+		if len(ats) > 0 {
+			last := toAttemptJSON(ats[len(ats)-1])
+			last.RequestHeaders = nil
+			out.Data[i].LastAttempt = &last
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	return a.listDeliveriesWith(w, r, store.DeliveryFilter{EndpointID: q.Get("endpoint_id"), EventID: q.Get("event_id")})
+}
+
+func (a *API) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) error {
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	return a.listDeliveriesWith(w, r, store.DeliveryFilter{EndpointID: e.ID, EventID: r.URL.Query().Get("event_id")})
+}
+
+func (a *API) listEventDeliveries(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := a.store.GetEvent(r.Context(), id); err != nil {
+		return storeError(err, "event", id)
+	}
+	return a.listDeliveriesWith(w, r, store.DeliveryFilter{EventID: id, EndpointID: r.URL.Query().Get("endpoint_id")})
+}
+
+func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	d, err := a.store.GetDelivery(r.Context(), id)
+	if err != nil {
+		return storeError(err, "delivery", id)
+	}
+	ats, err := a.store.ListAttempts(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("list attempts of %s: %w", id, err)
+	}
+	out := toDeliveryJSON(d)
+	out.Attempts = make([]attemptJSON, len(ats))
+	for i, at := range ats {
+		out.Attempts[i] = toAttemptJSON(at)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	d, err := a.store.RetryDelivery(r.Context(), id, a.now())
+	if errors.Is(err, store.ErrConflict) {
+		return &Error{http.StatusConflict, CodeConflict, "delivery " + id + " cannot be retried now: it is in flight, canceled, or its endpoint is deleted"}
+	}
+	if err != nil {
+		return storeError(err, "delivery", id)
+	}
+	a.notify()
+	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+	return nil
+}
+
+// replayRequest is the body of POST /api/v1/endpoints/{id}/replay.
+type replayRequest struct {
+	Since time.Time `json:"since"`
+}
+
+// replayResponse says how many failed deliveries were made due again.
+type replayResponse struct {
+	Replayed int `json:"replayed"`
+}
+
+func (a *API) replayEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var req replayRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Since.IsZero() {
+		return invalid("since is required: replay failed deliveries created at or after this RFC 3339 time")
+	}
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	n, err := a.store.ReplayFailed(r.Context(), e.ID, req.Since, a.now())
+	if err != nil {
+		return fmt.Errorf("replay failed deliveries of %s: %w", e.ID, err)
+	}
+	if n > 0 {
+		a.notify()
+	}
+	writeJSON(w, http.StatusAccepted, replayResponse{Replayed: n})
+	return nil
+}

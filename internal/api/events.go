@@ -1,0 +1,143 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/jsoncanon"
+)
+
+// createEventRequest is the body of POST /api/v1/events. Payload keeps the
+// exact JSON text of the request's "payload" member.
+type createEventRequest struct {
+	Type           string          `json:"type"`
+	Payload        json.RawMessage `json:"payload"`
+	Tenant         string          `json:"tenant"`
+	IdempotencyKey string          `json:"idempotency_key"`
+}
+
+// eventJSON is an event in responses, without its payload, which
+// writeEvent splices in verbatim.
+type eventJSON struct {
+	ID             string    `json:"id"`
+	Tenant         string    `json:"tenant"`
+	Type           string    `json:"type"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	// Deliveries is how many deliveries the event created; only in the
+	// response that created it.
+	Deliveries *int `json:"deliveries,omitempty"`
+	// Duplicate says the request repeated an idempotency key and this is
+	// the earlier event; nothing was created.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+func toEventJSON(ev *store.Event) eventJSON {
+	return eventJSON{
+		ID:             ev.ID,
+		Tenant:         ev.Tenant,
+		Type:           ev.Type,
+		IdempotencyKey: ev.IdempotencyKey,
+		CreatedAt:      utc(ev.CreatedAt),
+	}
+}
+
+func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r, a.maxPayload+eventEnvelopeBytes)
+	if err != nil {
+		return err
+	}
+	var req createEventRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	if req.IdempotencyKey == "" {
+		req.IdempotencyKey = r.Header.Get("Idempotency-Key")
+	}
+	payload := bytes.TrimSpace(req.Payload)
+	if len(payload) == 0 {
+		return invalid("payload is required: any JSON value")
+	}
+	if int64(len(payload)) > a.maxPayload {
+		return &Error{http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
+	}
+	// encoding/json accepted it; make sure a receiver's JSON.parse would.
+	if _, err := jsoncanon.JS(payload); err != nil {
+		if se, ok := errors.AsType[*jsoncanon.SyntaxError](err); ok {
+			return badRequest("payload is not JSON that JSON.parse accepts, at byte offset %d of the payload: %v", se.Offset, err)
+		}
+		return badRequest("payload is not valid JSON: %v", err)
+	}
+	if err := checkEventType("type", req.Type, false); err != nil {
+		return invalid("%v", err)
+	}
+	if err := checkTenant(req.Tenant); err != nil {
+		return invalid("%v", err)
+	}
+	if err := checkText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen); err != nil {
+		return invalid("%v", err)
+	}
+	now := a.now()
+	ev := &store.Event{
+		ID:             store.NewID("evt"),
+		Tenant:         req.Tenant,
+		Type:           req.Type,
+		Payload:        payload,
+		IdempotencyKey: req.IdempotencyKey,
+		CreatedAt:      now,
+	}
+	stored, deliveries, err := a.store.CreateEvent(r.Context(), ev, now.Add(-a.idemWindow))
+	if errors.Is(err, store.ErrConflict) && stored != nil {
+		out := toEventJSON(stored)
+		out.Duplicate = true
+		w.Header().Set("Idempotent-Replayed", "true")
+		return writeEvent(w, http.StatusAccepted, out, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("create event: %w", err)
+	}
+	if stored == nil {
+		stored = ev
+	}
+	if len(deliveries) > 0 {
+		a.notify()
+	}
+	out := toEventJSON(stored)
+	n := len(deliveries)
+	out.Deliveries = &n
+	w.Header().Set("Location", "/api/v1/events/"+stored.ID)
+	return writeEvent(w, http.StatusAccepted, out, nil)
+}
+
+func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ev, err := a.store.GetEvent(r.Context(), id)
+	if err != nil {
+		return storeError(err, "event", id)
+	}
+	return writeEvent(w, http.StatusOK, toEventJSON(ev), ev.Payload)
+}
+
+// writeEvent writes ev with, unless nil, its payload as the "payload"
+// member, byte for byte as it was received (encoding/json would compact and
+// re-escape it).
+func writeEvent(w http.ResponseWriter, status int, ev eventJSON, payload []byte) error {
+	b, err := marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	if payload != nil {
+		b = append(b[:len(b)-1], `,"payload":`...)
+		b = append(b, payload...)
+		b = append(b, '}')
+	}
+	writeRawJSON(w, status, append(b, '\n'))
+	return nil
+}

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"net/http"
+	"time"
+)
+
+// PortalLinkMinter mints the dashboard's tenant portal links; internal/ui's
+// *UI implements it.
+type PortalLinkMinter interface {
+	MintPortalLink(tenant string, ttl time.Duration) (path string, err error)
+}
+
+// DefaultPortalLinkTTL is how long a portal link works when the request does
+// not say.
+const DefaultPortalLinkTTL = 15 * time.Minute
+
+type portalLinkRequest struct {
+	Tenant     string `json:"tenant"`
+	TTLSeconds int64  `json:"ttl_seconds"`
+}
+
+type portalLinkJSON struct {
+	Path      string    `json:"path"`
+	Tenant    string    `json:"tenant"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// createPortalLink answers POST /api/v1/portal-links: a short-lived signed
+// link to the dashboard through which one tenant manages only its own
+// endpoints and sees only its own deliveries.
+func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) error {
+	if a.portal == nil {
+		return &Error{http.StatusNotFound, CodeNotFound, "the dashboard is not enabled"}
+	}
+	var req portalLinkRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Tenant == "" {
+		return invalid("tenant is required")
+	}
+	if err := checkTenant(req.Tenant); err != nil {
+		return err
+	}
+	if req.TTLSeconds < 0 {
+		return invalid("ttl_seconds must not be negative")
+	}
+	ttl := DefaultPortalLinkTTL
+	if req.TTLSeconds > 0 {
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+	path, err := a.portal.MintPortalLink(req.Tenant, ttl)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	writeJSON(w, http.StatusCreated, portalLinkJSON{Path: path, Tenant: req.Tenant, ExpiresAt: utc(a.now().Add(ttl))})
+	return nil
+}
