@@ -1,0 +1,64 @@
+// Package ui serves hookrelay's dashboard: server-rendered HTML pages
+// (html/template, embedded with the stylesheet and one small script, so
+// the binary needs nothing beside it) where a vendor manages endpoints,
+// sends test events, watches attempts, retries and replays deliveries and
+// checks signatures, and where a vendor's customer, through a portal link,
+// manages only their own endpoints.
+//
+// Mount it with
+//
+//	u, err := ui.New(ui.Config{Store: st, Notifier: engine, SessionKey: key, Secure: true})
+//	mux.Handle("/ui/", u)
+//
+// # Pages
+//
+// Everything works without JavaScript: every change is a form POST
+// answered with a redirect (or, for a revealed or rotated secret, with the
+// page itself, so that a secret never sits in a URL), and the page of a
+// delivery waiting for its attempt reloads itself with a meta refresh
+// inside <noscript>. With JavaScript, static/app.js polls that page and
+// swaps the attempts in place instead. The per-minute chart is an inline
+// SVG laid out by the server.
+//
+// # Sessions
+//
+// The server keeps no session state. The session cookie holds the
+// session's kind, expiry and a random nonce, signed with HMAC-SHA256 under
+// a key derived from Config.SessionKey; it is HttpOnly, SameSite=Lax and,
+// with Config.Secure, Secure. There are three kinds:
+//
+//   - anonymous: before sign-in; it carries the sign-in form's CSRF token;
+//   - admin: signed in with an API key; it sees every tenant. It holds the
+//     key's SHA-256 and every request checks with store.APIKeyByHash that
+//     the key is not revoked, so revoking the key signs the session out;
+//   - tenant: opened by a portal link (MintPortalLink); it sees one tenant.
+//
+// # Tenant isolation
+//
+// Every handler goes through one of two loaders, endpointFor and
+// deliveryFor, which answer 404 for a resource of another tenant exactly
+// as for one that does not exist, and every list passes the session's
+// tenant to the store's filter. A tenant session creates endpoints only in
+// its own tenant and cannot pick another.
+//
+// # Forgery and injection
+//
+// Every form carries a CSRF token (an HMAC of the session's nonce under a
+// separate derived key) that every POST must echo, and
+// http.CrossOriginProtection refuses cross-origin POSTs as well.
+// html/template escapes everything a user or a receiver supplied: URLs,
+// descriptions, response bodies, headers. Responses carry a Content
+// Security Policy without inline scripts or styles (default-src 'self';
+// frame-ancestors 'none'), X-Frame-Options DENY and Referrer-Policy
+// no-referrer, which also keeps a portal link's token out of Referer
+// headers.
+//
+// # Test events
+//
+// A test event must reach one endpoint only, whatever its event type
+// filter. store.Store.CreateEvent cannot do that; a store that also has
+// CreateEventFor(ctx, ev, endpointIDs) is used for a real, recorded
+// delivery. With any other store, "Send test event" signs the event as the
+// engine would and POSTs it directly, and shows the outcome without
+// recording it.
+package ui

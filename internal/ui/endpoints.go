@@ -1,0 +1,565 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/signature"
+)
+
+// Rotation overlaps the rotate form offers, and its default.
+var rotationOverlaps = []struct {
+	Value string
+	Label string
+	D     time.Duration
+}{
+	{"0", "none: the old secret stops signing now", 0},
+	{"1h", "1 hour", time.Hour},
+	{"24h", "24 hours", 24 * time.Hour},
+	{"168h", "7 days", 7 * 24 * time.Hour},
+}
+
+const (
+	defaultOverlap = "24h"
+	// maxSecrets is how many secrets an endpoint keeps at most; a rotation
+	// beyond it drops the oldest.
+	maxSecrets = 10
+	// healthWindow is how many of an endpoint's latest deliveries its
+	// health is computed from.
+	healthWindow = 20
+	// endpointsPerPage is the page size of the endpoint list.
+	endpointsPerPage = 50
+)
+
+// health sums up an endpoint's latest deliveries.
+type health struct {
+	Completed  int // succeeded or failed, of the latest healthWindow
+	Succeeded  int
+	Pending    int
+	LastStatus int       // HTTP status of the latest attempt, 0 if none
+	LastError  string    // error of the latest delivery, if any
+	LastAt     time.Time // when the latest attempted delivery changed
+	Attempted  bool      // some delivery has had an attempt
+}
+
+// RateText says the success rate of the completed deliveries, such as
+// "95% of 20", or "—" when none has completed.
+func (h health) RateText() string {
+	if h.Completed == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%d%% of %d", h.Succeeded*100/h.Completed, h.Completed)
+}
+
+// RateClass is the CSS class of the success rate: ok from 95%, warn from
+// 50%, fail below, none without data.
+func (h health) RateClass() string {
+	switch {
+	case h.Completed == 0:
+		return "none"
+	case h.Succeeded*100 >= 95*h.Completed:
+		return "ok"
+	case h.Succeeded*100 >= 50*h.Completed:
+		return "warn"
+	}
+	return "fail"
+}
+
+// endpointHealth computes the health of e from its latest deliveries.
+func (u *UI) endpointHealth(r *http.Request, e *store.Endpoint) (health, error) {
+	var h health
+	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Page: store.Page{Limit: healthWindow}})
+	if err != nil {
+		return h, fmt.Errorf("list deliveries of %s: %w", e.ID, err)
+	}
+	for _, d := range ds {
+		switch d.Status {
+		case store.StatusSucceeded:
+			h.Completed++
+			h.Succeeded++
+		case store.StatusFailed:
+			h.Completed++
+		case store.StatusPending:
+			h.Pending++
+		}
+		if !h.Attempted && d.Attempts > 0 {
+			h.Attempted = true
+			h.LastStatus = d.LastStatus
+			h.LastError = d.LastError
+			h.LastAt = d.UpdatedAt
+		}
+	}
+	return h, nil
+}
+
+// endpointRow is an endpoint with its health, for lists.
+type endpointRow struct {
+	E *store.Endpoint
+	H health
+}
+
+// endpointRows loads the health of each endpoint.
+func (u *UI) endpointRows(r *http.Request, eps []*store.Endpoint) ([]endpointRow, error) {
+	rows := make([]endpointRow, len(eps))
+	for i, e := range eps {
+		h, err := u.endpointHealth(r, e)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = endpointRow{E: e, H: h}
+	}
+	return rows, nil
+}
+
+// endpointListData is the endpoint list's content.
+type endpointListData struct {
+	Rows []endpointRow
+	Next string // cursor of the next page, "" at the end
+	// Chart is set on the overview page only.
+	Chart *chart
+}
+
+// home is the overview: the last hour's chart and the endpoints.
+func (u *UI) home(w http.ResponseWriter, r *http.Request, s *session) error {
+	c, err := u.lastHourChart(r, s)
+	if err != nil {
+		return err
+	}
+	return u.endpointList(w, r, s, "home", c)
+}
+
+// listEndpoints shows the endpoints the session sees, with their health.
+func (u *UI) listEndpoints(w http.ResponseWriter, r *http.Request, s *session) error {
+	return u.endpointList(w, r, s, "endpoints", nil)
+}
+
+// endpointList renders page with one page of the session's endpoints and
+// the chart c (nil for none).
+func (u *UI) endpointList(w http.ResponseWriter, r *http.Request, s *session, page string, c *chart) error {
+	cursor := r.URL.Query().Get("cursor")
+	eps, next, err := u.store.ListEndpoints(r.Context(), store.EndpointFilter{
+		Tenant: s.tenantFilter(),
+		Page:   store.Page{Limit: endpointsPerPage, Cursor: cursor},
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return &pageError{http.StatusBadRequest, "That page of the list no longer exists. Start again from the first page."}
+	}
+	if err != nil {
+		return fmt.Errorf("list endpoints: %w", err)
+	}
+	rows, err := u.endpointRows(r, eps)
+	if err != nil {
+		return err
+	}
+	u.render(w, r, s, http.StatusOK, page, &endpointListData{Rows: rows, Next: next, Chart: c})
+	return nil
+}
+
+// endpointFor loads the endpoint named by the {id} path value, and answers
+// 404 if the session may not see it.
+func (u *UI) endpointFor(r *http.Request, s *session) (*store.Endpoint, error) {
+	id := r.PathValue("id")
+	e, err := u.store.GetEndpoint(r.Context(), id)
+	if err != nil {
+		return nil, notFoundOr(err, "get endpoint", id)
+	}
+	if !s.sees(e.Tenant) {
+		return nil, errNotFound
+	}
+	return e, nil
+}
+
+// endpointForm is the endpoint form's fields as typed.
+type endpointForm struct {
+	URL          string
+	Description  string
+	Scheme       string
+	CustomScheme string
+	EventTypes   string
+	Tenant       string
+	Secret       string
+	Enabled      bool
+	FIFO         bool
+	RateLimit    string
+}
+
+// endpointFormData is the content of the create and edit pages.
+type endpointFormData struct {
+	Form     endpointForm
+	Endpoint *store.Endpoint // nil when creating
+	Errors   []string
+	Schemes  []string
+}
+
+// formFromEndpoint fills the endpoint form from a stored endpoint.
+func formFromEndpoint(e *store.Endpoint) endpointForm {
+	f := endpointForm{
+		URL:          e.URL,
+		Description:  e.Description,
+		Scheme:       e.Scheme,
+		CustomScheme: string(e.CustomScheme),
+		EventTypes:   strings.Join(e.EventTypes, ", "),
+		Tenant:       e.Tenant,
+		Enabled:      !e.Disabled,
+		FIFO:         e.FIFO,
+	}
+	if e.RateLimit > 0 {
+		f.RateLimit = strconv.FormatFloat(e.RateLimit, 'f', -1, 64)
+	}
+	return f
+}
+
+// readEndpointForm reads the endpoint form of a POST.
+func readEndpointForm(r *http.Request) endpointForm {
+	p := r.PostForm
+	return endpointForm{
+		URL:          strings.TrimSpace(p.Get("url")),
+		Description:  strings.TrimSpace(p.Get("description")),
+		Scheme:       p.Get("scheme"),
+		CustomScheme: p.Get("custom_scheme"),
+		EventTypes:   p.Get("event_types"),
+		Tenant:       strings.TrimSpace(p.Get("tenant")),
+		Secret:       strings.TrimSpace(p.Get("secret")),
+		Enabled:      p.Get("enabled") != "",
+		FIFO:         p.Get("fifo") != "",
+		RateLimit:    strings.TrimSpace(p.Get("rate_limit")),
+	}
+}
+
+// schemeChoices lists the schemes the form offers.
+func schemeChoices() []string {
+	return append(signature.Names(), customSchemeName)
+}
+
+// newEndpoint shows an empty endpoint form.
+func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	f := endpointForm{Scheme: defaultSchemeName, Enabled: true}
+	if !s.admin() {
+		f.Tenant = s.Tenant
+	}
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: schemeChoices()})
+	return nil
+}
+
+// applyForm checks f and copies it onto e (a new endpoint when creating),
+// returning the problems found, for people.
+func (u *UI) applyForm(r *http.Request, f endpointForm, e *store.Endpoint, creating bool) []string {
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if creating || f.URL != e.URL {
+		if err := u.checkURL(r.Context(), f.URL); err != nil {
+			add(err)
+		} else {
+			e.URL = f.URL
+		}
+	}
+	if err := checkText("description", f.Description, maxDescriptionLen); err != nil {
+		add(err)
+	} else {
+		e.Description = f.Description
+	}
+	if creating {
+		if err := checkTenant(f.Tenant); err != nil {
+			add(err)
+		} else {
+			e.Tenant = f.Tenant
+		}
+	}
+	if types, err := parseEventTypes(f.EventTypes); err != nil {
+		add(err)
+	} else {
+		e.EventTypes = types
+	}
+	rate := 0.0
+	if f.RateLimit != "" {
+		var err error
+		if rate, err = strconv.ParseFloat(f.RateLimit, 64); err != nil {
+			add(errors.New("rate limit must be a number"))
+		}
+	}
+	if err := checkRateLimit(rate); err != nil {
+		add(err)
+	} else {
+		e.RateLimit = rate
+	}
+	e.FIFO = f.FIFO
+	if e.Disabled == f.Enabled {
+		e.Disabled = !f.Enabled
+		e.DisabledReason = ""
+		if e.Disabled {
+			e.DisabledReason = "manual"
+		} else {
+			// A fresh start, as the API does on re-enabling.
+			e.FailingSince = nil
+		}
+	}
+	scheme, name, custom, err := resolveScheme(f.Scheme, f.CustomScheme)
+	if err != nil {
+		add(err)
+		return errs
+	}
+	e.Scheme, e.CustomScheme = name, custom
+	now := u.now()
+	switch {
+	case f.Secret != "":
+		if err := checkSecret(scheme, f.Secret); err != nil {
+			add(err)
+		} else {
+			e.Secrets = []store.Secret{{Value: f.Secret, CreatedAt: now}}
+		}
+	case creating:
+		secret, err := signature.GenerateSecret(scheme)
+		if err != nil {
+			add(fmt.Errorf("generate a secret for scheme %s: %v", scheme.Name(), err))
+		} else {
+			e.Secrets = []store.Secret{{Value: secret, CreatedAt: now}}
+		}
+	default:
+		for _, sec := range e.Secrets {
+			if signature.ValidateSecret(scheme, sec.Value) != nil {
+				add(fmt.Errorf("the current secret is not valid for scheme %q: give a new secret with the new scheme", scheme.Name()))
+				break
+			}
+		}
+	}
+	return errs
+}
+
+// createEndpoint creates an endpoint from the form, in the session's
+// tenant for a portal session.
+func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	f := readEndpointForm(r)
+	if !s.admin() {
+		f.Tenant = s.Tenant // a portal session creates only in its tenant
+	}
+	now := u.now()
+	e := &store.Endpoint{ID: store.NewID("ep"), CreatedAt: now, UpdatedAt: now}
+	if errs := u.applyForm(r, f, e, true); len(errs) > 0 {
+		f.Secret = ""
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: schemeChoices()})
+		return nil
+	}
+	if err := u.store.CreateEndpoint(r.Context(), e); err != nil {
+		return fmt.Errorf("create endpoint: %w", err)
+	}
+	u.log.InfoContext(r.Context(), "ui: endpoint created", "endpoint_id", e.ID, "tenant", e.Tenant)
+	u.redirect(w, r, u.path("/endpoints/%s", e.ID), "created", -1)
+	return nil
+}
+
+// endpointData is the endpoint page's content.
+type endpointData struct {
+	E          *store.Endpoint
+	H          health
+	Deliveries []*store.Delivery
+	// Revealed holds the secrets' values when the page answers a reveal or
+	// a rotation; nil otherwise.
+	Revealed []store.Secret
+	Rotated  bool
+	Overlaps any
+	// DefaultOverlap is the rotation overlap selected at first.
+	DefaultOverlap string
+	// Targeted reports whether test events are real deliveries (the store
+	// can address one endpoint), not a direct request.
+	Targeted bool
+	// ReplaySince is the replay form's default time.
+	ReplaySince time.Time
+}
+
+// showEndpoint shows one endpoint: settings, health, secrets, recent
+// deliveries.
+func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	return u.renderEndpoint(w, r, s, e, nil, false)
+}
+
+// renderEndpoint renders the endpoint page, with the secrets' values if
+// revealed is not nil.
+func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, e *store.Endpoint, revealed []store.Secret, rotated bool) error {
+	h, err := u.endpointHealth(r, e)
+	if err != nil {
+		return err
+	}
+	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Page: store.Page{Limit: 10}})
+	if err != nil {
+		return fmt.Errorf("list deliveries of %s: %w", e.ID, err)
+	}
+	_, targeted := u.store.(eventTargeter)
+	u.render(w, r, s, http.StatusOK, "endpoint", &endpointData{
+		E:              e,
+		H:              h,
+		Deliveries:     ds,
+		Revealed:       revealed,
+		Rotated:        rotated,
+		Overlaps:       rotationOverlaps,
+		DefaultOverlap: defaultOverlap,
+		Targeted:       targeted,
+		ReplaySince:    u.now().Add(-24 * time.Hour).UTC(),
+	})
+	return nil
+}
+
+// editEndpoint shows the form of an endpoint.
+func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: schemeChoices()})
+	return nil
+}
+
+// updateEndpoint saves the endpoint form; the tenant never changes.
+func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	orig := *e
+	f := readEndpointForm(r)
+	if errs := u.applyForm(r, f, e, false); len(errs) > 0 {
+		f.Secret = ""
+		f.Tenant = orig.Tenant
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: &orig, Errors: errs, Schemes: schemeChoices()})
+		return nil
+	}
+	e.UpdatedAt = u.now()
+	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
+		return notFoundOr(err, "update endpoint", e.ID)
+	}
+	if !e.Disabled {
+		u.notify() // deliveries held back while it was disabled may be due
+	}
+	u.redirect(w, r, u.path("/endpoints/%s", e.ID), "updated", -1)
+	return nil
+}
+
+// liveSecrets returns the secrets that still sign at now.
+func liveSecrets(ss []store.Secret, now time.Time) []store.Secret {
+	return slices.DeleteFunc(slices.Clone(ss), func(s store.Secret) bool {
+		return s.ExpiresAt != nil && !s.ExpiresAt.After(now)
+	})
+}
+
+// revealSecret answers with the endpoint page showing its secrets. It is a
+// POST, so that a secret never sits in a URL or in the browser's history
+// of GETs, and it is logged.
+func (u *UI) revealSecret(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	u.log.InfoContext(r.Context(), "ui: secret revealed", "endpoint_id", e.ID, "session", s.Kind)
+	return u.renderEndpoint(w, r, s, e, liveSecrets(e.Secrets, u.now()), false)
+}
+
+// rotateSecret makes a new secret the endpoint's first: the current ones
+// keep signing for the chosen overlap, so receivers can switch without
+// missing a delivery.
+func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	var overlap time.Duration
+	found := false
+	for _, o := range rotationOverlaps {
+		if o.Value == r.PostForm.Get("overlap") {
+			overlap, found = o.D, true
+		}
+	}
+	if !found {
+		return &pageError{http.StatusBadRequest, "Choose how long the old secret keeps signing."}
+	}
+	scheme, _, _, err := resolveScheme(e.Scheme, string(e.CustomScheme))
+	if err != nil {
+		return fmt.Errorf("scheme of endpoint %s: %w", e.ID, err)
+	}
+	secret := strings.TrimSpace(r.PostForm.Get("secret"))
+	if secret != "" {
+		if err := checkSecret(scheme, secret); err != nil {
+			return &pageError{http.StatusUnprocessableEntity, "The new secret cannot be used: " + err.Error()}
+		}
+	} else if secret, err = signature.GenerateSecret(scheme); err != nil {
+		return fmt.Errorf("generate secret for scheme %s: %w", scheme.Name(), err)
+	}
+	now := u.now()
+	e.Secrets = rotate(e.Secrets, secret, now, overlap)
+	e.UpdatedAt = now
+	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
+		return notFoundOr(err, "update endpoint", e.ID)
+	}
+	u.log.InfoContext(r.Context(), "ui: secret rotated", "endpoint_id", e.ID, "overlap", overlap)
+	return u.renderEndpoint(w, r, s, e, liveSecrets(e.Secrets, now), true)
+}
+
+// rotate returns the secrets after a rotation to secret at now: the new
+// secret first, then the old ones that still sign, each expiring at
+// now+overlap at the latest, at most maxSecrets in all. It is the API's
+// rule.
+func rotate(old []store.Secret, secret string, now time.Time, overlap time.Duration) []store.Secret {
+	out := []store.Secret{{Value: secret, CreatedAt: now}}
+	if overlap <= 0 {
+		return out
+	}
+	until := now.Add(overlap)
+	for _, s := range old {
+		if s.ExpiresAt != nil && !s.ExpiresAt.After(now) {
+			continue
+		}
+		if s.ExpiresAt == nil || s.ExpiresAt.After(until) {
+			s.ExpiresAt = &until
+		}
+		out = append(out, s)
+	}
+	return out[:min(len(out), maxSecrets)]
+}
+
+// confirmData is the delete confirmation's content.
+type confirmData struct {
+	E       *store.Endpoint
+	Pending int
+}
+
+// confirmDelete asks before deleting an endpoint, saying how many pending
+// deliveries it cancels.
+func (u *UI) confirmDelete(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Status: store.StatusPending, Page: store.Page{Limit: 1000}})
+	if err != nil {
+		return fmt.Errorf("list pending deliveries of %s: %w", e.ID, err)
+	}
+	u.render(w, r, s, http.StatusOK, "confirm_delete", &confirmData{E: e, Pending: len(ds)})
+	return nil
+}
+
+// deleteEndpoint deletes an endpoint, which cancels its pending
+// deliveries.
+func (u *UI) deleteEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
+	e, err := u.endpointFor(r, s)
+	if err != nil {
+		return err
+	}
+	if err := u.store.DeleteEndpoint(r.Context(), e.ID); err != nil {
+		return notFoundOr(err, "delete endpoint", e.ID)
+	}
+	u.log.InfoContext(r.Context(), "ui: endpoint deleted", "endpoint_id", e.ID, "tenant", e.Tenant)
+	u.redirect(w, r, u.path("/endpoints"), "deleted", -1)
+	return nil
+}

@@ -1,0 +1,432 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// Limits of the dashboard's requests.
+const (
+	// maxFormBytes bounds a form body; the verification helper's pasted
+	// body is the largest thing a form holds.
+	maxFormBytes = 1 << 20
+	// requestTimeout bounds the work of one request.
+	requestTimeout = 30 * time.Second
+	// MinSessionKeyLen is the shortest Config.SessionKey New accepts.
+	MinSessionKeyLen = 32
+)
+
+// Config configures a UI. Store and SessionKey are required; the zero
+// values of the other fields mean the defaults documented on each.
+type Config struct {
+	// Store holds everything the dashboard shows. Required.
+	Store store.Store
+	// Notifier is told when deliveries may have become due (a test event,
+	// a retry, a replay). nil: nobody; the engine finds them at its next
+	// poll.
+	Notifier interface{ Notify() }
+	// Logger receives server-side errors. nil: discard. Secrets, API keys
+	// and form contents are never logged.
+	Logger *slog.Logger
+	// SessionKey is the HMAC key of session cookies, CSRF tokens and
+	// portal links: at least MinSessionKeyLen (32) random bytes. Keep it
+	// stable across restarts, or every session and portal link dies with
+	// the process. Required.
+	SessionKey []byte
+	// AllowPrivateNetworks lets endpoints point at loopback, private and
+	// link-local addresses, as the API's setting of the same name.
+	AllowPrivateNetworks bool
+	// Secure sets the Secure flag on the session cookie. Set it whenever
+	// the dashboard is reached over HTTPS (browsers also keep Secure
+	// cookies from http://localhost); false only for plain-HTTP tests.
+	Secure bool
+	// Now is the clock. nil: time.Now.
+	Now func() time.Time
+	// BasePath is where the dashboard is mounted, without a trailing
+	// slash. "": "/ui".
+	BasePath string
+}
+
+// UI is the dashboard's http.Handler. Create it with New; it is safe for
+// concurrent use.
+type UI struct {
+	store        store.Store
+	notifier     interface{ Notify() }
+	log          *slog.Logger
+	now          func() time.Time
+	keys         keys
+	allowPrivate bool
+	secure       bool
+	base         string
+	pages        map[string]*pageTemplate
+	static       fs.FS
+	handler      http.Handler
+}
+
+// New returns the dashboard for cfg. It fails if the store is missing or
+// the session key is too short.
+func New(cfg Config) (*UI, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ui: Config.Store is nil")
+	}
+	if len(cfg.SessionKey) < MinSessionKeyLen {
+		return nil, fmt.Errorf("ui: Config.SessionKey has %d bytes, want at least %d", len(cfg.SessionKey), MinSessionKeyLen)
+	}
+	base := strings.TrimSuffix(cfg.BasePath, "/")
+	if cfg.BasePath == "" {
+		base = "/ui"
+	}
+	if base != "" && (!strings.HasPrefix(base, "/") || strings.ContainsAny(base, "{}?#")) {
+		return nil, fmt.Errorf("ui: Config.BasePath %q must start with / and be a plain path", cfg.BasePath)
+	}
+	u := &UI{
+		store:        cfg.Store,
+		notifier:     cfg.Notifier,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		keys:         deriveKeys(cfg.SessionKey),
+		allowPrivate: cfg.AllowPrivateNetworks,
+		secure:       cfg.Secure,
+		base:         base,
+	}
+	if u.log == nil {
+		u.log = slog.New(slog.DiscardHandler)
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	var err error
+	if u.pages, err = parsePages(u.funcs()); err != nil {
+		return nil, err
+	}
+	if u.static, err = fs.Sub(assets, "static"); err != nil {
+		return nil, fmt.Errorf("ui: static assets: %w", err)
+	}
+	u.handler = http.NewCrossOriginProtection().Handler(u.routes())
+	return u, nil
+}
+
+// routes returns the dashboard's mux.
+func (u *UI) routes() *http.ServeMux {
+	b := u.base
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.Handle(method+" "+b+path, h)
+	}
+	handle("GET /static/", http.StripPrefix(b+"/static/", staticHandler(u.static)))
+	handle("GET /login", u.public(u.loginPage))
+	handle("POST /login", u.public(u.login))
+	handle("POST /logout", u.public(u.logout))
+	handle("GET /portal/{token}", u.public(u.openPortal))
+
+	handle("GET /{$}", u.page(u.home))
+	handle("GET /endpoints", u.page(u.listEndpoints))
+	handle("GET /endpoints/new", u.page(u.newEndpoint))
+	handle("POST /endpoints", u.page(u.createEndpoint))
+	handle("GET /endpoints/{id}", u.page(u.showEndpoint))
+	handle("GET /endpoints/{id}/edit", u.page(u.editEndpoint))
+	handle("POST /endpoints/{id}", u.page(u.updateEndpoint))
+	handle("POST /endpoints/{id}/secret/reveal", u.page(u.revealSecret))
+	handle("POST /endpoints/{id}/secret/rotate", u.page(u.rotateSecret))
+	handle("GET /endpoints/{id}/delete", u.page(u.confirmDelete))
+	handle("POST /endpoints/{id}/delete", u.page(u.deleteEndpoint))
+	handle("POST /endpoints/{id}/test", u.page(u.sendTest))
+	handle("GET /deliveries", u.page(u.listDeliveries))
+	handle("POST /deliveries/replay", u.page(u.replay))
+	handle("GET /deliveries/{id}", u.page(u.showDelivery))
+	handle("POST /deliveries/{id}/retry", u.page(u.retry))
+	handle("GET /verify", u.page(u.verifyPage))
+	handle("POST /verify", u.page(u.verify))
+	if b != "" {
+		mux.Handle("GET "+b, http.RedirectHandler(b+"/", http.StatusMovedPermanently))
+	}
+	// Unknown paths get the 404 page without starting a session: a stray
+	// request must not replace the cookie of a form being filled in.
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		u.writeError(w, r, nil, errNotFound)
+	})
+	return mux
+}
+
+// ServeHTTP serves the dashboard: it sets the security headers every
+// response carries, refuses cross-origin state changes, and dispatches to
+// the pages.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	u.handler.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// path returns the URL path of a dashboard page: the base path and p.
+func (u *UI) path(p string, args ...any) string {
+	if len(args) > 0 {
+		esc := make([]any, len(args))
+		for i, a := range args {
+			esc[i] = url.PathEscape(fmt.Sprint(a))
+		}
+		p = fmt.Sprintf(p, esc...)
+	}
+	return u.base + p
+}
+
+// handlerFunc is a page handler: it writes a response, or returns an error
+// that is rendered as an error page (a *pageError as it says, anything else
+// as 500).
+type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session) error
+
+// pageError is an error page with a status and a message for people.
+type pageError struct {
+	Status  int
+	Message string
+}
+
+func (e *pageError) Error() string { return e.Message }
+
+var (
+	errNotFound  = &pageError{http.StatusNotFound, "There is nothing here, or you may not see it."}
+	errForbidden = &pageError{http.StatusForbidden, "This form has expired or did not come from this page. Go back, reload the page and try again."}
+)
+
+// notFoundOr turns the store's ErrNotFound into the 404 page and wraps
+// other errors.
+func notFoundOr(err error, what, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound
+	}
+	return fmt.Errorf("%s %s: %w", what, id, err)
+}
+
+// public wraps a handler that anyone may call: it loads the session, or
+// starts an anonymous one, and checks the CSRF token of POSTs.
+func (u *UI) public(h handlerFunc) http.Handler {
+	return u.wrap(h, false)
+}
+
+// page wraps a handler that needs a signed-in session: visitors are sent
+// to the sign-in page (GET) or refused (POST).
+func (u *UI) page(h handlerFunc) http.Handler {
+	return u.wrap(h, true)
+}
+
+// wrap loads the session, turns visitors away from pages that need a
+// sign-in (needLogin), checks the CSRF token of every POST and renders
+// the handler's error.
+func (u *UI) wrap(h handlerFunc, needLogin bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		s, err := u.session(w, r)
+		if err != nil {
+			u.writeError(w, r, nil, err)
+			return
+		}
+		if needLogin && !s.signedIn() {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, u.path("/login"), http.StatusSeeOther)
+				return
+			}
+			u.writeError(w, r, s, &pageError{http.StatusForbidden, "Your session has ended. Sign in again."})
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					u.writeError(w, r, s, &pageError{http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", maxFormBytes)})
+					return
+				}
+				u.writeError(w, r, s, &pageError{http.StatusBadRequest, "The form could not be read."})
+				return
+			}
+			if !u.keys.checkCSRF(s, r.PostForm.Get("csrf")) {
+				u.writeError(w, r, s, errForbidden)
+				return
+			}
+		}
+		if err := h(w, r, s); err != nil {
+			u.writeError(w, r, s, err)
+		}
+	})
+}
+
+// session returns the request's session. Without a valid cookie it starts
+// an anonymous one and sets its cookie. An admin session whose API key has
+// been revoked is ended.
+func (u *UI) session(w http.ResponseWriter, r *http.Request) (*session, error) {
+	now := u.now()
+	if c, err := r.Cookie(cookieName); err == nil {
+		s, err := u.keys.decodeSession(c.Value, now)
+		if err == nil && s.admin() {
+			_, err = u.store.APIKeyByHash(r.Context(), s.KeyHash)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("look up api key: %w", err)
+			}
+		}
+		if err == nil {
+			return s, nil
+		}
+	}
+	s := u.newSession(kindAnon, anonSessionTTL)
+	if err := u.setSession(w, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// hashKey returns the SHA-256 of an API key, as store.APIKey.Hash holds it.
+func hashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// notify tells the Notifier that deliveries may be due.
+func (u *UI) notify() {
+	if u.notifier != nil {
+		u.notifier.Notify()
+	}
+}
+
+// writeError renders err as an error page: a *pageError with its status
+// and message, anything else logged and shown as a generic 500 (503 when
+// the request ran out of time).
+func (u *UI) writeError(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		pe = &pageError{http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, the server's log says why."}
+		if errors.Is(err, context.DeadlineExceeded) {
+			pe = &pageError{http.StatusServiceUnavailable, "The server took too long to answer. Try again."}
+		}
+		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	if s == nil {
+		s = &session{Kind: kindAnon}
+	}
+	u.render(w, r, s, pe.Status, "error", &errorData{Message: pe.Message, Status: pe.Status})
+}
+
+// errorData is the error page's content.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// render writes the page name with data, inside the layout, with status.
+// It renders to a buffer first, so that a template error becomes a clean
+// 500.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, s *session, status int, name string, data any) {
+	pt, ok := u.pages[name]
+	if !ok {
+		u.log.ErrorContext(r.Context(), "ui: no such page template", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := &view{
+		Base:     u.base,
+		SignedIn: s.signedIn(),
+		Admin:    s.admin(),
+		Tenant:   s.Tenant,
+		CSRF:     u.keys.csrfToken(s),
+		Data:     data,
+		Flash:    flashMessage(r.URL.Query()),
+		Path:     r.URL.Path,
+	}
+	var buf bytes.Buffer
+	if err := pt.t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		u.log.ErrorContext(r.Context(), "ui: render page", "page", name, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// view is what every page template gets: the layout's needs and the page's
+// Data.
+type view struct {
+	Base     string
+	SignedIn bool
+	Admin    bool   // sees every tenant
+	Tenant   string // the only tenant a portal session sees
+	CSRF     string
+	Data     any
+	Flash    string
+	Path     string
+}
+
+// redirect sends the browser to the page p (a path under the base, built
+// by the caller) after a POST, with a flash code.
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, p string, flash string, n int) {
+	if flash != "" {
+		sep := "?"
+		if strings.Contains(p, "?") {
+			sep = "&"
+		}
+		p += sep + "flash=" + url.QueryEscape(flash)
+		if n >= 0 {
+			p += fmt.Sprintf("&n=%d", n)
+		}
+	}
+	http.Redirect(w, r, p, http.StatusSeeOther)
+}
+
+// flashMessages are the fixed messages a redirect can ask a page to show;
+// the query names one by code, so no text from the URL is ever shown.
+var flashMessages = map[string]string{
+	"created":    "Endpoint created.",
+	"updated":    "Endpoint saved.",
+	"deleted":    "Endpoint deleted.",
+	"retried":    "Delivery queued for another attempt.",
+	"replayed":   "Failed deliveries queued again: %d.",
+	"signedout":  "Signed out.",
+	"testsent":   "Test event sent.",
+	"nonereplay": "No failed deliveries matched; nothing was queued.",
+}
+
+// flashMessage returns the message the query's flash code asks for, "" if
+// none.
+func flashMessage(q url.Values) string {
+	msg, ok := flashMessages[q.Get("flash")]
+	if !ok {
+		return ""
+	}
+	if strings.Contains(msg, "%d") {
+		var n int
+		fmt.Sscanf(q.Get("n"), "%d", &n)
+		return fmt.Sprintf(msg, n)
+	}
+	return msg
+}
+
+// staticHandler serves the embedded CSS and JavaScript, cacheable for an
+// hour.
+func staticHandler(fsys fs.FS) http.Handler {
+	fileServer := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") || r.URL.Path == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fileServer.ServeHTTP(w, r)
+	})
+}
