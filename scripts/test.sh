@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole hookrelay test suite on a fresh machine: installs what the
-# tests need when it is missing, then gofmt, go vet and go test -race.
+# tests need when it is missing, then gofmt, go vet and go test -race (with a
+# throwaway PostgreSQL server for the Postgres store, see scripts/pg.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ apt_install() {
 # Oracles for the serializer differential tests.
 need node || apt_install nodejs
 need python3 || apt_install python3
+# Headless browser for the dashboard tests.
+[ -x /usr/bin/chromium ] || apt_install --no-install-recommends chromium fonts-dejavu-core
 
 unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
@@ -28,4 +31,15 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+# The PostgreSQL store's tests need a server: start a throwaway one for this
+# run (scripts/pg.sh installs PostgreSQL from Debian's packages when it is
+# missing) and stop it on exit, unless the caller points at one already.
+if [ -z "${HOOKRELAY_TEST_POSTGRES_URL:-}" ]; then
+	HOOKRELAY_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hookrelay-pg.XXXXXX")
+	export HOOKRELAY_PG_DIR
+	trap 'bash scripts/pg.sh stop' EXIT
+	HOOKRELAY_TEST_POSTGRES_URL=$(APT_UPDATED=${APT_UPDATED:-} bash scripts/pg.sh start)
+	export HOOKRELAY_TEST_POSTGRES_URL
+fi
 go test -race -count=1 -timeout 30m "$@" ./...

@@ -35,7 +35,17 @@ type command struct {
 
 // commands lists every subcommand. Each one lives in its own file.
 var commands = map[string]command{
-	"canon": {"write the exact JSON.stringify or json.dumps bytes of a JSON document", runCanon},
+	"bench":      {"measure delivery throughput and latency against a bare HTTP client", runBench},
+	"canon":      {"write the exact JSON.stringify or json.dumps bytes of a JSON document", runCanon},
+	"serve":      {"run the webhook service: API, delivery engine, /healthz, /metrics", runServe},
+	"endpoints":  {"create, list, show, change and delete endpoints (calls the API)", runEndpoints},
+	"events":     {"send events (calls the API)", runEvents},
+	"deliveries": {"list, show, retry and replay deliveries (calls the API)", runDeliveries},
+	"keys":       {"create, list and revoke API keys (via the API, or --data directly)", runKeys},
+	"send":       {"sign a payload and POST it to a URL once, to test a receiver", runSend},
+	"sign":       {"sign a payload and print the signature headers", runSign},
+	"verify":     {"verify a request's signature; exit 0 if valid, 1 if not", runVerify},
+	"diagnose":   {"find out how a request was signed, or why its signature does not verify", runDiagnose},
 }
 
 // usageError marks an error caused by how the command was called; it maps to

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Limits of the API client.
+const (
+	defaultAPI       = "http://127.0.0.1:8080"
+	clientTimeout    = 60 * time.Second
+	maxResponseBytes = 64 << 20
+)
+
+// clientFlags are the flags every command that calls the API has.
+type clientFlags struct {
+	api     string
+	key     string
+	json    bool
+	timeout time.Duration
+	ef      envFlags
+}
+
+// addClientFlags defines --api, --key, --json and --timeout on fs.
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	c := &clientFlags{ef: envFlags{fs: fs}}
+	fs.StringVar(&c.api, "api", defaultAPI, "base URL of the hookrelay service")
+	fs.StringVar(&c.key, "key", "", "API key")
+	fs.BoolVar(&c.json, "json", false, "print the API's JSON instead of a table")
+	fs.DurationVar(&c.timeout, "timeout", clientTimeout, "time limit of each API call")
+	c.ef.bind("api", "HOOKRELAY_API")
+	c.ef.bind("key", "HOOKRELAY_KEY")
+	return c
+}
+
+// client returns the API client the flags and environment describe.
+func (c *clientFlags) client(e *env) (*apiClient, error) {
+	if err := c.ef.apply(e.getenv); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(c.api)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--api %q: want a URL such as %s", c.api, defaultAPI)
+	}
+	if c.key == "" {
+		return nil, usagef("no API key: use --key or set HOOKRELAY_KEY")
+	}
+	if c.timeout <= 0 {
+		return nil, usagef("--timeout must be positive")
+	}
+	return &apiClient{
+		base: strings.TrimRight(c.api, "/"),
+		key:  c.key,
+		http: &http.Client{Timeout: c.timeout},
+	}, nil
+}
+
+// apiClient calls the hookrelay API.
+type apiClient struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// apiError is an error response of the API.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
+	}
+	return fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
+}
+
+// do sends a request with body (nil for none) to path (with its query) and
+// returns the response body of a 2xx, or an *apiError.
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if len(b) > maxResponseBytes {
+		return nil, fmt.Errorf("%s %s: response larger than %d bytes", method, path, maxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		ae := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
+			ae.Code, ae.Message = eb.Error.Code, eb.Error.Message
+		} else {
+			ae.Message = strings.TrimSpace(string(b[:min(len(b), 512)]))
+		}
+		return nil, ae
+	}
+	return b, nil
+}
+
+// call sends v (nil for no body) as JSON and decodes the response into out
+// (nil to skip); it returns the raw response.
+func (c *apiClient) call(ctx context.Context, method, path string, v, out any) ([]byte, error) {
+	var body []byte
+	if v != nil {
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+	}
+	b, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return nil, fmt.Errorf("%s %s: decode response: %w", method, path, err)
+		}
+	}
+	return b, nil
+}
+
+// printJSON writes a raw API response to w, ending it with a newline.
+func printJSON(w io.Writer, b []byte) error {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// writeJSONOut writes v as JSON, as the API would.
+func writeJSONOut(e *env, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	return printJSON(e.stdout, b)
+}
+
+// table writes rows under a header (none if nil), in aligned columns.
+func table(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if header != nil {
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			r[i] = strings.Map(func(r rune) rune {
+				if r == '\t' || r == '\n' || r == '\r' {
+					return ' '
+				}
+				return r
+			}, c)
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// orDash returns s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// fmtTime formats t for tables, or "-" for nil.
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// parseArgs parses args into fs allowing flags after positional arguments
+// ("get ID --json"), and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// wantArgs checks that exactly n positional arguments were given, naming
+// them in the error.
+func wantArgs(pos []string, names ...string) error {
+	if len(pos) < len(names) {
+		return usagef("missing %s", strings.Join(names[len(pos):], " and "))
+	}
+	if len(pos) > len(names) {
+		return usagef("unexpected argument %q", pos[len(names)])
+	}
+	return nil
+}
+
+// subcommand is one verb of a command with verbs (endpoints create, ...).
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// runSubcommand dispatches args[0] among subs.
+func runSubcommand(ctx context.Context, e *env, name string, subs map[string]subcommand, order []string, args []string) error {
+	usage := func() {
+		fmt.Fprintf(e.stderr, "Usage: hookrelay %s <command> [flags]\n\nCommands:\n", name)
+		for _, n := range order {
+			fmt.Fprintf(e.stderr, "  %-14s %s\n", n, subs[n].summary)
+		}
+		fmt.Fprintf(e.stderr, "\nRun \"hookrelay %s <command> -h\" for a command's flags.\n", name)
+	}
+	if len(args) == 0 {
+		usage()
+		return exitError{code: 2}
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return errHelp
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		usage()
+		return usagef("unknown command %q", args[0])
+	}
+	return sub.run(ctx, e, args[1:])
+}
+
+// pathEscape escapes an id for a URL path.
+func pathEscape(id string) string { return url.PathEscape(id) }
+
+// errNoInput is returned when a command needs standard input and none came.
+var errNoInput = errors.New("standard input is empty: pipe the JSON payload in")

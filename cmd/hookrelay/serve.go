@@ -1,0 +1,477 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hookrelay/hookrelay/internal/api"
+	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/secretbox"
+	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/internal/store/sqlite"
+	"github.com/hookrelay/hookrelay/internal/ui"
+	"github.com/hookrelay/hookrelay/signature"
+)
+
+// Files in the data directory.
+const (
+	dbFileName     = "hookrelay.db"
+	secretKeyFile  = "secret.key"
+	sessionKeyFile = "session.key"
+	defaultDataDir = "./hookrelay-data"
+)
+
+// HTTP server limits of serve.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 30 * time.Second
+	healthTimeout     = 2 * time.Second
+)
+
+// serveConfig is the configuration of hookrelay serve, from flags, then
+// the environment, then defaults.
+type serveConfig struct {
+	Addr                 string
+	DataDir              string
+	AllowPrivateNetworks bool
+	LogFormat            string
+	LogLevel             slog.Level
+	RetrySchedule        durationList
+	RequestTimeout       time.Duration
+	DisableAfter         time.Duration
+	MaxPayloadBytes      int64
+	OperatorURL          string
+	OperatorSecret       string
+	OperatorSecretFile   string
+	OperatorScheme       string
+	InsecureCookies      bool
+
+	// From the environment only.
+	SecretKey []byte // HOOKRELAY_SECRET_KEY, decoded; nil: the key file
+	AdminKey  string // HOOKRELAY_ADMIN_KEY
+}
+
+// Validate checks the configuration, reading the operator secret file.
+func (c *serveConfig) Validate() error {
+	if c.Addr == "" {
+		return usagef("--addr is empty")
+	}
+	if c.DataDir == "" {
+		return usagef("--data is empty")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usagef("--log-format %q: want text or json", c.LogFormat)
+	}
+	for _, d := range c.RetrySchedule {
+		if d <= 0 {
+			return usagef("--retry-schedule: delays must be positive, not %v", d)
+		}
+	}
+	if c.RequestTimeout < 0 {
+		return usagef("--request-timeout must not be negative")
+	}
+	if c.MaxPayloadBytes < 0 {
+		return usagef("--max-payload-bytes must not be negative")
+	}
+	if c.AdminKey != "" {
+		if err := api.CheckKey(c.AdminKey); err != nil {
+			return usagef("HOOKRELAY_ADMIN_KEY: %v", err)
+		}
+	}
+	if c.OperatorSecretFile != "" {
+		if c.OperatorSecret != "" {
+			return usagef("give --operator-secret or --operator-secret-file, not both")
+		}
+		b, err := os.ReadFile(c.OperatorSecretFile)
+		if err != nil {
+			return fmt.Errorf("read operator secret: %w", err)
+		}
+		c.OperatorSecret = strings.TrimSpace(string(b))
+	}
+	if c.OperatorURL == "" {
+		if c.OperatorSecret != "" {
+			return usagef("an operator secret needs --operator-url")
+		}
+		return nil
+	}
+	if u, err := url.Parse(c.OperatorURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--operator-url %q: want an absolute http or https URL", c.OperatorURL)
+	}
+	name := c.OperatorScheme
+	if name == "" {
+		name = "standard"
+	}
+	scheme, err := signature.Lookup(name)
+	if err != nil {
+		return usagef("--operator-scheme: %v", err)
+	}
+	if c.OperatorSecret != "" {
+		if err := signature.ValidateSecret(scheme, c.OperatorSecret); err != nil {
+			return usagef("operator secret: %v", err)
+		}
+	}
+	return nil
+}
+
+// parseServeConfig reads serve's flags and environment.
+func parseServeConfig(e *env, args []string) (*serveConfig, error) {
+	c := &serveConfig{LogLevel: slog.LevelInfo}
+	fs := newFlagSet("serve", e.stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret key file")
+	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.Var(&c.RetrySchedule, "retry-schedule", "delays between attempts, comma separated, such as 5s,5m,30m,2h (default: the engine's, 8 attempts over about 27 h)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 0, "time limit of one delivery attempt (default 15s)")
+	fs.DurationVar(&c.DisableAfter, "disable-after", 0, "disable an endpoint after it has failed for this long; negative: never (default 120h)")
+	fs.Int64Var(&c.MaxPayloadBytes, "max-payload-bytes", api.DefaultMaxPayloadBytes, "largest event payload accepted")
+	fs.StringVar(&c.OperatorURL, "operator-url", "", "URL that receives operational webhooks (endpoint disabled, delivery exhausted or recovered)")
+	fs.StringVar(&c.OperatorSecret, "operator-secret", "", "secret that signs operational webhooks")
+	fs.StringVar(&c.OperatorSecretFile, "operator-secret-file", "", "file holding the operator secret, kept out of ps and shell history")
+	fs.StringVar(&c.OperatorScheme, "operator-scheme", "standard", "signature scheme of operational webhooks")
+	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "let dashboard session cookies travel over plain http to non-loopback hosts (only behind a TLS-terminating proxy you trust)")
+	ef := envFlags{fs: fs}
+	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
+	ef.bind("addr", "HOOKRELAY_ADDR")
+	ef.bind("data", "HOOKRELAY_DATA")
+	ef.bind("allow-private-networks", "HOOKRELAY_ALLOW_PRIVATE_NETWORKS")
+	ef.bind("log-format", "HOOKRELAY_LOG_FORMAT")
+	ef.bind("log-level", "HOOKRELAY_LOG_LEVEL")
+	ef.bind("retry-schedule", "HOOKRELAY_RETRY_SCHEDULE")
+	ef.bind("request-timeout", "HOOKRELAY_REQUEST_TIMEOUT")
+	ef.bind("disable-after", "HOOKRELAY_DISABLE_AFTER")
+	ef.bind("max-payload-bytes", "HOOKRELAY_MAX_PAYLOAD_BYTES")
+	ef.bind("operator-url", "HOOKRELAY_OPERATOR_URL")
+	ef.bind("operator-secret", "HOOKRELAY_OPERATOR_SECRET")
+	ef.bind("operator-secret-file", "HOOKRELAY_OPERATOR_SECRET_FILE")
+	ef.bind("operator-scheme", "HOOKRELAY_OPERATOR_SCHEME")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: hookrelay serve [flags]")
+		fmt.Fprintln(fs.Output(), `
+Runs the webhook service: the API under /api/v1, the delivery engine,
+/healthz and /metrics. Data lives in DIR/hookrelay.db. Endpoint secrets are
+encrypted with the key in HOOKRELAY_SECRET_KEY (base64, 32 bytes) or, without
+it, DIR/secret.key, created on first start. On first start an admin API key
+is created and printed once; set HOOKRELAY_ADMIN_KEY to choose it instead.
+
+Each flag may also be set by the environment variable named in its help; a
+flag on the command line wins.`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if err := ef.apply(e.getenv); err != nil {
+		return nil, err
+	}
+	if s := e.getenv("HOOKRELAY_SECRET_KEY"); s != "" {
+		k, err := secretbox.ParseKey(s)
+		if err != nil {
+			return nil, usagef("HOOKRELAY_SECRET_KEY: %v", err)
+		}
+		c.SecretKey = k
+	}
+	c.AdminKey = e.getenv("HOOKRELAY_ADMIN_KEY")
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	cfg, err := parseServeConfig(e, args)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, e, cfg)
+}
+
+// newLogger returns the slog logger cfg asks for, writing to w.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens (creating if need be) the SQLite store in dataDir, with
+// secrets sealed by key, or by the key file in dataDir when key is nil.
+func openStore(ctx context.Context, dataDir string, key []byte, logger *slog.Logger) (*sqlite.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if key == nil {
+		var err error
+		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(dataDir, secretKeyFile)); err != nil {
+			return nil, err
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, dbFileName), &sqlite.Config{Cipher: box, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// ensureAdminKey creates the first API key when the store has none: the
+// operator's HOOKRELAY_ADMIN_KEY, or a generated one printed once to w.
+func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.Writer) error {
+	n, err := st.CountAPIKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("count api keys: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	k, key, err := api.NewAPIKey("admin", adminKey, time.Now())
+	if err != nil {
+		return fmt.Errorf("admin key: %w", err)
+	}
+	if err := st.CreateAPIKey(ctx, k); err != nil {
+		return fmt.Errorf("create admin key: %w", err)
+	}
+	if adminKey != "" {
+		fmt.Fprintf(w, "hookrelay: created the admin API key %s from HOOKRELAY_ADMIN_KEY\n", k.ID)
+		return nil
+	}
+	fmt.Fprintf(w, "hookrelay: created the admin API key %s; it is shown only this once, keep it:\n\n    %s\n\n", k.ID, key)
+	return nil
+}
+
+// serve runs the service until ctx is done, then shuts it down: the HTTP
+// server first (requests in flight get shutdownTimeout), then the engine,
+// then the store.
+func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
+	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	st, err := openStore(ctx, cfg.DataDir, cfg.SecretKey, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+	}()
+	if err := ensureAdminKey(ctx, st, cfg.AdminKey, e.stderr); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	host, _ := os.Hostname()
+	dcfg := delivery.Config{
+		Store:                st,
+		Logger:               logger,
+		NodeID:               fmt.Sprintf("%s-%d", host, os.Getpid()),
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		RetrySchedule:        cfg.RetrySchedule,
+		RequestTimeout:       cfg.RequestTimeout,
+		DisableAfter:         cfg.DisableAfter,
+		OperatorURL:          cfg.OperatorURL,
+		OperatorScheme:       cfg.OperatorScheme,
+		Registerer:           reg,
+	}
+	if cfg.OperatorSecret != "" {
+		dcfg.OperatorSecrets = []string{cfg.OperatorSecret}
+	}
+	engine, err := delivery.New(dcfg)
+	if err != nil {
+		return fmt.Errorf("delivery engine: %w", err)
+	}
+
+	sessionKey, err := secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, sessionKeyFile))
+	if err != nil {
+		return fmt.Errorf("dashboard session key: %w", err)
+	}
+	dash, err := ui.New(ui.Config{
+		Store:                st,
+		Notifier:             engine,
+		Logger:               logger,
+		SessionKey:           sessionKey,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
+		Secure:   !cfg.InsecureCookies,
+		BasePath: "/ui",
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	apiHandler := api.New(api.Config{
+		Store:                st,
+		Notifier:             engine,
+		Logger:               logger,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		MaxPayloadBytes:      cfg.MaxPayloadBytes,
+		PortalLinks:          dash,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", apiHandler)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	mux.HandleFunc("GET /healthz", healthz(st))
+	mux.Handle("/ui/", dash)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	// The engine outlives the server's shutdown: it stops once no more
+	// events can arrive.
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	failed := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := engine.Run(engineCtx); err != nil && !errors.Is(err, context.Canceled) {
+			failed <- fmt.Errorf("delivery engine: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("http server: %w", err)
+		}
+	})
+	addr := ln.Addr().String()
+	logger.Info("hookrelay serving", "addr", addr, "data", cfg.DataDir, "allow_private_networks", cfg.AllowPrivateNetworks)
+	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-failed:
+		logger.Error("stopping after a failure", "error", err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		err = errors.Join(err, fmt.Errorf("shut down http server: %w", serr))
+		srv.Close()
+	}
+	stopEngine()
+	wg.Wait()
+	close(failed)
+	for ferr := range failed {
+		err = errors.Join(err, ferr)
+	}
+	return err
+}
+
+// healthz answers 200 {"status":"ok","store":"ok"} when the store answers,
+// 503 otherwise.
+func healthz(st store.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := st.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"status":"unavailable","store":"unavailable"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ok","store":"ok"}`)
+	}
+}
+
+// durationList is a flag.Value of comma-separated durations.
+type durationList []time.Duration
+
+func (d *durationList) String() string {
+	if d == nil {
+		return ""
+	}
+	s := make([]string, len(*d))
+	for i, v := range *d {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (d *durationList) Set(v string) error {
+	var out durationList
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		x, err := time.ParseDuration(p)
+		if err != nil {
+			return err
+		}
+		out = append(out, x)
+	}
+	*d = out
+	return nil
+}
+
+// envFlags gives flags of a FlagSet an environment variable to fall back on.
+type envFlags struct {
+	fs   *flag.FlagSet
+	vars [][2]string // flag name, variable
+}
+
+// bind makes the flag name fall back on the variable env, and says so in
+// its help.
+func (ef *envFlags) bind(name, env string) {
+	f := ef.fs.Lookup(name)
+	f.Usage += " (env " + env + ")"
+	ef.vars = append(ef.vars, [2]string{name, env})
+}
+
+// apply sets every bound flag that was not on the command line from its
+// variable, if that is set. The value is not echoed in errors: it may be a
+// secret.
+func (ef *envFlags) apply(getenv func(string) string) error {
+	set := make(map[string]bool)
+	ef.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, v := range ef.vars {
+		if set[v[0]] {
+			continue
+		}
+		if val := getenv(v[1]); val != "" {
+			if err := ef.fs.Set(v[0], val); err != nil {
+				return usagef("invalid %s: %v", v[1], err)
+			}
+		}
+	}
+	return nil
+}
