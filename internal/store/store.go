@@ -19,14 +19,26 @@
 // An endpoint with FIFO set has its deliveries attempted strictly one at a
 // time in the order their events were accepted: only its oldest pending
 // delivery is ever claimable, and while it is leased or waiting for a retry
-// the ones behind it wait.
+// the ones behind it wait. An older delivery retried or replayed while the
+// head is in flight waits for the head's attempt to end, and then goes
+// first.
+//
+// # History
+//
+// Prune deletes what is older than a cut-off, in small transactions, and
+// EndpointHealth and DeliveryHistogram sum history up in the database for
+// dashboards. Export and Import move a whole database between stores, of
+// the same kind or not, as a stream of Records.
 //
 // Times are stored as Unix milliseconds.
 package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"iter"
 	"log/slog"
 	"strings"
 	"time"
@@ -106,9 +118,16 @@ type Event struct {
 	ID             string
 	Tenant         string
 	Type           string
-	Payload        []byte // the exact JSON text received
+	Payload        []byte // the exact JSON text received (any bytes for inbound events)
 	IdempotencyKey string
 	CreatedAt      time.Time
+	// ContentType is the media type deliveries send the payload as; ""
+	// means application/json. Inbound events keep the original request's.
+	ContentType string
+	// Headers are sent with every delivery, under the signature headers
+	// (which win); nil for none. Inbound events carry the original
+	// request's forwardable headers.
+	Headers map[string]string
 }
 
 // DeliveryStatus is where a delivery stands.
@@ -299,6 +318,59 @@ type Store interface {
 	// CountAPIKeys returns the number of unrevoked keys.
 	CountAPIKeys(ctx context.Context) (int, error)
 
+	// CreateEventFor is CreateEvent for chosen endpoints, whatever their
+	// event type filters, for a test event: it durably stores ev and one
+	// pending delivery, due at ev.CreatedAt, for each endpoint of
+	// endpointIDs that exists, belongs to ev.Tenant and is enabled, in one
+	// transaction, and returns the deliveries. If none of them qualifies,
+	// nothing is written and the error is ErrNotFound. It takes no part in
+	// idempotency: ev.IdempotencyKey must be empty. ErrConflict if ev.ID
+	// exists.
+	CreateEventFor(ctx context.Context, ev *Event, endpointIDs []string) (*Event, []*Delivery, error)
+	// EndpointHealth sums up, for each endpoint of ids, its last most
+	// recently attempted deliveries (in the order of their latest attempt's
+	// start), in one query per batch of endpoints rather than one per
+	// endpoint. Every id gets an entry, the zero EndpointHealth for an
+	// endpoint with no attempt on record (or no such endpoint). last <= 0
+	// means 20.
+	EndpointHealth(ctx context.Context, ids []string, last int) (map[string]EndpointHealth, error)
+	// DeliveryHistogram counts the deliveries that f selects (f.Page
+	// aside), created in [f.Since, f.Until), by their status now, per
+	// bucket of the given width starting at f.Since. It returns every
+	// bucket of the range, oldest first, empty ones included; the last
+	// one may end past f.Until. The counting is done by the database.
+	// f.Since and f.Until are required, and bucket must be positive and
+	// cut the range into at most MaxHistogramBuckets.
+	DeliveryHistogram(ctx context.Context, f DeliveryFilter, bucket time.Duration) ([]HistogramBucket, error)
+	// Prune deletes history older than p.Before (see PruneParams), in
+	// transactions of at most p.Batch rows each, so that the queue is
+	// never held up for long, and returns how many rows it deleted.
+	// Pending deliveries and their events are never deleted (their
+	// attempts older than p.Before are). On an error, what was deleted
+	// before it is reported along with it.
+	Prune(ctx context.Context, p PruneParams) (PruneResult, error)
+
+	// Export calls fn with every row of every table, as Records in
+	// dependency order (RecordKinds), each table in key order, from one
+	// consistent snapshot of the database, and stops at fn's first error,
+	// which it returns wrapped. Endpoint secrets are exported sealed, as
+	// stored: a store that imports them must be opened with the same
+	// Cipher key. A long export keeps the database from reclaiming space
+	// while it runs (the SQLite store's WAL, PostgreSQL's dead rows).
+	Export(ctx context.Context, fn func(Record) error) error
+	// Import inserts records, as Export wrote them, into an empty store,
+	// preserving every id and field, in transactions of up to
+	// ImportBatch records. ErrConflict, and nothing is written, if the
+	// store is not empty. Records must come in Export's order (a delivery
+	// after its event, an attempt after its delivery). An error from
+	// records or from a record stops the import; what was committed
+	// before it stays, so import into a store that will be thrown away
+	// if it fails.
+	Import(ctx context.Context, records iter.Seq2[Record, error]) error
+
+	// Sources keeps the inbound gateway's sources (sources.go).
+	Sources
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are finished first.
@@ -310,4 +382,218 @@ type Store interface {
 type Cipher interface {
 	Seal(plaintext []byte) ([]byte, error)
 	Open(ciphertext []byte) ([]byte, error)
+}
+
+// EndpointHealth sums up an endpoint's most recently attempted deliveries
+// (see Store.EndpointHealth).
+type EndpointHealth struct {
+	// Recent is how many deliveries the figures cover: the endpoint's
+	// most recently attempted ones, at most as many as asked for.
+	Recent int
+	// Succeeded and Failed count those of Recent whose status is now
+	// succeeded or failed; the others are pending (waiting for a retry or
+	// in flight) or canceled.
+	Succeeded int
+	Failed    int
+	// LastStatus is the HTTP status of the endpoint's latest attempt, 0
+	// if no response came back; LastError is its error, "" on a response.
+	LastStatus int
+	LastError  string
+	// LastAttemptAt is when the latest attempt started; nil if the
+	// endpoint has no attempt on record.
+	LastAttemptAt *time.Time
+}
+
+// MaxHistogramBuckets bounds how many buckets one DeliveryHistogram may
+// return.
+const MaxHistogramBuckets = 10000
+
+// HistogramBucket counts the deliveries created in [Start, Start+bucket)
+// by their status now. Canceled deliveries are not counted.
+type HistogramBucket struct {
+	Start     time.Time
+	Succeeded int
+	Failed    int
+	Pending   int
+}
+
+// DefaultPruneBatch is PruneParams.Batch's default.
+const DefaultPruneBatch = 1000
+
+// PruneParams says what Prune deletes: every row of history older than
+// Before, that is
+//
+//   - attempts started before Before, whatever their delivery's status;
+//   - deliveries succeeded, failed or canceled, completed before Before
+//     (with any attempt of theirs left);
+//   - idempotency keys created before Before, so Before must be older
+//     than the idempotency window for keys to keep working;
+//   - events created before Before that have no delivery left.
+//
+// Pending deliveries and their events are never pruned.
+type PruneParams struct {
+	Before time.Time
+	// Batch bounds the rows one transaction deletes; 0 means
+	// DefaultPruneBatch.
+	Batch int
+}
+
+// PruneResult says how many rows Prune deleted, table by table.
+type PruneResult struct {
+	Attempts        int64
+	Deliveries      int64
+	IdempotencyKeys int64
+	Events          int64
+}
+
+// Record is one row of a store, as Export writes it and Import reads it:
+// Kind names the table and Data holds the row as the JSON of the record
+// type of that kind (APIKeyRecord, EndpointRecord, ...). The format is the
+// same for every store implementation, so that a stream of Records moves a
+// database from one to another (`hookrelay export | hookrelay import`).
+// Times are Unix milliseconds, as stored; byte strings are base64.
+type Record struct {
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Record kinds, one per table.
+const (
+	KindAPIKey         = "api_key"
+	KindEndpoint       = "endpoint"
+	KindEvent          = "event"
+	KindIdempotencyKey = "idempotency_key"
+	KindDelivery       = "delivery"
+	KindAttempt        = "attempt"
+)
+
+// RecordKinds lists the kinds in dependency order, the order in which
+// Export writes them and Import expects them.
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+
+// ImportBatch is how many records Import commits per transaction.
+const ImportBatch = 1000
+
+// NewRecord returns a Record of kind holding the JSON of data.
+func NewRecord(kind string, data any) (Record, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Record{}, fmt.Errorf("encode %s record: %w", kind, err)
+	}
+	return Record{Kind: kind, Data: b}, nil
+}
+
+// APIKeyRecord is the Data of a KindAPIKey Record: a row of APIKey.
+type APIKeyRecord struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Hash       []byte `json:"hash"`
+	Prefix     string `json:"prefix"`
+	CreatedAt  int64  `json:"created_at"`
+	LastUsedAt *int64 `json:"last_used_at"`
+	RevokedAt  *int64 `json:"revoked_at"`
+}
+
+// EndpointRecord is the Data of a KindEndpoint Record: a row of Endpoint,
+// its secrets sealed with the exporting store's Cipher.
+type EndpointRecord struct {
+	ID             string   `json:"id"`
+	Tenant         string   `json:"tenant"`
+	URL            string   `json:"url"`
+	Description    string   `json:"description"`
+	Scheme         string   `json:"scheme"`
+	CustomScheme   []byte   `json:"custom_scheme"` // null when none
+	SealedSecrets  []byte   `json:"sealed_secrets"`
+	EventTypes     []string `json:"event_types"`
+	Disabled       bool     `json:"disabled"`
+	DisabledReason string   `json:"disabled_reason"`
+	FIFO           bool     `json:"fifo"`
+	RateLimit      float64  `json:"rate_limit"`
+	FailingSince   *int64   `json:"failing_since"`
+	CreatedAt      int64    `json:"created_at"`
+	UpdatedAt      int64    `json:"updated_at"`
+}
+
+// EventRecord is the Data of a KindEvent Record: a row of Event, its
+// payload byte for byte.
+type EventRecord struct {
+	ID             string            `json:"id"`
+	Tenant         string            `json:"tenant"`
+	Type           string            `json:"type"`
+	Payload        []byte            `json:"payload"`
+	IdempotencyKey *string           `json:"idempotency_key"` // null when none
+	CreatedAt      int64             `json:"created_at"`
+	ContentType    string            `json:"content_type"`
+	Headers        map[string]string `json:"headers"` // null when none
+}
+
+// EventRecordOf returns the record of ev.
+func EventRecordOf(ev *Event) *EventRecord {
+	r := &EventRecord{
+		ID:          ev.ID,
+		Tenant:      ev.Tenant,
+		Type:        ev.Type,
+		Payload:     ev.Payload,
+		CreatedAt:   ev.CreatedAt.UnixMilli(),
+		ContentType: ev.ContentType,
+		Headers:     ev.Headers,
+	}
+	if ev.IdempotencyKey != "" {
+		r.IdempotencyKey = &ev.IdempotencyKey
+	}
+	if r.Payload == nil {
+		r.Payload = []byte{}
+	}
+	if len(r.Headers) == 0 {
+		r.Headers = nil
+	}
+	return r
+}
+
+// IdempotencyKeyRecord is the Data of a KindIdempotencyKey Record: which
+// event a tenant's idempotency key last named.
+type IdempotencyKeyRecord struct {
+	Tenant         string `json:"tenant"`
+	IdempotencyKey string `json:"idempotency_key"`
+	EventID        string `json:"event_id"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+// DeliveryRecord is the Data of a KindDelivery Record: a row of Delivery
+// with the queue's own columns, its lease and its hold flag.
+type DeliveryRecord struct {
+	ID            string `json:"id"`
+	EventID       string `json:"event_id"`
+	EndpointID    string `json:"endpoint_id"`
+	Tenant        string `json:"tenant"`
+	EventType     string `json:"event_type"`
+	Status        string `json:"status"`
+	Attempts      int    `json:"attempts"`
+	NextAttemptAt int64  `json:"next_attempt_at"`
+	Claim         int64  `json:"claim"`
+	LeasedUntil   *int64 `json:"leased_until"`
+	Hold          bool   `json:"hold"`
+	LastStatus    int    `json:"last_status"`
+	LastError     string `json:"last_error"`
+	FIFO          bool   `json:"fifo"`
+	CreatedAt     int64  `json:"created_at"`
+	UpdatedAt     int64  `json:"updated_at"`
+	CompletedAt   *int64 `json:"completed_at"`
+}
+
+// AttemptRecord is the Data of a KindAttempt Record: a row of Attempt.
+type AttemptRecord struct {
+	ID             string            `json:"id"`
+	DeliveryID     string            `json:"delivery_id"`
+	EndpointID     string            `json:"endpoint_id"`
+	EventID        string            `json:"event_id"`
+	Number         int               `json:"attempt_number"`
+	StartedAt      int64             `json:"started_at"`
+	DurationNS     int64             `json:"duration_ns"`
+	URL            string            `json:"url"`
+	RequestHeaders map[string]string `json:"request_headers"`
+	StatusCode     int               `json:"status_code"`
+	Error          string            `json:"error_message"`
+	ResponseBody   []byte            `json:"response_body"` // null when none
+	Trigger        string            `json:"trigger_kind"`
 }

@@ -240,7 +240,6 @@ func TestBrowser(t *testing.T) {
 	}
 	s := newBrowserSuite(t)
 	ctx := context.Background()
-	_, targeted := s.st.(eventTargeter)
 	key, _ := createAPIKey(t, s.st, time.Now())
 
 	ok := newReceiver(t, http.StatusOK, `{"received":true,"note":"<script>alert(1)</script>"}`)
@@ -327,27 +326,10 @@ func TestBrowser(t *testing.T) {
 	s.submit("create the failing endpoint", chromedp.CSS(`main form button[type=submit]`))
 	s.waitText("failing endpoint created", `Endpoint created\.`, 5*time.Second)
 	failID := s.currentEndpointID()
-	var deliveryID string
-	if targeted {
-		s.submit("send a test event to the failing endpoint", chromedp.CSS("#send-test"))
-		loc, _ := chromedp.Run(s.ctx, chromedp.Location())
-		deliveryID = loc[strings.LastIndex(loc, "/")+1:]
-		deliveryID, _, _ = strings.Cut(deliveryID, "?")
-	} else {
-		// The store cannot address one endpoint, so the dashboard's test
-		// is a direct request that is not retried: send a real event, as
-		// the API's POST /api/v1/events does.
-		s.submit("send a test event to the failing endpoint", chromedp.CSS("#send-test"))
-		s.waitText("failed test request", `HTTP 500`, 15*time.Second)
-		s.shot("test-event-failed")
-		ev := &store.Event{ID: store.NewID("evt"), Tenant: "globex", Type: "invoice.paid", Payload: []byte(`{"invoice":"in_1","amount":4200}`), CreatedAt: time.Now()}
-		_, ds, err := s.st.CreateEvent(ctx, ev, time.Time{})
-		if err != nil || len(ds) != 1 || ds[0].EndpointID != failID {
-			t.Fatalf("create event: %v, %d deliveries", err, len(ds))
-		}
-		s.ui.notify()
-		deliveryID = ds[0].ID
-	}
+	s.submit("send a test event to the failing endpoint", chromedp.CSS("#send-test"))
+	loc, _ := chromedp.Run(s.ctx, chromedp.Location())
+	deliveryID := loc[strings.LastIndex(loc, "/")+1:]
+	deliveryID, _, _ = strings.Cut(deliveryID, "?")
 	s.do("open the failing delivery", chromedp.Navigate(s.base+"/ui/deliveries/"+deliveryID), chromedp.WaitVisible(chromedp.ID("live")))
 	// app.js polls the page and swaps the attempts in as they happen.
 	s.waitText("retries exhausted", `Status\s*failed[\s\S]*Attempt 4`, 20*time.Second)

@@ -16,9 +16,6 @@ const (
 	chartTop     = 8
 	chartPlotH   = 110
 	chartBottom  = 22 // room for the x axis labels
-	// maxChartDeliveries bounds how many deliveries the chart reads; past
-	// it the chart says it is incomplete.
-	maxChartDeliveries = 10000
 )
 
 // chart is the last hour's deliveries per minute by outcome, laid out as
@@ -36,9 +33,6 @@ type chart struct {
 	Succeeded     int
 	Failed        int
 	Pending       int
-	// Truncated says that more than maxChartDeliveries were created in the
-	// hour and the older minutes are incomplete.
-	Truncated bool
 }
 
 // chartBar is one minute: its stacked segments and a tooltip.
@@ -63,48 +57,26 @@ type chartTick struct {
 // chartCounts are one minute's deliveries by outcome.
 type chartCounts struct{ succeeded, failed, pending int }
 
-// lastHourChart reads the deliveries the session sees created in the last
-// hour and lays them out.
+// lastHourChart counts the deliveries the session sees created in the
+// last hour, per minute and outcome (the store does the counting), and
+// lays them out.
 func (u *UI) lastHourChart(r *http.Request, s *session) (*chart, error) {
 	now := u.now().UTC()
 	start := now.Truncate(time.Minute).Add(-(chartMinutes - 1) * time.Minute)
-	var buckets [chartMinutes]chartCounts
-	f := store.DeliveryFilter{Tenant: s.tenantFilter(), Since: start, Page: store.Page{Limit: 1000}}
-	read, truncated := 0, false
-	for {
-		ds, next, err := u.store.ListDeliveries(r.Context(), f)
-		if err != nil {
-			return nil, fmt.Errorf("list deliveries for the chart: %w", err)
-		}
-		for _, d := range ds {
-			i := int(d.CreatedAt.Sub(start) / time.Minute)
-			if i < 0 || i >= chartMinutes {
-				continue
-			}
-			switch d.Status {
-			case store.StatusSucceeded:
-				buckets[i].succeeded++
-			case store.StatusFailed:
-				buckets[i].failed++
-			case store.StatusPending:
-				buckets[i].pending++
-			}
-		}
-		read += len(ds)
-		if next == "" {
-			break
-		}
-		if read >= maxChartDeliveries {
-			truncated = true
-			break
-		}
-		f.Cursor = next
+	f := store.DeliveryFilter{Tenant: s.tenantFilter(), Since: start, Until: start.Add(chartMinutes * time.Minute)}
+	hist, err := u.store.DeliveryHistogram(r.Context(), f, time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries for the chart: %w", err)
 	}
-	return layoutChart(buckets[:], start, truncated), nil
+	buckets := make([]chartCounts, chartMinutes)
+	for i, b := range hist[:min(len(hist), chartMinutes)] {
+		buckets[i] = chartCounts{succeeded: b.Succeeded, failed: b.Failed, pending: b.Pending}
+	}
+	return layoutChart(buckets, start), nil
 }
 
 // layoutChart places the bars of buckets, one per minute from start.
-func layoutChart(buckets []chartCounts, start time.Time, truncated bool) *chart {
+func layoutChart(buckets []chartCounts, start time.Time) *chart {
 	c := &chart{
 		Width:      chartLeft + len(buckets)*chartBarW + 16,
 		PlotRight:  chartLeft + len(buckets)*chartBarW,
@@ -113,7 +85,6 @@ func layoutChart(buckets []chartCounts, start time.Time, truncated bool) *chart 
 		PlotBottom: chartTop + chartPlotH,
 		PlotH:      chartPlotH,
 		Left:       chartLeft,
-		Truncated:  truncated,
 	}
 	peak := 0
 	for _, b := range buckets {

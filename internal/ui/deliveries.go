@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/signature"
 )
 
 // TestEventType is the type of the events the dashboard's "Send test
@@ -22,20 +19,9 @@ const TestEventType = "hookrelay.test"
 // Page sizes and bounds of the delivery pages.
 const (
 	deliveriesPerPage = 50
-	// probeTimeout bounds a direct test request.
-	probeTimeout = 15 * time.Second
 	// maxReplayEndpoints bounds how many endpoints one "replay all" walks.
 	maxReplayEndpoints = 10000
 )
-
-// eventTargeter is implemented by stores that can create an event for
-// chosen endpoints only, whatever their event type filters, which is what
-// a test event needs. CreateEventFor is CreateEvent with the deliveries
-// made only for the endpoints listed that exist, belong to ev.Tenant and
-// are enabled, ignoring their filters.
-type eventTargeter interface {
-	CreateEventFor(ctx context.Context, ev *store.Event, endpointIDs []string) (*store.Event, []*store.Delivery, error)
-}
 
 // deliveryFilterForm is the delivery list's filter as typed.
 type deliveryFilterForm struct {
@@ -181,8 +167,6 @@ func (u *UI) deliveryFor(r *http.Request, s *session) (*store.Delivery, error) {
 type attemptView struct {
 	A       *store.Attempt
 	Headers []headerView
-	// Recorded is false for a direct test request, which is not stored.
-	Recorded bool
 	// Open shows the headers and body unfolded.
 	Open bool
 }
@@ -239,7 +223,7 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, s *session) er
 	// Newest first, so that a new attempt appears at the top; only the
 	// newest shows its headers and body unfolded.
 	for i := len(ats) - 1; i >= 0; i-- {
-		v := viewAttempt(ats[i], sigHeaders, true)
+		v := viewAttempt(ats[i], sigHeaders)
 		v.Open = i == len(ats)-1
 		data.Attempts = append(data.Attempts, v)
 	}
@@ -250,8 +234,8 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, s *session) er
 // viewAttempt prepares an attempt for the page. sigHeaders are the
 // scheme's headers (signature.Scheme.Headers): the signed ones, then the
 // one carrying the signature.
-func viewAttempt(at *store.Attempt, sigHeaders []string, recorded bool) attemptView {
-	v := attemptView{A: at, Recorded: recorded, Open: true}
+func viewAttempt(at *store.Attempt, sigHeaders []string) attemptView {
+	v := attemptView{A: at, Open: true}
 	for name, value := range at.RequestHeaders {
 		role := ""
 		for i, h := range sigHeaders {
@@ -380,87 +364,32 @@ func testPayload(e *store.Endpoint, id string, now time.Time) []byte {
 	return b
 }
 
-// testResultData is the content of the page that shows a direct test
-// request's outcome.
-type testResultData struct {
-	E       *store.Endpoint
-	Attempt attemptView
-}
-
-// sendTest sends a test event to one endpoint. With a store that can
-// address one endpoint (eventTargeter) it is a real, recorded delivery and
-// the browser goes to its page to watch the attempt appear; otherwise the
-// dashboard makes the request itself, signed the way the engine signs, and
-// shows its outcome without recording it.
+// sendTest sends a test event to one endpoint, whatever its event type
+// filter: a real delivery, recorded and retried like any other, whose page
+// the browser goes to, to watch the attempt appear.
 func (u *UI) sendTest(w http.ResponseWriter, r *http.Request, s *session) error {
 	e, err := u.endpointFor(r, s)
 	if err != nil {
 		return err
 	}
+	disabled := &pageError{http.StatusConflict, "This endpoint is disabled. Enable it before sending a test event."}
 	if e.Disabled {
-		return &pageError{http.StatusConflict, "This endpoint is disabled. Enable it before sending a test event."}
+		return disabled
 	}
 	now := u.now()
 	ev := &store.Event{ID: store.NewID("evt"), Tenant: e.Tenant, Type: TestEventType, CreatedAt: now}
 	ev.Payload = testPayload(e, ev.ID, now)
-	if t, ok := u.store.(eventTargeter); ok {
-		_, ds, err := t.CreateEventFor(r.Context(), ev, []string{e.ID})
-		if err != nil {
-			return fmt.Errorf("create test event for %s: %w", e.ID, err)
-		}
-		if len(ds) != 1 || ds[0].EndpointID != e.ID {
-			return fmt.Errorf("create test event for %s: store made %d deliveries, want 1 to this endpoint", e.ID, len(ds))
-		}
-		u.notify()
-		u.redirect(w, r, u.path("/deliveries/%s", ds[0].ID), "testsent", -1)
-		return nil
+	_, ds, err := u.store.CreateEventFor(r.Context(), ev, []string{e.ID})
+	if errors.Is(err, store.ErrNotFound) {
+		return disabled // or deleted, since it was read
 	}
-	at, sigHeaders, err := u.probe(r.Context(), e, ev)
 	if err != nil {
-		return err
+		return fmt.Errorf("create test event for %s: %w", e.ID, err)
 	}
-	u.render(w, r, s, http.StatusOK, "test_result", &testResultData{E: e, Attempt: viewAttempt(at, sigHeaders, false)})
+	if len(ds) != 1 || ds[0].EndpointID != e.ID {
+		return fmt.Errorf("create test event for %s: store made %d deliveries, want 1 to this endpoint", e.ID, len(ds))
+	}
+	u.notify()
+	u.redirect(w, r, u.path("/deliveries/%s", ds[0].ID), "testsent", -1)
 	return nil
-}
-
-// probe signs ev for e as the engine does and POSTs it, returning the
-// request and its outcome as an attempt that is not stored.
-func (u *UI) probe(ctx context.Context, e *store.Endpoint, ev *store.Event) (*store.Attempt, []string, error) {
-	scheme, _, _, err := resolveScheme(e.Scheme, string(e.CustomScheme))
-	if err != nil {
-		return nil, nil, fmt.Errorf("scheme of endpoint %s: %w", e.ID, err)
-	}
-	secrets := make([]string, 0, len(e.Secrets))
-	for _, sec := range liveSecrets(e.Secrets, u.now()) {
-		secrets = append(secrets, sec.Value)
-	}
-	at := &store.Attempt{ID: store.NewID("att"), EndpointID: e.ID, EventID: ev.ID, Number: 1, StartedAt: u.now(), URL: e.URL, Trigger: "test"}
-	signed, err := scheme.Sign(signature.Message{ID: ev.ID, Timestamp: at.StartedAt, Payload: ev.Payload}, secrets...)
-	if err != nil {
-		at.Error = fmt.Sprintf("sign: %v", err)
-		return at, scheme.Headers(), nil
-	}
-	client := delivery.NewHTTPClient(u.allowPrivate, probeTimeout)
-	defer client.CloseIdleConnections()
-	start := time.Now()
-	res, err := delivery.Send(ctx, client, e.URL, signed)
-	at.Duration = time.Since(start)
-	at.RequestHeaders = map[string]string{}
-	for k, v := range signed.Header {
-		at.RequestHeaders[k] = strings.Join(v, ", ")
-	}
-	if res != nil {
-		at.StatusCode = res.StatusCode
-		at.ResponseBody = res.Body
-		for k, v := range res.RequestHeader {
-			at.RequestHeaders[k] = strings.Join(v, ", ")
-		}
-		var he *delivery.HTTPError
-		if errors.As(err, &he) && he.Hint != "" {
-			at.Error = he.Error()
-		}
-	} else if err != nil {
-		at.Error = err.Error()
-	}
-	return at, scheme.Headers(), nil
 }

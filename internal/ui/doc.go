@@ -56,9 +56,14 @@
 // # Test events
 //
 // A test event must reach one endpoint only, whatever its event type
-// filter. store.Store.CreateEvent cannot do that; a store that also has
-// CreateEventFor(ctx, ev, endpointIDs) is used for a real, recorded
-// delivery. With any other store, "Send test event" signs the event as the
-// engine would and POSTs it directly, and shows the outcome without
-// recording it.
+// filter: "Send test event" creates it with store.Store.CreateEventFor, so
+// that it is a real delivery, signed by the engine, recorded and retried
+// like any other, and sends the browser to the delivery's page to watch
+// the attempt appear.
+//
+// # Reading in bulk
+//
+// Lists never cost a query per row: the endpoint list reads every row's
+// health with one store.Store.EndpointHealth, and the overview's chart is
+// counted by the database with store.Store.DeliveryHistogram.
 package ui

@@ -30,22 +30,40 @@ const (
 	// maxSecrets is how many secrets an endpoint keeps at most; a rotation
 	// beyond it drops the oldest.
 	maxSecrets = 10
-	// healthWindow is how many of an endpoint's latest deliveries its
-	// health is computed from.
+	// healthWindow is how many of an endpoint's most recently attempted
+	// deliveries its health is computed from.
 	healthWindow = 20
+	// maxPendingShown bounds the pending deliveries the endpoint page
+	// counts; past it, it says "1000+".
+	maxPendingShown = 1000
 	// endpointsPerPage is the page size of the endpoint list.
 	endpointsPerPage = 50
 )
 
-// health sums up an endpoint's latest deliveries.
+// health sums up an endpoint's most recently attempted deliveries.
 type health struct {
-	Completed  int // succeeded or failed, of the latest healthWindow
+	Completed  int // succeeded or failed, of the latest healthWindow attempted
 	Succeeded  int
-	Pending    int
-	LastStatus int       // HTTP status of the latest attempt, 0 if none
-	LastError  string    // error of the latest delivery, if any
-	LastAt     time.Time // when the latest attempted delivery changed
+	Retrying   int       // attempted, and waiting for another attempt (or in it)
+	LastStatus int       // HTTP status of the latest attempt, 0 if none came back
+	LastError  string    // error of the latest attempt, if any
+	LastAt     time.Time // when the latest attempt started
 	Attempted  bool      // some delivery has had an attempt
+}
+
+// healthOf reads the store's figures into a health.
+func healthOf(eh store.EndpointHealth) health {
+	h := health{
+		Completed:  eh.Succeeded + eh.Failed,
+		Succeeded:  eh.Succeeded,
+		Retrying:   eh.Recent - eh.Succeeded - eh.Failed,
+		LastStatus: eh.LastStatus,
+		LastError:  eh.LastError,
+	}
+	if eh.LastAttemptAt != nil {
+		h.Attempted, h.LastAt = true, *eh.LastAttemptAt
+	}
+	return h
 }
 
 // RateText says the success rate of the completed deliveries, such as
@@ -71,48 +89,25 @@ func (h health) RateClass() string {
 	return "fail"
 }
 
-// endpointHealth computes the health of e from its latest deliveries.
-func (u *UI) endpointHealth(r *http.Request, e *store.Endpoint) (health, error) {
-	var h health
-	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Page: store.Page{Limit: healthWindow}})
-	if err != nil {
-		return h, fmt.Errorf("list deliveries of %s: %w", e.ID, err)
-	}
-	for _, d := range ds {
-		switch d.Status {
-		case store.StatusSucceeded:
-			h.Completed++
-			h.Succeeded++
-		case store.StatusFailed:
-			h.Completed++
-		case store.StatusPending:
-			h.Pending++
-		}
-		if !h.Attempted && d.Attempts > 0 {
-			h.Attempted = true
-			h.LastStatus = d.LastStatus
-			h.LastError = d.LastError
-			h.LastAt = d.UpdatedAt
-		}
-	}
-	return h, nil
-}
-
 // endpointRow is an endpoint with its health, for lists.
 type endpointRow struct {
 	E *store.Endpoint
 	H health
 }
 
-// endpointRows loads the health of each endpoint.
+// endpointRows loads the health of the endpoints, all in one call.
 func (u *UI) endpointRows(r *http.Request, eps []*store.Endpoint) ([]endpointRow, error) {
+	ids := make([]string, len(eps))
+	for i, e := range eps {
+		ids[i] = e.ID
+	}
+	hs, err := u.store.EndpointHealth(r.Context(), ids, healthWindow)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint health: %w", err)
+	}
 	rows := make([]endpointRow, len(eps))
 	for i, e := range eps {
-		h, err := u.endpointHealth(r, e)
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = endpointRow{E: e, H: h}
+		rows[i] = endpointRow{E: e, H: healthOf(hs[e.ID])}
 	}
 	return rows, nil
 }
@@ -369,9 +364,10 @@ type endpointData struct {
 	Overlaps any
 	// DefaultOverlap is the rotation overlap selected at first.
 	DefaultOverlap string
-	// Targeted reports whether test events are real deliveries (the store
-	// can address one endpoint), not a direct request.
-	Targeted bool
+	// Pending counts the endpoint's pending deliveries, up to
+	// maxPendingShown; PendingMore says there are more.
+	Pending     int
+	PendingMore bool
 	// ReplaySince is the replay form's default time.
 	ReplaySince time.Time
 }
@@ -389,24 +385,28 @@ func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, s *session) er
 // renderEndpoint renders the endpoint page, with the secrets' values if
 // revealed is not nil.
 func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, e *store.Endpoint, revealed []store.Secret, rotated bool) error {
-	h, err := u.endpointHealth(r, e)
+	hs, err := u.store.EndpointHealth(r.Context(), []string{e.ID}, healthWindow)
 	if err != nil {
-		return err
+		return fmt.Errorf("health of %s: %w", e.ID, err)
 	}
 	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Page: store.Page{Limit: 10}})
 	if err != nil {
 		return fmt.Errorf("list deliveries of %s: %w", e.ID, err)
 	}
-	_, targeted := u.store.(eventTargeter)
+	pending, more, err := u.pendingCount(r, e)
+	if err != nil {
+		return err
+	}
 	u.render(w, r, s, http.StatusOK, "endpoint", &endpointData{
 		E:              e,
-		H:              h,
+		H:              healthOf(hs[e.ID]),
 		Deliveries:     ds,
 		Revealed:       revealed,
 		Rotated:        rotated,
 		Overlaps:       rotationOverlaps,
 		DefaultOverlap: defaultOverlap,
-		Targeted:       targeted,
+		Pending:        pending,
+		PendingMore:    more,
 		ReplaySince:    u.now().Add(-24 * time.Hour).UTC(),
 	})
 	return nil
@@ -532,6 +532,7 @@ func rotate(old []store.Secret, secret string, now time.Time, overlap time.Durat
 type confirmData struct {
 	E       *store.Endpoint
 	Pending int
+	More    bool // more than Pending
 }
 
 // confirmDelete asks before deleting an endpoint, saying how many pending
@@ -541,12 +542,22 @@ func (u *UI) confirmDelete(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return err
 	}
-	ds, _, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Status: store.StatusPending, Page: store.Page{Limit: 1000}})
+	pending, more, err := u.pendingCount(r, e)
 	if err != nil {
-		return fmt.Errorf("list pending deliveries of %s: %w", e.ID, err)
+		return err
 	}
-	u.render(w, r, s, http.StatusOK, "confirm_delete", &confirmData{E: e, Pending: len(ds)})
+	u.render(w, r, s, http.StatusOK, "confirm_delete", &confirmData{E: e, Pending: pending, More: more})
 	return nil
+}
+
+// pendingCount counts the pending deliveries of e, up to maxPendingShown,
+// and says whether there are more.
+func (u *UI) pendingCount(r *http.Request, e *store.Endpoint) (int, bool, error) {
+	ds, next, err := u.store.ListDeliveries(r.Context(), store.DeliveryFilter{EndpointID: e.ID, Status: store.StatusPending, Page: store.Page{Limit: maxPendingShown}})
+	if err != nil {
+		return 0, false, fmt.Errorf("list pending deliveries of %s: %w", e.ID, err)
+	}
+	return len(ds), next != "", nil
 }
 
 // deleteEndpoint deletes an endpoint, which cancels its pending

@@ -827,25 +827,6 @@ func TestPortalLinks(t *testing.T) {
 	}
 }
 
-// targetStore adds CreateEventFor to a store, for tests: it creates the
-// event with CreateEvent and fails unless exactly the endpoints listed got
-// a delivery, which the tests arrange by having no other endpoint in the
-// tenant. It stands in for the store method the dashboard wants.
-type targetStore struct {
-	*sqlite.Store
-}
-
-func (s targetStore) CreateEventFor(ctx context.Context, ev *store.Event, endpointIDs []string) (*store.Event, []*store.Delivery, error) {
-	got, ds, err := s.CreateEvent(ctx, ev, time.Time{})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(ds) != len(endpointIDs) || len(ds) > 0 && ds[0].EndpointID != endpointIDs[0] {
-		return nil, nil, fmt.Errorf("test store: event reached %d endpoints, want %v", len(ds), endpointIDs)
-	}
-	return got, ds, nil
-}
-
 // receiver is a loopback webhook receiver that answers with status and
 // body and remembers the requests it got.
 type receiver struct {
@@ -876,49 +857,18 @@ func (rc *receiver) count() int {
 	return len(rc.reqs)
 }
 
-func TestSendTestDirect(t *testing.T) {
+// TestSendTest sends a test event to one endpoint: a recorded delivery to
+// that endpoint only, whatever the event type filters, whose page waits
+// for the engine's attempt.
+func TestSendTest(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, http.StatusOK, `{"ok":true,"note":"<b>hi</b>"}`)
-	e := b.endpoint("acme", rc.URL+"/hook", "")
-	other := b.endpoint("acme", rc.URL+"/other", "")
-	c := b.portal("acme")
-	page := "/ui/endpoints/" + e.ID
-
-	r := c.post(page+"/test", nil, page)
-	if r.status != http.StatusOK {
-		t.Fatalf("send test: %d\n%s", r.status, r.body)
-	}
-	for _, want := range []string{"Test event sent", "HTTP 200", "Webhook-Signature", `<span class="tag">signature</span>`, "&lt;b&gt;hi&lt;/b&gt;", " ms"} {
-		if !strings.Contains(r.body, want) {
-			t.Errorf("result page lacks %q", want)
-		}
-	}
-	if n := rc.count(); n != 1 {
-		t.Fatalf("receiver got %d requests, want 1", n)
-	}
-	rc.mu.Lock()
-	req, body := rc.reqs[0], rc.body[0]
-	rc.mu.Unlock()
-	if req.URL.Path != "/hook" {
-		t.Errorf("test went to %s, want /hook only (not %s)", req.URL.Path, other.URL)
-	}
-	s, _ := signature.Lookup("standard")
-	if err := s.Verify(req.Header, body, []string{e.Secrets[0].Value}, nil); err != nil {
-		t.Errorf("test request does not verify: %v", err)
-	}
-	if !strings.Contains(string(body), `"type":"hookrelay.test"`) {
-		t.Errorf("test body %s", body)
-	}
-	if ds, _, _ := b.st.ListDeliveries(context.Background(), store.DeliveryFilter{}); len(ds) != 0 {
-		t.Errorf("a direct test created %d deliveries", len(ds))
-	}
-}
-
-func TestSendTestTargeted(t *testing.T) {
-	t.Parallel()
-	b := setup(t, &bundleOptions{wrap: func(st *sqlite.Store) store.Store { return targetStore{st} }})
 	e := b.endpoint("acme", "http://127.0.0.1:9/hook", "")
+	e.EventTypes = []string{"invoice.*"} // does not accept hookrelay.test
+	if err := b.st.UpdateEndpoint(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	other := b.endpoint("acme", "http://127.0.0.1:9/other", "") // accepts everything
 	c := b.admin()
 	page := "/ui/endpoints/" + e.ID
 
@@ -950,6 +900,29 @@ func TestSendTestTargeted(t *testing.T) {
 	r = c.get("/ui/deliveries?endpoint_id=" + e.ID)
 	if !strings.Contains(r.body, "hookrelay.test") || !strings.Contains(r.body, "succeeded") {
 		t.Errorf("delivery list lacks the succeeded test delivery")
+	}
+	if ds, _, err := b.st.ListDeliveries(context.Background(), store.DeliveryFilter{EndpointID: other.ID}); err != nil || len(ds) != 0 {
+		t.Errorf("the test event reached another endpoint of the tenant: %d deliveries, %v", len(ds), err)
+	}
+	ds, _, err := b.st.ListDeliveries(context.Background(), store.DeliveryFilter{EndpointID: e.ID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("the endpoint has %d deliveries, %v; want the test's", len(ds), err)
+	}
+	ev, err := b.st.GetEvent(context.Background(), ds[0].EventID)
+	if err != nil || ev.Type != TestEventType || ev.Tenant != "acme" || !strings.Contains(string(ev.Payload), e.ID) {
+		t.Errorf("test event = %+v, %v", ev, err)
+	}
+
+	// A disabled endpoint is refused, and nothing is sent.
+	e.Disabled, e.DisabledReason = true, "manual"
+	if err := b.st.UpdateEndpoint(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.post(page+"/test", nil, page); r.status != http.StatusConflict || !strings.Contains(r.body, "disabled") {
+		t.Errorf("send test to a disabled endpoint: %d", r.status)
+	}
+	if ds, _, _ := b.st.ListDeliveries(context.Background(), store.DeliveryFilter{EndpointID: e.ID}); len(ds) != 1 {
+		t.Errorf("a refused test made a delivery: %d", len(ds))
 	}
 }
 
@@ -1099,7 +1072,7 @@ func TestChartLayout(t *testing.T) {
 	buckets := make([]chartCounts, chartMinutes)
 	buckets[0] = chartCounts{succeeded: 3, failed: 1}
 	buckets[59] = chartCounts{succeeded: 1, failed: 1, pending: 3}
-	c := layoutChart(buckets, start, false)
+	c := layoutChart(buckets, start)
 	if c.Succeeded != 4 || c.Failed != 2 || c.Pending != 3 || len(c.Bars) != chartMinutes {
 		t.Fatalf("totals %+v", c)
 	}

@@ -38,6 +38,14 @@
 // head is locked, the alternative, costs a lookup per candidate and still
 // scans every waiting row of a long FIFO backlog on every claim.)
 //
+// The head is the delivery in flight, if one is, and otherwise the oldest
+// pending one. RetryDelivery and ReplayFailed, which may make an older
+// delivery pending again, lock the endpoint's unheld pending rows (FOR
+// UPDATE, so a claim of the head being committed is waited for and seen)
+// and keep the head while it is in flight; once its attempt ends,
+// CompleteAttempts makes the oldest pending delivery the head again,
+// whether the previous one succeeded, failed or waits for a retry.
+//
 // The price is keeping hold right under concurrency, which is done with
 // transaction-level advisory locks, in PostgreSQL's two-int4 key space:
 //
@@ -68,6 +76,19 @@
 // in-process, time-ordered like store.NewID, and moved past every id
 // observed), so that ordering the queue by id is ordering by commit even
 // when the nodes' clocks disagree.
+//
+// # History
+//
+// EndpointHealth reads each endpoint's latest attempts from the index
+// attempts_endpoint (one query, a LATERAL join per endpoint);
+// DeliveryHistogram counts with GROUP BY over the index deliveries_created.
+// Prune walks each table in key order with reads that lock nothing and
+// deletes each batch in its own short transaction; any node may run it.
+// Export reads one REPEATABLE READ snapshot; Import takes a SHARE ROW
+// EXCLUSIVE lock on the tables for its first batch, so that two imports
+// cannot both find the database empty. Records are the same as the SQLite
+// store's: `hookrelay export` from one and `hookrelay import` into the
+// other moves a database, provided both use the same Cipher key.
 //
 // # Limits
 //

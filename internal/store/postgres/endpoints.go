@@ -278,7 +278,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
 				return err
 			}
 		}
-		return rehold(ctx, tx, e.ID, e.Disabled, e.FIFO)
+		return rehold(ctx, tx, e.ID, e.Disabled, e.FIFO, time.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
@@ -398,10 +398,19 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 // each endpoint, in id order).
 const headQuery = `SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'pending' ORDER BY id LIMIT 1`
 
+// claimableQuery locks the pending deliveries of endpoint $1 that claims
+// may take (due or not), oldest first: it waits for a claim of one of them
+// being committed, and then reads its lease.
+const claimableQuery = `SELECT id, leased_until FROM deliveries
+	WHERE endpoint_id = $1 AND status = 'pending' AND NOT hold ORDER BY id FOR UPDATE`
+
 // rehold makes the hold flags of the endpoint's pending deliveries right:
 // all held if it is disabled, none if it is enabled and not FIFO, all but
-// the oldest if it is enabled and FIFO. The caller holds the endpoint lock.
-func rehold(ctx context.Context, tx pgx.Tx, endpointID string, disabled, fifo bool) error {
+// the head if it is enabled and FIFO. The head is the delivery in flight at
+// now if there is one (a FIFO endpoint never has two), else the oldest: a
+// retry or replay of an older delivery waits for the one in flight, and
+// then goes first (see afterAttempts). The caller holds the endpoint lock.
+func rehold(ctx context.Context, tx pgx.Tx, endpointID string, disabled, fifo bool, now time.Time) error {
 	switch {
 	case disabled:
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET hold = true WHERE endpoint_id = $1 AND status = 'pending' AND NOT hold`, endpointID)
@@ -410,9 +419,41 @@ func rehold(ctx context.Context, tx pgx.Tx, endpointID string, disabled, fifo bo
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET hold = false WHERE endpoint_id = $1 AND status = 'pending' AND hold`, endpointID)
 		return err
 	}
-	_, err := tx.Exec(ctx, `WITH head AS (`+headQuery+`)
-		UPDATE deliveries SET hold = NOT hold
-		WHERE endpoint_id = $1 AND status = 'pending' AND hold = (id = (SELECT id FROM head))`, endpointID)
+	// Claims take no endpoint lock: lock the rows they may take, so that
+	// one being claimed now is seen in flight, and none is claimed before
+	// this transaction ends.
+	rows, err := tx.Query(ctx, claimableQuery, endpointID)
+	if err != nil {
+		return err
+	}
+	var head string
+	for rows.Next() {
+		var (
+			id     string
+			leased *int64
+		)
+		if err := rows.Scan(&id, &leased); err != nil {
+			rows.Close()
+			return err
+		}
+		if head == "" && leased != nil && *leased > ms(now) {
+			head = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if head == "" {
+		err := tx.QueryRow(ctx, headQuery, endpointID).Scan(&head)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE deliveries SET hold = NOT hold
+		WHERE endpoint_id = $1 AND status = 'pending' AND hold = (id = $2)`, endpointID, head)
 	return err
 }
 
@@ -421,6 +462,14 @@ func rehold(ctx context.Context, tx pgx.Tx, endpointID string, disabled, fifo bo
 const promoteQuery = `UPDATE deliveries SET hold = false WHERE hold AND id IN (
 	SELECT (SELECT id FROM deliveries WHERE endpoint_id = ep AND status = 'pending' ORDER BY id LIMIT 1)
 	FROM unnest($1::text[]) AS ep)`
+
+// demoteQuery holds again the deliveries of $1, FIFO heads that went back
+// to waiting for a retry, that are no longer the oldest pending delivery
+// of their endpoint: an older one was retried or replayed while they were
+// in flight, and goes first (promoteQuery then lets it be claimed).
+const demoteQuery = `UPDATE deliveries AS d SET hold = true
+	WHERE d.id = ANY($1) AND d.status = 'pending' AND NOT d.hold AND d.id <> (
+		SELECT h.id FROM deliveries AS h WHERE h.endpoint_id = d.endpoint_id AND h.status = 'pending' ORDER BY h.id LIMIT 1)`
 
 // promoteHeads lets the oldest pending delivery of each FIFO endpoint be
 // claimed, after the previous head completed. The caller holds the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,16 +13,22 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at`
+const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers`
 
 func scanEvent(r pgx.Row) (*store.Event, error) {
 	var (
 		ev      store.Event
 		key     *string
 		created int64
+		headers *string
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers); err != nil {
 		return nil, interpretError(err)
+	}
+	if headers != nil {
+		if err := store.DecodeEventHeaders(*headers, &ev.Headers); err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+		}
 	}
 	if ev.Payload == nil {
 		ev.Payload = []byte{}
@@ -49,10 +56,11 @@ const (
 		VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, idempotency_key)
 		DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
 		WHERE idempotency_keys.created_at <= $5 RETURNING event_id`
-	keyOwnerQuery = `SELECT ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at
+	keyOwnerQuery = `SELECT ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at,
+		ev.content_type, ev.headers
 		FROM idempotency_keys AS k JOIN events AS ev ON ev.id = k.event_id
 		WHERE k.tenant = $1 AND k.idempotency_key = $2`
-	insertEventQuery = `INSERT INTO events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	insertEventQuery = `INSERT INTO events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	// targetsQuery reads the enabled endpoints of tenant $1, under the
 	// tenant's lock (shared): endpoint writes that change who receives what
 	// take it exclusively, so the set read stays true until commit.
@@ -83,6 +91,13 @@ var errKeyInUse = errors.New("idempotency key in use")
 // The transaction is pipelined: two round trips to the database, three
 // when the event goes to a FIFO endpoint.
 func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time) (*store.Event, []*store.Delivery, error) {
+	return s.acceptEvent(ctx, ev, idempotentSince, nil)
+}
+
+// acceptEvent is CreateEvent, and with only set CreateEventFor: the
+// deliveries go to the enabled endpoints of the tenant listed in only,
+// whatever their filters.
+func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time, only []string) (*store.Event, []*store.Delivery, error) {
 	e := *ev
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = time.Now()
@@ -101,7 +116,7 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	defer c.Release()
 	tx := &pipeTx{conn: c.Conn(), log: s.log}
 	defer tx.end()
-	out, err := s.createEvent(ctx, tx, &e, idempotentSince)
+	out, err := s.createEvent(ctx, tx, &e, idempotentSince, only)
 	if errors.Is(err, errKeyInUse) {
 		// Read the event that holds the key once this transaction is
 		// gone: its writes, the event's id included, may have failed.
@@ -119,8 +134,16 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	return &e, out, nil
 }
 
-func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time) ([]*store.Delivery, error) {
+func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time, only []string) ([]*store.Delivery, error) {
 	created := ms(e.CreatedAt)
+	var headers *string
+	if len(e.Headers) > 0 {
+		h, err := store.EncodeEventHeaders(e.Headers)
+		if err != nil {
+			return nil, err
+		}
+		headers = &h
+	}
 	// Round trip 1: the key, the event, the tenant's lock and its enabled
 	// endpoints.
 	var targets []target
@@ -128,7 +151,8 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		if e.IdempotencyKey != "" {
 			b.Queue(claimKeyQuery, e.Tenant, e.IdempotencyKey, e.ID, created, ms(idempotentSince))
 		}
-		b.Queue(insertEventQuery, e.ID, e.Tenant, e.Type, e.Payload, nullString(e.IdempotencyKey), created)
+		b.Queue(insertEventQuery, e.ID, e.Tenant, e.Type, e.Payload, nullString(e.IdempotencyKey), created,
+			cleanText(e.ContentType), headers)
 		b.Queue(lockQuery(lockArgs([]xlock{tenantLock(e.Tenant, true)})))
 		b.Queue(targetsQuery, e.Tenant)
 	}, func(br pgx.BatchResults) error {
@@ -152,11 +176,14 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		if err != nil {
 			return fmt.Errorf("endpoints of tenant %q: %w", e.Tenant, err)
 		}
-		targets, err = scanTargets(rows, e.Type)
+		targets, err = scanTargets(rows, e.Type, only)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if only != nil && len(targets) == 0 {
+		return nil, fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
 	}
 
 	// Round trip 2, if a target is FIFO: its lock and its pending
@@ -207,8 +234,8 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 }
 
 // scanTargets reads the rows of targetsQuery and keeps the endpoints that
-// accept eventType.
-func scanTargets(rows pgx.Rows, eventType string) ([]target, error) {
+// accept eventType, or with only set, those listed in only.
+func scanTargets(rows pgx.Rows, eventType string, only []string) ([]target, error) {
 	defer rows.Close()
 	var out []target
 	for rows.Next() {
@@ -222,7 +249,7 @@ func scanTargets(rows pgx.Rows, eventType string) ([]target, error) {
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}
-		if e.Accepts(eventType) {
+		if only == nil && e.Accepts(eventType) || only != nil && slices.Contains(only, e.ID) {
 			out = append(out, target{id: e.ID, fifo: e.FIFO})
 		}
 	}

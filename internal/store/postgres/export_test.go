@@ -28,6 +28,13 @@ var Queries = []struct {
 	{"cancel", `UPDATE deliveries SET status = 'canceled' WHERE endpoint_id = $1 AND status = 'pending'`, []any{"ep_a"}, "deliveries_pending"},
 	{"queue stats", queueStatsQuery, []any{int64(0)}, "deliveries_due"},
 	{"attempts", `SELECT id FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number`, []any{"dlv_a"}, "attempts_delivery_id_attempt_number_key"},
+	{"endpoint health", healthQuery, []any{[]string{"ep_1", "ep_2"}, 20}, "attempts_endpoint"},
+	{"histogram", `SELECT (created_at - $3) / $4, count(*) FILTER (WHERE status = 'succeeded')
+		FROM deliveries WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`, []any{int64(100), int64(200), int64(100), int64(10)}, "deliveries_created"},
+	{"prune attempts", pruneAttemptsPick, []any{"", int32(0), int64(1 << 50), 1000}, "attempts_delivery_id_attempt_number_key"},
+	{"prune deliveries", pruneDeliveriesPick, []any{"", int64(1 << 50), 1000}, "deliveries_pkey"},
+	{"prune keys", pruneKeysPick, []any{"", "", int64(1 << 50), 1000}, "idempotency_keys_pkey"},
+	{"prune events", pruneEventsPick, []any{"", int64(1 << 50), 1000}, "events_pkey"},
 }
 
 // ListDeliveriesQuery is listDeliveriesQuery.
@@ -35,18 +42,24 @@ var ListDeliveriesQuery = listDeliveriesQuery
 
 // SeedHistory fills the tables with a history of 50,000 deliveries (a
 // tenth pending, some held, 1% failed) of 100 endpoints and 10 tenants,
-// with one attempt each, and has PostgreSQL analyze them.
+// each of its own event, with one attempt each and an idempotency key for
+// some, and has PostgreSQL analyze them.
 func (s *Store) SeedHistory(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, `
-			INSERT INTO events (id, tenant, event_type, payload, created_at) VALUES ('evt_x', '', 'a', '{}', 0);
-			INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status, next_attempt_at, hold,
-				created_at, updated_at)
-			SELECT 'dlv_' || lpad(i::text, 26, '0'), 'evt_x', 'ep_' || (i % 100), 't' || (i % 10), 'a',
-				CASE WHEN i % 10 = 0 THEN 'pending' WHEN i % 97 = 0 THEN 'failed' ELSE 'succeeded' END, i, i % 30 = 0, i, i
+			INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at)
+			SELECT 'evt_' || lpad(i::text, 26, '0'), 't' || (i % 10), 'a', '{}', CASE WHEN i % 7 = 0 THEN 'k' || i END, i
+			FROM generate_series(1, 50000) AS i;
+			INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
+			SELECT tenant, idempotency_key, id, created_at FROM events WHERE idempotency_key IS NOT NULL;
+			INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status, attempts, next_attempt_at, hold,
+				created_at, updated_at, completed_at)
+			SELECT 'dlv_' || lpad(i::text, 26, '0'), 'evt_' || lpad(i::text, 26, '0'), 'ep_' || (i % 100), 't' || (i % 10), 'a',
+				CASE WHEN i % 10 = 0 THEN 'pending' WHEN i % 97 = 0 THEN 'failed' ELSE 'succeeded' END, 1, i, i % 30 = 0,
+				i, i, CASE WHEN i % 10 <> 0 THEN i END
 			FROM generate_series(1, 50000) AS i;
 			INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns, url,
 				request_headers, status_code, error_message, trigger_kind)
-			SELECT 'att_' || id, id, endpoint_id, event_id, 1, 0, 0, '', '{}', 200, '', 'scheduled' FROM deliveries;
+			SELECT 'att_' || id, id, endpoint_id, event_id, 1, created_at, 0, '', '{}', 200, '', 'scheduled' FROM deliveries;
 			ANALYZE`)
 	return err
 }

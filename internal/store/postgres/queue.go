@@ -86,7 +86,7 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
 		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at,
-		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at`
+		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers`
 
 // ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
 // endpoints (for FIFO endpoints only the oldest pending one), oldest due
@@ -121,11 +121,13 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			created, updated int64
 			key              *string
 			evCreated        int64
+			evHeaders        *string
 		)
 		dest := append(deliveryDest(&j.Delivery),
 			&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
 			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
-			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated)
+			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
+			&j.Event.ContentType, &evHeaders)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
@@ -152,6 +154,11 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			j.Event.IdempotencyKey = *key
 		}
 		j.Event.CreatedAt = fromMS(evCreated)
+		if evHeaders != nil {
+			if err := store.DecodeEventHeaders(*evHeaders, &j.Event.Headers); err != nil {
+				return nil, fmt.Errorf("claim deliveries: event %s: %w", j.Event.ID, err)
+			}
+		}
 		jobs = append(jobs, &j)
 	}
 	if err := rows.Err(); err != nil {
@@ -268,6 +275,9 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 type completed struct {
 	endpointID, eventID string
 	attempts            int
+	// held: the delivery was held while in flight (its endpoint was
+	// disabled, or turned FIFO behind another), so it is not a FIFO head.
+	held bool
 }
 
 // completeQuery applies results, one per delivery, each only if its claim
@@ -278,7 +288,7 @@ const completeQuery = `UPDATE deliveries AS d SET status = r.status, attempts = 
 		completed_at = CASE WHEN r.status = 'pending' THEN NULL ELSE $7::bigint END
 	FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int4[], $6::text[]) AS r(id, claim, status, next, code, err)
 	WHERE d.id = r.id AND d.claim = r.claim AND d.status = 'pending'
-	RETURNING d.id, d.endpoint_id, d.event_id, d.attempts`
+	RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.hold`
 
 // completeRound applies the results at the indexes of round (each naming a
 // different delivery) in one statement, and records in applied those whose
@@ -314,7 +324,7 @@ func (s *Store) completeRound(ctx context.Context, tx pgx.Tx, results []store.At
 			id string
 			c  completed
 		)
-		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.attempts); err != nil {
+		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.attempts, &c.held); err != nil {
 			return err
 		}
 		applied[index[id]] = &c
@@ -359,7 +369,9 @@ func (a *attemptRows) insert(ctx context.Context, tx pgx.Tx) error {
 
 // afterAttempts updates the endpoints of the applied results: their
 // FailingSince, result by result in order, and, for enabled FIFO endpoints
-// whose delivery is done, the next head.
+// whose delivery is done or back to waiting for a retry, the head: the
+// oldest pending delivery, which may be one retried or replayed while the
+// previous head was in flight.
 func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.AttemptResult, applied []*completed) error {
 	var ids []string
 	for _, c := range applied {
@@ -371,8 +383,10 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 		failing, was *int64
 		head         bool // enabled FIFO endpoint: promote a new head if one finished
 		done         bool
+		retried      bool
 	}
 	states := map[string]*state{}
+	var demote []string // FIFO heads back to waiting for a retry
 	rows, err := tx.Query(ctx, `SELECT id, failing_since, fifo AND NOT disabled FROM endpoints WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return err
@@ -409,8 +423,14 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 		case succeeded:
 			st.failing = nil
 		}
-		if r.Status != store.StatusPending {
+		switch {
+		case c.held:
+			// Not the head: its end changes no hold flag.
+		case r.Status != store.StatusPending:
 			st.done = true
+		case st.head:
+			st.retried = true
+			demote = append(demote, r.DeliveryID)
 		}
 	}
 	var (
@@ -427,13 +447,18 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 			changed = append(changed, id)
 			failing = append(failing, st.failing)
 		}
-		if st.head && st.done {
+		if st.head && (st.done || st.retried) {
 			promote = append(promote, id)
 		}
 	}
 	if len(changed) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE endpoints AS e SET failing_since = u.failing
 			FROM unnest($1::text[], $2::int8[]) AS u(id, failing) WHERE e.id = u.id`, changed, failing); err != nil {
+			return err
+		}
+	}
+	if len(demote) > 0 {
+		if _, err := tx.Exec(ctx, demoteQuery, demote); err != nil {
 			return err
 		}
 	}
@@ -488,6 +513,23 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 // listDeliveriesQuery builds the query of ListDeliveries, asking for one row
 // more than limit.
 func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
+	where, args := deliveryConds(f)
+	if f.Cursor != "" {
+		args = append(args, f.Cursor)
+		where = append(where, "id < $"+strconv.Itoa(len(args)))
+	}
+	q := `SELECT ` + deliveryCols + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	return q, args
+}
+
+// deliveryConds returns the conditions f sets, its page aside, with their
+// arguments, numbered from $1.
+func deliveryConds(f store.DeliveryFilter) ([]string, []any) {
 	var (
 		where []string
 		args  []any
@@ -523,16 +565,7 @@ func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
 	if !f.Until.IsZero() {
 		add("created_at <", ms(f.Until))
 	}
-	if f.Cursor != "" {
-		add("id <", f.Cursor)
-	}
-	q := `SELECT ` + deliveryCols + ` FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
-	return q, args
+	return where, args
 }
 
 // ListAttempts returns the attempts of a delivery, first attempt first.
@@ -614,7 +647,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*s
 			return err
 		}
 		if fifo && !disabled {
-			return rehold(ctx, tx, endpointID, false, true)
+			return rehold(ctx, tx, endpointID, false, true, now)
 		}
 		return nil
 	})
@@ -646,7 +679,7 @@ func (s *Store) ReplayFailed(ctx context.Context, endpointID string, since, now 
 		}
 		n = tag.RowsAffected()
 		if n > 0 && fifo && !disabled {
-			return rehold(ctx, tx, endpointID, false, true)
+			return rehold(ctx, tx, endpointID, false, true, now)
 		}
 		return nil
 	})

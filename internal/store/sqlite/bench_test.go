@@ -18,7 +18,7 @@ import (
 
 var benchPayload = []byte(`{"type":"invoice.paid","data":{"id":"in_1NkXyZ2eZvKYlo2C","amount":129900,"currency":"usd","customer":"cus_9s6XKzkNRiz8i3","lines":[{"sku":"sku_1","qty":2}]}}`)
 
-func benchEndpoint(b *testing.B, s *sqlite.Store, fifo bool) *store.Endpoint {
+func benchEndpoint(b testing.TB, s *sqlite.Store, fifo bool) *store.Endpoint {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	e := &store.Endpoint{ID: store.NewID("ep"), URL: "http://127.0.0.1:9/hook", Scheme: "standard",
 		Secrets: []store.Secret{{Value: "whsec_benchmark", CreatedAt: now}}, FIFO: fifo, CreatedAt: now, UpdatedAt: now}
@@ -62,7 +62,13 @@ func BenchmarkCreateEvent(b *testing.B) {
 // seed bulk-inserts n events, each with one pending delivery to endpointID,
 // due over the n milliseconds before due, oldest first, in one transaction
 // run inside SQLite, into a migrated database that no Store has open.
-func seed(b *testing.B, path, endpointID string, n int, due time.Time) {
+func seed(b testing.TB, path, endpointID string, n int, due time.Time) {
+	b.Helper()
+	seedPayload(b, path, endpointID, n, due, benchPayload)
+}
+
+// seedPayload is seed with the events' payload.
+func seedPayload(b testing.TB, path, endpointID string, n int, due time.Time, payload []byte) {
 	b.Helper()
 	db, err := sql.Open("sqlite", path+"?_journal_mode=WAL&_synchronous=OFF&_pragma=cache_size(-262144)")
 	if err != nil {
@@ -84,7 +90,7 @@ func seed(b *testing.B, path, endpointID string, n int, due time.Time) {
 		INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status, next_attempt_at, created_at, updated_at)
 		SELECT printf('dlv_%026d', i), printf('evt_%026d', i), ?4, '', 'invoice.paid', 'pending', ?3 - ?1 + i, ?3, ?3 FROM n`,
 	} {
-		if _, err := tx.ExecContext(ctx, q, n, string(benchPayload), at, endpointID); err != nil {
+		if _, err := tx.ExecContext(ctx, q, n, string(payload), at, endpointID); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -253,7 +253,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
 				return err
 			}
 		}
-		return w.rehold(e.ID, e.Disabled, e.FIFO)
+		return w.rehold(e.ID, e.Disabled, e.FIFO, time.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
@@ -313,7 +313,7 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 				return err
 			}
 			w.forgetEndpoint(e.ID)
-			if err := w.rehold(e.ID, true, e.FIFO); err != nil {
+			if err := w.rehold(e.ID, true, e.FIFO, now); err != nil {
 				return err
 			}
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
@@ -380,10 +380,18 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 // headQuery finds the oldest pending delivery of an endpoint.
 const headQuery = `SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending' ORDER BY id LIMIT 1`
 
+// inFlightQuery finds the head of a FIFO endpoint if it is in flight at ?2:
+// the claimable pending delivery whose lease is not over.
+const inFlightQuery = `SELECT id FROM deliveries INDEXED BY deliveries_pending
+	WHERE endpoint_id = ?1 AND status = 'pending' AND hold = 0 AND leased_until > ?2 ORDER BY id LIMIT 1`
+
 // rehold makes the hold flags of the endpoint's pending deliveries right:
 // all held if it is disabled, none if it is enabled and not FIFO, all but
-// the oldest if it is enabled and FIFO.
-func (w *writer) rehold(endpointID string, disabled, fifo bool) error {
+// the head if it is enabled and FIFO. The head is the current head if it
+// is in flight at now, else the oldest pending delivery: a retry or replay
+// of an older delivery waits for the one in flight, and then goes first
+// (see rehead).
+func (w *writer) rehold(endpointID string, disabled, fifo bool, now time.Time) error {
 	switch {
 	case disabled:
 		_, err := w.exec(`UPDATE deliveries SET hold = 1 WHERE endpoint_id = ? AND status = 'pending' AND hold = 0`, endpointID)
@@ -393,7 +401,10 @@ func (w *writer) rehold(endpointID string, disabled, fifo bool) error {
 		return err
 	}
 	var head string
-	err := w.queryRow(headQuery, endpointID).Scan(&head)
+	err := w.queryRow(inFlightQuery, endpointID, ms(now)).Scan(&head)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = w.queryRow(headQuery, endpointID).Scan(&head)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -412,5 +423,24 @@ func (w *writer) rehold(endpointID string, disabled, fifo bool) error {
 // claimed, after the previous head completed.
 func (w *writer) promoteHead(endpointID string) error {
 	_, err := w.exec(`UPDATE deliveries SET hold = 0 WHERE id = (`+headQuery+`) AND hold = 1`, endpointID)
+	return err
+}
+
+// rehead keeps a FIFO endpoint's order after its head, deliveryID, went
+// back to waiting for a retry: if an older delivery was retried or
+// replayed while it was in flight, that one is the head now, and
+// deliveryID waits behind it.
+func (w *writer) rehead(endpointID, deliveryID string) error {
+	var head string
+	if err := w.queryRow(headQuery, endpointID).Scan(&head); err != nil {
+		return interpretError(err)
+	}
+	if head == deliveryID {
+		return nil
+	}
+	if _, err := w.exec(`UPDATE deliveries SET hold = 1 WHERE id = ? AND hold = 0`, deliveryID); err != nil {
+		return err
+	}
+	_, err := w.exec(`UPDATE deliveries SET hold = 0 WHERE id = ? AND hold = 1`, head)
 	return err
 }

@@ -10,16 +10,20 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at`
+const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers`
 
 func scanEvent(r scanner) (*store.Event, error) {
 	var (
 		ev      store.Event
 		key     sql.NullString
 		created int64
+		headers sql.NullString
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers); err != nil {
 		return nil, interpretError(err)
+	}
+	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
 	if ev.Payload == nil {
 		ev.Payload = []byte{}
@@ -37,6 +41,13 @@ func scanEvent(r scanner) (*store.Event, error) {
 // created after idempotentSince, nothing is written and the earlier event is
 // returned with ErrConflict. It returns once the transaction is committed.
 func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time) (*store.Event, []*store.Delivery, error) {
+	return s.createEvent(ctx, ev, idempotentSince, nil)
+}
+
+// createEvent is CreateEvent, and with only set CreateEventFor: the
+// deliveries go to the enabled endpoints of the tenant listed in only,
+// whatever their filters.
+func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time, only []string) (*store.Event, []*store.Delivery, error) {
 	e := *ev
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = time.Now()
@@ -50,9 +61,17 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		created = ms(e.CreatedAt)
 		since   = ms(idempotentSince)
 		payload = string(e.Payload)
+		headers any
 		earlier *store.Event
 		out     []*store.Delivery
 	)
+	if len(e.Headers) > 0 {
+		h, err := store.EncodeEventHeaders(e.Headers)
+		if err != nil {
+			return nil, nil, fmt.Errorf("create event: %w", err)
+		}
+		headers = h
+	}
 	err := s.write(ctx, func(w *writer) error {
 		earlier, out = nil, out[:0]
 		if e.IdempotencyKey != "" {
@@ -78,8 +97,8 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		if id == "" {
 			id = w.ids.next("evt")
 		}
-		if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			id, e.Tenant, e.Type, payload, nullString(e.IdempotencyKey), created); err != nil {
+		if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, e.Tenant, e.Type, payload, nullString(e.IdempotencyKey), created, e.ContentType, headers); err != nil {
 			return err
 		}
 		if e.IdempotencyKey != "" {
@@ -94,8 +113,13 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		if err != nil {
 			return err
 		}
+		if only != nil {
+			if targets = chosen(targets, only); len(targets) == 0 {
+				return fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
+			}
+		}
 		for _, t := range targets {
-			if !t.Accepts(e.Type) {
+			if only == nil && !t.Accepts(e.Type) {
 				continue
 			}
 			hold := int64(0)

@@ -207,7 +207,7 @@ func (w *writer) unclaimable(d *store.Delivery, e *store.Endpoint) error {
 const completeQuery = `UPDATE deliveries SET status = ?, attempts = attempts + 1,
 	next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, last_error = ?, leased_until = NULL,
 	updated_at = ?, completed_at = ? WHERE id = ? AND claim = ? AND status = 'pending'
-	RETURNING endpoint_id, event_id, attempts, fifo`
+	RETURNING endpoint_id, event_id, attempts, fifo, hold`
 
 // completeArgs is an AttemptResult encoded outside the writer.
 type completeArgs struct {
@@ -260,11 +260,11 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 			var (
 				endpointID, eventID string
 				attempts            int
-				fifo                int64
+				fifo, hold          int64
 			)
 			err := w.queryRow(completeQuery,
 				string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completed, r.DeliveryID, r.Claim,
-			).Scan(&endpointID, &eventID, &attempts, &fifo)
+			).Scan(&endpointID, &eventID, &attempts, &fifo, &hold)
 			w.dirty = true
 			if errors.Is(err, sql.ErrNoRows) {
 				lost = append(lost, i)
@@ -316,8 +316,17 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 				c.FailingSince = nil
 				w.endpoints[endpointID] = &c
 			}
-			if r.Status != store.StatusPending && e.FIFO && !e.Disabled {
+			switch {
+			case !e.FIFO || e.Disabled || hold != 0:
+				// A delivery held while in flight (its endpoint was
+				// disabled, or turned FIFO behind another) is not the
+				// head: its end changes nothing.
+			case r.Status != store.StatusPending:
 				if err := w.promoteHead(endpointID); err != nil {
+					return err
+				}
+			default:
+				if err := w.rehead(endpointID, r.DeliveryID); err != nil {
 					return err
 				}
 			}
@@ -444,7 +453,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*s
 			return err
 		}
 		if e.FIFO && !e.Disabled {
-			if err := w.rehold(endpointID, false, true); err != nil {
+			if err := w.rehold(endpointID, false, true, now); err != nil {
 				return err
 			}
 		}
@@ -476,7 +485,7 @@ func (s *Store) ReplayFailed(ctx context.Context, endpointID string, since, now 
 			return err
 		}
 		if e.FIFO && !e.Disabled {
-			return w.rehold(endpointID, false, true)
+			return w.rehold(endpointID, false, true, now)
 		}
 		return nil
 	})
@@ -516,6 +525,23 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 // listDeliveriesQuery builds the query of ListDeliveries, asking for one row
 // more than limit.
 func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
+	where, args := deliveryConds(f)
+	if f.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Cursor)
+	}
+	q := `SELECT ` + deliveryCols + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	return q, args
+}
+
+// deliveryConds returns the conditions f sets, its page aside, with their
+// arguments.
+func deliveryConds(f store.DeliveryFilter) ([]string, []any) {
 	var (
 		where []string
 		args  []any
@@ -550,14 +576,5 @@ func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
 	if !f.Until.IsZero() {
 		add("created_at < ?", ms(f.Until))
 	}
-	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
-	}
-	q := `SELECT ` + deliveryCols + ` FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
-	return q, args
+	return where, args
 }

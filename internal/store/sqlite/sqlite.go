@@ -80,6 +80,21 @@ type dsnConfig struct {
 	readOnly bool
 }
 
+// Memory. The writer's page cache is what keeps claims and completions fast
+// on a large queue, so it is the one large cache. A reader's cache is
+// dropped whenever the database changes, which under load is always, so
+// readers keep SQLite's default small one; and they map nothing: a memory
+// mapping is counted in the process's RSS for every connection that
+// touches a page, which on a queue of a million deliveries made RSS many
+// times the database's working set. Bounded so: writerCacheKiB, plus
+// readerCacheKiB per read connection (at most maxReaders), plus what the
+// Go runtime holds.
+const (
+	writerCacheKiB = 64000
+	readerCacheKiB = 2000
+	maxReaders     = 8
+)
+
 // dsn builds the modernc.org/sqlite data source name for path.
 func dsn(path string, c dsnConfig) string {
 	q := []string{
@@ -88,10 +103,10 @@ func dsn(path string, c dsnConfig) string {
 		"_pragma=temp_store(memory)",
 	}
 	if c.readOnly {
-		q = append(q, "_query_only=1", "_pragma=cache_size(-16000)", "_pragma=mmap_size(268435456)")
+		q = append(q, "_query_only=1", "_pragma=cache_size(-"+strconv.Itoa(readerCacheKiB)+")", "_pragma=mmap_size(0)")
 	} else {
-		q = append(q, "_journal_mode=WAL", "_synchronous="+c.sync, "_pragma=cache_size(-64000)",
-			"_pragma=wal_autocheckpoint(4000)")
+		q = append(q, "_journal_mode=WAL", "_synchronous="+c.sync, "_pragma=cache_size(-"+strconv.Itoa(writerCacheKiB)+")",
+			"_pragma=mmap_size(0)", "_pragma=wal_autocheckpoint(4000)")
 	}
 	return path + "?" + strings.Join(q, "&")
 }
@@ -186,7 +201,7 @@ func (s *Store) open(ctx context.Context, path string, dc dsnConfig) error {
 	if err != nil {
 		return err
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
+	n := min(max(4, runtime.GOMAXPROCS(0)), maxReaders)
 	s.rdb.SetMaxOpenConns(n)
 	s.rdb.SetMaxIdleConns(n)
 	s.rdb.SetConnMaxLifetime(0)

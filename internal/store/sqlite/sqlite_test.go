@@ -45,8 +45,9 @@ func open(t testing.TB, path string, cipher store.Cipher) *sqlite.Store {
 
 func TestStore(t *testing.T) {
 	t.Parallel()
+	cipher := newCipher(t) // one key for all, as storetest.Run requires
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := open(t, filepath.Join(t.TempDir(), "hookrelay.db"), newCipher(t))
+		s := open(t, filepath.Join(t.TempDir(), "hookrelay.db"), cipher)
 		t.Cleanup(func() {
 			if err := s.Close(); err != nil {
 				t.Errorf("Close: %v", err)
@@ -58,8 +59,9 @@ func TestStore(t *testing.T) {
 
 func TestSynchronousNormal(t *testing.T) {
 	t.Parallel()
+	cipher := newCipher(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: newCipher(t), Synchronous: "normal"})
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: cipher, Synchronous: "normal"})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -12,7 +12,9 @@
 // Run exercises every method and every rule documented on store.Store and
 // the types it uses. Each subtest calls open for a database of its own and
 // runs in parallel with the others, so open must return an empty store that
-// shares nothing with the others, and arrange its own cleanup.
+// shares nothing with the others, and arrange its own cleanup. The stores
+// open returns must all seal secrets with the same Cipher key: the export
+// test moves sealed secrets from one to another.
 //
 // Times given to the store are whole milliseconds, since stores keep Unix
 // milliseconds; times read back are compared with Equal.
@@ -68,10 +70,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentQueue", testConcurrentQueue},
 		{"Ping", testPing},
 	}
+	tests = append(tests, sourceTests...)  // sources.go
+	tests = append(tests, historyTests...) // history.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := &harness{T: t, s: open(t), ctx: t.Context()}
+			h := &harness{T: t, s: open(t), ctx: t.Context(), open: open}
 			tc.fn(h)
 		})
 	}
@@ -87,6 +91,8 @@ type harness struct {
 	*testing.T
 	s   store.Store
 	ctx context.Context
+	// open opens another empty store, for tests that need two.
+	open func(t *testing.T) store.Store
 }
 
 func randomString(n int) string {

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// SourceTenantPrefix starts the tenant of a source's destinations: the
+// destinations of source "github" are the endpoints of tenant
+// "source:github", and the requests it accepts are events of that tenant.
+const SourceTenantPrefix = "source:"
+
+// SourceEventPrefix starts the event type of the requests a source accepts:
+// "inbound.github" for source "github".
+const SourceEventPrefix = "inbound."
+
+// MaxRejectionBody is how much of a rejected request's body is kept.
+const MaxRejectionBody = 4 << 10
+
+// Source is a sender of incoming webhooks (GitHub, Stripe, a partner). The
+// inbound gateway receives its requests at /in/{Name}, verifies them with
+// its scheme and secrets, and forwards those it accepts, as events of
+// tenant SourceTenantPrefix+Name, to the endpoints of that tenant: its
+// destinations.
+type Source struct {
+	ID string
+	// Name is a slug, unique among sources and never changed: the ingest
+	// path and the tenant of the destinations derive from it.
+	Name        string
+	Description string
+	Scheme      string // built-in scheme name, or "custom"
+	// CustomScheme is the JSON of a signature.CustomConfig when Scheme is
+	// "custom"; stored as is.
+	CustomScheme []byte
+	// Secrets verify requests, newest first; several during a rotation.
+	// Secrets whose ExpiresAt has passed are dropped by the store on read.
+	Secrets []Secret
+	// Tolerance is how far a signed timestamp may be from now; 0 means the
+	// scheme's own.
+	Tolerance time.Duration
+	// DedupeWindow is how long a message ID is remembered: a request with
+	// the ID of a message accepted within it is acknowledged and dropped.
+	DedupeWindow time.Duration
+	// SlackChallenge answers Slack's url_verification handshake.
+	SlackChallenge bool
+	// ZoomSecret, when its Value is set, is the Secret Token of a Zoom app,
+	// used to answer Zoom's endpoint.url_validation handshake. Sealed like
+	// Secrets.
+	ZoomSecret Secret
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ValidSourceName reports whether name can name a source: 1 to 63
+// lowercase letters, digits and hyphens, not starting with a hyphen. Such a
+// name needs no escaping in a URL path.
+func ValidSourceName(name string) bool {
+	if name == "" || len(name) > 63 || name[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Tenant returns the tenant of the source's destinations and events.
+func (s *Source) Tenant() string { return SourceTenantPrefix + s.Name }
+
+// EventType returns the type of the events the source's requests become.
+func (s *Source) EventType() string { return SourceEventPrefix + s.Name }
+
+// LogValue keeps the secrets out of logs.
+func (s *Source) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", s.ID), slog.String("name", s.Name), slog.String("scheme", s.Scheme))
+}
+
+// Rejection is a request the inbound gateway refused, kept for a while for
+// inspection. It never holds credentials: headers that carry them
+// (Authorization, Cookie, tokens) are redacted before it is stored.
+type Rejection struct {
+	ID         string
+	SourceID   string
+	ReceivedAt time.Time
+	// Reason is the short phrase the sender was answered with, such as
+	// "signature mismatch".
+	Reason string
+	// Detail says more, for the operator: which header, how far off the
+	// timestamp was. It never holds a secret or an expected signature.
+	Detail     string
+	RemoteAddr string
+	Headers    map[string]string
+	// Body is the start of the body, at most MaxRejectionBody bytes.
+	Body []byte
+	// BodySize is the length of the whole body.
+	BodySize int64
+}
+
+// RejectionFilter selects rejections to list.
+type RejectionFilter struct {
+	SourceID string // "" for every source
+	Page
+}
+
+// Sources is the part of a Store that keeps inbound sources and the
+// requests they refused.
+type Sources interface {
+	// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be
+	// set. ErrConflict if the id or the name exists.
+	CreateSource(ctx context.Context, src *Source) error
+	// GetSource returns the source or ErrNotFound.
+	GetSource(ctx context.Context, id string) (*Source, error)
+	// SourceByName returns the source called name or ErrNotFound.
+	SourceByName(ctx context.Context, name string) (*Source, error)
+	// ListSources returns a page of sources, newest first, and the cursor
+	// of the next page ("" at the end).
+	ListSources(ctx context.Context, p Page) ([]*Source, string, error)
+	// UpdateSource replaces every field of the stored source src.ID but
+	// ID, Name and CreatedAt. ErrNotFound if there is none.
+	UpdateSource(ctx context.Context, src *Source) error
+	// DeleteSource removes the source and its rejections. Its destinations
+	// (the endpoints of its tenant) and events are not touched. ErrNotFound
+	// if there is none.
+	DeleteSource(ctx context.Context, id string) error
+
+	// AddRejection stores r; r.ID and ReceivedAt must be set, and Body is
+	// cut to MaxRejectionBody bytes.
+	AddRejection(ctx context.Context, r *Rejection) error
+	// ListRejections returns a page of rejections, newest first.
+	ListRejections(ctx context.Context, f RejectionFilter) ([]*Rejection, string, error)
+	// PruneRejections deletes the rejections received before before and
+	// returns how many.
+	PruneRejections(ctx context.Context, before time.Time) (int64, error)
+}
+
+// EncodeEventHeaders is how stores keep Event.Headers: a JSON object.
+func EncodeEventHeaders(h map[string]string) (string, error) {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", fmt.Errorf("encode event headers: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeEventHeaders reads what EncodeEventHeaders wrote into *h; "" (a
+// NULL column) leaves *h nil.
+func DecodeEventHeaders(s string, h *map[string]string) error {
+	*h = nil
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), h); err != nil {
+		return fmt.Errorf("decode event headers: %w", err)
+	}
+	if len(*h) == 0 {
+		*h = nil
+	}
+	return nil
+}

@@ -1,0 +1,371 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// exportQueries read each table for Export, in the order of
+// store.RecordKinds, each in key order.
+var exportQueries = []struct {
+	kind string
+	q    string
+	row  func(s *Store, rows *sql.Rows) (any, error)
+}{
+	{store.KindAPIKey, `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`, exportAPIKey},
+	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
+	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
+	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
+		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
+	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
+	{store.KindAttempt, `SELECT ` + attemptRecordCols + ` FROM attempts ORDER BY delivery_id, attempt_number`, exportAttempt},
+}
+
+const (
+	deliveryRecordCols = `id, event_id, endpoint_id, tenant, event_type, status, attempts, next_attempt_at, claim,
+		leased_until, hold, last_status, last_error, fifo, created_at, updated_at, completed_at`
+	attemptRecordCols = `id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns, url,
+		request_headers, status_code, error_message, response_body, response_body IS NULL, trigger_kind`
+)
+
+// Export calls fn with every row of every table as store.Records, in the
+// order of store.RecordKinds, each table in key order, from one read
+// transaction of the read pool: a consistent snapshot, which writes do not
+// wait for, but which keeps the WAL from being checkpointed past it while
+// the export runs. Endpoint secrets are exported sealed. It stops at fn's
+// first error and returns it wrapped.
+func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
+	conn, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("export: begin: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	for _, t := range exportQueries {
+		if err := s.exportTable(ctx, conn, t.kind, t.q, t.row, fn); err != nil {
+			return fmt.Errorf("export %s records: %w", t.kind, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) exportTable(ctx context.Context, conn *sql.Conn, kind, q string, row func(*Store, *sql.Rows) (any, error), fn func(store.Record) error) error {
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		data, err := row(s, rows)
+		if err != nil {
+			return err
+		}
+		rec, err := store.NewRecord(kind, data)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func exportAPIKey(_ *Store, rows *sql.Rows) (any, error) {
+	var (
+		r             store.APIKeyRecord
+		used, revoked sql.NullInt64
+	)
+	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &used, &revoked); err != nil {
+		return nil, err
+	}
+	r.LastUsedAt, r.RevokedAt = nullInt(used), nullInt(revoked)
+	return &r, nil
+}
+
+func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
+	var (
+		r              store.EndpointRecord
+		custom         sql.NullString
+		types          string
+		disabled, fifo int64
+		failing        sql.NullInt64
+	)
+	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if custom.Valid {
+		r.CustomScheme = []byte(custom.String)
+	}
+	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
+		return nil, fmt.Errorf("endpoint %s: decode event types: %w", r.ID, err)
+	}
+	r.Disabled, r.FIFO = disabled != 0, fifo != 0
+	r.FailingSince = nullInt(failing)
+	return &r, nil
+}
+
+func exportEvent(_ *Store, rows *sql.Rows) (any, error) {
+	ev, err := scanEvent(rows)
+	if err != nil {
+		return nil, err
+	}
+	return store.EventRecordOf(ev), nil
+}
+
+func exportIdempotencyKey(_ *Store, rows *sql.Rows) (any, error) {
+	var r store.IdempotencyKeyRecord
+	if err := rows.Scan(&r.Tenant, &r.IdempotencyKey, &r.EventID, &r.CreatedAt); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func exportDelivery(_ *Store, rows *sql.Rows) (any, error) {
+	var (
+		r                 store.DeliveryRecord
+		leased, completed sql.NullInt64
+		hold, fifo        int64
+	)
+	if err := rows.Scan(&r.ID, &r.EventID, &r.EndpointID, &r.Tenant, &r.EventType, &r.Status, &r.Attempts,
+		&r.NextAttemptAt, &r.Claim, &leased, &hold, &r.LastStatus, &r.LastError, &fifo, &r.CreatedAt, &r.UpdatedAt,
+		&completed); err != nil {
+		return nil, err
+	}
+	r.LeasedUntil, r.CompletedAt = nullInt(leased), nullInt(completed)
+	r.Hold, r.FIFO = hold != 0, fifo != 0
+	return &r, nil
+}
+
+func exportAttempt(_ *Store, rows *sql.Rows) (any, error) {
+	var (
+		r        store.AttemptRecord
+		headers  string
+		body     []byte
+		bodyNull bool
+	)
+	if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EndpointID, &r.EventID, &r.Number, &r.StartedAt, &r.DurationNS,
+		&r.URL, &headers, &r.StatusCode, &r.Error, &body, &bodyNull, &r.Trigger); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(headers), &r.RequestHeaders); err != nil {
+		return nil, fmt.Errorf("attempt %s: decode headers: %w", r.ID, err)
+	}
+	if !bodyNull {
+		r.ResponseBody = append([]byte{}, body...)
+	}
+	return &r, nil
+}
+
+func nullInt(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+// importRow is one record made ready for the writer.
+type importRow struct {
+	q    string
+	args []any
+}
+
+// The statements of Import, one per kind.
+var importQueries = map[string]string{
+	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
+	store.KindDelivery:       `INSERT INTO deliveries (` + deliveryRecordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindAttempt: `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
+		url, request_headers, status_code, error_message, response_body, trigger_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+}
+
+// emptyQuery is true when a table Import writes has a row.
+const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM events)
+	OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries) OR EXISTS (SELECT 1 FROM attempts)`
+
+// Import inserts records, as Export writes them, into an empty store,
+// preserving every id and field, store.ImportBatch records per write
+// transaction. ErrConflict, and nothing written, if the store is not
+// empty. Records must come in the order of store.RecordKinds; the sealed
+// secrets of endpoints must open with this store's Cipher (the store that
+// exported them must have used the same key). An error from records, or
+// from a record, stops the import and is returned wrapped; the batches
+// committed before it stay.
+func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
+	var (
+		batch   []importRow
+		n       int
+		kind    = -1
+		newest  string
+		checked bool
+	)
+	flush := func() error {
+		rows := batch
+		err := s.write(ctx, func(w *writer) error {
+			if !checked {
+				var used bool
+				if err := w.queryRow(emptyQuery).Scan(&used); err != nil {
+					return err
+				}
+				if used {
+					return fmt.Errorf("%w: the store is not empty", store.ErrConflict)
+				}
+			}
+			for _, r := range rows {
+				if _, err := w.exec(r.q, r.args...); err != nil {
+					return err
+				}
+			}
+			// Endpoints may have been added: forget what the caches know,
+			// and make new delivery ids come after the imported ones.
+			w.forgetAll()
+			if newest != "" {
+				w.ids.observe(newest)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		checked = true
+		batch = batch[:0]
+		return nil
+	}
+	for rec, err := range records {
+		if err != nil {
+			return fmt.Errorf("import: record %d: %w", n+1, err)
+		}
+		n++
+		k := slices.Index(store.RecordKinds, rec.Kind)
+		switch {
+		case k < 0:
+			return fmt.Errorf("import: record %d: unknown kind %q", n, rec.Kind)
+		case k < kind:
+			return fmt.Errorf("import: record %d: a %s record after %s records: records must come in the order %v",
+				n, rec.Kind, store.RecordKinds[kind], store.RecordKinds)
+		}
+		kind = k
+		row, err := s.importRow(rec)
+		if err != nil {
+			return fmt.Errorf("import: record %d: %w", n, err)
+		}
+		if rec.Kind == store.KindDelivery {
+			newest = max(newest, row.args[0].(string))
+		}
+		batch = append(batch, row)
+		if len(batch) == store.ImportBatch {
+			if err := flush(); err != nil {
+				return fmt.Errorf("import: records up to %d: %w", n, err)
+			}
+		}
+	}
+	if len(batch) > 0 || !checked {
+		if err := flush(); err != nil {
+			return fmt.Errorf("import: records up to %d: %w", n, err)
+		}
+	}
+	s.log.InfoContext(ctx, "sqlite: imported records", "records", n)
+	return nil
+}
+
+// importRow decodes a record into its INSERT.
+func (s *Store) importRow(rec store.Record) (importRow, error) {
+	q := importQueries[rec.Kind]
+	decode := func(v any) error {
+		if err := json.Unmarshal(rec.Data, v); err != nil {
+			return fmt.Errorf("decode %s: %w", rec.Kind, err)
+		}
+		return nil
+	}
+	switch rec.Kind {
+	case store.KindAPIKey:
+		var r store.APIKeyRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt}}, nil
+	case store.KindEndpoint:
+		var r store.EndpointRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		if _, err := s.cipher.Open(r.SealedSecrets); err != nil {
+			return importRow{}, fmt.Errorf("endpoint %s: its secrets do not open with this store's Cipher (export and import need the same key): %w", r.ID, err)
+		}
+		if r.EventTypes == nil {
+			r.EventTypes = []string{}
+		}
+		types, err := json.Marshal(r.EventTypes)
+		if err != nil {
+			return importRow{}, err
+		}
+		var custom any
+		if r.CustomScheme != nil {
+			custom = string(r.CustomScheme)
+		}
+		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+	case store.KindEvent:
+		var r store.EventRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		var headers any
+		if len(r.Headers) > 0 {
+			h, err := store.EncodeEventHeaders(r.Headers)
+			if err != nil {
+				return importRow{}, err
+			}
+			headers = h
+		}
+		return importRow{q, []any{r.ID, r.Tenant, r.Type, string(r.Payload), r.IdempotencyKey, r.CreatedAt,
+			r.ContentType, headers}}, nil
+	case store.KindIdempotencyKey:
+		var r store.IdempotencyKeyRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.Tenant, r.IdempotencyKey, r.EventID, r.CreatedAt}}, nil
+	case store.KindDelivery:
+		var r store.DeliveryRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.EventID, r.EndpointID, r.Tenant, r.EventType, r.Status, r.Attempts,
+			r.NextAttemptAt, r.Claim, r.LeasedUntil, boolInt(r.Hold), r.LastStatus, r.LastError, boolInt(r.FIFO),
+			r.CreatedAt, r.UpdatedAt, r.CompletedAt}}, nil
+	case store.KindAttempt:
+		var r store.AttemptRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		if r.RequestHeaders == nil {
+			r.RequestHeaders = map[string]string{}
+		}
+		headers, err := json.Marshal(r.RequestHeaders)
+		if err != nil {
+			return importRow{}, err
+		}
+		var body any
+		if r.ResponseBody != nil {
+			body = r.ResponseBody
+		}
+		return importRow{q, []any{r.ID, r.DeliveryID, r.EndpointID, r.EventID, r.Number, r.StartedAt, r.DurationNS,
+			r.URL, string(headers), r.StatusCode, r.Error, body, r.Trigger}}, nil
+	}
+	return importRow{}, errors.New("unknown kind " + rec.Kind)
+}

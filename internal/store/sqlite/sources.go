@@ -1,0 +1,342 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+const sourceCols = `id, name, description, scheme, custom_scheme, secrets, tolerance_ms, dedupe_ms,
+	slack_challenge, created_at, updated_at`
+
+// sealedSource is how a source's secrets are serialized before sealing.
+type sealedSource struct {
+	Secrets []sealedSecret `json:"secrets"`
+	Zoom    *sealedSecret  `json:"zoom,omitempty"`
+}
+
+func toSealed(sec store.Secret) sealedSecret {
+	s := sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt)}
+	if sec.ExpiresAt != nil {
+		v := ms(*sec.ExpiresAt)
+		s.ExpiresAt = &v
+	}
+	return s
+}
+
+func fromSealed(s sealedSecret) store.Secret {
+	out := store.Secret{Value: s.Value, CreatedAt: fromMS(s.CreatedAt)}
+	if s.ExpiresAt != nil {
+		t := fromMS(*s.ExpiresAt)
+		out.ExpiresAt = &t
+	}
+	return out
+}
+
+func (s *Store) sealSource(src *store.Source) ([]byte, error) {
+	var v sealedSource
+	v.Secrets = make([]sealedSecret, len(src.Secrets))
+	for i, sec := range src.Secrets {
+		v.Secrets[i] = toSealed(sec)
+	}
+	if src.ZoomSecret.Value != "" {
+		z := toSealed(src.ZoomSecret)
+		v.Zoom = &z
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	sealed, err := s.cipher.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
+	}
+	return sealed, nil
+}
+
+func (s *Store) openSource(src *store.Source, sealed []byte) error {
+	b, err := s.cipher.Open(sealed)
+	if err != nil {
+		return fmt.Errorf("open secrets: %w", err)
+	}
+	var v sealedSource
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("decode secrets: %w", err)
+	}
+	src.Secrets = nil
+	for _, sec := range v.Secrets {
+		src.Secrets = append(src.Secrets, fromSealed(sec))
+	}
+	if v.Zoom != nil {
+		src.ZoomSecret = fromSealed(*v.Zoom)
+	}
+	return nil
+}
+
+// sourceArgs encodes src's columns from description to slack_challenge.
+func (s *Store) sourceArgs(src *store.Source) ([]any, error) {
+	sealed, err := s.sealSource(src)
+	if err != nil {
+		return nil, err
+	}
+	var custom any
+	if src.CustomScheme != nil {
+		custom = string(src.CustomScheme)
+	}
+	return []any{src.Description, src.Scheme, custom, sealed, src.Tolerance.Milliseconds(),
+		src.DedupeWindow.Milliseconds(), boolInt(src.SlackChallenge)}, nil
+}
+
+// scanSource reads a row of sourceCols; expired secrets are dropped.
+func (s *Store) scanSource(r scanner) (*store.Source, error) {
+	var (
+		src              store.Source
+		custom           sql.NullString
+		sealed           []byte
+		tol, dedupe      int64
+		slack            int64
+		created, updated int64
+	)
+	if err := r.Scan(&src.ID, &src.Name, &src.Description, &src.Scheme, &custom, &sealed, &tol, &dedupe,
+		&slack, &created, &updated); err != nil {
+		return nil, interpretError(err)
+	}
+	if custom.Valid {
+		src.CustomScheme = []byte(custom.String)
+	}
+	if err := s.openSource(&src, sealed); err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	src.Secrets = liveSecrets(src.Secrets, time.Now())
+	src.Tolerance = time.Duration(tol) * time.Millisecond
+	src.DedupeWindow = time.Duration(dedupe) * time.Millisecond
+	src.SlackChallenge = slack != 0
+	src.CreatedAt, src.UpdatedAt = fromMS(created), fromMS(updated)
+	return &src, nil
+}
+
+// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be set.
+// ErrConflict if the id or the name exists.
+func (s *Store) CreateSource(ctx context.Context, src *store.Source) error {
+	if src.ID == "" || src.Name == "" {
+		return errors.New("create source: id and name are required")
+	}
+	args, err := s.sourceArgs(src)
+	if err != nil {
+		return fmt.Errorf("create source %s: %w", src.ID, err)
+	}
+	args = append([]any{src.ID, src.Name}, args...)
+	args = append(args, ms(src.CreatedAt), ms(src.UpdatedAt))
+	err = s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create source %s: %w", src.ID, err)
+	}
+	return nil
+}
+
+// GetSource returns the source or ErrNotFound.
+func (s *Store) GetSource(ctx context.Context, id string) (*store.Source, error) {
+	return s.getSource(ctx, "id", id)
+}
+
+// SourceByName returns the source called name or ErrNotFound.
+func (s *Store) SourceByName(ctx context.Context, name string) (*store.Source, error) {
+	return s.getSource(ctx, "name", name)
+}
+
+func (s *Store) getSource(ctx context.Context, col, v string) (*store.Source, error) {
+	row, err := s.queryRow(ctx, `SELECT `+sourceCols+` FROM sources WHERE `+col+` = ?`, v)
+	if err != nil {
+		return nil, fmt.Errorf("get source %s: %w", v, err)
+	}
+	src, err := s.scanSource(row)
+	if err != nil {
+		return nil, fmt.Errorf("get source %s: %w", v, err)
+	}
+	return src, nil
+}
+
+// ListSources returns a page of sources, newest first, and the cursor of the
+// next page ("" at the end).
+func (s *Store) ListSources(ctx context.Context, p store.Page) ([]*store.Source, string, error) {
+	limit := pageLimit(p)
+	q, args := `SELECT `+sourceCols+` FROM sources ORDER BY id DESC LIMIT ?`, []any{limit + 1}
+	if p.Cursor != "" {
+		q, args = `SELECT `+sourceCols+` FROM sources WHERE id < ? ORDER BY id DESC LIMIT ?`, []any{p.Cursor, limit + 1}
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list sources: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Source
+	for rows.Next() {
+		src, err := s.scanSource(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list sources: %w", err)
+		}
+		out = append(out, src)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list sources: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// UpdateSource replaces every field of the stored source src.ID but ID,
+// Name and CreatedAt. ErrNotFound if there is none.
+func (s *Store) UpdateSource(ctx context.Context, src *store.Source) error {
+	args, err := s.sourceArgs(src)
+	if err != nil {
+		return fmt.Errorf("update source %s: %w", src.ID, err)
+	}
+	args = append(args, ms(src.UpdatedAt), src.ID)
+	err = s.write(ctx, func(w *writer) error {
+		n, err := w.exec(`UPDATE sources SET description = ?, scheme = ?, custom_scheme = ?, secrets = ?,
+			tolerance_ms = ?, dedupe_ms = ?, slack_challenge = ?, updated_at = ? WHERE id = ?`, args...)
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update source %s: %w", src.ID, err)
+	}
+	return nil
+}
+
+// DeleteSource removes the source and its rejections. ErrNotFound if there
+// is none.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	err := s.write(ctx, func(w *writer) error {
+		n, err := w.exec(`DELETE FROM sources WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = w.exec(`DELETE FROM inbound_rejections WHERE source_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete source %s: %w", id, err)
+	}
+	return nil
+}
+
+const rejectionCols = `id, source_id, received_at, reason, detail, remote_addr, headers, body, body_size`
+
+// AddRejection stores r; r.ID and ReceivedAt must be set.
+func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
+	if r.ID == "" {
+		return errors.New("add rejection: id is required")
+	}
+	h := r.Headers
+	if h == nil {
+		h = map[string]string{}
+	}
+	headers, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("add rejection: encode headers: %w", err)
+	}
+	body := r.Body[:min(len(r.Body), store.MaxRejectionBody)]
+	if body == nil {
+		body = []byte{}
+	}
+	err = s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO inbound_rejections (`+rejectionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.SourceID, ms(r.ReceivedAt), r.Reason, r.Detail, r.RemoteAddr, string(headers), body, r.BodySize)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add rejection: %w", err)
+	}
+	return nil
+}
+
+// ListRejections returns a page of rejections, newest first.
+func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]*store.Rejection, string, error) {
+	limit := pageLimit(f.Page)
+	var (
+		where []string
+		args  []any
+	)
+	if f.SourceID != "" {
+		where = append(where, "source_id = ?")
+		args = append(args, f.SourceID)
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Cursor)
+	}
+	q := `SELECT ` + rejectionCols + ` FROM inbound_rejections`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list rejections: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Rejection
+	for rows.Next() {
+		var (
+			r        store.Rejection
+			received int64
+			headers  string
+		)
+		if err := rows.Scan(&r.ID, &r.SourceID, &received, &r.Reason, &r.Detail, &r.RemoteAddr, &headers,
+			&r.Body, &r.BodySize); err != nil {
+			return nil, "", fmt.Errorf("list rejections: %w", err)
+		}
+		if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
+			return nil, "", fmt.Errorf("list rejections: rejection %s: decode headers: %w", r.ID, err)
+		}
+		if r.Body == nil {
+			r.Body = []byte{}
+		}
+		r.ReceivedAt = fromMS(received)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list rejections: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// PruneRejections deletes the rejections received before before and
+// returns how many.
+func (s *Store) PruneRejections(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		n, err = w.exec(`DELETE FROM inbound_rejections WHERE received_at < ?`, ms(before))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune rejections: %w", err)
+	}
+	return n, nil
+}
