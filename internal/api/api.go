@@ -1,6 +1,6 @@
 // Package api serves hookrelay's REST API: JSON over HTTP under /api/v1 for
-// endpoints, events, deliveries and API keys. docs/openapi.yaml describes
-// every route; a test keeps the two in step.
+// endpoints, events, deliveries, API keys and inbound sources.
+// docs/openapi.yaml describes every route; a test keeps the two in step.
 //
 // Every call needs an Authorization: Bearer <key> header naming an unrevoked
 // API key. Errors are JSON objects of the form
@@ -165,6 +165,14 @@ func New(cfg Config) *API {
 		{"GET", "/api/v1/keys", a.listKeys},
 		{"DELETE", "/api/v1/keys/{id}", a.revokeKey},
 		{"POST", "/api/v1/portal-links", a.createPortalLink},
+		// Inbound sources (sources.go).
+		{"POST", "/api/v1/sources", a.createSource},
+		{"GET", "/api/v1/sources", a.listSources},
+		{"GET", "/api/v1/sources/{id}", a.getSource},
+		{"PATCH", "/api/v1/sources/{id}", a.updateSource},
+		{"DELETE", "/api/v1/sources/{id}", a.deleteSource},
+		{"POST", "/api/v1/sources/{id}/destinations", a.createDestination},
+		{"GET", "/api/v1/sources/{id}/rejections", a.listRejections},
 	}
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes {

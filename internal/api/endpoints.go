@@ -111,7 +111,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	if err := errors.Join(checkTenant(req.Tenant), checkText("description", req.Description, maxDescriptionLen), checkRateLimit(req.RateLimit)); err != nil {
+	if err := errors.Join(checkTenant(req.Tenant), checkOwnTenant(req.Tenant), checkText("description", req.Description, maxDescriptionLen), checkRateLimit(req.RateLimit)); err != nil {
 		return invalid("%v", err)
 	}
 	now := a.now()

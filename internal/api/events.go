@@ -35,6 +35,13 @@ type eventJSON struct {
 	// Duplicate says the request repeated an idempotency key and this is
 	// the earlier event; nothing was created.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// ContentType is set for inbound events: the media type of the body
+	// the source sent.
+	ContentType string `json:"content_type,omitempty"`
+	// PayloadEncoding is set when the payload is not JSON (an inbound
+	// event's form or binary body): "text" when "payload" is its text in
+	// a JSON string, "base64" when it is its base64.
+	PayloadEncoding string `json:"payload_encoding,omitempty"`
 }
 
 func toEventJSON(ev *store.Event) eventJSON {
@@ -44,6 +51,7 @@ func toEventJSON(ev *store.Event) eventJSON {
 		Type:           ev.Type,
 		IdempotencyKey: ev.IdempotencyKey,
 		CreatedAt:      utc(ev.CreatedAt),
+		ContentType:    ev.ContentType,
 	}
 }
 
@@ -77,7 +85,7 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := checkEventType("type", req.Type, false); err != nil {
 		return invalid("%v", err)
 	}
-	if err := checkTenant(req.Tenant); err != nil {
+	if err := errors.Join(checkTenant(req.Tenant), checkOwnTenant(req.Tenant)); err != nil {
 		return invalid("%v", err)
 	}
 	if err := checkText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen); err != nil {
@@ -121,7 +129,12 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err, "event", id)
 	}
-	return writeEvent(w, http.StatusOK, toEventJSON(ev), ev.Payload)
+	out, payload := toEventJSON(ev), ev.Payload
+	if !json.Valid(payload) {
+		// An inbound event's body need not be JSON.
+		out.PayloadEncoding, payload = encodePayload(payload)
+	}
+	return writeEvent(w, http.StatusOK, out, payload)
 }
 
 // writeEvent writes ev with, unless nil, its payload as the "payload"

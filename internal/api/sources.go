@@ -1,0 +1,589 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/signature"
+)
+
+// Limits and defaults of sources.
+const (
+	// DefaultDedupeWindow is how long a source remembers message IDs when
+	// the request does not say.
+	DefaultDedupeWindow = 24 * time.Hour
+	maxDedupeWindow     = 30 * 24 * time.Hour
+	minDedupeWindow     = time.Minute
+	maxTolerance        = 24 * time.Hour
+	maxDestinations     = 20
+)
+
+// sourceJSON is a source in responses. It never holds a secret but in the
+// response to its creation, where Secret is the secret generated for it.
+type sourceJSON struct {
+	ID                  string          `json:"id"`
+	Name                string          `json:"name"`
+	Description         string          `json:"description"`
+	IngestPath          string          `json:"ingest_path"`
+	Tenant              string          `json:"tenant"`
+	EventType           string          `json:"event_type"`
+	Scheme              string          `json:"scheme"`
+	CustomScheme        json.RawMessage `json:"custom_scheme,omitempty"`
+	Secrets             []secretJSON    `json:"secrets"`
+	ToleranceSeconds    int64           `json:"tolerance_seconds"`
+	DedupeWindowSeconds int64           `json:"dedupe_window_seconds"`
+	SlackChallenge      bool            `json:"slack_challenge"`
+	ZoomValidation      bool            `json:"zoom_validation"`
+	Destinations        []endpointJSON  `json:"destinations,omitempty"`
+	Secret              string          `json:"secret,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+func toSourceJSON(s *store.Source) sourceJSON {
+	return sourceJSON{
+		ID:                  s.ID,
+		Name:                s.Name,
+		Description:         s.Description,
+		IngestPath:          "/in/" + s.Name,
+		Tenant:              s.Tenant(),
+		EventType:           s.EventType(),
+		Scheme:              s.Scheme,
+		CustomScheme:        s.CustomScheme,
+		Secrets:             secretsJSON(s.Secrets, false),
+		ToleranceSeconds:    int64(s.Tolerance / time.Second),
+		DedupeWindowSeconds: int64(s.DedupeWindow / time.Second),
+		SlackChallenge:      s.SlackChallenge,
+		ZoomValidation:      s.ZoomSecret.Value != "",
+		CreatedAt:           utc(s.CreatedAt),
+		UpdatedAt:           utc(s.UpdatedAt),
+	}
+}
+
+// destinationRequest is a destination in POST /api/v1/sources and the body
+// of POST /api/v1/sources/{id}/destinations: an endpoint of the source's
+// tenant. Scheme "none" (the default) forwards unsigned; any other scheme
+// re-signs with Secret (generated when empty).
+type destinationRequest struct {
+	URL          string          `json:"url"`
+	Scheme       string          `json:"scheme"`
+	CustomScheme json.RawMessage `json:"custom_scheme"`
+	Secret       string          `json:"secret"`
+	Description  string          `json:"description"`
+	Disabled     bool            `json:"disabled"`
+	FIFO         bool            `json:"fifo"`
+	RateLimit    float64         `json:"rate_limit"`
+}
+
+// createSourceRequest is the body of POST /api/v1/sources.
+type createSourceRequest struct {
+	Name         string          `json:"name"`
+	Description  string          `json:"description"`
+	Scheme       string          `json:"scheme"`
+	CustomScheme json.RawMessage `json:"custom_scheme"`
+	// Secrets verify requests, newest first; one is generated when none
+	// is given.
+	Secrets             []string             `json:"secrets"`
+	ToleranceSeconds    *int64               `json:"tolerance_seconds"`
+	DedupeWindowSeconds *int64               `json:"dedupe_window_seconds"`
+	SlackChallenge      bool                 `json:"slack_challenge"`
+	ZoomSecret          string               `json:"zoom_secret"`
+	Destinations        []destinationRequest `json:"destinations"`
+}
+
+func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
+	var req createSourceRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if !store.ValidSourceName(req.Name) {
+		return invalid("name %q: want 1 to 63 lowercase letters, digits and hyphens, not starting with a hyphen", req.Name)
+	}
+	if req.Scheme == "" && len(req.CustomScheme) == 0 {
+		return invalid("scheme is required: one of %s, or %q with custom_scheme", strings.Join(signature.Names(), ", "), customSchemeName)
+	}
+	scheme, schemeName, custom, err := resolveScheme(req.Scheme, req.CustomScheme)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	src := &store.Source{
+		ID:             store.NewID("src"),
+		Name:           req.Name,
+		Description:    req.Description,
+		Scheme:         schemeName,
+		CustomScheme:   custom,
+		SlackChallenge: req.SlackChallenge,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if err := checkText("description", req.Description, maxDescriptionLen); err != nil {
+		return invalid("%v", err)
+	}
+	generated := ""
+	if len(req.Secrets) == 0 {
+		if generated, err = newSecret(scheme); err != nil {
+			return err
+		}
+		req.Secrets = []string{generated}
+	}
+	if src.Secrets, err = sourceSecrets(scheme, req.Secrets, now); err != nil {
+		return err
+	}
+	if err := setWindows(src, scheme, req.ToleranceSeconds, req.DedupeWindowSeconds); err != nil {
+		return err
+	}
+	if err := setZoomSecret(src, req.ZoomSecret, now); err != nil {
+		return err
+	}
+	if len(req.Destinations) > maxDestinations {
+		return invalid("at most %d destinations", maxDestinations)
+	}
+	// Check every destination before creating anything.
+	dests := make([]*store.Endpoint, len(req.Destinations))
+	secrets := make([]string, len(req.Destinations))
+	for i, d := range req.Destinations {
+		ep, secret, err := a.destination(r.Context(), src, d, now)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Message = fmt.Sprintf("destinations[%d]: %s", i, e.Message)
+			}
+			return err
+		}
+		dests[i], secrets[i] = ep, secret
+	}
+	if err := a.store.CreateSource(r.Context(), src); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return &Error{http.StatusConflict, CodeConflict, "a source called " + src.Name + " exists"}
+		}
+		return fmt.Errorf("create source: %w", err)
+	}
+	out := toSourceJSON(src)
+	out.Secret = generated
+	out.Destinations = []endpointJSON{}
+	for i, ep := range dests {
+		if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
+			return fmt.Errorf("create source %s: destination %d: %w", src.ID, i, err)
+		}
+		ej := toEndpointJSON(ep)
+		ej.Secret = secrets[i]
+		out.Destinations = append(out.Destinations, ej)
+	}
+	w.Header().Set("Location", "/api/v1/sources/"+src.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// sourceSecrets validates the secrets of a source for its scheme.
+func sourceSecrets(scheme *signature.Scheme, values []string, now time.Time) ([]store.Secret, error) {
+	if len(values) > maxSecrets {
+		return nil, invalid("at most %d secrets", maxSecrets)
+	}
+	out := make([]store.Secret, len(values))
+	for i, v := range values {
+		if err := checkSecret(scheme, v); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Message = fmt.Sprintf("secrets[%d]: %s", i, e.Message)
+			}
+			return nil, err
+		}
+		out[i] = store.Secret{Value: v, CreatedAt: now}
+	}
+	return out, nil
+}
+
+// setWindows sets the tolerance and dedupe window of src from the request
+// (nil: keep what src has; a zero dedupe window means the default), and
+// checks that the window covers the tolerance, so that a replay within the
+// tolerance is always recognized as a duplicate.
+func setWindows(src *store.Source, scheme *signature.Scheme, tolSec, dedupeSec *int64) error {
+	if tolSec != nil {
+		tol := time.Duration(*tolSec) * time.Second
+		if *tolSec < 0 || tol > maxTolerance {
+			return invalid("tolerance_seconds must be from 0 (the scheme's own) to %d", int64(maxTolerance/time.Second))
+		}
+		src.Tolerance = tol
+	}
+	if dedupeSec != nil {
+		d := time.Duration(*dedupeSec) * time.Second
+		if *dedupeSec < 0 || d > maxDedupeWindow {
+			return invalid("dedupe_window_seconds must be from 0 (the default, %d) to %d",
+				int64(DefaultDedupeWindow/time.Second), int64(maxDedupeWindow/time.Second))
+		}
+		src.DedupeWindow = d
+	}
+	if src.DedupeWindow == 0 {
+		src.DedupeWindow = DefaultDedupeWindow
+	}
+	tol := src.Tolerance
+	if tol == 0 {
+		tol = scheme.Tolerance()
+	}
+	if src.DedupeWindow < max(tol, minDedupeWindow) {
+		return invalid("dedupe_window_seconds must be at least %d: the replay tolerance, and at least a minute",
+			int64(max(tol, minDedupeWindow)/time.Second))
+	}
+	return nil
+}
+
+// setZoomSecret sets (or with "" clears) the Zoom secret token of src.
+func setZoomSecret(src *store.Source, secret string, now time.Time) error {
+	if err := checkText("zoom_secret", secret, maxSecretLen); err != nil {
+		return invalid("%v", err)
+	}
+	src.ZoomSecret = store.Secret{}
+	if secret != "" {
+		src.ZoomSecret = store.Secret{Value: secret, CreatedAt: now}
+	}
+	return nil
+}
+
+// destination checks d and returns the endpoint it describes in src's
+// tenant, not yet created, with the secret to show (if it signs).
+func (a *API) destination(ctx context.Context, src *store.Source, d destinationRequest, now time.Time) (*store.Endpoint, string, error) {
+	if err := a.checkURL(ctx, d.URL); err != nil {
+		return nil, "", err
+	}
+	if err := errors.Join(checkText("description", d.Description, maxDescriptionLen), checkRateLimit(d.RateLimit)); err != nil {
+		return nil, "", invalid("%v", err)
+	}
+	ep := &store.Endpoint{
+		ID:          store.NewID("ep"),
+		Tenant:      src.Tenant(),
+		URL:         d.URL,
+		Description: d.Description,
+		Disabled:    d.Disabled,
+		FIFO:        d.FIFO,
+		RateLimit:   d.RateLimit,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if d.Disabled {
+		ep.DisabledReason = "manual"
+	}
+	if (d.Scheme == "" || d.Scheme == delivery.SchemeNone) && len(d.CustomScheme) == 0 {
+		if d.Secret != "" {
+			return nil, "", invalid("scheme %q forwards unsigned and takes no secret", delivery.SchemeNone)
+		}
+		ep.Scheme = delivery.SchemeNone
+		return ep, "", nil
+	}
+	scheme, name, custom, err := resolveScheme(d.Scheme, d.CustomScheme)
+	if err != nil {
+		return nil, "", err
+	}
+	secret := d.Secret
+	if secret != "" {
+		if err := checkSecret(scheme, secret); err != nil {
+			return nil, "", err
+		}
+	} else if secret, err = newSecret(scheme); err != nil {
+		return nil, "", err
+	}
+	ep.Scheme, ep.CustomScheme = name, custom
+	ep.Secrets = []store.Secret{{Value: secret, CreatedAt: now}}
+	return ep, secret, nil
+}
+
+// source loads the source the {id} path value names: by id ("src_...") or
+// by name.
+func (a *API) source(r *http.Request) (*store.Source, error) {
+	id := r.PathValue("id")
+	var (
+		src *store.Source
+		err error
+	)
+	if strings.HasPrefix(id, "src_") {
+		src, err = a.store.GetSource(r.Context(), id)
+	} else {
+		src, err = a.store.SourceByName(r.Context(), id)
+	}
+	if err != nil {
+		return nil, storeError(err, "source", id)
+	}
+	return src, nil
+}
+
+// destinations returns the endpoints of the source's tenant.
+func (a *API) destinations(ctx context.Context, src *store.Source) ([]*store.Endpoint, error) {
+	tenant := src.Tenant()
+	var out []*store.Endpoint
+	cursor := ""
+	for {
+		eps, next, err := a.store.ListEndpoints(ctx, store.EndpointFilter{Tenant: &tenant, Page: store.Page{Limit: 1000, Cursor: cursor}})
+		if err != nil {
+			return nil, fmt.Errorf("destinations of source %s: %w", src.ID, err)
+		}
+		out = append(out, eps...)
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	srcs, next, err := a.store.ListSources(r.Context(), page)
+	if err != nil {
+		return storeError(err, "cursor", page.Cursor)
+	}
+	out := list[sourceJSON]{Data: make([]sourceJSON, len(srcs)), NextCursor: next}
+	for i, s := range srcs {
+		out.Data[i] = toSourceJSON(s)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
+	src, err := a.source(r)
+	if err != nil {
+		return err
+	}
+	return a.writeSource(w, r, http.StatusOK, src)
+}
+
+// writeSource writes src with its destinations.
+func (a *API) writeSource(w http.ResponseWriter, r *http.Request, status int, src *store.Source) error {
+	eps, err := a.destinations(r.Context(), src)
+	if err != nil {
+		return err
+	}
+	out := toSourceJSON(src)
+	out.Destinations = make([]endpointJSON, len(eps))
+	for i, e := range eps {
+		out.Destinations[i] = toEndpointJSON(e)
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// updateSourceRequest is the body of PATCH /api/v1/sources/{id}: only the
+// fields present change. Secrets replaces every secret (list the old ones
+// after the new one to keep accepting them during a rotation); zoom_secret
+// "" turns the Zoom handshake off. The name cannot change.
+type updateSourceRequest struct {
+	Name                *string          `json:"name"`
+	Description         *string          `json:"description"`
+	Scheme              *string          `json:"scheme"`
+	CustomScheme        json.RawMessage  `json:"custom_scheme"`
+	Secrets             *[]string        `json:"secrets"`
+	ToleranceSeconds    *int64           `json:"tolerance_seconds"`
+	DedupeWindowSeconds *int64           `json:"dedupe_window_seconds"`
+	SlackChallenge      *bool            `json:"slack_challenge"`
+	ZoomSecret          *string          `json:"zoom_secret"`
+	Destinations        *json.RawMessage `json:"destinations"`
+}
+
+func (a *API) updateSource(w http.ResponseWriter, r *http.Request) error {
+	var req updateSourceRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Destinations != nil {
+		return invalid("destinations are endpoints: add one with POST /api/v1/sources/{id}/destinations, change or delete it under /api/v1/endpoints/{id}")
+	}
+	src, err := a.source(r)
+	if err != nil {
+		return err
+	}
+	if req.Name != nil && *req.Name != src.Name {
+		return invalid("a source's name cannot be changed: it is its ingest path and the tenant of its destinations")
+	}
+	now := a.now()
+	scheme, _, _, err := resolveScheme(src.Scheme, src.CustomScheme)
+	if req.Scheme != nil || len(req.CustomScheme) > 0 {
+		name := customSchemeName
+		if req.Scheme != nil {
+			name = *req.Scheme
+		}
+		custom := req.CustomScheme
+		if len(custom) == 0 && name == customSchemeName {
+			custom = src.CustomScheme
+		}
+		var schemeName string
+		scheme, schemeName, custom, err = resolveScheme(name, custom)
+		if err != nil {
+			return err
+		}
+		src.Scheme, src.CustomScheme = schemeName, custom
+		if req.Secrets == nil {
+			for _, s := range src.Secrets {
+				if signature.ValidateSecret(scheme, s.Value) != nil {
+					return invalid("the source's current secrets are not valid for scheme %q: send new secrets with the scheme", scheme.Name())
+				}
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	if req.Secrets != nil {
+		if len(*req.Secrets) == 0 {
+			return invalid("secrets must not be empty: a source verifies every request")
+		}
+		if src.Secrets, err = sourceSecrets(scheme, *req.Secrets, now); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil {
+		if err := checkText("description", *req.Description, maxDescriptionLen); err != nil {
+			return invalid("%v", err)
+		}
+		src.Description = *req.Description
+	}
+	if err := setWindows(src, scheme, req.ToleranceSeconds, req.DedupeWindowSeconds); err != nil {
+		return err
+	}
+	if req.SlackChallenge != nil {
+		src.SlackChallenge = *req.SlackChallenge
+	}
+	if req.ZoomSecret != nil {
+		if err := setZoomSecret(src, *req.ZoomSecret, now); err != nil {
+			return err
+		}
+	}
+	src.UpdatedAt = now
+	if err := a.store.UpdateSource(r.Context(), src); err != nil {
+		return storeError(err, "source", src.ID)
+	}
+	return a.writeSource(w, r, http.StatusOK, src)
+}
+
+// deleteSource deletes the source's destinations (canceling their pending
+// deliveries), then the source and its rejections. Its events stay.
+func (a *API) deleteSource(w http.ResponseWriter, r *http.Request) error {
+	src, err := a.source(r)
+	if err != nil {
+		return err
+	}
+	eps, err := a.destinations(r.Context(), src)
+	if err != nil {
+		return err
+	}
+	for _, e := range eps {
+		if err := a.store.DeleteEndpoint(r.Context(), e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete source %s: %w", src.ID, err)
+		}
+	}
+	if err := a.store.DeleteSource(r.Context(), src.ID); err != nil {
+		return storeError(err, "source", src.ID)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) createDestination(w http.ResponseWriter, r *http.Request) error {
+	var req destinationRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	src, err := a.source(r)
+	if err != nil {
+		return err
+	}
+	ep, secret, err := a.destination(r.Context(), src, req, a.now())
+	if err != nil {
+		return err
+	}
+	if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
+		return storeError(err, "endpoint", ep.ID)
+	}
+	out := toEndpointJSON(ep)
+	out.Secret = secret
+	w.Header().Set("Location", "/api/v1/endpoints/"+ep.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// rejectionJSON is a rejected request in responses. The body is text when
+// it is UTF-8, else base64.
+type rejectionJSON struct {
+	ID            string            `json:"id"`
+	SourceID      string            `json:"source_id"`
+	ReceivedAt    time.Time         `json:"received_at"`
+	Reason        string            `json:"reason"`
+	Detail        string            `json:"detail"`
+	RemoteAddr    string            `json:"remote_addr"`
+	Headers       map[string]string `json:"headers"`
+	Body          *string           `json:"body,omitempty"`
+	BodyBase64    *string           `json:"body_base64,omitempty"`
+	BodySize      int64             `json:"body_size"`
+	BodyTruncated bool              `json:"body_truncated"`
+}
+
+func (a *API) listRejections(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	src, err := a.source(r)
+	if err != nil {
+		return err
+	}
+	rs, next, err := a.store.ListRejections(r.Context(), store.RejectionFilter{SourceID: src.ID, Page: page})
+	if err != nil {
+		return storeError(err, "cursor", page.Cursor)
+	}
+	out := list[rejectionJSON]{Data: make([]rejectionJSON, len(rs)), NextCursor: next}
+	for i, rj := range rs {
+		j := rejectionJSON{
+			ID: rj.ID, SourceID: rj.SourceID, ReceivedAt: utc(rj.ReceivedAt), Reason: rj.Reason, Detail: rj.Detail,
+			RemoteAddr: rj.RemoteAddr, Headers: rj.Headers, BodySize: rj.BodySize,
+			BodyTruncated: rj.BodySize > int64(len(rj.Body)),
+		}
+		if j.Headers == nil {
+			j.Headers = map[string]string{}
+		}
+		if utf8.Valid(rj.Body) {
+			s := string(rj.Body)
+			j.Body = &s
+		} else {
+			s := base64.StdEncoding.EncodeToString(rj.Body)
+			j.BodyBase64 = &s
+		}
+		out.Data[i] = j
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// checkOwnTenant refuses, for the endpoints and events routes, a tenant
+// reserved for a source's destinations: those are created through the
+// sources routes, and only the gateway creates their events.
+func checkOwnTenant(t string) error {
+	if strings.HasPrefix(t, store.SourceTenantPrefix) {
+		return fmt.Errorf("tenant %q is reserved for the destinations of inbound sources (use /api/v1/sources)", t)
+	}
+	return nil
+}
+
+// encodePayload returns a payload that is not JSON as a JSON string: its
+// text ("text") if it is UTF-8, else its base64 ("base64").
+func encodePayload(p []byte) (string, []byte) {
+	enc, s := "text", string(p)
+	if !utf8.Valid(p) {
+		enc, s = "base64", base64.StdEncoding.EncodeToString(p)
+	}
+	b, err := marshal(s)
+	if err != nil {
+		return enc, []byte(`""`)
+	}
+	return enc, bytes.TrimSuffix(b, []byte("\n"))
+}
