@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,12 +24,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookrelay/hookrelay/internal/secretbox"
 )
 
 // runBench measures hookrelay against the ceiling of a bare Go HTTP client in
 // one run: the same 1 KB payload, the same loopback sink. It starts
-// "hookrelay serve" as a child process (this same binary) on a fresh data
-// directory, so that the service's CPU time and memory are its own.
+// "hookrelay serve" as child processes (this same binary), on a fresh data
+// directory or a fresh PostgreSQL database, so that the service's CPU time
+// and memory are its own.
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("bench", e.stderr)
 	events := fs.Int("events", 20000, "events to send in the throughput phase")
@@ -34,7 +43,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	latencyFor := fs.Duration("latency-duration", 10*time.Second, "length of the latency phase (0 skips it)")
 	pending := fs.Int("pending", 0, "if > 0, also measure RSS with this many deliveries pending")
 	dataDir := fs.String("data", "", "data directory for the service (default: a new temporary directory)")
+	dbURL := fs.String("database", "", "PostgreSQL server to benchmark on (postgres://…): a new database is created on it for the run and dropped after; empty: SQLite")
+	nodes := fs.Int("nodes", 1, "serve processes sharing the --database, events spread across them")
 	jsonOut := fs.Bool("json", false, "print the results as JSON")
+	var serveArgs stringList
+	fs.Var(&serveArgs, "serve-arg", "pass this flag to serve, such as --serve-arg=--endpoint-concurrency=8 (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay bench [flags]")
 		fmt.Fprintln(fs.Output(), "\nRuns a bare Go HTTP client against a loopback sink (the ceiling), then hookrelay\ndelivering to the same sink, and reports both.")
@@ -43,8 +56,14 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *events <= 0 || *conc <= 0 || *rate <= 0 {
-		return usagef("--events, --concurrency and --rate must be positive")
+	if *events <= 0 || *conc <= 0 || *rate <= 0 || *nodes <= 0 {
+		return usagef("--events, --concurrency, --rate and --nodes must be positive")
+	}
+	if err := checkDatabaseURL(*dbURL); err != nil {
+		return usageError{err}
+	}
+	if *nodes > 1 && *dbURL == "" {
+		return usagef("--nodes > 1 needs --database: SQLite serves one node")
 	}
 
 	payload := benchPayload(1024)
@@ -60,6 +79,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 
 	var res benchResults
 	res.PayloadBytes = len(payload)
+	res.Backend, res.Nodes, res.ServeArgs = "sqlite", *nodes, serveArgs
 
 	// Phase 1: the ceiling.
 	fmt.Fprintf(e.stderr, "bench: bare client, %d requests, %d concurrent\n", *events, *conc)
@@ -82,19 +102,42 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
-	svc, err := startService(ctx, e, exe, dir)
+	var pgPID int // the PostgreSQL server's, for its CPU time
+	if *dbURL != "" {
+		res.Backend = "postgres"
+		fresh, drop, err := createDatabase(ctx, *dbURL, "hookrelay_bench")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := drop(); err != nil {
+				fmt.Fprintln(e.stderr, "bench:", err)
+			}
+		}()
+		*dbURL = fresh
+		pgPID = postgresServerPID(ctx, fresh)
+	}
+	svcs, err := startNodes(ctx, e, exe, dir, *dbURL, *nodes, serveArgs)
 	if err != nil {
 		return err
 	}
-	defer svc.stop()
-	api := &benchAPI{base: svc.url, key: svc.key, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}}
+	defer func() {
+		for _, s := range svcs {
+			s.stop()
+		}
+	}()
+	bases := make([]string, len(svcs))
+	for i, s := range svcs {
+		bases[i] = s.url
+	}
+	api := &benchAPI{base: svcs[0].url, bases: bases, key: svcs[0].key, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}}
 	if _, err := api.post(ctx, "/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"scheme":"standard"}`, sinkURL)); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
 
-	cpu0, _ := procCPU(svc.cmd.Process.Pid)
+	cpu0, pgCPU0 := nodesCPU(svcs), treeCPU(pgPID)
 	sink.reset()
-	fmt.Fprintf(e.stderr, "bench: hookrelay, %d events, %d concurrent\n", *events, *conc)
+	fmt.Fprintf(e.stderr, "bench: hookrelay (%s, %d node(s)), %d events, %d concurrent\n", res.Backend, *nodes, *events, *conc)
 	start := time.Now()
 	accepted, err := api.sendEvents(ctx, payload, *events, *conc, 0, nil)
 	if err != nil {
@@ -106,12 +149,24 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	deliverDur := sink.lastArrival().Sub(start)
 	time.Sleep(300 * time.Millisecond) // let the last attempts be recorded
-	cpu1, _ := procCPU(svc.cmd.Process.Pid)
+	cpu1, pgCPU1 := nodesCPU(svcs), treeCPU(pgPID)
 	res.AcceptedPerSec = float64(accepted) / acceptDur.Seconds()
 	res.DeliveredPerSec = float64(*events) / deliverDur.Seconds()
 	res.Ratio = res.DeliveredPerSec / res.BarePerSec
 	res.CPUMsPerDelivery = float64(cpu1-cpu0) / float64(*events)
+	if pgPID != 0 {
+		res.PostgresCPUMsPerDelivery = float64(pgCPU1-pgCPU0) / float64(*events)
+	}
 	res.Duplicates = sink.duplicates()
+	if *nodes > 1 {
+		for _, s := range svcs {
+			n, err := deliveredBy(ctx, s.url)
+			if err != nil {
+				return err
+			}
+			res.PerNode = append(res.PerNode, n)
+		}
+	}
 
 	// Phase 3: latency at a fixed rate.
 	if *latencyFor > 0 {
@@ -129,7 +184,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		res.LatencyRate = *rate
 		res.P50Ms, res.P99Ms = percentile(lat, 0.50), percentile(lat, 0.99)
 	}
-	res.PeakRSSMB = procPeakRSS(svc.cmd.Process.Pid)
+	for _, s := range svcs {
+		res.PeakRSSMB = max(res.PeakRSSMB, procPeakRSS(s.cmd.Process.Pid))
+	}
 
 	// Phase 4: memory with many deliveries pending.
 	if *pending > 0 {
@@ -144,8 +201,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		res.Pending = *pending
-		res.PendingRSSMB = procRSS(svc.cmd.Process.Pid)
-		res.PendingPeakRSSMB = procPeakRSS(svc.cmd.Process.Pid)
+		for _, s := range svcs {
+			res.PendingRSSMB = max(res.PendingRSSMB, procRSS(s.cmd.Process.Pid))
+			res.PendingPeakRSSMB = max(res.PendingPeakRSSMB, procPeakRSS(s.cmd.Process.Pid))
+		}
 	}
 
 	if *jsonOut {
@@ -157,13 +216,196 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// startNodes starts n serve processes with data under dir, on the
+// PostgreSQL database dbURL when it is set. They share the secret, session
+// and admin keys, as the nodes of one installation must.
+func startNodes(ctx context.Context, e *env, exe, dir, dbURL string, n int, args []string) ([]*service, error) {
+	if dbURL == "" {
+		s, err := startService(ctx, e, exe, dir, args...)
+		if err != nil {
+			return nil, err
+		}
+		return []*service{s}, nil
+	}
+	shared := sharedNodeEnv()
+	var svcs []*service
+	for i := range n {
+		s, err := startServiceConfig(ctx, e, exe, serviceConfig{
+			Dir:      filepath.Join(dir, fmt.Sprintf("node%d", i+1)),
+			Database: dbURL,
+			AdminKey: shared.adminKey,
+			Env:      shared.env,
+			Args:     args,
+		})
+		if err != nil {
+			for _, s := range svcs {
+				s.stop()
+			}
+			return nil, fmt.Errorf("node %d: %w", i+1, err)
+		}
+		svcs = append(svcs, s)
+	}
+	return svcs, nil
+}
+
+// nodeEnv is what every node of one installation shares.
+type nodeEnv struct {
+	adminKey string
+	env      []string
+}
+
+// sharedNodeEnv generates the keys the nodes of one installation share.
+func sharedNodeEnv() nodeEnv {
+	b := make([]byte, 3*secretbox.KeySize)
+	rand.Read(b)
+	n := nodeEnv{adminKey: "hr_bench_" + hex.EncodeToString(b[:16])}
+	n.env = []string{
+		"HOOKRELAY_SECRET_KEY=" + base64.StdEncoding.EncodeToString(b[secretbox.KeySize:2*secretbox.KeySize]),
+		"HOOKRELAY_SESSION_KEY=" + base64.StdEncoding.EncodeToString(b[2*secretbox.KeySize:]),
+	}
+	return n
+}
+
+// nodesCPU returns the CPU time of the services, in milliseconds.
+func nodesCPU(svcs []*service) int64 {
+	var sum int64
+	for _, s := range svcs {
+		ms, _ := procCPU(s.cmd.Process.Pid)
+		sum += ms
+	}
+	return sum
+}
+
+// deliveredBy returns the successful deliveries a node has recorded,
+// from its hookrelay_deliveries_total.
+func deliveredBy(ctx context.Context, base string) (int64, error) {
+	n, err := metricSum(ctx, base, "hookrelay_deliveries_total", `outcome="success"`)
+	return int64(n), err
+}
+
+// metricSum adds up the samples of a metric on a node's /metrics whose
+// labels contain match ("" for all).
+func metricSum(ctx context.Context, base, name, match string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("metrics of %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	var n float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != '{' && rest[0] != ' ') || !strings.Contains(rest, match) {
+			continue
+		}
+		f := strings.Fields(rest)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics of %s: %q: %w", base, line, err)
+		}
+		n += v
+	}
+	return n, sc.Err()
+}
+
+// createDatabase creates a database with a new name starting with prefix
+// on the PostgreSQL server that dsn (a postgres:// URL) names, and returns
+// its URL and a function that drops it.
+func createDatabase(ctx context.Context, dsn, prefix string) (string, func() error, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, errors.New("parse the database URL")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := prefix + "_" + hex.EncodeToString(b)
+	exec := func(ctx context.Context, q string) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		_, err = conn.Exec(ctx, q)
+		return err
+	}
+	if err := exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s on %s: %w", name, redactURL(dsn), err)
+	}
+	u.Path = "/" + name
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	return u.String(), drop, nil
+}
+
+// postgresServerPID returns the process id of the PostgreSQL server dsn
+// names when it runs on this machine and its data directory is readable,
+// else 0.
+func postgresServerPID(ctx context.Context, dsn string) int {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var dir string
+	if conn.QueryRow(ctx, `SELECT current_setting('data_directory')`).Scan(&dir) != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
+}
+
+// treeCPU returns the CPU time, in milliseconds, of process pid and its
+// children, live and exited (0 for pid 0).
+func treeCPU(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	total := procCPUWithChildren(pid)
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		c, err := strconv.Atoi(d.Name())
+		if err != nil || c == pid {
+			continue
+		}
+		if procPPID(c) == pid {
+			total += procCPUWithChildren(c)
+		}
+	}
+	return total
+}
+
 type benchResults struct {
-	PayloadBytes     int     `json:"payload_bytes"`
-	BarePerSec       float64 `json:"bare_client_per_sec"`
-	AcceptedPerSec   float64 `json:"events_accepted_per_sec"`
-	DeliveredPerSec  float64 `json:"deliveries_per_sec"`
-	Ratio            float64 `json:"deliveries_to_bare_ratio"`
-	CPUMsPerDelivery float64 `json:"cpu_ms_per_delivery"`
+	Backend          string   `json:"backend"`
+	Nodes            int      `json:"nodes"`
+	ServeArgs        []string `json:"serve_args,omitempty"`
+	PayloadBytes     int      `json:"payload_bytes"`
+	BarePerSec       float64  `json:"bare_client_per_sec"`
+	AcceptedPerSec   float64  `json:"events_accepted_per_sec"`
+	DeliveredPerSec  float64  `json:"deliveries_per_sec"`
+	Ratio            float64  `json:"deliveries_to_bare_ratio"`
+	CPUMsPerDelivery float64  `json:"cpu_ms_per_delivery"`
+	// PostgresCPUMsPerDelivery is the PostgreSQL server's, when it runs on
+	// this machine.
+	PostgresCPUMsPerDelivery float64 `json:"postgres_cpu_ms_per_delivery,omitempty"`
+	// PerNode is the successful deliveries of each node, with several.
+	PerNode          []int64 `json:"deliveries_per_node,omitempty"`
 	Duplicates       int64   `json:"duplicates"`
 	LatencyRate      int     `json:"latency_events_per_sec,omitempty"`
 	P50Ms            float64 `json:"accept_to_first_attempt_p50_ms,omitempty"`
@@ -175,16 +417,23 @@ type benchResults struct {
 }
 
 func (r benchResults) print(w io.Writer) {
+	fmt.Fprintf(w, "backend                          %s, %d node(s)\n", r.Backend, r.Nodes)
 	fmt.Fprintf(w, "payload                          %d bytes\n", r.PayloadBytes)
 	fmt.Fprintf(w, "bare Go client (ceiling)         %.0f req/s\n", r.BarePerSec)
 	fmt.Fprintf(w, "hookrelay events accepted        %.0f /s\n", r.AcceptedPerSec)
 	fmt.Fprintf(w, "hookrelay deliveries completed   %.0f /s  (%.2fx the bare client)\n", r.DeliveredPerSec, r.Ratio)
 	fmt.Fprintf(w, "CPU per delivery                 %.3f ms\n", r.CPUMsPerDelivery)
+	if r.PostgresCPUMsPerDelivery > 0 {
+		fmt.Fprintf(w, "PostgreSQL CPU per delivery      %.3f ms\n", r.PostgresCPUMsPerDelivery)
+	}
+	if len(r.PerNode) > 0 {
+		fmt.Fprintf(w, "deliveries per node              %v\n", r.PerNode)
+	}
 	fmt.Fprintf(w, "duplicate deliveries             %d\n", r.Duplicates)
 	if r.LatencyRate > 0 {
 		fmt.Fprintf(w, "accept→first attempt @%d/s      p50 %.1f ms, p99 %.1f ms\n", r.LatencyRate, r.P50Ms, r.P99Ms)
 	}
-	fmt.Fprintf(w, "peak RSS                         %.0f MB\n", r.PeakRSSMB)
+	fmt.Fprintf(w, "peak RSS (largest node)          %.0f MB\n", r.PeakRSSMB)
 	if r.Pending > 0 {
 		fmt.Fprintf(w, "RSS with %d pending         %.0f MB (peak %.0f MB)\n", r.Pending, r.PendingRSSMB, r.PendingPeakRSSMB)
 	}
@@ -338,10 +587,32 @@ var listeningRE = regexp.MustCompile(`listening on (http://[^\s"]+)`)
 // startService starts exe serve on a free loopback port with its data in
 // dir and an admin key of its own, and waits until it listens.
 func startService(ctx context.Context, e *env, exe, dir string, extra ...string) (*service, error) {
-	key := "hr_bench_" + strings.ReplaceAll(filepath.Base(dir), "-", "_") // the same on a restart
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--allow-private-networks", "--log-level", "warn"}, extra...)
+	return startServiceConfig(ctx, e, exe, serviceConfig{Dir: dir, Args: extra})
+}
+
+// serviceConfig says how to start a serve process.
+type serviceConfig struct {
+	Dir      string   // data directory
+	Database string   // --database; "" for SQLite in Dir
+	AdminKey string   // HOOKRELAY_ADMIN_KEY; "" for one derived from Dir
+	Env      []string // more environment, NAME=value
+	Args     []string // more flags
+}
+
+// startServiceConfig starts exe serve on a free loopback port as c says,
+// and waits until it listens.
+func startServiceConfig(ctx context.Context, e *env, exe string, c serviceConfig) (*service, error) {
+	key := c.AdminKey
+	if key == "" {
+		key = "hr_bench_" + strings.ReplaceAll(filepath.Base(c.Dir), "-", "_") // the same on a restart
+	}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", c.Dir, "--allow-private-networks", "--log-level", "warn"}
+	if c.Database != "" {
+		args = append(args, "--database", c.Database)
+	}
+	args = append(args, c.Args...)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "HOOKRELAY_ADMIN_KEY="+key)
+	cmd.Env = append(append(os.Environ(), "HOOKRELAY_ADMIN_KEY="+key), c.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -365,7 +636,8 @@ func startService(ctx context.Context, e *env, exe, dir string, extra ...string)
 			}
 		}
 	}()
-	go func() { s.done <- cmd.Wait() }()
+	// done yields the exit status once, then reads as closed.
+	go func() { s.done <- cmd.Wait(); close(s.done) }()
 	select {
 	case s.url = <-found:
 	case err := <-s.done:
@@ -390,14 +662,21 @@ func (s *service) stop() {
 	}
 }
 
+// benchAPI calls the API of one node, or spreads events round-robin over
+// several.
 type benchAPI struct {
 	base, key string
+	bases     []string // every node's base URL, for sendEvents; nil: base
 	client    *http.Client
 	eventType string
 }
 
 func (a *benchAPI) post(ctx context.Context, path, body string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", a.base+path, strings.NewReader(body))
+	return a.postTo(ctx, a.base, path, body)
+}
+
+func (a *benchAPI) postTo(ctx context.Context, base, path, body string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -433,6 +712,10 @@ func (a *benchAPI) sendEvents(ctx context.Context, payload []byte, n, conc, rate
 		defer t.Stop()
 		tick = t.C
 	}
+	bases := a.bases
+	if len(bases) == 0 {
+		bases = []string{a.base}
+	}
 	var next, accepted atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -441,11 +724,11 @@ func (a *benchAPI) sendEvents(ctx context.Context, payload []byte, n, conc, rate
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) && ctx.Err() == nil {
+			for i := next.Add(1); i <= int64(n) && ctx.Err() == nil; i = next.Add(1) {
 				if tick != nil {
 					<-tick
 				}
-				b, err := a.post(ctx, "/api/v1/events", body)
+				b, err := a.postTo(ctx, bases[i%int64(len(bases))], "/api/v1/events", body)
 				if err != nil {
 					once.Do(func() { firstErr = err })
 					return
@@ -495,6 +778,46 @@ func procStatusMB(pid int, field string) float64 {
 		}
 	}
 	return 0
+}
+
+// procCPUWithChildren returns the CPU time of a process and of its exited
+// children, in milliseconds; 0 if it is gone.
+func procCPUWithChildren(pid int) int64 {
+	f := procStatFields(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	var sum int64
+	for _, s := range f[11:15] { // utime, stime, cutime, cstime
+		v, _ := strconv.ParseInt(s, 10, 64)
+		sum += v
+	}
+	return sum * 10
+}
+
+// procPPID returns the parent of a process, or 0.
+func procPPID(pid int) int {
+	f := procStatFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// procStatFields returns the fields of /proc/PID/stat after the command
+// name: state is [0], ppid [1], utime [11].
+func procStatFields(pid int) []string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil
+	}
+	return strings.Fields(s[i+2:])
 }
 
 func procPeakRSS(pid int) float64 { return procStatusMB(pid, "VmHWM") }

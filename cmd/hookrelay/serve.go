@@ -16,14 +16,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hookrelay/hookrelay/internal/api"
 	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/inbound"
+	"github.com/hookrelay/hookrelay/internal/leader"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/internal/store/postgres"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
 	"github.com/hookrelay/hookrelay/internal/ui"
 	"github.com/hookrelay/hookrelay/signature"
@@ -65,10 +69,18 @@ type serveConfig struct {
 	OperatorSecretFile   string
 	OperatorScheme       string
 	InsecureCookies      bool
+	// DatabaseURL is a postgres:// URL; "" means SQLite in DataDir.
+	DatabaseURL string
+	// Retention is how long finished deliveries are kept; 0 keeps them.
+	Retention time.Duration
+	// EndpointConcurrency bounds the requests in flight to one endpoint
+	// from this node; 0 is the engine's default.
+	EndpointConcurrency int
 
 	// From the environment only.
-	SecretKey []byte // HOOKRELAY_SECRET_KEY, decoded; nil: the key file
-	AdminKey  string // HOOKRELAY_ADMIN_KEY
+	SecretKey  []byte // HOOKRELAY_SECRET_KEY, decoded; nil: the key file
+	SessionKey []byte // HOOKRELAY_SESSION_KEY, decoded; nil: the key file
+	AdminKey   string // HOOKRELAY_ADMIN_KEY
 }
 
 // Validate checks the configuration, reading the operator secret file.
@@ -78,6 +90,16 @@ func (c *serveConfig) Validate() error {
 	}
 	if c.DataDir == "" {
 		return usagef("--data is empty")
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return usageError{err}
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < api.DefaultIdempotencyWindow) {
+		// Retention prunes idempotency keys too.
+		return usagef("--retention must be 0 (keep everything) or at least the idempotency window, %v", api.DefaultIdempotencyWindow)
+	}
+	if c.EndpointConcurrency < 0 {
+		return usagef("--endpoint-concurrency must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usagef("--log-format %q: want text or json", c.LogFormat)
@@ -138,7 +160,10 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	c := &serveConfig{LogLevel: slog.LevelInfo}
 	fs := newFlagSet("serve", e.stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
-	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret key file")
+	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret and session key files")
+	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
+	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
+	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint from this node; with several nodes an endpoint may get this many from each (default 32)")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
@@ -155,6 +180,9 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
 	ef.bind("addr", "HOOKRELAY_ADDR")
 	ef.bind("data", "HOOKRELAY_DATA")
+	ef.bind("database", "HOOKRELAY_DATABASE_URL")
+	ef.bind("retention", "HOOKRELAY_RETENTION")
+	ef.bind("endpoint-concurrency", "HOOKRELAY_ENDPOINT_CONCURRENCY")
 	ef.bind("allow-private-networks", "HOOKRELAY_ALLOW_PRIVATE_NETWORKS")
 	ef.bind("log-format", "HOOKRELAY_LOG_FORMAT")
 	ef.bind("log-level", "HOOKRELAY_LOG_LEVEL")
@@ -170,10 +198,14 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay serve [flags]")
 		fmt.Fprintln(fs.Output(), `
 Runs the webhook service: the API under /api/v1, the delivery engine,
-/healthz and /metrics. Data lives in DIR/hookrelay.db. Endpoint secrets are
+/healthz and /metrics. Data lives in DIR/hookrelay.db, or, with --database,
+in PostgreSQL, where any number of nodes can share it. Endpoint secrets are
 encrypted with the key in HOOKRELAY_SECRET_KEY (base64, 32 bytes) or, without
-it, DIR/secret.key, created on first start. On first start an admin API key
-is created and printed once; set HOOKRELAY_ADMIN_KEY to choose it instead.
+it, DIR/secret.key, created on first start; dashboard sessions are signed
+with HOOKRELAY_SESSION_KEY or DIR/session.key. Nodes that share a database
+must all have the same two keys: set both variables on every node. On first
+start an admin API key is created and printed once; set HOOKRELAY_ADMIN_KEY
+to choose it instead (on every node, when several start at once).
 
 Each flag may also be set by the environment variable named in its help; a
 flag on the command line wins.`)
@@ -194,6 +226,13 @@ flag on the command line wins.`)
 			return nil, usagef("HOOKRELAY_SECRET_KEY: %v", err)
 		}
 		c.SecretKey = k
+	}
+	if s := e.getenv("HOOKRELAY_SESSION_KEY"); s != "" {
+		k, err := secretbox.ParseKey(s)
+		if err != nil {
+			return nil, usagef("HOOKRELAY_SESSION_KEY: %v", err)
+		}
+		c.SessionKey = k
 	}
 	c.AdminKey = e.getenv("HOOKRELAY_ADMIN_KEY")
 	if err := c.Validate(); err != nil {
@@ -242,6 +281,105 @@ func openStore(ctx context.Context, dataDir string, key []byte, logger *slog.Log
 	return st, nil
 }
 
+// defaultRetention is how long serve keeps finished deliveries by default.
+const defaultRetention = 30 * 24 * time.Hour
+
+// checkDatabaseURL accepts "" (SQLite) and postgres:// or postgresql://
+// URLs. The URL is not echoed: it may hold a password.
+func checkDatabaseURL(dsn string) error {
+	if dsn == "" || isPostgresURL(dsn) {
+		return nil
+	}
+	return errors.New("--database: want a postgres:// or postgresql:// URL")
+}
+
+func isPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// redactURL returns dsn fit for logs: the password, in the user
+// information or a password parameter, replaced by xxxxx.
+func redactURL(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// database is where a command's data lives: the PostgreSQL database URL
+// names, or, when URL is "", the SQLite database in DataDir.
+type database struct {
+	URL     string
+	DataDir string
+}
+
+// String describes the database for logs and messages, without a
+// password.
+func (d database) String() string {
+	if d.URL != "" {
+		return redactURL(d.URL)
+	}
+	return filepath.Join(d.DataDir, dbFileName)
+}
+
+// open opens the store, with secrets sealed by key (nil: the key file in
+// DataDir, created if missing). For PostgreSQL it also returns the
+// *postgres.Store, whose advisory locks elect the leader; for SQLite that
+// is nil.
+func (d database) open(ctx context.Context, key []byte, logger *slog.Logger) (store.Store, *postgres.Store, error) {
+	if d.URL == "" {
+		st, err := openStore(ctx, d.DataDir, key, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, nil, nil
+	}
+	if key == nil {
+		if err := os.MkdirAll(d.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create data directory: %w", err)
+		}
+		var err error
+		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(d.DataDir, secretKeyFile)); err != nil {
+			return nil, nil, err
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := postgres.Open(ctx, d.URL, &postgres.Config{Cipher: box, Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store %s: %w", d, err)
+	}
+	return st, st, nil
+}
+
+// leaderKey is the advisory lock key of the installation in the database
+// dsn names: one per schema, so that installations sharing a database in
+// different schemas (search_path) each elect a leader.
+func leaderKey(dsn string) int64 {
+	var schema string
+	if c, err := pgx.ParseConfig(dsn); err == nil {
+		schema = c.RuntimeParams["search_path"]
+	}
+	return leader.Key(schema)
+}
+
+// checkSecretKey reads one endpoint, which opens its secrets: a node
+// started with another secret key than the one that sealed them fails
+// here, at start, instead of at every delivery.
+func checkSecretKey(ctx context.Context, st store.Store) error {
+	if _, _, err := st.ListEndpoints(ctx, store.EndpointFilter{Page: store.Page{Limit: 1}}); err != nil {
+		return fmt.Errorf("read endpoints (is HOOKRELAY_SECRET_KEY the key the secrets were sealed with? every node sharing a database needs the same one): %w", err)
+	}
+	return nil
+}
+
 // ensureAdminKey creates the first API key when the store has none: the
 // operator's HOOKRELAY_ADMIN_KEY, or a generated one printed once to w.
 func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.Writer) error {
@@ -257,6 +395,11 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 		return fmt.Errorf("admin key: %w", err)
 	}
 	if err := st.CreateAPIKey(ctx, k); err != nil {
+		if adminKey != "" && errors.Is(err, store.ErrConflict) {
+			// Another node sharing the database created the same key
+			// at the same moment.
+			return nil
+		}
 		return fmt.Errorf("create admin key: %w", err)
 	}
 	if adminKey != "" {
@@ -272,7 +415,8 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 // then the store.
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	st, err := openStore(ctx, cfg.DataDir, cfg.SecretKey, logger)
+	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
+	st, pg, err := db.open(ctx, cfg.SecretKey, logger)
 	if err != nil {
 		return err
 	}
@@ -281,6 +425,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}
 	}()
+	if err := checkSecretKey(ctx, st); err != nil {
+		return err
+	}
 	if err := ensureAdminKey(ctx, st, cfg.AdminKey, e.stderr); err != nil {
 		return err
 	}
@@ -288,6 +435,26 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	host, _ := os.Hostname()
+	// The periodic jobs run on one node: the holder of an advisory lock on
+	// PostgreSQL, the only node on SQLite.
+	lcfg := &leader.Config{Logger: logger}
+	if pg != nil {
+		lcfg.Locker, lcfg.Key = pg, leaderKey(cfg.DatabaseURL)
+	}
+	elector := leader.New(lcfg)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "hookrelay", Name: "leader",
+		Help: "1 if this node runs the periodic jobs (auto-disable, retention), else 0.",
+	}, func() float64 {
+		if elector.Leading() {
+			return 1
+		}
+		return 0
+	}))
+	retention := cfg.Retention
+	if retention == 0 {
+		retention = -1 // the engine's "never"
+	}
 	dcfg := delivery.Config{
 		Store:                st,
 		Logger:               logger,
@@ -296,6 +463,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		RetrySchedule:        cfg.RetrySchedule,
 		RequestTimeout:       cfg.RequestTimeout,
 		DisableAfter:         cfg.DisableAfter,
+		Retention:            retention,
+		EndpointConcurrency:  cfg.EndpointConcurrency,
+		Leader:               elector,
 		OperatorURL:          cfg.OperatorURL,
 		OperatorScheme:       cfg.OperatorScheme,
 		Registerer:           reg,
@@ -308,9 +478,14 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		return fmt.Errorf("delivery engine: %w", err)
 	}
 
-	sessionKey, err := secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, sessionKeyFile))
-	if err != nil {
-		return fmt.Errorf("dashboard session key: %w", err)
+	sessionKey := cfg.SessionKey
+	if sessionKey == nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		if sessionKey, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, sessionKeyFile)); err != nil {
+			return fmt.Errorf("dashboard session key: %w", err)
+		}
 	}
 	dash, err := ui.New(ui.Config{
 		Store:                st,
@@ -333,8 +508,19 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:      cfg.MaxPayloadBytes,
 		PortalLinks:          dash,
 	})
+	gateway, err := inbound.New(inbound.Config{
+		Store:        st,
+		Notifier:     engine,
+		Logger:       logger,
+		MaxBodyBytes: cfg.MaxPayloadBytes,
+		Registerer:   reg,
+	})
+	if err != nil {
+		return fmt.Errorf("inbound gateway: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", apiHandler)
+	mux.Handle("POST /in/{source}", gateway) // inbound webhooks, verified by their source's scheme
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /healthz", healthz(st))
 	mux.Handle("/ui/", dash)
@@ -365,13 +551,16 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			failed <- fmt.Errorf("delivery engine: %w", err)
 		}
 	})
+	// The election stops with the engine, whose periodic jobs it serves,
+	// and resigns, so that another node takes over at once.
+	wg.Go(func() { elector.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)
 		}
 	})
 	addr := ln.Addr().String()
-	logger.Info("hookrelay serving", "addr", addr, "data", cfg.DataDir, "allow_private_networks", cfg.AllowPrivateNetworks)
+	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "allow_private_networks", cfg.AllowPrivateNetworks)
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
 
 	select {

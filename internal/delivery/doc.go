@@ -27,7 +27,11 @@
 // JSON.stringify, teak: json.dumps), so that receivers that verify the raw
 // bytes and receivers that re-serialize as the vendor does both succeed.
 // Each attempt is signed afresh, with the event ID as message ID and the
-// attempt's time as timestamp.
+// attempt's time as timestamp. An event's ContentType (application/json
+// when empty) and Headers go with it, under the signature headers, which
+// win; endpoints with scheme "none" (SchemeNone: the destinations of
+// inbound sources whose services trust the network) get the payload
+// unsigned. Inbound events are the only ones with either.
 //
 // # Pipeline
 //
@@ -107,6 +111,31 @@
 // whose attempts have failed without a success for DisableAfter; the store
 // records the reason on the endpoint.
 //
+// # Several nodes
+//
+// Any number of engines, one per node, may share one store (PostgreSQL):
+// the store's claims hand each delivery to one of them at a time, and a
+// node's death costs only its leases. Per-endpoint FIFO holds across nodes
+// (it is the store's). EndpointConcurrency and rate limits are enforced
+// per node: with N nodes an endpoint may see up to N×EndpointConcurrency
+// requests at once and N times its rate limit. Set them with the node
+// count in mind.
+//
+// The periodic jobs, auto-disable and retention, run only on the node that
+// Config.Leader says leads (internal/leader elects it with an advisory
+// lock), asked again before each run; both jobs are idempotent, so the
+// moment of overlap a change of leader may bring is harmless.
+//
+// # Retention
+//
+// Every 5 minutes (or Retention/4 if shorter) the leader prunes the
+// history older than Retention (30 days by default): attempts, finished
+// deliveries, idempotency keys and the events left without deliveries
+// (store.Store.Prune). The store deletes in batches of PruneBatch rows,
+// one short transaction each, so claims and completions are never held up
+// for longer than one batch. Pending deliveries and their events are kept
+// whatever their age.
+//
 // # Shutdown
 //
 // When Run's context is done, it stops claiming and waits up to
@@ -138,7 +167,8 @@
 //
 // With Config.Registerer: hookrelay_deliveries_total{outcome,scheme}
 // (outcome success, retry or failed; counted once recorded),
-// hookrelay_attempt_duration_seconds, hookrelay_inflight, and, read from
+// hookrelay_attempt_duration_seconds, hookrelay_inflight,
+// hookrelay_pruned_total{table}, and, read from
 // store.QueueStats at scrape time, hookrelay_queue_pending,
 // hookrelay_queue_due, hookrelay_queue_oldest_due_age_seconds and
 // hookrelay_endpoints_disabled.

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/signature"
 )
 
 // Config configures an Engine. Zero values mean the documented defaults.
@@ -39,7 +38,8 @@ type Config struct {
 	// connection is closed.
 	MaxResponseBytes int64
 	// EndpointConcurrency bounds the requests in flight to one endpoint
-	// from this node; 0 means 8.
+	// from this node; 0 means 32. With several nodes sharing a store, an
+	// endpoint may get this many from each.
 	EndpointConcurrency int
 	// Workers bounds the requests in flight on this node; 0 means 512.
 	// Claimed deliveries waiting in memory for their endpoint are bounded
@@ -56,8 +56,20 @@ type Config struct {
 	PollInterval time.Duration
 	// DisableAfter disables an endpoint whose attempts have failed without
 	// a success for this long; 0 means 120h, < 0 never. It is checked every
-	// minute, or every DisableAfter/4 if that is shorter.
+	// minute, or every DisableAfter/4 if that is shorter, on the leader.
 	DisableAfter time.Duration
+	// Retention is how long finished deliveries, their attempts and their
+	// events are kept; older ones are pruned (store.Store.Prune) in
+	// batches of PruneBatch every 5 minutes, or every Retention/4 if that
+	// is shorter, on the leader. 0 means 30 days, < 0 never.
+	Retention time.Duration
+	// PruneBatch is how many rows one pruning transaction deletes at most,
+	// which bounds how long it holds its locks; 0 means 1000.
+	PruneBatch int
+	// Leader, when several nodes share the store, says whether this node
+	// runs the periodic jobs (auto-disable, retention); it is asked before
+	// each run. nil means this node always runs them.
+	Leader Leader
 	// ShutdownGrace is how long Run waits, once its context is done, for
 	// requests in flight to finish before aborting them; 0 means
 	// RequestTimeout.
@@ -80,11 +92,13 @@ type Config struct {
 const (
 	defaultRequestTimeout      = 15 * time.Second
 	defaultMaxResponseBytes    = 4 << 10
-	defaultEndpointConcurrency = 8
+	defaultEndpointConcurrency = 32
 	defaultWorkers             = 512
 	defaultBatchSize           = 256
 	defaultPollInterval        = 500 * time.Millisecond
 	defaultDisableAfter        = 120 * time.Hour
+	defaultRetention           = 30 * 24 * time.Hour
+	defaultPruneBatch          = 1000
 	defaultLeaseMargin         = 30 * time.Second
 
 	completeBatch    = 100                  // results a CompleteAttempts waits for
@@ -159,7 +173,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("delivery: config has no store")
 	}
 	if cfg.RequestTimeout < 0 || cfg.MaxResponseBytes < 0 || cfg.EndpointConcurrency < 0 || cfg.Workers < 0 ||
-		cfg.Lease < 0 || cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.ShutdownGrace < 0 {
+		cfg.Lease < 0 || cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.ShutdownGrace < 0 || cfg.PruneBatch < 0 {
 		return nil, errors.New("delivery: negative config value")
 	}
 	for i, d := range cfg.RetrySchedule {
@@ -197,6 +211,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.DisableAfter == 0 {
 		cfg.DisableAfter = defaultDisableAfter
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = defaultRetention
+	}
+	if cfg.PruneBatch == 0 {
+		cfg.PruneBatch = defaultPruneBatch
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = cfg.RequestTimeout
@@ -277,7 +297,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		bg.Go(func() { e.ops.run(opsCtx) })
 	}
 	if e.cfg.DisableAfter > 0 {
-		bg.Go(func() { e.disableLoop(ctx) })
+		every := min(time.Minute, max(e.cfg.DisableAfter/4, 10*time.Millisecond))
+		bg.Go(func() { e.periodic(ctx, every, e.disableFailing) })
+	}
+	if e.cfg.Retention > 0 {
+		every := min(pruneEvery, max(e.cfg.Retention/4, 10*time.Millisecond))
+		bg.Go(func() { e.periodic(ctx, every, e.prune) })
 	}
 	e.log.InfoContext(ctx, "delivery engine started",
 		"workers", e.cfg.Workers, "endpoint_concurrency", e.cfg.EndpointConcurrency, "batch", e.cfg.BatchSize)
@@ -603,19 +628,11 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 		return c, 0
 	}
 
-	scheme, err := e.schemes.get(ep)
+	signed, err := e.sign(job, now) // passthrough.go: unsigned for scheme "none"
 	if err != nil {
-		return fail(fmt.Sprintf("signature scheme: %v", err))
+		return fail(err.Error())
 	}
-	secrets := make([]string, len(ep.Secrets))
-	for i, s := range ep.Secrets {
-		secrets[i] = s.Value
-	}
-	signed, err := scheme.Sign(signature.Message{ID: job.Event.ID, Timestamp: now, Payload: job.Event.Payload}, secrets...)
-	if err != nil {
-		return fail(fmt.Sprintf("sign: %v", err))
-	}
-	h := requestHeader(signed)
+	h := eventHeader(signed, &job.Event) // with the event's content type and headers
 	a.RequestHeaders = flattenHeader(h)
 
 	start := time.Now()
@@ -799,21 +816,8 @@ func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[str
 	}
 }
 
-// disableLoop disables endpoints that have been failing for DisableAfter.
-func (e *Engine) disableLoop(ctx context.Context) {
-	every := min(time.Minute, max(e.cfg.DisableAfter/4, 10*time.Millisecond))
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		e.disableFailing(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
+// disableFailing disables endpoints that have been failing for
+// DisableAfter.
 func (e *Engine) disableFailing(ctx context.Context) {
 	cutoff := e.now().Add(-e.cfg.DisableAfter)
 	reason := "auto: failing since before " + cutoff.UTC().Format(time.RFC3339) + " (for more than " + e.cfg.DisableAfter.String() + ")"

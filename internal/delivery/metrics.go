@@ -16,6 +16,7 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	duration   prometheus.Histogram
 	inflight   prometheus.Gauge
+	prunedRows *prometheus.CounterVec
 
 	mu       sync.Mutex
 	counters map[[2]string]prometheus.Counter // (outcome, scheme) → child, to skip label hashing
@@ -36,12 +37,16 @@ func newMetrics(reg prometheus.Registerer, stats func(context.Context) (store.Qu
 			Namespace: "hookrelay", Name: "inflight",
 			Help: "Delivery requests in flight on this node.",
 		}),
+		prunedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hookrelay", Name: "pruned_total",
+			Help: "Rows of history deleted by retention, by table (attempts, deliveries, idempotency_keys, events).",
+		}, []string{"table"}),
 		counters: make(map[[2]string]prometheus.Counter),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.deliveries, m.duration, m.inflight, &queueCollector{stats: stats}} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.duration, m.inflight, m.prunedRows, &queueCollector{stats: stats}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("delivery: register metrics: %w", err)
 		}
@@ -59,6 +64,17 @@ func (m *metrics) delivered(outcome, scheme string) {
 	}
 	m.mu.Unlock()
 	c.Inc()
+}
+
+// pruned counts what one Prune deleted.
+func (m *metrics) pruned(r store.PruneResult) {
+	for table, n := range map[string]int64{
+		"attempts": r.Attempts, "deliveries": r.Deliveries, "idempotency_keys": r.IdempotencyKeys, "events": r.Events,
+	} {
+		if n > 0 {
+			m.prunedRows.WithLabelValues(table).Add(float64(n))
+		}
+	}
 }
 
 var (
