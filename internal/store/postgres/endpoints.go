@@ -17,59 +17,12 @@ import (
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
 	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
 
-// sealedSecret is how a secret is serialized before sealing (the same JSON
-// as the SQLite store's).
-type sealedSecret struct {
-	Value     string `json:"value"`
-	CreatedAt int64  `json:"created_at"`
-	ExpiresAt *int64 `json:"expires_at,omitempty"`
-}
-
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
-	list := make([]sealedSecret, len(secrets))
-	for i, sec := range secrets {
-		list[i] = sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt), ExpiresAt: nullMS(sec.ExpiresAt)}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return nil, fmt.Errorf("encode secrets: %w", err)
-	}
-	sealed, err := s.cipher.Seal(b)
-	if err != nil {
-		return nil, fmt.Errorf("seal secrets: %w", err)
-	}
-	return sealed, nil
+	return store.SealSecrets(s.cipher, secrets)
 }
 
 func (s *Store) openSecrets(sealed []byte) ([]store.Secret, error) {
-	b, err := s.cipher.Open(sealed)
-	if err != nil {
-		return nil, fmt.Errorf("open secrets: %w", err)
-	}
-	var list []sealedSecret
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("decode secrets: %w", err)
-	}
-	if len(list) == 0 {
-		return nil, nil
-	}
-	out := make([]store.Secret, len(list))
-	for i, sec := range list {
-		out[i] = store.Secret{Value: sec.Value, CreatedAt: fromMS(sec.CreatedAt), ExpiresAt: fromNullMS(sec.ExpiresAt)}
-	}
-	return out, nil
-}
-
-// liveSecrets returns a copy of secrets without those expired at now.
-func liveSecrets(secrets []store.Secret, now time.Time) []store.Secret {
-	var out []store.Secret
-	for _, sec := range secrets {
-		if sec.ExpiresAt != nil && !sec.ExpiresAt.After(now) {
-			continue
-		}
-		out = append(out, sec)
-	}
-	return out
+	return store.OpenSecrets(s.cipher, sealed)
 }
 
 // endpointArgs encodes e's columns but id, created_at and updated_at, in
@@ -155,7 +108,7 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, er
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
 	}
-	e.Secrets = liveSecrets(e.Secrets, time.Now())
+	e.Secrets = store.LiveSecrets(e.Secrets, time.Now())
 	return e, nil
 }
 
@@ -195,7 +148,7 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 		if err != nil {
 			return nil, "", fmt.Errorf("list endpoints: %w", err)
 		}
-		e.Secrets = liveSecrets(e.Secrets, now)
+		e.Secrets = store.LiveSecrets(e.Secrets, now)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -383,7 +336,7 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 		}
 		for _, e := range out {
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
-			e.Secrets = liveSecrets(e.Secrets, now)
+			e.Secrets = store.LiveSecrets(e.Secrets, now)
 		}
 		return nil
 	})

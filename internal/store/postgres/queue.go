@@ -139,7 +139,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			}
 			e.FailingSince = fromNullMS(failing)
 			e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-			e.Secrets = liveSecrets(e.Secrets, p.Now)
+			e.Secrets = store.LiveSecrets(e.Secrets, p.Now)
 			ep = &e
 			endpoints[e.ID] = ep
 		}

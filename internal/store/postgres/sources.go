@@ -20,18 +20,19 @@ const sourceCols = `id, name, description, scheme, custom_scheme, secrets, toler
 // sealedSource is how a source's secrets are serialized before sealing (the
 // same JSON as the SQLite store's).
 type sealedSource struct {
-	Secrets []sealedSecret `json:"secrets"`
-	Zoom    *sealedSecret  `json:"zoom,omitempty"`
+	Secrets []store.SealedSecret `json:"secrets"`
+	Zoom    *store.SealedSecret  `json:"zoom,omitempty"`
 }
 
 func (s *Store) sealSource(src *store.Source) ([]byte, error) {
 	var v sealedSource
-	v.Secrets = make([]sealedSecret, len(src.Secrets))
+	v.Secrets = make([]store.SealedSecret, len(src.Secrets))
 	for i, sec := range src.Secrets {
-		v.Secrets[i] = sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt), ExpiresAt: nullMS(sec.ExpiresAt)}
+		v.Secrets[i] = store.ToSealed(sec)
 	}
 	if z := src.ZoomSecret; z.Value != "" {
-		v.Zoom = &sealedSecret{Value: z.Value, CreatedAt: ms(z.CreatedAt), ExpiresAt: nullMS(z.ExpiresAt)}
+		sz := store.ToSealed(z)
+		v.Zoom = &sz
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -55,10 +56,10 @@ func (s *Store) openSource(src *store.Source, sealed []byte) error {
 	}
 	src.Secrets = nil
 	for _, sec := range v.Secrets {
-		src.Secrets = append(src.Secrets, store.Secret{Value: sec.Value, CreatedAt: fromMS(sec.CreatedAt), ExpiresAt: fromNullMS(sec.ExpiresAt)})
+		src.Secrets = append(src.Secrets, store.FromSealed(sec))
 	}
 	if z := v.Zoom; z != nil {
-		src.ZoomSecret = store.Secret{Value: z.Value, CreatedAt: fromMS(z.CreatedAt), ExpiresAt: fromNullMS(z.ExpiresAt)}
+		src.ZoomSecret = store.FromSealed(*z)
 	}
 	return nil
 }
@@ -88,7 +89,7 @@ func (s *Store) scanSource(r pgx.Row) (*store.Source, error) {
 	if err := s.openSource(&src, sealed); err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.ID, err)
 	}
-	src.Secrets = liveSecrets(src.Secrets, time.Now())
+	src.Secrets = store.LiveSecrets(src.Secrets, time.Now())
 	src.Tolerance = time.Duration(tol) * time.Millisecond
 	src.DedupeWindow = time.Duration(dedupe) * time.Millisecond
 	src.CreatedAt, src.UpdatedAt = fromMS(created), fromMS(updated)

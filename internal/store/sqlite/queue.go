@@ -121,7 +121,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 				return fmt.Errorf("event %s of delivery %s: %w", d.EventID, d.ID, store.ErrNotFound)
 			}
 			job := &store.Job{Delivery: *d, Endpoint: *e, Event: *ev}
-			job.Endpoint.Secrets = liveSecrets(e.Secrets, p.Now)
+			job.Endpoint.Secrets = store.LiveSecrets(e.Secrets, p.Now)
 			job.Endpoint.EventTypes = slices.Clone(e.EventTypes)
 			job.Endpoint.CustomScheme = slices.Clone(e.CustomScheme)
 			jobs = append(jobs, job)

@@ -17,36 +17,18 @@ const sourceCols = `id, name, description, scheme, custom_scheme, secrets, toler
 
 // sealedSource is how a source's secrets are serialized before sealing.
 type sealedSource struct {
-	Secrets []sealedSecret `json:"secrets"`
-	Zoom    *sealedSecret  `json:"zoom,omitempty"`
-}
-
-func toSealed(sec store.Secret) sealedSecret {
-	s := sealedSecret{Value: sec.Value, CreatedAt: ms(sec.CreatedAt)}
-	if sec.ExpiresAt != nil {
-		v := ms(*sec.ExpiresAt)
-		s.ExpiresAt = &v
-	}
-	return s
-}
-
-func fromSealed(s sealedSecret) store.Secret {
-	out := store.Secret{Value: s.Value, CreatedAt: fromMS(s.CreatedAt)}
-	if s.ExpiresAt != nil {
-		t := fromMS(*s.ExpiresAt)
-		out.ExpiresAt = &t
-	}
-	return out
+	Secrets []store.SealedSecret `json:"secrets"`
+	Zoom    *store.SealedSecret  `json:"zoom,omitempty"`
 }
 
 func (s *Store) sealSource(src *store.Source) ([]byte, error) {
 	var v sealedSource
-	v.Secrets = make([]sealedSecret, len(src.Secrets))
+	v.Secrets = make([]store.SealedSecret, len(src.Secrets))
 	for i, sec := range src.Secrets {
-		v.Secrets[i] = toSealed(sec)
+		v.Secrets[i] = store.ToSealed(sec)
 	}
 	if src.ZoomSecret.Value != "" {
-		z := toSealed(src.ZoomSecret)
+		z := store.ToSealed(src.ZoomSecret)
 		v.Zoom = &z
 	}
 	b, err := json.Marshal(v)
@@ -71,10 +53,10 @@ func (s *Store) openSource(src *store.Source, sealed []byte) error {
 	}
 	src.Secrets = nil
 	for _, sec := range v.Secrets {
-		src.Secrets = append(src.Secrets, fromSealed(sec))
+		src.Secrets = append(src.Secrets, store.FromSealed(sec))
 	}
 	if v.Zoom != nil {
-		src.ZoomSecret = fromSealed(*v.Zoom)
+		src.ZoomSecret = store.FromSealed(*v.Zoom)
 	}
 	return nil
 }
@@ -113,7 +95,7 @@ func (s *Store) scanSource(r scanner) (*store.Source, error) {
 	if err := s.openSource(&src, sealed); err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.ID, err)
 	}
-	src.Secrets = liveSecrets(src.Secrets, time.Now())
+	src.Secrets = store.LiveSecrets(src.Secrets, time.Now())
 	src.Tolerance = time.Duration(tol) * time.Millisecond
 	src.DedupeWindow = time.Duration(dedupe) * time.Millisecond
 	src.SlackChallenge = slack != 0
