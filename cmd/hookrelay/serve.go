@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -245,6 +246,23 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	cfg, err := parseServeConfig(e, args)
 	if err != nil {
 		return err
+	}
+	// HOOKRELAY_CPUPROFILE names a file that receives a CPU profile of the
+	// whole run, written at shutdown: for finding where time goes under
+	// load (go tool pprof).
+	if path := e.getenv("HOOKRELAY_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("HOOKRELAY_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("HOOKRELAY_CPUPROFILE: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	return serve(ctx, e, cfg)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -113,7 +114,7 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if stored == nil {
 		stored = ev
 	}
-	if len(deliveries) > 0 {
+	if anyUnclaimed(deliveries) {
 		a.notify()
 	}
 	out := toEventJSON(stored)
@@ -153,4 +154,11 @@ func writeEvent(w http.ResponseWriter, status int, ev eventJSON, payload []byte)
 	}
 	writeRawJSON(w, status, append(b, '\n'))
 	return nil
+}
+
+// anyUnclaimed reports whether some of the new deliveries wait for the
+// delivery engine to claim them: those the store claimed at creation are
+// already on their way (store.Dispatching).
+func anyUnclaimed(ds []*store.Delivery) bool {
+	return slices.ContainsFunc(ds, func(d *store.Delivery) bool { return d.Claim == 0 })
 }

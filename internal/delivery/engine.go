@@ -304,10 +304,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		every := min(pruneEvery, max(e.cfg.Retention/4, 10*time.Millisecond))
 		bg.Go(func() { e.periodic(ctx, every, e.prune) })
 	}
+	// Fresh deliveries come straight from the store when it can claim
+	// them at creation (store.Dispatching); the claim loop finds the rest.
+	ds, direct := e.store.(store.Dispatching)
+	if direct {
+		ds.SetDispatcher(e, e.cfg.Lease)
+	}
 	e.log.InfoContext(ctx, "delivery engine started",
 		"workers", e.cfg.Workers, "endpoint_concurrency", e.cfg.EndpointConcurrency, "batch", e.cfg.BatchSize)
 
 	e.claimLoop(ctx)
+	if direct {
+		ds.SetDispatcher(nil, 0)
+	}
 
 	// Shutdown: start nothing more; let requests in flight finish within
 	// the grace period, then abort them; record everything; stop the
@@ -381,6 +390,26 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
+}
+
+// Admits reports whether a delivery to the endpoint would start, or be
+// held to start soon, if the store handed it over at creation: the same
+// test a claim applies. It implements store.Dispatcher.
+func (e *Engine) Admits(endpointID string) bool {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping || e.inflight >= e.cfg.Workers || e.held >= e.maxHeld() {
+		return false
+	}
+	ep := e.eps[endpointID]
+	return ep == nil || !e.saturatedLocked(ep, now) && ep.bucket.rate == 0
+}
+
+// Dispatch takes deliveries the store claimed as it created them. It
+// implements store.Dispatcher.
+func (e *Engine) Dispatch(jobs []*store.Job, claimedAt time.Time) {
+	e.admit(jobs, claimedAt)
 }
 
 // sleep waits d or until ctx is done, reporting false in that case.

@@ -16,6 +16,13 @@
 // so a worker whose lease was taken over cannot overwrite the newer claim's
 // result.
 //
+// A store that implements Dispatching can also claim deliveries as it
+// creates them and hand them straight to a Dispatcher (the delivery engine)
+// once their transaction commits: the first attempt of a fresh delivery then
+// costs no claim and no wait for the next poll. Such a delivery is stored
+// already leased, so if the process dies before attempting it, it is due
+// again when its lease runs out, like any other claimed delivery.
+//
 // An endpoint with FIFO set has its deliveries attempted strictly one at a
 // time in the order their events were accepted: only its oldest pending
 // delivery is ever claimable, and while it is leased or waiting for a retry
@@ -181,6 +188,29 @@ type Job struct {
 	Delivery Delivery
 	Event    Event
 	Endpoint Endpoint
+}
+
+// A Dispatcher takes deliveries that a Dispatching store claimed at
+// creation. See the package documentation.
+type Dispatcher interface {
+	// Admits reports whether a delivery to the endpoint would start at
+	// once. The store asks while it writes, for each delivery it is about
+	// to create, so it must be quick and must not call the store. A true
+	// answer is a hint, not a reservation.
+	Admits(endpointID string) bool
+	// Dispatch takes jobs claimed at claimedAt, once their transaction has
+	// committed. Each job's Delivery.Claim is 1 and its NextAttemptAt is
+	// the end of its lease. It must not block or call the store.
+	Dispatch(jobs []*Job, claimedAt time.Time)
+}
+
+// Dispatching is implemented by stores that can claim deliveries at
+// creation. SetDispatcher(d, lease) makes CreateEvent and CreateEventFor
+// claim, for lease, each delivery that d admits and that goes to an endpoint
+// without FIFO or a rate limit; SetDispatcher(nil, 0) stops it. A
+// delivery claimed so has Claim 1 in what CreateEvent returns.
+type Dispatching interface {
+	SetDispatcher(d Dispatcher, lease time.Duration)
 }
 
 // ClaimParams says which due deliveries to claim.

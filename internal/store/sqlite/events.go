@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -72,8 +73,13 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		}
 		headers = h
 	}
+	dc := s.dispatch.Load()
+	var (
+		jobs      []*store.Job
+		claimedAt time.Time
+	)
 	err := s.write(ctx, func(w *writer) error {
-		earlier, out = nil, out[:0]
+		earlier, out, jobs, claimedAt = nil, out[:0], jobs[:0], time.Now()
 		if e.IdempotencyKey != "" {
 			var (
 				prevID string
@@ -145,12 +151,36 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 				CreatedAt:     e.CreatedAt,
 				UpdatedAt:     e.CreatedAt,
 			}
+			// Claimed at creation: due again, and leased, until the
+			// lease is over; see store.Dispatching.
+			var ep *store.Endpoint
+			if dc != nil && !t.FIFO && dc.d.Admits(t.ID) {
+				if ep, err = w.endpoint(t.ID); err != nil {
+					return err
+				}
+				if ep.RateLimit > 0 || ep.Disabled {
+					ep = nil
+				}
+			}
+			next, leased := created, any(nil)
+			if ep != nil {
+				d.Claim, d.NextAttemptAt = 1, claimedAt.Add(dc.lease).Truncate(time.Millisecond)
+				next = ms(d.NextAttemptAt)
+				leased = next
+			}
 			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-				next_attempt_at, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
-				d.ID, id, t.ID, e.Tenant, e.Type, created, hold, boolInt(t.FIFO), created, created); err != nil {
+				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
 				return err
 			}
 			out = append(out, d)
+			if ep != nil {
+				job := &store.Job{Delivery: *d, Endpoint: *ep}
+				job.Endpoint.Secrets = store.LiveSecrets(ep.Secrets, claimedAt)
+				job.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
+				job.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
+				jobs = append(jobs, job)
+			}
 		}
 		return nil
 	})
@@ -161,6 +191,12 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		return nil, nil, fmt.Errorf("create event: %w", err)
 	}
 	e.ID = id
+	if len(jobs) > 0 {
+		for _, j := range jobs {
+			j.Event = e
+		}
+		dc.d.Dispatch(jobs, claimedAt)
+	}
 	return &e, out, nil
 }
 

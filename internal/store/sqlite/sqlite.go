@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -68,6 +69,26 @@ type Store struct {
 	ops    chan *writeOp
 	done   chan struct{} // closed when the writer has stopped
 	w      *writer
+
+	dispatch atomic.Pointer[dispatchConfig] // nil: claim nothing at creation
+}
+
+// dispatchConfig is what SetDispatcher set.
+type dispatchConfig struct {
+	d     store.Dispatcher
+	lease time.Duration
+}
+
+var _ store.Dispatching = (*Store)(nil)
+
+// SetDispatcher makes CreateEvent claim the deliveries d admits and hand
+// them to d; nil stops it. See store.Dispatching.
+func (s *Store) SetDispatcher(d store.Dispatcher, lease time.Duration) {
+	if d == nil || lease <= 0 {
+		s.dispatch.Store(nil)
+		return
+	}
+	s.dispatch.Store(&dispatchConfig{d: d, lease: lease})
 }
 
 var _ store.Store = (*Store)(nil)
