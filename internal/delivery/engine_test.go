@@ -1011,3 +1011,64 @@ func TestEngineSignError(t *testing.T) {
 		t.Error("an unsigned request was sent")
 	}
 }
+
+// TestEngineDispatchAtCreation: with the engine running, a fresh delivery
+// is attempted straight from CreateEvent (store.Dispatching), without a
+// Notify or a poll; an endpoint at its concurrency limit is not handed
+// more than it can hold, and does not hold up the others.
+func TestEngineDispatchAtCreation(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) { <-release })
+	fast := newReceiver(t, nil)
+	b := setup(t, Config{AllowPrivateNetworks: true, PollInterval: time.Hour, RequestTimeout: 20 * time.Second,
+		EndpointConcurrency: 4, Workers: 64, BatchSize: 16})
+	b.endpoint(t, slow.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"slow"} })
+	b.endpoint(t, fast.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"fast"} })
+	b.start(t)
+	waitFor(t, 5*time.Second, func() bool { return b.store.Dispatching() }, func() string { return "engine never set itself as the dispatcher" })
+
+	create := func(typ string) *store.Delivery {
+		t.Helper()
+		_, ds, err := b.store.CreateEvent(context.Background(), &store.Event{Type: typ, Payload: []byte(`{}`)}, time.Time{})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("create event: %d deliveries, %v", len(ds), err)
+		}
+		return ds[0]
+	}
+	var slowClaimed int
+	for range 40 {
+		if create("slow").Claim > 0 {
+			slowClaimed++
+		}
+	}
+	// The engine takes what the endpoint can start plus a round to hold,
+	// then declines: the rest are left to claims.
+	if slowClaimed < 4 || slowClaimed > 16 {
+		t.Errorf("%d of 40 deliveries to the hung endpoint claimed at creation, want 4..16", slowClaimed)
+	}
+	// The healthy endpoint's deliveries are dispatched while it has room
+	// (created faster than it answers, some are declined and claimed when
+	// room frees up: no poll is needed either way).
+	fastIDs, dispatched := []string{}, map[string]bool{}
+	for range 50 {
+		d := create("fast")
+		fastIDs = append(fastIDs, d.ID)
+		dispatched[d.ID] = d.Claim == 1
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(fastIDs), func(id string) bool { return !dispatched[id] })); n < 4 {
+		t.Errorf("%d of 50 deliveries to the healthy endpoint claimed at creation, want at least its concurrency 4", n)
+	}
+	for _, id := range fastIDs {
+		d := b.waitStatus(t, id, store.StatusSucceeded, 5*time.Second)
+		if dispatched[id] && d.Claim != 1 {
+			t.Errorf("dispatched delivery %s succeeded under claim %d, want its first", id, d.Claim)
+		}
+	}
+	if n := slow.count(); n != 4 {
+		t.Errorf("hung endpoint has %d requests, want its concurrency limit 4", n)
+	}
+	releaseOnce.Do(func() { close(release) })
+}

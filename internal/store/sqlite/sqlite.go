@@ -81,6 +81,9 @@ type dispatchConfig struct {
 
 var _ store.Dispatching = (*Store)(nil)
 
+// Dispatching reports whether a dispatcher is set.
+func (s *Store) Dispatching() bool { return s.dispatch.Load() != nil }
+
 // SetDispatcher makes CreateEvent claim the deliveries d admits and hand
 // them to d; nil stops it. See store.Dispatching.
 func (s *Store) SetDispatcher(d store.Dispatcher, lease time.Duration) {
