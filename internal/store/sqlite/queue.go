@@ -98,10 +98,6 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
-		events, err := w.events(ds)
-		if err != nil {
-			return err
-		}
 		for _, d := range ds {
 			e, err := w.endpoint(d.EndpointID)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && e.Disabled) {
@@ -116,11 +112,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			if err != nil {
 				return err
 			}
-			ev, ok := events[d.EventID]
-			if !ok {
-				return fmt.Errorf("event %s of delivery %s: %w", d.EventID, d.ID, store.ErrNotFound)
-			}
-			job := &store.Job{Delivery: *d, Endpoint: *e, Event: *ev}
+			job := &store.Job{Delivery: *d, Endpoint: *e}
 			job.Endpoint.Secrets = store.LiveSecrets(e.Secrets, p.Now)
 			job.Endpoint.EventTypes = slices.Clone(e.EventTypes)
 			job.Endpoint.CustomScheme = slices.Clone(e.CustomScheme)
@@ -134,25 +126,44 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	if len(jobs) == 0 {
 		return nil, nil
 	}
+	// The events are read after the commit, on the read pool: the claim
+	// holds the single writer for as short a time as it can, and the
+	// events, written before their deliveries and not deleted while one is
+	// pending, are there. Should one be missing all the same, the claims
+	// simply run out with their leases.
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.Delivery.EventID
+	}
+	events, err := readEvents(ids, func(q string, args ...any) (*sql.Rows, error) { return s.query(ctx, q, args...) })
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: read events: %w", err)
+	}
+	for _, j := range jobs {
+		ev, ok := events[j.Delivery.EventID]
+		if !ok {
+			return nil, fmt.Errorf("claim deliveries: event %s of delivery %s: %w", j.Delivery.EventID, j.Delivery.ID, store.ErrNotFound)
+		}
+		j.Event = *ev
+	}
 	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
 	return jobs, nil
 }
 
-// eventChunk bounds the ids of one IN list; the writer keeps one prepared
-// statement per length up to it.
+// eventChunk bounds the ids of one IN list, and so the prepared statements
+// kept for reading events: one per length up to it.
 const eventChunk = 100
 
-// events reads the events of the deliveries, on the writer, whose page cache
-// stays warm (a pooled reader drops its cache whenever the database has
-// changed, which under load is every time).
-func (w *writer) events(ds []*store.Delivery) (map[string]*store.Event, error) {
-	out := make(map[string]*store.Event, len(ds))
-	ids := make([]any, 0, min(len(ds), eventChunk))
+// readEvents reads the events with the given ids (repeats allowed) with
+// query, eventChunk at a time, and returns those found by id.
+func readEvents(ids []string, query func(q string, args ...any) (*sql.Rows, error)) (map[string]*store.Event, error) {
+	out := make(map[string]*store.Event, len(ids))
+	args := make([]any, 0, min(len(ids), eventChunk))
 	flush := func() error {
-		if len(ids) == 0 {
+		if len(args) == 0 {
 			return nil
 		}
-		rows, err := w.query(`SELECT `+eventCols+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+		rows, err := query(`SELECT `+eventCols+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -164,16 +175,16 @@ func (w *writer) events(ds []*store.Delivery) (map[string]*store.Event, error) {
 			}
 			out[ev.ID] = ev
 		}
-		ids = ids[:0]
+		args = args[:0]
 		return errors.Join(rows.Err(), rows.Close())
 	}
-	for _, d := range ds {
-		if _, ok := out[d.EventID]; ok {
+	for _, id := range ids {
+		if _, ok := out[id]; ok {
 			continue
 		}
-		out[d.EventID] = nil // seen
-		ids = append(ids, d.EventID)
-		if len(ids) == eventChunk {
+		out[id] = nil // seen
+		args = append(args, id)
+		if len(args) == eventChunk {
 			if err := flush(); err != nil {
 				return nil, err
 			}
