@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -77,7 +78,7 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 			fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
 	}
 	// encoding/json accepted it; make sure a receiver's JSON.parse would.
-	if _, err := jsoncanon.JS(payload); err != nil {
+	if err := checkJS(payload); err != nil {
 		if se, ok := errors.AsType[*jsoncanon.SyntaxError](err); ok {
 			return badRequest("payload is not JSON that JSON.parse accepts, at byte offset %d of the payload: %v", se.Offset, err)
 		}
@@ -161,4 +162,19 @@ func writeEvent(w http.ResponseWriter, status int, ev eventJSON, payload []byte)
 // already on their way (store.Dispatching).
 func anyUnclaimed(ds []*store.Delivery) bool {
 	return slices.ContainsFunc(ds, func(d *store.Delivery) bool { return d.Claim == 0 })
+}
+
+// canonBufs recycles the output buffers of checkJS.
+var canonBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// checkJS reports whether JSON.parse accepts payload, as jsoncanon.JS
+// does, into a recycled buffer: the output is not needed.
+func checkJS(payload []byte) error {
+	bp := canonBufs.Get().(*[]byte)
+	out, err := jsoncanon.AppendJS((*bp)[:0], payload)
+	if cap(out) <= 1<<20 { // do not keep a huge payload's buffer
+		*bp = out[:0]
+		canonBufs.Put(bp)
+	}
+	return err
 }
