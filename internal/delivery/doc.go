@@ -48,6 +48,18 @@
 // again at once; otherwise it sleeps until Notify, until an endpoint or the
 // node gets room again, until the next rate-limit token, or PollInterval.
 //
+// Fresh deliveries usually skip the claim loop. While Run runs, a store
+// that implements store.Dispatching (SQLite does) asks the engine, for each
+// delivery it is about to create, whether it would start it (Admits: the
+// test a claim applies, endpoints without FIFO or a rate limit only), stores
+// those already claimed, and hands them over (Dispatch) as soon as the
+// event's transaction commits. The first attempt of an accepted event thus
+// costs no claim transaction and waits for no poll: it usually starts before
+// the 202 reaches the client. Should the process die first, the delivery is
+// due again when its lease ends, like any claimed delivery. Deliveries the
+// engine declines (their endpoint is full, or the node is) stay for the
+// claim loop, which Notify wakes.
+//
 // A claimed delivery starts at once if its endpoint has room (fewer than
 // EndpointConcurrency requests in flight, a token) and the node has a free
 // worker; otherwise it is held in memory, in claim order, and started as
