@@ -74,8 +74,7 @@ func runDeliveriesList(ctx context.Context, e *env, args []string) error {
 	status := fs.String("status", "", "only deliveries with this status: pending, succeeded, failed or canceled")
 	eventType := fs.String("event-type", "", "only deliveries of this event type")
 	since := fs.String("since", "", "only deliveries created since this RFC 3339 time, or this long ago (such as 24h)")
-	limit := fs.Int("limit", 0, "deliveries per page (default 50, at most 1000)")
-	cursor := fs.String("cursor", "", "cursor of the page to show, from the previous page")
+	pf := addPageFlags(fs, "deliveries")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -101,32 +100,16 @@ func runDeliveriesList(ctx context.Context, e *env, args []string) error {
 		}
 		q.Set("since", t.Format(time.RFC3339Nano))
 	}
-	setPage(q, *limit, *cursor)
-	var out struct {
-		Data       []deliveryOut `json:"data"`
-		NextCursor string        `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", "/api/v1/deliveries"+query(q), nil, &out)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, raw)
-	}
-	rows := make([][]string, len(out.Data))
-	for i, d := range out.Data {
-		next := "-"
-		if d.Status == "pending" {
-			next = fmtTime(d.NextAttemptAt)
-		}
-		rows[i] = []string{d.ID, d.EventID, d.EndpointID, d.EventType, d.Status,
-			strconv.Itoa(d.AttemptCount), statusText(d.LastStatus), d.latency(), next}
-	}
-	if err := table(e.stdout, []string{"ID", "EVENT", "ENDPOINT", "TYPE", "STATUS", "ATTEMPTS", "LAST STATUS", "LATENCY", "NEXT ATTEMPT"}, rows); err != nil {
-		return err
-	}
-	nextPage(e, out.NextCursor)
-	return nil
+	return listPage(ctx, e, c, cf, pf, "/api/v1/deliveries", q,
+		[]string{"ID", "EVENT", "ENDPOINT", "TYPE", "STATUS", "ATTEMPTS", "LAST STATUS", "LATENCY", "NEXT ATTEMPT"},
+		func(d deliveryOut) []string {
+			next := "-"
+			if d.Status == "pending" {
+				next = fmtTime(d.NextAttemptAt)
+			}
+			return []string{d.ID, d.EventID, d.EndpointID, d.EventType, d.Status,
+				strconv.Itoa(d.AttemptCount), statusText(d.LastStatus), d.latency(), next}
+		})
 }
 
 // parseSince reads an RFC 3339 time, or a duration meaning that long before

@@ -230,8 +230,7 @@ func printEndpoint(w io.Writer, ep *endpointOut) error {
 func runEndpointsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("endpoints list", e.stderr)
 	tenant := fs.String("tenant", "", "only this tenant's endpoints")
-	limit := fs.Int("limit", 0, "endpoints per page (default 50, at most 1000)")
-	cursor := fs.String("cursor", "", "cursor of the page to show, from the previous page")
+	pf := addPageFlags(fs, "endpoints")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -250,27 +249,11 @@ func runEndpointsList(ctx context.Context, e *env, args []string) error {
 			q.Set("tenant", *tenant)
 		}
 	})
-	setPage(q, *limit, *cursor)
-	var out struct {
-		Data       []endpointOut `json:"data"`
-		NextCursor string        `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", "/api/v1/endpoints"+query(q), nil, &out)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, raw)
-	}
-	rows := make([][]string, len(out.Data))
-	for i, ep := range out.Data {
-		rows[i] = []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), ep.eventTypes(), ep.state()}
-	}
-	if err := table(e.stdout, []string{"ID", "URL", "SCHEME", "TENANT", "EVENT TYPES", "STATE"}, rows); err != nil {
-		return err
-	}
-	nextPage(e, out.NextCursor)
-	return nil
+	return listPage(ctx, e, c, cf, pf, "/api/v1/endpoints", q,
+		[]string{"ID", "URL", "SCHEME", "TENANT", "EVENT TYPES", "STATE"},
+		func(ep endpointOut) []string {
+			return []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), ep.eventTypes(), ep.state()}
+		})
 }
 
 // setPage adds limit and cursor to q when set.
@@ -296,6 +279,51 @@ func nextPage(e *env, cursor string) {
 	if cursor != "" {
 		fmt.Fprintf(e.stderr, "More results: add --cursor %s\n", cursor)
 	}
+}
+
+// pageFlags are the --limit and --cursor of a list command.
+type pageFlags struct {
+	limit  int
+	cursor string
+}
+
+// addPageFlags adds --limit and --cursor for a list of what (plural).
+func addPageFlags(fs *flag.FlagSet, what string) *pageFlags {
+	p := &pageFlags{}
+	fs.IntVar(&p.limit, "limit", 0, what+" per page (default 50, at most 1000)")
+	fs.StringVar(&p.cursor, "cursor", "", "cursor of the page to show, from the previous page")
+	return p
+}
+
+// listPage GETs one page of the list at path with the query q (plus the
+// page flags) and prints it: as the API's JSON with --json, else as a
+// table of header and one row per item, and then how to get the next page.
+func listPage[T any](ctx context.Context, e *env, c *apiClient, cf *clientFlags, pf *pageFlags, path string, q url.Values,
+	header []string, row func(T) []string) error {
+	if q == nil {
+		q = url.Values{}
+	}
+	setPage(q, pf.limit, pf.cursor)
+	var out struct {
+		Data       []T    `json:"data"`
+		NextCursor string `json:"next_cursor"`
+	}
+	raw, err := c.call(ctx, "GET", path+query(q), nil, &out)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, raw)
+	}
+	rows := make([][]string, len(out.Data))
+	for i, item := range out.Data {
+		rows[i] = row(item)
+	}
+	if err := table(e.stdout, header, rows); err != nil {
+		return err
+	}
+	nextPage(e, out.NextCursor)
+	return nil
 }
 
 // endpointByID runs a command of the form "endpoints VERB ID" that calls

@@ -240,8 +240,7 @@ func printSource(w io.Writer, base string, s *sourceOut) error {
 
 func runSourcesList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("sources list", e.stderr)
-	limit := fs.Int("limit", 0, "sources per page (default 50, at most 1000)")
-	cursor := fs.String("cursor", "", "cursor of the page to show, from the previous page")
+	pf := addPageFlags(fs, "sources")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -254,28 +253,11 @@ func runSourcesList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	setPage(q, *limit, *cursor)
-	var out struct {
-		Data       []sourceOut `json:"data"`
-		NextCursor string      `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", "/api/v1/sources"+query(q), nil, &out)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, raw)
-	}
-	rows := make([][]string, len(out.Data))
-	for i, s := range out.Data {
-		rows[i] = []string{s.ID, s.Name, s.Scheme, c.base + s.IngestPath, orDash(s.Description)}
-	}
-	if err := table(e.stdout, []string{"ID", "NAME", "SCHEME", "INGEST URL", "DESCRIPTION"}, rows); err != nil {
-		return err
-	}
-	nextPage(e, out.NextCursor)
-	return nil
+	return listPage(ctx, e, c, cf, pf, "/api/v1/sources", nil,
+		[]string{"ID", "NAME", "SCHEME", "INGEST URL", "DESCRIPTION"},
+		func(s sourceOut) []string {
+			return []string{s.ID, s.Name, s.Scheme, c.base + s.IngestPath, orDash(s.Description)}
+		})
 }
 
 // sourceArg parses "sources VERB SOURCE [flags]" and returns the client,
