@@ -3,10 +3,13 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -218,7 +221,15 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 		e.URL = *req.URL
 	}
-	if req.Scheme != nil || len(req.CustomScheme) > 0 {
+	switch {
+	case req.Scheme != nil && *req.Scheme == delivery.SchemeNone:
+		// Only a source's destination may forward unsigned; it then has
+		// no secret (a secret sent along is refused below).
+		if !strings.HasPrefix(e.Tenant, store.SourceTenantPrefix) || len(req.CustomScheme) > 0 {
+			return invalid("scheme %q (forward unsigned) is only for the destinations of inbound sources, without custom_scheme", delivery.SchemeNone)
+		}
+		e.Scheme, e.CustomScheme, e.Secrets = delivery.SchemeNone, nil, nil
+	case req.Scheme != nil || len(req.CustomScheme) > 0:
 		name := customSchemeName // custom_scheme alone switches to it
 		if req.Scheme != nil {
 			name = *req.Scheme
@@ -233,6 +244,9 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 		e.Scheme, e.CustomScheme = schemeName, customJSON
 		if req.Secret == nil {
+			if len(e.Secrets) == 0 {
+				return invalid("the endpoint has no secret (it forwarded unsigned): send a secret with the scheme")
+			}
 			for _, s := range e.Secrets {
 				if signature.ValidateSecret(scheme, s.Value) != nil {
 					return invalid("the endpoint's current secret is not valid for scheme %q: send a new secret with the scheme", scheme.Name())
@@ -241,6 +255,9 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if req.Secret != nil {
+		if e.Scheme == delivery.SchemeNone {
+			return invalid("the endpoint forwards unsigned (scheme %q), which takes no secret: send a scheme with the secret", delivery.SchemeNone)
+		}
 		scheme, err := a.endpointScheme(e)
 		if err != nil {
 			return err
@@ -340,6 +357,14 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	e, err := a.endpoint(r)
 	if err != nil {
 		return err
+	}
+	if e.Scheme == delivery.SchemeNone {
+		// Not a bad request but one that does not apply to this endpoint
+		// as it stands: it has no secret, and rotating one in would not
+		// make it sign.
+		return &Error{http.StatusConflict, CodeConflict, fmt.Sprintf(
+			"endpoint %s forwards unsigned (scheme %q) and has no secret to rotate; to re-sign its deliveries, PATCH it with a scheme and a secret",
+			e.ID, delivery.SchemeNone)}
 	}
 	scheme, err := a.endpointScheme(e)
 	if err != nil {

@@ -13,20 +13,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
-// Limits and defaults of sources.
-const (
-	// DefaultDedupeWindow is how long a source remembers message IDs when
-	// the request does not say.
-	DefaultDedupeWindow = 24 * time.Hour
-	maxDedupeWindow     = 30 * 24 * time.Hour
-	minDedupeWindow     = time.Minute
-	maxTolerance        = 24 * time.Hour
-	maxDestinations     = 20
-)
+// The rules of a source's settings (limits, defaults, the windows, the
+// secrets, what a destination is) are internal/inbound's, which the
+// dashboard applies too; this file checks what is the API's own (the JSON,
+// URLs, names) and says inbound's errors in the request's field names.
 
 // sourceJSON is a source in responses. It never holds a secret but in the
 // response to its creation, where Secret is the secret generated for it.
@@ -137,8 +132,8 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Secrets = []string{generated}
 	}
-	if src.Secrets, err = sourceSecrets(scheme, req.Secrets, now); err != nil {
-		return err
+	if src.Secrets, err = inbound.CheckSecrets(scheme, req.Secrets, now); err != nil {
+		return settingError(err)
 	}
 	if err := setWindows(src, scheme, req.ToleranceSeconds, req.DedupeWindowSeconds); err != nil {
 		return err
@@ -146,8 +141,8 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 	if err := setZoomSecret(src, req.ZoomSecret, now); err != nil {
 		return err
 	}
-	if len(req.Destinations) > maxDestinations {
-		return invalid("at most %d destinations", maxDestinations)
+	if len(req.Destinations) > inbound.MaxDestinations {
+		return invalid("at most %d destinations", inbound.MaxDestinations)
 	}
 	// Check every destination before creating anything.
 	dests := make([]*store.Endpoint, len(req.Destinations))
@@ -185,56 +180,42 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sourceSecrets validates the secrets of a source for its scheme.
-func sourceSecrets(scheme *signature.Scheme, values []string, now time.Time) ([]store.Secret, error) {
-	if len(values) > maxSecrets {
-		return nil, invalid("at most %d secrets", maxSecrets)
+// settingError turns an *inbound.SettingError into a validation error
+// that names the setting as the request's JSON does; other errors are
+// returned as they are.
+func settingError(err error) error {
+	se, ok := errors.AsType[*inbound.SettingError](err)
+	if !ok {
+		return err
 	}
-	out := make([]store.Secret, len(values))
-	for i, v := range values {
-		if err := checkSecret(scheme, v); err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.Message = fmt.Sprintf("secrets[%d]: %s", i, e.Message)
-			}
-			return nil, err
-		}
-		out[i] = store.Secret{Value: v, CreatedAt: now}
+	field := map[string]string{
+		inbound.SettingTolerance:    "tolerance_seconds",
+		inbound.SettingDedupeWindow: "dedupe_window_seconds",
+	}[se.Setting]
+	if field == "" {
+		field = se.Setting
 	}
-	return out, nil
+	if se.Index >= 0 {
+		return invalid("%s[%d]: secret %s", field, se.Index, se.Reason)
+	}
+	return invalid("%s %s", field, se.Reason)
 }
 
 // setWindows sets the tolerance and dedupe window of src from the request
-// (nil: keep what src has; a zero dedupe window means the default), and
-// checks that the window covers the tolerance, so that a replay within the
-// tolerance is always recognized as a duplicate.
+// (nil: keep what src has; a zero dedupe window means the default) and
+// checks them with inbound.CheckWindows.
 func setWindows(src *store.Source, scheme *signature.Scheme, tolSec, dedupeSec *int64) error {
 	if tolSec != nil {
-		tol := time.Duration(*tolSec) * time.Second
-		if *tolSec < 0 || tol > maxTolerance {
-			return invalid("tolerance_seconds must be from 0 (the scheme's own) to %d", int64(maxTolerance/time.Second))
-		}
-		src.Tolerance = tol
+		src.Tolerance = inbound.Seconds(*tolSec)
 	}
 	if dedupeSec != nil {
-		d := time.Duration(*dedupeSec) * time.Second
-		if *dedupeSec < 0 || d > maxDedupeWindow {
-			return invalid("dedupe_window_seconds must be from 0 (the default, %d) to %d",
-				int64(DefaultDedupeWindow/time.Second), int64(maxDedupeWindow/time.Second))
-		}
-		src.DedupeWindow = d
+		src.DedupeWindow = inbound.Seconds(*dedupeSec)
 	}
-	if src.DedupeWindow == 0 {
-		src.DedupeWindow = DefaultDedupeWindow
+	dedupe, err := inbound.CheckWindows(scheme, src.Tolerance, src.DedupeWindow)
+	if err != nil {
+		return settingError(err)
 	}
-	tol := src.Tolerance
-	if tol == 0 {
-		tol = scheme.Tolerance()
-	}
-	if src.DedupeWindow < max(tol, minDedupeWindow) {
-		return invalid("dedupe_window_seconds must be at least %d: the replay tolerance, and at least a minute",
-			int64(max(tol, minDedupeWindow)/time.Second))
-	}
+	src.DedupeWindow = dedupe
 	return nil
 }
 
@@ -259,41 +240,21 @@ func (a *API) destination(ctx context.Context, src *store.Source, d destinationR
 	if err := errors.Join(checkText("description", d.Description, maxDescriptionLen), checkRateLimit(d.RateLimit)); err != nil {
 		return nil, "", invalid("%v", err)
 	}
-	ep := &store.Endpoint{
-		ID:          store.NewID("ep"),
-		Tenant:      src.Tenant(),
-		URL:         d.URL,
-		Description: d.Description,
-		Disabled:    d.Disabled,
-		FIFO:        d.FIFO,
-		RateLimit:   d.RateLimit,
-		CreatedAt:   now,
-		UpdatedAt:   now,
+	dest := inbound.Destination{
+		URL: d.URL, Secret: d.Secret, Description: d.Description,
+		Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
 	}
-	if d.Disabled {
-		ep.DisabledReason = "manual"
-	}
-	if (d.Scheme == "" || d.Scheme == delivery.SchemeNone) && len(d.CustomScheme) == 0 {
-		if d.Secret != "" {
-			return nil, "", invalid("scheme %q forwards unsigned and takes no secret", delivery.SchemeNone)
-		}
-		ep.Scheme = delivery.SchemeNone
-		return ep, "", nil
-	}
-	scheme, name, custom, err := resolveScheme(d.Scheme, d.CustomScheme)
-	if err != nil {
-		return nil, "", err
-	}
-	secret := d.Secret
-	if secret != "" {
-		if err := checkSecret(scheme, secret); err != nil {
+	if (d.Scheme != "" && d.Scheme != delivery.SchemeNone) || len(d.CustomScheme) > 0 {
+		scheme, _, custom, err := resolveScheme(d.Scheme, d.CustomScheme)
+		if err != nil {
 			return nil, "", err
 		}
-	} else if secret, err = newSecret(scheme); err != nil {
-		return nil, "", err
+		dest.Scheme, dest.CustomScheme = scheme, custom
 	}
-	ep.Scheme, ep.CustomScheme = name, custom
-	ep.Secrets = []store.Secret{{Value: secret, CreatedAt: now}}
+	ep, secret, err := inbound.NewDestination(src, dest, now)
+	if err != nil {
+		return nil, "", settingError(err)
+	}
 	return ep, secret, nil
 }
 
@@ -314,24 +275,6 @@ func (a *API) source(r *http.Request) (*store.Source, error) {
 		return nil, storeError(err, "source", id)
 	}
 	return src, nil
-}
-
-// destinations returns the endpoints of the source's tenant.
-func (a *API) destinations(ctx context.Context, src *store.Source) ([]*store.Endpoint, error) {
-	tenant := src.Tenant()
-	var out []*store.Endpoint
-	cursor := ""
-	for {
-		eps, next, err := a.store.ListEndpoints(ctx, store.EndpointFilter{Tenant: &tenant, Page: store.Page{Limit: 1000, Cursor: cursor}})
-		if err != nil {
-			return nil, fmt.Errorf("destinations of source %s: %w", src.ID, err)
-		}
-		out = append(out, eps...)
-		if next == "" {
-			return out, nil
-		}
-		cursor = next
-	}
 }
 
 func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
@@ -361,7 +304,7 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 
 // writeSource writes src with its destinations.
 func (a *API) writeSource(w http.ResponseWriter, r *http.Request, status int, src *store.Source) error {
-	eps, err := a.destinations(r.Context(), src)
+	eps, err := inbound.Destinations(r.Context(), a.store, src)
 	if err != nil {
 		return err
 	}
@@ -435,11 +378,8 @@ func (a *API) updateSource(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	if req.Secrets != nil {
-		if len(*req.Secrets) == 0 {
-			return invalid("secrets must not be empty: a source verifies every request")
-		}
-		if src.Secrets, err = sourceSecrets(scheme, *req.Secrets, now); err != nil {
-			return err
+		if src.Secrets, err = inbound.CheckSecrets(scheme, *req.Secrets, now); err != nil {
+			return settingError(err)
 		}
 	}
 	if req.Description != nil {
@@ -473,16 +413,7 @@ func (a *API) deleteSource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	eps, err := a.destinations(r.Context(), src)
-	if err != nil {
-		return err
-	}
-	for _, e := range eps {
-		if err := a.store.DeleteEndpoint(r.Context(), e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("delete source %s: %w", src.ID, err)
-		}
-	}
-	if err := a.store.DeleteSource(r.Context(), src.ID); err != nil {
+	if err := inbound.DeleteSource(r.Context(), a.store, src); err != nil {
 		return storeError(err, "source", src.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)

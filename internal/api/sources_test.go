@@ -228,3 +228,55 @@ func TestInboundEventPayloads(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsignedDestinationSecret: a destination of scheme none has no
+// secret, so rotating one is refused with 409 and a message that says so
+// (it used to be a 422 "unknown scheme"), and nothing changes; PATCH
+// refuses a secret without a scheme, and a scheme without a secret, takes
+// both together, and turns a destination (only) back to scheme none.
+func TestUnsignedDestinationSecret(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, nil)
+	var src sourceJSON
+	must(t, tb.do(t, "POST", "/api/v1/sources", map[string]any{
+		"name": "github", "scheme": "github", "secrets": []string{"gh-secret"},
+		"destinations": []map[string]any{{"url": "http://127.0.0.1:9/ci"}},
+	}), http.StatusCreated).json(t, &src)
+	dest := src.Destinations[0]
+	if dest.Scheme != "none" {
+		t.Fatalf("destination scheme %q, want none", dest.Scheme)
+	}
+	path := "/api/v1/endpoints/" + dest.ID
+
+	for _, body := range []string{"", `{"overlap_seconds":0}`, `{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`} {
+		wantError(t, tb.do(t, "POST", path+"/rotate-secret", body), http.StatusConflict, CodeConflict, `scheme "none"`, "no secret to rotate")
+	}
+	wantError(t, tb.do(t, "PATCH", path, map[string]any{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
+		http.StatusUnprocessableEntity, CodeValidation, "unsigned")
+	wantError(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "standard"}), http.StatusUnprocessableEntity, CodeValidation, "no secret")
+	stored, err := tb.store.GetEndpoint(context.Background(), dest.ID)
+	if err != nil || stored.Scheme != "none" || len(stored.Secrets) != 0 {
+		t.Fatalf("after the refusals: %+v, %v", stored, err)
+	}
+
+	// A scheme and a secret together make it re-sign; then it rotates.
+	var got endpointJSON
+	must(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "standard", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}), http.StatusOK).json(t, &got)
+	if got.Scheme != "standard" || len(got.Secrets) != 1 {
+		t.Fatalf("re-signing destination %+v", got)
+	}
+	must(t, tb.do(t, "POST", path+"/rotate-secret", nil), http.StatusOK).json(t, &got)
+	if len(got.Secrets) != 2 {
+		t.Errorf("after rotation %d secrets, want 2", len(got.Secrets))
+	}
+
+	// Back to unsigned: the secrets go. Scheme none is for destinations
+	// only, and takes no secret.
+	wantError(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "none", "secret": "x"}), http.StatusUnprocessableEntity, CodeValidation, "takes no secret")
+	must(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "none"}), http.StatusOK).json(t, &got)
+	if stored, err := tb.store.GetEndpoint(context.Background(), dest.ID); err != nil || got.Scheme != "none" || stored.Scheme != "none" || len(stored.Secrets) != 0 {
+		t.Errorf("back to unsigned: %+v, %+v, %v", got, stored, err)
+	}
+	ep := tb.createEndpoint(t, map[string]any{})
+	wantError(t, tb.do(t, "PATCH", "/api/v1/endpoints/"+ep.ID, map[string]any{"scheme": "none"}), http.StatusUnprocessableEntity, CodeValidation, "only for the destinations")
+}

@@ -69,6 +69,15 @@
 // answers duplicates without a store write; the store remains the
 // authority. The dedupe window must cover the tolerance.
 //
+// # Settings
+//
+// The rules of a source's settings are this package's, so that the REST
+// API and the dashboard apply the same ones: CheckWindows (the tolerance
+// and a dedupe window that covers it), CheckSecrets, NewDestination (a
+// destination forwards unsigned, scheme "none", or re-signs with a secret
+// of its own), and Destinations and DeleteSource. Their refusals are
+// *SettingError values, which each caller words in its own field names.
+//
 // # Metrics
 //
 // hookrelay_inbound_requests_total{source,outcome}: outcome accepted,

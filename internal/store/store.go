@@ -266,6 +266,10 @@ type DeliveryFilter struct {
 // EndpointFilter selects endpoints to list.
 type EndpointFilter struct {
 	Tenant *string // nil: any tenant
+	// Tenants, when not empty, selects the endpoints of any of these
+	// tenants (and of Tenant too, if it is set): the destinations of a
+	// page of sources in one query.
+	Tenants []string
 	Page
 }
 

@@ -71,7 +71,9 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) error {
 // HMAC-signed token holding the tenant and the expiry; opening it starts a
 // session of PortalSessionTTL that sees and changes only that tenant's
 // endpoints and deliveries. Anyone who holds the link can use it until it
-// expires, so hand it only to the tenant. Errors wrap ErrInvalidLink.
+// expires, so hand it only to the tenant. The tenants of inbound sources'
+// destinations (store.SourceTenantPrefix) get no portal: sources are the
+// admin's. Errors wrap ErrInvalidLink.
 func (u *UI) MintPortalLink(tenant string, ttl time.Duration) (path string, err error) {
 	if ttl == 0 {
 		ttl = DefaultPortalLinkTTL
@@ -81,6 +83,9 @@ func (u *UI) MintPortalLink(tenant string, ttl time.Duration) (path string, err 
 	}
 	if err := checkTenant(tenant); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidLink, err)
+	}
+	if isSourceTenant(tenant) {
+		return "", fmt.Errorf("%w: tenant %q is reserved for the destinations of inbound sources, which only admins manage", ErrInvalidLink, tenant)
 	}
 	token, err := u.keys.portalToken(portalClaims{Tenant: tenant, Expires: u.now().Add(ttl).Unix()})
 	if err != nil {

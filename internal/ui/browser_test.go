@@ -1,10 +1,13 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -25,8 +29,8 @@ import (
 // chromiumPath is Debian's chromium, which scripts/chromium.sh installs.
 const chromiumPath = "/usr/bin/chromium"
 
-// browserSuite is a dashboard with a real delivery engine, a headless
-// Chromium tab on it, and where its screenshots go.
+// browserSuite is a dashboard with a real delivery engine and inbound
+// gateway, a headless Chromium tab on it, and where its screenshots go.
 type browserSuite struct {
 	t     *testing.T
 	base  string // the dashboard's origin
@@ -37,7 +41,8 @@ type browserSuite struct {
 	n     int
 }
 
-// newBrowserSuite starts the store, the engine, the dashboard and Chromium.
+// newBrowserSuite starts the store, the engine, the dashboard, the gateway
+// (at /in/{source}, as serve mounts it) and Chromium.
 // Without Chromium the test is skipped, or fails when CI is set.
 func newBrowserSuite(t *testing.T) *browserSuite {
 	t.Helper()
@@ -84,9 +89,15 @@ func newBrowserSuite(t *testing.T) *browserSuite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Mounted as serve mounts it.
+	// The inbound gateway, forwarding through the engine.
+	gateway, err := inbound.New(inbound.Config{Store: st, Notifier: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Mounted as serve mounts them.
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", u)
+	mux.Handle("POST /in/{source}", gateway)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -394,4 +405,137 @@ func TestBrowser(t *testing.T) {
 	s.shot("portal-acme")
 	s.do("open globex's endpoint from acme's portal", chromedp.Navigate(s.base+"/ui/endpoints/"+failID))
 	s.waitText("globex's endpoint is hidden", `404`, 5*time.Second)
+}
+
+// signIn signs the tab in with an API key through the sign-in page.
+func (s *browserSuite) signIn(key string) {
+	s.t.Helper()
+	s.do("open the sign-in page", chromedp.Navigate(s.base+"/ui/login"), chromedp.WaitVisible(chromedp.ID("api_key")))
+	if _, err := chromedp.RunResponse(s.ctx, chromedp.SendKeys(chromedp.ID("api_key"), key+"\r")); err != nil {
+		s.t.Fatalf("sign in: %v", err)
+	}
+	s.waitText("signed in", `Overview`, 5*time.Second)
+}
+
+// TestBrowserSources creates an inbound source through the dashboard's
+// form, sends its ingest URL a request signed as GitHub signs and a forged
+// one, through the real gateway, and finds both on the source's page: the
+// accepted one forwarded to the destination, the rejected one with its
+// reason.
+func TestBrowserSources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	s := newBrowserSuite(t)
+	key, _ := createAPIKey(t, s.st, time.Now())
+	ci := newReceiver(t, http.StatusOK, "queued")
+	s.signIn(key)
+
+	// The form: name, scheme, secret, one destination forwarding unsigned.
+	s.do("open the sources", chromedp.Navigate(s.base+"/ui/sources"), chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/sources/new"]`)))
+	s.checkLabels("source list")
+	s.do("open the source form", chromedp.Navigate(s.base+"/ui/sources/new"), chromedp.WaitVisible(chromedp.ID("name")))
+	s.checkLabels("source form")
+	s.do("fill the source form",
+		chromedp.SendKeys(chromedp.ID("name"), "github"),
+		chromedp.SendKeys(chromedp.ID("description"), "GitHub organization"),
+		chromedp.SetValue(chromedp.ID("scheme"), "github"),
+		chromedp.SendKeys(chromedp.ID("secret"), "gh-webhook-secret"),
+		chromedp.SendKeys(chromedp.ID("dest_url_0"), ci.URL+"/github"),
+	)
+	s.shot("source-form")
+	s.submit("create the source", chromedp.CSS(`main form button[type=submit]`))
+	s.waitText("source created", `Source created\.`, 5*time.Second)
+	s.checkLabels("source page")
+	ingest, err := chromedp.Run(s.ctx, chromedp.Value(chromedp.ID("ingest_url")))
+	if err != nil || ingest != s.base+"/in/github" {
+		t.Fatalf("ingest URL %q (%v), want %s/in/github", ingest, err, s.base)
+	}
+
+	// A request signed as GitHub signs it, to the ingest URL the page
+	// shows: accepted, and forwarded to the destination.
+	gh, _ := signature.Lookup("github")
+	body := []byte(`{"action":"opened","pull_request":{"number":7}}`)
+	signed, err := gh.Sign(signature.Message{Payload: body}, "gh-webhook-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(h http.Header, body []byte) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", ingest, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = h
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	signed.Header.Set("Content-Type", "application/json")
+	signed.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	signed.Header.Set("X-GitHub-Event", "pull_request")
+	code, answer := send(signed.Header, body)
+	if code != http.StatusAccepted {
+		t.Fatalf("signed request: %d %s", code, answer)
+	}
+	var accepted struct{ ID string }
+	if err := json.Unmarshal([]byte(answer), &accepted); err != nil || !strings.HasPrefix(accepted.ID, "evt_") {
+		t.Fatalf("answer %s: %v", answer, err)
+	}
+	// A forged one: same body, another secret's signature.
+	forged, _ := gh.Sign(signature.Message{Payload: body}, "not-the-secret")
+	forged.Header.Set("Content-Type", "application/json")
+	forged.Header.Set("Authorization", "Bearer do-not-keep")
+	if code, answer := send(forged.Header, body); code != http.StatusUnauthorized {
+		t.Fatalf("forged request: %d %s", code, answer)
+	}
+
+	// The source's page shows both: the accepted request and its delivery,
+	// succeeded once the engine forwarded it, and the rejected one.
+	loc, err := chromedp.Run(s.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _, _ := strings.Cut(loc, "?")
+	s.do("reload the source page", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("h-accepted")))
+	deadline := time.Now().Add(15 * time.Second)
+	for ci.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ci.count() != 1 {
+		t.Fatalf("the destination got %d requests, want 1", ci.count())
+	}
+	ci.mu.Lock()
+	fwd, fwdBody := ci.reqs[0], ci.body[0]
+	ci.mu.Unlock()
+	if !bytes.Equal(fwdBody, body) || fwd.Header.Get("X-Hookrelay-Source") != "github" || fwd.Header.Get("X-GitHub-Event") != "pull_request" {
+		t.Errorf("forwarded %q with headers %v", fwdBody, fwd.Header)
+	}
+	// The delivery may have completed after the page was loaded.
+	s.do("reload the source page", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("accepted")))
+	s.waitText("both requests listed", accepted.ID+`[\s\S]*succeeded[\s\S]*signature mismatch`, 5*time.Second)
+	main := s.text(chromedp.CSS("main"))
+	for _, want := range []string{ci.URL + "/github", "Recent rejected requests", "1 secret,"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("source page lacks %q", want)
+		}
+	}
+	if strings.Contains(main, "gh-webhook-secret") {
+		t.Errorf("source page shows the secret")
+	}
+	s.do("unfold the rejection", chromedp.Click(chromedp.CSS("article.rejection summary")))
+	main = s.text(chromedp.CSS("main"))
+	if !strings.Contains(main, "[redacted]") || strings.Contains(main, "do-not-keep") || !strings.Contains(main, `"pull_request":{"number":7}`) {
+		t.Errorf("the rejection's headers and body:\n%s", main)
+	}
+	s.shot("source-recent-requests")
+
+	// Its delivery link leads to the existing delivery page.
+	s.submit("open the forwarding delivery", chromedp.CSS(`#accepted a[href^="/ui/deliveries/"]`))
+	s.waitText("forwarding delivery", `HTTP 200[\s\S]*X-Hookrelay-Source`, 5*time.Second)
+	s.shot("source-delivery")
 }

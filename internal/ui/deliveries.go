@@ -235,8 +235,15 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, s *session) er
 // scheme's headers (signature.Scheme.Headers): the signed ones, then the
 // one carrying the signature.
 func viewAttempt(at *store.Attempt, sigHeaders []string) attemptView {
-	v := attemptView{A: at, Open: true}
-	for name, value := range at.RequestHeaders {
+	return attemptView{A: at, Open: true, Headers: headerViews(at.RequestHeaders, sigHeaders)}
+}
+
+// headerViews returns headers sorted by name, those of sigHeaders (a
+// scheme's signature.Scheme.Headers: the signed ones, then the one
+// carrying the signature) marked.
+func headerViews(headers map[string]string, sigHeaders []string) []headerView {
+	var out []headerView
+	for name, value := range headers {
 		role := ""
 		for i, h := range sigHeaders {
 			if strings.EqualFold(h, name) {
@@ -246,10 +253,10 @@ func viewAttempt(at *store.Attempt, sigHeaders []string) attemptView {
 				}
 			}
 		}
-		v.Headers = append(v.Headers, headerView{Name: name, Value: value, Role: role})
+		out = append(out, headerView{Name: name, Value: value, Role: role})
 	}
-	sortHeaders(v.Headers)
-	return v
+	sortHeaders(out)
+	return out
 }
 
 // sortHeaders orders headers by name.

@@ -1,9 +1,10 @@
 // Package ui serves hookrelay's dashboard: server-rendered HTML pages
 // (html/template, embedded with the stylesheet and one small script, so
 // the binary needs nothing beside it) where a vendor manages endpoints,
-// sends test events, watches attempts, retries and replays deliveries and
-// checks signatures, and where a vendor's customer, through a portal link,
-// manages only their own endpoints.
+// sends test events, watches attempts, retries and replays deliveries,
+// checks signatures and manages the inbound gateway's sources, and where a
+// vendor's customer, through a portal link, manages only their own
+// endpoints.
 //
 // Mount it with
 //
@@ -41,6 +42,23 @@
 // tenant to the store's filter. A tenant session creates endpoints only in
 // its own tenant and cannot pick another.
 //
+// Inbound sources belong to no tenant: their pages answer 404 to a tenant
+// session, as for anything of another tenant, and the tenants of their
+// destinations ("source:<name>") get no portal link and cannot be picked
+// in the endpoint form.
+//
+// # Sources
+//
+// A source's page shows its settings (the number of secrets and their
+// expiry, never their values), its destinations, its ingest URL and its
+// recent requests: the accepted ones, read through the deliveries that
+// forward them (events of the source's tenant and type, which the store
+// lists by tenant), linked to the delivery pages; and the rejected ones,
+// as the gateway kept them. Its form applies the rules the API applies,
+// from internal/inbound (CheckWindows, CheckSecrets, NewDestination), so
+// that the two never disagree; a secret generated for a new source is
+// shown once, on the page the form answers with.
+//
 // # Forgery and injection
 //
 // Every form carries a CSRF token (an HMAC of the session's nonce under a
@@ -64,6 +82,8 @@
 // # Reading in bulk
 //
 // Lists never cost a query per row: the endpoint list reads every row's
-// health with one store.Store.EndpointHealth, and the overview's chart is
-// counted by the database with store.Store.DeliveryHistogram.
+// health with one store.Store.EndpointHealth, the source list counts the
+// destinations of a whole page with one store.EndpointFilter.Tenants, and
+// the overview's chart is counted by the database with
+// store.Store.DeliveryHistogram.
 package ui

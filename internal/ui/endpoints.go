@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -232,6 +233,22 @@ func schemeChoices() []string {
 	return append(signature.Names(), customSchemeName)
 }
 
+// endpointSchemeChoices lists the schemes the form of an endpoint of
+// tenant offers: a source's destinations may also forward unsigned.
+func endpointSchemeChoices(tenant string) []string {
+	if isSourceTenant(tenant) {
+		return append([]string{delivery.SchemeNone}, schemeChoices()...)
+	}
+	return schemeChoices()
+}
+
+// isSourceTenant reports whether tenant is reserved for the destinations
+// of an inbound source (store.SourceTenantPrefix). Those endpoints are
+// created from the source's page only, and no portal session sees them.
+func isSourceTenant(tenant string) bool {
+	return strings.HasPrefix(tenant, store.SourceTenantPrefix)
+}
+
 // newEndpoint shows an empty endpoint form.
 func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := endpointForm{Scheme: defaultSchemeName, Enabled: true}
@@ -266,6 +283,8 @@ func (u *UI) applyForm(r *http.Request, f endpointForm, e *store.Endpoint, creat
 	if creating {
 		if err := checkTenant(f.Tenant); err != nil {
 			add(err)
+		} else if isSourceTenant(f.Tenant) {
+			add(fmt.Errorf("tenant %q is reserved for the destinations of inbound sources: add destinations on the source's page", f.Tenant))
 		} else {
 			e.Tenant = f.Tenant
 		}
@@ -298,6 +317,14 @@ func (u *UI) applyForm(r *http.Request, f endpointForm, e *store.Endpoint, creat
 			e.FailingSince = nil
 		}
 	}
+	if f.Scheme == delivery.SchemeNone && isSourceTenant(e.Tenant) {
+		// A source's destination that forwards unsigned: no secret.
+		if f.Secret != "" {
+			add(fmt.Errorf("scheme %q forwards unsigned and takes no secret", delivery.SchemeNone))
+		}
+		e.Scheme, e.CustomScheme, e.Secrets = delivery.SchemeNone, nil, nil
+		return errs
+	}
 	scheme, name, custom, err := resolveScheme(f.Scheme, f.CustomScheme)
 	if err != nil {
 		add(err)
@@ -312,7 +339,9 @@ func (u *UI) applyForm(r *http.Request, f endpointForm, e *store.Endpoint, creat
 		} else {
 			e.Secrets = []store.Secret{{Value: f.Secret, CreatedAt: now}}
 		}
-	case creating:
+	case creating, len(e.Secrets) == 0:
+		// A new endpoint, or a destination that forwarded unsigned and
+		// now re-signs: its secret is generated, and revealed on its page.
 		secret, err := signature.GenerateSecret(scheme)
 		if err != nil {
 			add(fmt.Errorf("generate a secret for scheme %s: %v", scheme.Name(), err))
@@ -370,6 +399,9 @@ type endpointData struct {
 	PendingMore bool
 	// ReplaySince is the replay form's default time.
 	ReplaySince time.Time
+	// Source is the source whose destination the endpoint is, nil for
+	// any other endpoint (or once the source is deleted).
+	Source *store.Source
 }
 
 // showEndpoint shows one endpoint: settings, health, secrets, recent
@@ -397,7 +429,14 @@ func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, 
 	if err != nil {
 		return err
 	}
+	var src *store.Source
+	if name, ok := strings.CutPrefix(e.Tenant, store.SourceTenantPrefix); ok && s.admin() {
+		if src, err = u.store.SourceByName(r.Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("source of endpoint %s: %w", e.ID, err)
+		}
+	}
 	u.render(w, r, s, http.StatusOK, "endpoint", &endpointData{
+		Source:         src,
 		E:              e,
 		H:              healthOf(hs[e.ID]),
 		Deliveries:     ds,
@@ -418,7 +457,7 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: schemeChoices()})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: endpointSchemeChoices(e.Tenant)})
 	return nil
 }
 
@@ -433,7 +472,7 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if errs := u.applyForm(r, f, e, false); len(errs) > 0 {
 		f.Secret = ""
 		f.Tenant = orig.Tenant
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: &orig, Errors: errs, Schemes: schemeChoices()})
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: &orig, Errors: errs, Schemes: endpointSchemeChoices(orig.Tenant)})
 		return nil
 	}
 	e.UpdatedAt = u.now()
@@ -483,6 +522,9 @@ func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) er
 	}
 	if !found {
 		return &pageError{http.StatusBadRequest, "Choose how long the old secret keeps signing."}
+	}
+	if e.Scheme == delivery.SchemeNone {
+		return &pageError{http.StatusConflict, "This destination forwards unsigned (scheme none): it has no secret to rotate. To re-sign what it receives, edit it and choose a scheme."}
 	}
 	scheme, _, _, err := resolveScheme(e.Scheme, string(e.CustomScheme))
 	if err != nil {

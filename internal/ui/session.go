@@ -162,6 +162,9 @@ func (k keys) decodeSession(value string, now time.Time) (*session, error) {
 	switch {
 	case s.Nonce == "", now.Unix() >= s.Expires:
 		return nil, errBadCookie
+	case s.Kind == kindTenant && isSourceTenant(s.Tenant):
+		// Sources are the admin's; no portal session sees their tenants.
+		return nil, errBadCookie
 	case s.Kind == kindAnon, s.Kind == kindTenant:
 	case s.Kind == kindAdmin && len(s.KeyHash) == sha256.Size:
 	default:
@@ -210,6 +213,9 @@ func (k keys) openPortalToken(token string, now time.Time) (portalClaims, error)
 	}
 	if now.Unix() >= c.Expires {
 		return c, fmt.Errorf("%w: expired at %s", ErrInvalidLink, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
+	}
+	if isSourceTenant(c.Tenant) {
+		return c, fmt.Errorf("%w: tenant %q is reserved for inbound sources", ErrInvalidLink, c.Tenant)
 	}
 	return c, nil
 }

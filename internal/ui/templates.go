@@ -85,6 +85,7 @@ func (u *UI) funcs() template.FuncMap {
 		"dtlocal": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") },
 		"ago":     func(t time.Time) string { return ago(u.now(), t) },
 		"dur":     fmtDuration,
+		"span":    fmtSpan,
 		// httpClass names the CSS class of an HTTP status: 2xx ok, other
 		// responses fail, no response none.
 		"httpClass": func(code int) string {
@@ -146,6 +147,33 @@ func fmtRough(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// fmtSpan formats a setting's length of time in its largest exact units:
+// 30d, 24h, 1h30m, 5m, 1m30s. Days only from two days up, so that the
+// default dedupe window reads 24h.
+func fmtSpan(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	var b strings.Builder
+	if d >= 48*time.Hour {
+		fmt.Fprintf(&b, "%dd", d/(24*time.Hour))
+		d %= 24 * time.Hour
+	}
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return d.String()
+	}
+	return b.String()
 }
 
 // fmtDuration formats a latency in milliseconds.

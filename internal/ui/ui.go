@@ -147,6 +147,15 @@ func (u *UI) routes() *http.ServeMux {
 	handle("POST /deliveries/replay", u.page(u.replay))
 	handle("GET /deliveries/{id}", u.page(u.showDelivery))
 	handle("POST /deliveries/{id}/retry", u.page(u.retry))
+	// Inbound sources belong to no tenant: admin sessions only.
+	handle("GET /sources", u.page(adminOnly(u.listSources)))
+	handle("GET /sources/new", u.page(adminOnly(u.newSource)))
+	handle("POST /sources", u.page(adminOnly(u.createSource)))
+	handle("GET /sources/{id}", u.page(adminOnly(u.showSource)))
+	handle("GET /sources/{id}/edit", u.page(adminOnly(u.editSource)))
+	handle("POST /sources/{id}", u.page(adminOnly(u.updateSource)))
+	handle("GET /sources/{id}/delete", u.page(adminOnly(u.confirmDeleteSource)))
+	handle("POST /sources/{id}/delete", u.page(adminOnly(u.deleteSource)))
 	handle("GET /verify", u.page(u.verifyPage))
 	handle("POST /verify", u.page(u.verify))
 	if b != "" {
@@ -400,6 +409,10 @@ var flashMessages = map[string]string{
 	"signedout":  "Signed out.",
 	"testsent":   "Test event sent.",
 	"nonereplay": "No failed deliveries matched; nothing was queued.",
+
+	"source_created": "Source created.",
+	"source_updated": "Source saved.",
+	"source_deleted": "Source deleted, with its destinations.",
 }
 
 // flashMessage returns the message the query's flash code asks for, "" if

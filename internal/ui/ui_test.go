@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,11 +13,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
@@ -1097,6 +1101,501 @@ func TestChartLayout(t *testing.T) {
 	for _, tc := range []struct{ n, want int }{{0, 2}, {2, 2}, {3, 4}, {5, 6}, {7, 10}, {11, 20}, {59, 60}, {61, 100}, {1001, 2000}} {
 		if got := niceCeil(tc.n); got != tc.want {
 			t.Errorf("niceCeil(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}
+
+// sourceIDRE finds a source's id in a dashboard path.
+var sourceIDRE = regexp.MustCompile(`/ui/sources/(src_[0-9a-z]+)`)
+
+// githubSourceForm is a valid new source form: a GitHub source with one unsigned
+// and one re-signing destination.
+func githubSourceForm() url.Values {
+	return url.Values{
+		"name": {"github"}, "description": {"GitHub org hooks"}, "scheme": {"github"}, "secret": {"gh-secret-1"},
+		"dest_url":    {"http://127.0.0.1:9/ci", "http://127.0.0.1:9/audit"},
+		"dest_scheme": {"none", "standard"},
+	}
+}
+
+// destinations returns the endpoints of src's tenant.
+func (b *testBundle) destinations(src *store.Source) []*store.Endpoint {
+	b.t.Helper()
+	tenant := src.Tenant()
+	eps, _, err := b.st.ListEndpoints(context.Background(), store.EndpointFilter{Tenant: &tenant})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return eps
+}
+
+// TestSourceLifecycle creates, shows, lists, edits and deletes a source
+// through the dashboard's forms, as an admin.
+func TestSourceLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	c := b.admin()
+
+	if r := c.get("/ui/"); !strings.Contains(r.body, `href="/ui/sources"`) {
+		t.Errorf("the admin's navigation has no link to the sources")
+	}
+	if r := c.get("/ui/sources"); r.status != http.StatusOK || !strings.Contains(r.body, "No sources yet") {
+		t.Fatalf("empty list: %d\n%s", r.status, r.body)
+	}
+	r := c.post("/ui/sources", githubSourceForm(), "/ui/sources/new")
+	if r.status != http.StatusSeeOther || !strings.Contains(r.location, "flash=source_created") {
+		t.Fatalf("create: %d %q\n%s", r.status, r.location, r.body)
+	}
+	m := sourceIDRE.FindStringSubmatch(r.location)
+	if m == nil {
+		t.Fatalf("create redirects to %q", r.location)
+	}
+	src, err := b.st.GetSource(ctx, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Name != "github" || src.Scheme != "github" || src.Description != "GitHub org hooks" ||
+		len(src.Secrets) != 1 || src.Secrets[0].Value != "gh-secret-1" || src.DedupeWindow != 24*time.Hour || src.Tolerance != 0 {
+		t.Fatalf("stored source %+v", src)
+	}
+	dests := b.destinations(src)
+	if len(dests) != 2 {
+		t.Fatalf("%d destinations, want 2", len(dests))
+	}
+	schemes := map[string]string{}
+	for _, d := range dests {
+		schemes[d.URL] = d.Scheme
+		if d.Scheme == "none" && len(d.Secrets) != 0 || d.Scheme == "standard" && len(d.Secrets) != 1 {
+			t.Errorf("destination %s %s has %d secrets", d.URL, d.Scheme, len(d.Secrets))
+		}
+	}
+	if schemes["http://127.0.0.1:9/ci"] != "none" || schemes["http://127.0.0.1:9/audit"] != "standard" {
+		t.Errorf("destination schemes %v", schemes)
+	}
+
+	// The page: settings, the ingest URL, the secrets counted but never
+	// shown, the destinations.
+	page := "/ui/sources/" + src.ID
+	r = c.get(r.location)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET %s: %d", page, r.status)
+	}
+	for _, want := range []string{"Source created.", b.srv.URL + "/in/github", "1 secret,", "http://127.0.0.1:9/ci", "forwarded unsigned",
+		"http://127.0.0.1:9/audit", "standard", "inbound.github", "No accepted requests yet", "No rejected requests"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("source page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "gh-secret-1") {
+		t.Errorf("source page shows the secret")
+	}
+	r = c.get("/ui/sources")
+	for _, want := range []string{page, "github", "/in/github", "<td>2</td>", "24h"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("source list lacks %q", want)
+		}
+	}
+
+	// A source created without a secret gets one, shown on that answer
+	// only.
+	f := url.Values{"name": {"partner"}, "scheme": {"standard"}}
+	r = c.post("/ui/sources", f, "/ui/sources/new")
+	if r.status != http.StatusCreated {
+		t.Fatalf("create without a secret: %d\n%s", r.status, r.body)
+	}
+	partner, err := b.st.SourceByName(ctx, "partner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// html/template writes "+" as "&#43;": compare unescaped.
+	gen := partner.Secrets[0].Value
+	if m := regexp.MustCompile(`data-secret>([^<]*)<`).FindStringSubmatch(r.body); !strings.HasPrefix(gen, "whsec_") || m == nil || html.UnescapeString(m[1]) != gen {
+		t.Errorf("the generated secret is not shown once")
+	}
+	if r := c.get("/ui/sources/" + partner.ID); strings.Contains(html.UnescapeString(r.body), gen) || strings.Contains(r.body, "data-secret") {
+		t.Errorf("the generated secret is shown again")
+	}
+
+	// Edit: the form shows no secret; add a secret keeping the old one
+	// (with its times), set the windows, remove the unsigned destination
+	// and add one.
+	b.clock.Add(time.Minute)
+	r = c.get(page + "/edit")
+	if r.status != http.StatusOK || strings.Contains(r.body, "gh-secret-1") || !strings.Contains(r.body, `name="keep_secret" type="checkbox" value="0" checked`) {
+		t.Fatalf("edit form: %d\n%s", r.status, r.body)
+	}
+	var unsigned *store.Endpoint
+	for _, d := range dests {
+		if d.Scheme == "none" {
+			unsigned = d
+		}
+	}
+	edit := url.Values{
+		"version": {strconv.FormatInt(src.UpdatedAt.UnixMilli(), 10)}, "description": {"changed"}, "scheme": {"github"},
+		"secret": {"gh-secret-2"}, "keep_secret": {"0"}, "tolerance_seconds": {"120"}, "dedupe_window_seconds": {"3600"},
+		"remove_destination": {unsigned.ID}, "dest_url": {"http://127.0.0.1:9/new", ""}, "dest_scheme": {"github", "none"},
+	}
+	r = c.post(page, edit, page+"/edit")
+	if r.status != http.StatusSeeOther || !strings.Contains(r.location, "flash=source_updated") {
+		t.Fatalf("edit: %d %q\n%s", r.status, r.location, r.body)
+	}
+	got, err := b.st.GetSource(ctx, src.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Description != "changed" || got.Tolerance != 2*time.Minute || got.DedupeWindow != time.Hour || len(got.Secrets) != 2 ||
+		got.Secrets[0].Value != "gh-secret-2" || got.Secrets[1].Value != "gh-secret-1" || !got.Secrets[1].CreatedAt.Equal(src.Secrets[0].CreatedAt) {
+		t.Fatalf("edited source %+v", got)
+	}
+	dests = b.destinations(got)
+	urls := []string{}
+	for _, d := range dests {
+		urls = append(urls, d.URL+" "+d.Scheme)
+	}
+	slices.Sort(urls)
+	if want := []string{"http://127.0.0.1:9/audit standard", "http://127.0.0.1:9/new github"}; !slices.Equal(urls, want) {
+		t.Errorf("destinations after the edit %v, want %v", urls, want)
+	}
+	// Unchecking the old secret drops it.
+	b.clock.Add(time.Minute)
+	r = c.post(page, url.Values{"version": {strconv.FormatInt(got.UpdatedAt.UnixMilli(), 10)}, "scheme": {"github"}, "keep_secret": {"0"},
+		"tolerance_seconds": {"120"}, "dedupe_window_seconds": {"3600"}}, page+"/edit")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("edit dropping a secret: %d\n%s", r.status, r.body)
+	}
+	if got, _ = b.st.GetSource(ctx, src.ID); len(got.Secrets) != 1 || got.Secrets[0].Value != "gh-secret-2" {
+		t.Errorf("secrets after dropping the old one: %d", len(got.Secrets))
+	}
+
+	// Delete: a confirmation, then the source and its destinations go.
+	if r := c.get(page + "/delete"); r.status != http.StatusOK || !strings.Contains(r.body, "2 destinations are deleted") {
+		t.Fatalf("delete confirmation: %d\n%s", r.status, r.body)
+	}
+	r = c.post(page+"/delete", nil, page+"/delete")
+	if r.status != http.StatusSeeOther || r.location != "/ui/sources?flash=source_deleted" {
+		t.Fatalf("delete: %d %q", r.status, r.location)
+	}
+	if _, err := b.st.GetSource(ctx, src.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("source after delete: %v", err)
+	}
+	if n := len(b.destinations(src)); n != 0 {
+		t.Errorf("%d destinations left after delete", n)
+	}
+	if r := c.get(page); r.status != http.StatusNotFound {
+		t.Errorf("GET deleted source: %d, want 404", r.status)
+	}
+}
+
+// TestSourceValidation: a refused form comes back with the errors listed
+// and what was typed (but no secret), and changes nothing.
+func TestSourceValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	c := b.admin()
+	if r := c.post("/ui/sources", githubSourceForm(), "/ui/sources/new"); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.status, r.body)
+	}
+	with := func(kv ...string) url.Values {
+		f := githubSourceForm()
+		f.Set("name", "other")
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"bad name", with("name", "Bad Name"), "name must be 1 to 63 lowercase letters"},
+		{"taken name", with("name", "github"), "a source called &#34;github&#34; exists already"},
+		{"unknown scheme", with("scheme", "nope"), "unknown signature scheme"},
+		{"custom without JSON", with("scheme", "custom"), "needs its configuration as JSON"},
+		{"secret invalid for the scheme", with("scheme", "standard", "secret", "not base64!"), "Secret 1 (newest first) is not valid for scheme"},
+		{"dedupe window below the tolerance", with("scheme", "stripe", "secret", "whsec_abc", "dedupe_window_seconds", "60"), "Dedupe window must be at least 300 seconds"},
+		{"negative tolerance", with("tolerance_seconds", "-1"), "Replay tolerance must be from 0"},
+		{"huge tolerance", with("tolerance_seconds", "99999999999999999999"), "Replay tolerance must be from 0"},
+		{"tolerance not a number", with("tolerance_seconds", "soon"), "whole number of seconds"},
+		{"destination URL", with("dest_url", "ftp://x"), "new destination 1: URL must be an absolute http"},
+		{"destination scheme", with("dest_scheme", "nope"), "unknown re-signing scheme"},
+	} {
+		r := c.post("/ui/sources", tc.form, "/ui/sources/new")
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `class="errors"`) || !strings.Contains(r.body, tc.want) {
+			t.Errorf("%s: %d, want 422 with %q\n%s", tc.name, r.status, tc.want, r.body)
+			continue
+		}
+		if strings.Contains(r.body, tc.form.Get("secret")) {
+			t.Errorf("%s: the form echoes the secret", tc.name)
+		}
+		if !strings.Contains(r.body, `value="`+tc.form.Get("name")+`"`) && tc.name != "bad name" {
+			t.Errorf("%s: the form lost the typed name", tc.name)
+		}
+	}
+	srcs, _, err := b.st.ListSources(ctx, store.Page{})
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("%d sources after refused forms (%v), want 1", len(srcs), err)
+	}
+	src := srcs[0]
+	if n := len(b.destinations(src)); n != 2 {
+		t.Errorf("refused forms changed the destinations: %d", n)
+	}
+
+	// Edits: no secret left, and a form filled before another change.
+	page := "/ui/sources/" + src.ID
+	version := strconv.FormatInt(src.UpdatedAt.UnixMilli(), 10)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"no secret kept", url.Values{"version": {version}, "scheme": {"github"}}, "Secrets must not be empty"},
+		{"new scheme refuses the kept secret", url.Values{"version": {version}, "scheme": {"standard"}, "keep_secret": {"0"}}, "Secret 1 (newest first) is not valid"},
+		{"stale form", url.Values{"version": {"1"}, "scheme": {"github"}, "keep_secret": {"0"}}, "changed since this form was opened"},
+		{"unknown destination to remove", url.Values{"version": {version}, "scheme": {"github"}, "keep_secret": {"0"}, "remove_destination": {"ep_nope"}}, "no longer there"},
+	} {
+		r := c.post(page, tc.form, page+"/edit")
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, tc.want) {
+			t.Errorf("%s: %d, want 422 with %q\n%s", tc.name, r.status, tc.want, r.body)
+		}
+	}
+	if got, _ := b.st.GetSource(ctx, src.ID); len(got.Secrets) != 1 || got.Scheme != "github" || !got.UpdatedAt.Equal(src.UpdatedAt) {
+		t.Errorf("refused edits changed the source: %+v", got)
+	}
+}
+
+// TestSourcesAdminOnly: a portal session sees no source, not even the
+// link, cannot change one, and no portal opens on a source's tenant.
+func TestSourcesAdminOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	if r := b.admin().post("/ui/sources", githubSourceForm(), "/ui/sources/new"); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.status, r.body)
+	}
+	src, err := b.st.SourceByName(ctx, "github")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.endpoint("acme", "http://127.0.0.1:9/acme-hook", "acme's")
+	c := b.portal("acme")
+	if r := c.get("/ui/endpoints"); r.status != http.StatusOK || strings.Contains(r.body, "/ui/sources") {
+		t.Errorf("portal page: %d, links to the sources", r.status)
+	}
+	page := "/ui/sources/" + src.ID
+	for _, p := range []string{"/ui/sources", "/ui/sources/new", page, page + "/edit", page + "/delete"} {
+		if r := c.get(p); r.status != http.StatusNotFound || strings.Contains(r.body, "github") {
+			t.Errorf("portal GET %s: %d, want 404", p, r.status)
+		}
+	}
+	token := c.csrf("/ui/endpoints")
+	f := githubSourceForm()
+	f.Set("name", "sneaky")
+	f.Set("csrf", token)
+	for _, p := range []string{"/ui/sources", page, page + "/delete"} {
+		if r := c.do("POST", p, f); r.status != http.StatusNotFound {
+			t.Errorf("portal POST %s: %d, want 404", p, r.status)
+		}
+	}
+	if got, err := b.st.GetSource(ctx, src.ID); err != nil || got.Description != src.Description || !got.UpdatedAt.Equal(src.UpdatedAt) {
+		t.Errorf("the portal changed the source: %+v, %v", got, err)
+	}
+	if _, err := b.st.SourceByName(ctx, "sneaky"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the portal created a source: %v", err)
+	}
+	// The destinations' tenant gets no portal, and the admin cannot put an
+	// endpoint in it from the endpoint form.
+	if _, err := b.ui.MintPortalLink(src.Tenant(), time.Minute); !errors.Is(err, ErrInvalidLink) {
+		t.Errorf("MintPortalLink(%q) = %v, want ErrInvalidLink", src.Tenant(), err)
+	}
+	// Nor does a link or session signed for it (made before this rule, or
+	// by hand) open one.
+	token, err = b.ui.keys.portalToken(portalClaims{Tenant: src.Tenant(), Expires: b.clock.Now().Add(time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.client().get("/ui/portal/" + token); r.status != http.StatusForbidden {
+		t.Errorf("portal link for %q: %d, want 403", src.Tenant(), r.status)
+	}
+	cookie, err := b.ui.keys.encodeSession(&session{Kind: kindTenant, Tenant: src.Tenant(), Nonce: "n", Expires: b.clock.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := b.client()
+	u, _ := url.Parse(b.srv.URL + "/ui/")
+	sc.hc.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: cookie, Path: "/ui/"}})
+	if r := sc.get("/ui/endpoints"); r.status != http.StatusSeeOther {
+		t.Errorf("session of tenant %q: %d, want 303 to sign in", src.Tenant(), r.status)
+	}
+	r := b.admin().post("/ui/endpoints", url.Values{"url": {"http://127.0.0.1:9/x"}, "tenant": {src.Tenant()}, "scheme": {"standard"}}, "/ui/endpoints/new")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "reserved for the destinations of inbound sources") {
+		t.Errorf("endpoint in a source's tenant: %d\n%s", r.status, r.body)
+	}
+}
+
+// TestSourceRecentRequests sends requests through a real gateway and
+// finds them on the source's page: the accepted one with its forwarding
+// delivery, linked; the rejected one with its reason, redacted headers
+// and body.
+func TestSourceRecentRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	c := b.admin()
+	if r := c.post("/ui/sources", githubSourceForm(), "/ui/sources/new"); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.status, r.body)
+	}
+	src, err := b.st.SourceByName(ctx, "github")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := inbound.New(inbound.Config{Store: b.st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string, h http.Header) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/in/github", strings.NewReader(body))
+		req.Header = h
+		req.SetPathValue("source", "github")
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req)
+		return rec
+	}
+	gh, _ := signature.Lookup("github")
+	body := `{"action":"opened","number":7}`
+	signed, err := gh.Sign(signature.Message{Payload: []byte(body)}, "gh-secret-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed.Header.Set("X-GitHub-Delivery", "d-1")
+	signed.Header.Set("Content-Type", "application/json")
+	if rec := post(body, signed.Header); rec.Code != http.StatusAccepted {
+		t.Fatalf("signed request: %d %s", rec.Code, rec.Body)
+	}
+	bad := signed.Header.Clone()
+	bad.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+	bad.Set("Authorization", "Bearer hunter2")
+	if rec := post(`{"forged":"<b>x</b>"}`, bad); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("forged request: %d %s", rec.Code, rec.Body)
+	}
+
+	tenant := src.Tenant()
+	ds, _, err := b.st.ListDeliveries(ctx, store.DeliveryFilter{Tenant: &tenant})
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("%d deliveries (%v), want 2: one per destination", len(ds), err)
+	}
+	r := c.get("/ui/sources/" + src.ID)
+	if r.status != http.StatusOK {
+		t.Fatalf("source page: %d", r.status)
+	}
+	for _, want := range []string{ds[0].EventID, "/ui/deliveries/" + ds[0].ID, "/ui/deliveries/" + ds[1].ID, "pending",
+		"signature mismatch", "[redacted]", "{&#34;forged&#34;:&#34;&lt;b&gt;x&lt;/b&gt;&#34;}", "X-Hub-Signature-256"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("source page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "hunter2") || strings.Contains(r.body, "<b>x</b>") {
+		t.Errorf("source page shows a credential or unescaped body")
+	}
+	if strings.Contains(r.body, "No accepted requests yet") || strings.Contains(r.body, "No rejected requests") {
+		t.Errorf("source page says it has no requests")
+	}
+	// The delivery page it links to is the existing one.
+	if r := c.get("/ui/deliveries/" + ds[0].ID); r.status != http.StatusOK || !strings.Contains(r.body, "inbound.github") {
+		t.Errorf("delivery page: %d", r.status)
+	}
+}
+
+// TestUnsignedDestinationPage: the endpoint page of a destination that
+// forwards unsigned offers no secret to reveal or rotate, a rotation is
+// refused with 409, and its form keeps it unsigned.
+func TestUnsignedDestinationPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	c := b.admin()
+	if r := c.post("/ui/sources", githubSourceForm(), "/ui/sources/new"); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.status, r.body)
+	}
+	src, err := b.st.SourceByName(ctx, "github")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ep *store.Endpoint
+	for _, d := range b.destinations(src) {
+		if d.Scheme == "none" {
+			ep = d
+		}
+	}
+	page := "/ui/endpoints/" + ep.ID
+	r := c.get(page)
+	if r.status != http.StatusOK || strings.Contains(r.body, "rotate-secret") || strings.Contains(r.body, "reveal-secret") ||
+		!strings.Contains(r.body, "no secret to reveal or rotate") || !strings.Contains(r.body, "Destination of source github") {
+		t.Fatalf("unsigned destination page: %d\n%s", r.status, r.body)
+	}
+	r = c.post(page+"/secret/rotate", url.Values{"overlap": {"0"}}, page)
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "no secret to rotate") {
+		t.Errorf("rotate: %d, want 409\n%s", r.status, r.body)
+	}
+	if r := c.get(page + "/edit"); !strings.Contains(r.body, `<option value="none" selected>`) {
+		t.Errorf("the edit form does not keep scheme none")
+	}
+	r = c.post(page, url.Values{"url": {ep.URL}, "scheme": {"none"}, "enabled": {"1"}, "description": {"CI"}}, page+"/edit")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save unsigned: %d\n%s", r.status, r.body)
+	}
+	if got, _ := b.st.GetEndpoint(ctx, ep.ID); got.Scheme != "none" || len(got.Secrets) != 0 || got.Description != "CI" {
+		t.Errorf("after saving: %+v", got)
+	}
+	// Choosing a scheme makes it re-sign, with a generated secret.
+	r = c.post(page, url.Values{"url": {ep.URL}, "scheme": {"standard"}, "enabled": {"1"}}, page+"/edit")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save re-signing: %d\n%s", r.status, r.body)
+	}
+	if got, _ := b.st.GetEndpoint(ctx, ep.ID); got.Scheme != "standard" || len(got.Secrets) != 1 || !strings.HasPrefix(got.Secrets[0].Value, "whsec_") {
+		t.Errorf("after choosing standard: %+v", got)
+	}
+	// And back to unsigned, which drops the secret; not with a secret.
+	r = c.post(page, url.Values{"url": {ep.URL}, "scheme": {"none"}, "secret": {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "enabled": {"1"}}, page+"/edit")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "takes no secret") {
+		t.Errorf("unsigned with a secret: %d", r.status)
+	}
+	if r = c.post(page, url.Values{"url": {ep.URL}, "scheme": {"none"}, "enabled": {"1"}}, page+"/edit"); r.status != http.StatusSeeOther {
+		t.Fatalf("back to unsigned: %d\n%s", r.status, r.body)
+	}
+	if got, _ := b.st.GetEndpoint(ctx, ep.ID); got.Scheme != "none" || len(got.Secrets) != 0 {
+		t.Errorf("back to unsigned: %+v", got)
+	}
+	// Other endpoints are not offered unsigned, nor can they have it.
+	other := b.endpoint("acme", "http://127.0.0.1:9/acme", "")
+	if r := c.get("/ui/endpoints/" + other.ID + "/edit"); strings.Contains(r.body, `<option value="none"`) {
+		t.Errorf("an endpoint that is no destination is offered scheme none")
+	}
+	r = c.post("/ui/endpoints/"+other.ID, url.Values{"url": {other.URL}, "scheme": {"none"}, "enabled": {"1"}}, "/ui/endpoints/"+other.ID+"/edit")
+	if r.status != http.StatusUnprocessableEntity {
+		t.Errorf("scheme none on an endpoint that is no destination: %d", r.status)
+	}
+}
+
+func TestFmtSpan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "—"},
+		{90 * time.Second, "1m30s"},
+		{5 * time.Minute, "5m"},
+		{24 * time.Hour, "24h"},
+		{26*time.Hour + 30*time.Minute, "26h30m"},
+		{30 * 24 * time.Hour, "30d"},
+		{50 * time.Hour, "2d2h"},
+		{500 * time.Millisecond, "500ms"},
+	} {
+		if got := fmtSpan(tc.d); got != tc.want {
+			t.Errorf("fmtSpan(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -127,6 +127,9 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 	if f.Tenant != nil {
 		add("tenant = ?", *f.Tenant)
 	}
+	if len(f.Tenants) > 0 {
+		add("tenant = ANY(?)", f.Tenants)
+	}
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
 	}

@@ -135,6 +135,12 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 		where = append(where, "tenant = ?")
 		args = append(args, *f.Tenant)
 	}
+	if len(f.Tenants) > 0 {
+		where = append(where, "tenant IN (?"+strings.Repeat(", ?", len(f.Tenants)-1)+")")
+		for _, t := range f.Tenants {
+			args = append(args, t)
+		}
+	}
 	if f.Cursor != "" {
 		where = append(where, "id < ?")
 		args = append(args, f.Cursor)

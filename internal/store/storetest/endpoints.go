@@ -127,21 +127,26 @@ func testListEndpoints(h *harness) {
 	tenant := "acme"
 	empty := ""
 	for _, tc := range []struct {
-		name   string
-		tenant *string
-		limit  int
-		want   []string
+		name    string
+		tenant  *string
+		tenants []string
+		limit   int
+		want    []string
 	}{
-		{"all", nil, 5, all},
-		{"acme", &tenant, 10, acme},
-		{"default tenant", &empty, 3, other},
-		{"default limit", nil, 0, all},
+		{"all", nil, nil, 5, all},
+		{"acme", &tenant, nil, 10, acme},
+		{"default tenant", &empty, nil, 3, other},
+		{"default limit", nil, nil, 0, all},
+		{"tenants acme and default", nil, []string{"acme", ""}, 7, all},
+		{"tenants acme and none such", nil, []string{"nope", "acme"}, 0, acme},
+		{"tenants none such", nil, []string{"nope"}, 0, nil},
+		{"tenant and tenants", &empty, []string{"acme", ""}, 2, other},
 	} {
 		var got []string
 		cursor := ""
 		pages := 0
 		for {
-			page, next, err := h.s.ListEndpoints(h.ctx, store.EndpointFilter{Tenant: tc.tenant, Page: store.Page{Limit: tc.limit, Cursor: cursor}})
+			page, next, err := h.s.ListEndpoints(h.ctx, store.EndpointFilter{Tenant: tc.tenant, Tenants: tc.tenants, Page: store.Page{Limit: tc.limit, Cursor: cursor}})
 			if err != nil {
 				h.Fatalf("%s: ListEndpoints: %v", tc.name, err)
 			}
@@ -154,7 +159,7 @@ func testListEndpoints(h *harness) {
 				h.Fatalf("%s: page of %d, limit %d", tc.name, len(page), limit)
 			}
 			for _, e := range page {
-				if tc.tenant != nil && e.Tenant != *tc.tenant {
+				if tc.tenant != nil && e.Tenant != *tc.tenant || tc.tenants != nil && !slices.Contains(tc.tenants, e.Tenant) {
 					h.Fatalf("%s: endpoint of tenant %q listed", tc.name, e.Tenant)
 				}
 				if e.Tenant != "zzz" {

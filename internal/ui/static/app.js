@@ -53,9 +53,37 @@
     }, POLL_MS);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", poll);
-  } else {
+  // copyButtons puts a Copy button after each [data-copy] field, which
+  // holds a value to paste elsewhere (a source's ingest URL). Without the
+  // script the field can still be selected and copied by hand.
+  function copyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (field) {
+      if (!navigator.clipboard) {
+        return;
+      }
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "small";
+      b.textContent = "Copy";
+      b.addEventListener("click", function () {
+        navigator.clipboard.writeText(field.value).then(function () {
+          b.textContent = "Copied";
+        }, function () {
+          field.select();
+        });
+      });
+      field.insertAdjacentElement("afterend", b);
+    });
+  }
+
+  function start() {
     poll();
+    copyButtons();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
