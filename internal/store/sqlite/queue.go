@@ -126,16 +126,16 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	// The events are read after the commit, on the read pool: the claim
-	// holds the single writer for as short a time as it can, and the
-	// events, written before their deliveries and not deleted while one is
-	// pending, are there. Should one be missing all the same, the claims
-	// simply run out with their leases.
+	// The events are read after the commit, on the engine's read
+	// connection: the claim holds the single writer for as short a time as
+	// it can, and the events, written before their deliveries and not
+	// deleted while one is pending, are there. Should one be missing all
+	// the same, the claims simply run out with their leases.
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.Delivery.EventID
 	}
-	events, err := readEvents(ids, func(q string, args ...any) (*sql.Rows, error) { return s.query(ctx, q, args...) })
+	events, err := readEvents(ids, func(q string, args ...any) (*sql.Rows, error) { return s.edb.QueryContext(ctx, q, args...) })
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: read events: %w", err)
 	}

@@ -60,6 +60,10 @@ type Store struct {
 	lock   *os.File
 	wdb    *sql.DB // one connection, owned by the writer goroutine
 	rdb    *sql.DB // query_only pool
+	// edb is a query_only connection of the delivery engine's own, for the
+	// events of claimed deliveries: busy dashboards on rdb must not hold
+	// up deliveries.
+	edb *sql.DB
 
 	rmu    sync.RWMutex
 	rstmts map[string]*sql.Stmt // prepared statements of the read pool
@@ -111,7 +115,8 @@ type dsnConfig struct {
 // mapping is counted in the process's RSS for every connection that
 // touches a page, which on a queue of a million deliveries made RSS many
 // times the database's working set. Bounded so: writerCacheKiB, plus
-// readerCacheKiB per read connection (at most maxReaders), plus what the
+// readerCacheKiB per read connection (at most maxReaders, and the engine's
+// own), plus what the
 // Go runtime holds.
 const (
 	writerCacheKiB = 64000
@@ -233,6 +238,16 @@ func (s *Store) open(ctx context.Context, path string, dc dsnConfig) error {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("read pool: %w", err)
 	}
+	if s.edb, err = sql.Open("sqlite", dsn(path, rc)); err != nil {
+		return err
+	}
+	s.edb.SetMaxOpenConns(1)
+	s.edb.SetMaxIdleConns(1)
+	s.edb.SetConnMaxLifetime(0)
+	s.edb.SetConnMaxIdleTime(0)
+	if err := s.edb.PingContext(ctx); err != nil {
+		return fmt.Errorf("engine read connection: %w", err)
+	}
 	return nil
 }
 
@@ -253,6 +268,9 @@ func (s *Store) closeDBs() error {
 	s.rmu.Unlock()
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.edb != nil {
+		errs = append(errs, s.edb.Close())
 	}
 	return errors.Join(errs...)
 }
