@@ -19,7 +19,9 @@
 // server still has the old session or another node was quicker. Either way
 // a node never acts on a leadership it merely remembers. Another node may
 // win the lock in the instant between release and retake; leadership then
-// moves, which is harmless.
+// moves, which is harmless, and the node stops reporting itself leader
+// from the release on, so two nodes never both report leading while their
+// sessions are alive.
 //
 // # Guarantees
 //
@@ -134,6 +136,11 @@ func (e *Elector) Check(ctx context.Context) bool {
 	defer e.mu.Unlock()
 	was := e.release != nil
 	if was {
+		// From the release on, this node does not lead until it has the
+		// lock again: another node may take it first, and the two must
+		// never both report leading (taking the lock again can wait on a
+		// busy connection pool).
+		e.leading.Store(false)
 		e.release()
 		e.release = nil
 	}
