@@ -177,7 +177,7 @@ func (s *Scheme) Verify(h http.Header, body []byte, secrets []string, opts *Veri
 			sum := sha256.Sum256(body)
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		replayKey := s.name + "\x00" + id + "\x00" + string(req.tsText)
+		replayKey := s.name + "\x00" + id + "\x00" + strconv.FormatInt(req.ts, 10)
 		if opts.Seen.SeenBefore(replayKey, time.Unix(req.ts, 0).Add(tol)) {
 			return &Error{Scheme: s.name, Err: ErrReplayed, Timestamp: time.Unix(req.ts, 0),
 				Detail: "this message ID was already accepted at this timestamp"}
@@ -229,8 +229,11 @@ func (s *Scheme) setTimestamp(sc *scratch, req *request, v, header string) error
 	if !ok {
 		return &Error{Scheme: s.name, Header: header, Err: ErrMalformed, Detail: "timestamp is not a decimal Unix time in seconds"}
 	}
+	// The sender signed the header's text, so that is what the MAC is
+	// computed over: "01700000000" is signed as it is written, not as
+	// 1700000000 would be.
 	req.ts, req.hasTS = ts, true
-	req.tsText = strconv.AppendInt(sc.ts[:0], ts, 10)
+	req.tsText = append(sc.ts[:0], v...)
 	return nil
 }
 

@@ -664,3 +664,31 @@ func hmacHex(t testing.TB, secret string, msg []byte) string {
 	m.Write(msg)
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// TestTimestampSignedAsWritten: the MAC covers the timestamp header's text
+// as the sender wrote it (Slack's basestring, the Standard Webhooks
+// content), so a zero-padded timestamp verifies when signed as written and
+// not when signed as its number. Found by FuzzGateway in internal/inbound.
+func TestTimestampSignedAsWritten(t *testing.T) {
+	s := mustLookup(t, "slack")
+	const secret, text = "slack-signing-secret", "01700000000"
+	body := []byte(`{"type":"event_callback"}`)
+	sign := func(ts string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		fmt.Fprintf(m, "v0:%s:%s", ts, body)
+		return "v0=" + hex.EncodeToString(m.Sum(nil))
+	}
+	now := at(time.Unix(1700000000, 0))
+	for _, c := range []struct {
+		signed string
+		ok     bool
+	}{{text, true}, {"1700000000", false}} {
+		h := http.Header{}
+		h.Set("X-Slack-Request-Timestamp", text)
+		h.Set("X-Slack-Signature", sign(c.signed))
+		err := s.Verify(h, body, []string{secret}, now)
+		if (err == nil) != c.ok {
+			t.Errorf("timestamp header %q, signed as %q: Verify = %v, want ok %v", text, c.signed, err, c.ok)
+		}
+	}
+}
