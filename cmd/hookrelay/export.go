@@ -27,12 +27,13 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay export [--data DIR | --database URL] > dump.jsonl")
 		fmt.Fprintln(fs.Output(), `
-Writes every row of the database (API keys, endpoints, events, idempotency
-keys, deliveries, attempts) to standard output, one JSON record a line, from
-one consistent snapshot, for hookrelay import. Endpoint secrets stay sealed
-with the installation's secret key (HOOKRELAY_SECRET_KEY or DIR/secret.key):
-the dump alone does not reveal them, and the importing side needs the same
-key. Payloads, attempts and API key hashes are in clear: keep the dump safe.
+Writes every row of the database (API keys, endpoints, inbound sources,
+events, idempotency keys, deliveries, attempts) to standard output, one JSON
+record a line, from one consistent snapshot, for hookrelay import. Endpoint
+and source secrets stay sealed with the installation's secret key
+(HOOKRELAY_SECRET_KEY or DIR/secret.key): the dump alone does not reveal
+them, and the importing side needs the same key. Rejected inbound requests,
+kept a short while for inspection, are not exported. Payloads, attempts and API key hashes are in clear: keep the dump safe.
 A SQLite database must not be in use: stop serve first. PostgreSQL can be
 exported while nodes run.`)
 		fs.PrintDefaults()
@@ -111,12 +112,12 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay import --database URL [--data DIR] < dump.jsonl")
 		fmt.Fprintln(fs.Output(), `
 Reads the records hookrelay export wrote into an empty database, keeping
-every id, so that API keys, endpoints, secrets, deliveries and their history
-carry over; pending deliveries are attempted once serve runs on the new
+every id, so that API keys, endpoints, inbound sources, secrets, deliveries
+and their history carry over; pending deliveries are attempted once serve runs on the new
 database. Run it before the first serve on that database (serve creates an
 admin key, and import refuses a database that is not empty).
 
-The endpoint secrets in the dump are sealed with the exporting
+The endpoint and source secrets in the dump are sealed with the exporting
 installation's key, so import needs that key: HOOKRELAY_SECRET_KEY, or the
 secret.key file in --data DIR (copy the old data directory's). Every serve
 node of the new installation needs it too. Moving from SQLite to PostgreSQL:

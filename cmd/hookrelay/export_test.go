@@ -71,8 +71,9 @@ func waitDelivery(t *testing.T, base, key, id string, what string, cond func(del
 
 // TestExportImportToPostgres moves a SQLite installation to PostgreSQL with
 // export and import, then serves the PostgreSQL database: an API key made
-// on SQLite works, endpoints keep their secrets, history is there, and a
-// delivery that was waiting for a retry is delivered.
+// on SQLite works, endpoints keep their secrets, an inbound source still
+// verifies its sender's signatures, history is there, and a delivery that
+// was waiting for a retry is delivered.
 func TestExportImportToPostgres(t *testing.T) {
 	t.Parallel()
 	postgresURL(t)
@@ -104,6 +105,7 @@ func TestExportImportToPostgres(t *testing.T) {
 	var ep endpointOut
 	mustCall(t, 201, old.url, k.Key, "POST", "/api/v1/endpoints", `{"url":"`+recv.URL+`/hook","scheme":"standard","description":"moved"}`, &ep)
 	rc.setSecret(ep.Secret)
+	mustCall(t, 201, old.url, k.Key, "POST", "/api/v1/sources", `{"name":"github","scheme":"github","secrets":["gh-secret"]}`, nil)
 	var ev1, ev2 eventOut
 	mustCall(t, 202, old.url, k.Key, "POST", "/api/v1/events", `{"type":"invoice.paid","payload":{"n":1}}`, &ev1)
 	var dl struct {
@@ -142,13 +144,13 @@ func TestExportImportToPostgres(t *testing.T) {
 		}
 		counts[r.Kind]++
 	}
-	for kind, want := range map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 1, store.KindEvent: 2, store.KindDelivery: 2, store.KindAttempt: 2} {
+	for kind, want := range map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 1, store.KindSource: 1, store.KindEvent: 2, store.KindDelivery: 2, store.KindAttempt: 2} {
 		if counts[kind] < want {
 			t.Errorf("export: %d %s records, want at least %d", counts[kind], kind, want)
 		}
 	}
-	if strings.Contains(dump.String(), ep.Secret) {
-		t.Error("the dump holds an endpoint secret in clear")
+	if strings.Contains(dump.String(), ep.Secret) || strings.Contains(dump.String(), "gh-secret") {
+		t.Error("the dump holds an endpoint or source secret in clear")
 	}
 	e, _, errb = testEnv(nil, dump.String())
 	if code := run(ctx, e, []string{"import", "--database", dbURL, "--data", old.dir}); code != 0 {
@@ -178,6 +180,30 @@ func TestExportImportToPostgres(t *testing.T) {
 	mustCall(t, 200, svc.url, k.Key, "GET", "/api/v1/endpoints", "", &eps)
 	if len(eps.Data) != 1 || eps.Data[0].ID != ep.ID || eps.Data[0].Description != "moved" {
 		t.Fatalf("endpoints after the move: %+v", eps.Data)
+	}
+	// The source's secret, sealed on SQLite, verifies GitHub's signature on
+	// PostgreSQL; a tampered body is refused.
+	gh, _ := signature.Lookup("github")
+	push := []byte(`{"ref":"refs/heads/main"}`)
+	sig, err := gh.Sign(signature.Message{ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Payload: push}, "gh-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body []byte
+		want int
+	}{{push, http.StatusAccepted}, {append(push[:len(push):len(push)], ' '), http.StatusUnauthorized}} {
+		req, _ := http.NewRequest("POST", svc.url+"/in/github", strings.NewReader(string(tc.body)))
+		req.Header = sig.Header.Clone()
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("inbound webhook to the moved source (%d bytes): %d, want %d", len(tc.body), resp.StatusCode, tc.want)
+		}
 	}
 	got := waitDelivery(t, svc.url, k.Key, d2.ID, "delivered", func(d deliveryOut) bool { return d.Status == "succeeded" })
 	if got.AttemptCount != 2 || len(got.Attempts) != 2 || got.Attempts[0].StatusCode != 503 {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -56,15 +57,16 @@ func (d *databaseFlags) apply(getenv func(string) string) error {
 func runMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("migrate", e.stderr)
 	db := addDatabaseFlags(fs)
-	status := fs.Bool("status", false, "print the applied migrations instead of applying any")
+	status := fs.Bool("status", false, "print the applied and pending migrations instead of applying any")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay migrate [--database URL | --data DIR] [--status]")
 		fmt.Fprintln(fs.Output(), `
 Applies every pending schema migration to the database and exits. serve does
 the same on start; migrate is for doing it on its own, before a deploy. On
 PostgreSQL, nodes and migrate commands running at once take turns. On
-SQLite, the service must not be running. With --status, it prints the
-migrations applied so far and changes nothing.`)
+SQLite, the service must not be running. With --status, it lists every
+migration this hookrelay knows, applied (and when) or pending, and changes
+nothing.`)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -105,32 +107,70 @@ type migration struct {
 	appliedAt string
 }
 
-// printMigrationStatus lists the applied migrations of db, read from the
-// version table goose keeps (goose_db_version), with SQLite opened read
-// only.
+// printMigrationStatus lists the migrations of db: those applied, read
+// from the version table goose keeps (goose_db_version), with SQLite
+// opened read only, and those this hookrelay would apply, pending. A
+// version the database has applied but this hookrelay does not know was
+// applied by a newer one.
 func printMigrationStatus(ctx context.Context, w io.Writer, db database) error {
 	var (
-		ms  []migration
-		err error
+		applied []migration
+		known   []int64
+		err     error
 	)
 	if db.URL != "" {
-		ms, err = postgresMigrations(ctx, db.URL)
+		applied, err = postgresMigrations(ctx, db.URL)
+		if err == nil {
+			known, err = postgres.MigrationVersions()
+		}
 	} else {
-		ms, err = sqliteMigrations(ctx, filepath.Join(db.DataDir, dbFileName))
+		applied, err = sqliteMigrations(ctx, filepath.Join(db.DataDir, dbFileName))
+		if err == nil {
+			known, err = sqlite.MigrationVersions()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("migration status of %s: %w", db, err)
 	}
-	fmt.Fprintf(w, "database  %s\n", db)
-	if len(ms) == 0 {
-		fmt.Fprintln(w, "version   none: no migration applied (run hookrelay migrate)")
-		return nil
+	at := make(map[int64]string, len(applied))
+	versions := slices.Clone(known)
+	for _, m := range applied {
+		at[m.version] = m.appliedAt
+		versions = append(versions, m.version)
 	}
-	fmt.Fprintf(w, "version   %d\n\n", ms[len(ms)-1].version)
+	slices.Sort(versions)
+	versions = slices.Compact(versions)
+	var pending int
+	for _, v := range known {
+		if _, ok := at[v]; !ok {
+			pending++
+		}
+	}
+
+	fmt.Fprintf(w, "database  %s\n", db)
+	if len(applied) == 0 {
+		fmt.Fprintln(w, "version   none: no migration applied")
+	} else {
+		fmt.Fprintf(w, "version   %d\n", applied[len(applied)-1].version)
+	}
+	if pending == 0 {
+		fmt.Fprintln(w, "pending   none")
+	} else {
+		fmt.Fprintf(w, "pending   %d (run hookrelay migrate, or serve, which applies them when it starts)\n", pending)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MIGRATION\tAPPLIED")
-	for _, m := range ms {
-		fmt.Fprintf(tw, "%05d\t%s\n", m.version, m.appliedAt)
+	fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED")
+	for _, v := range versions {
+		when, ok := at[v]
+		state := "applied"
+		switch {
+		case !ok:
+			state, when = "pending", "-"
+		case !slices.Contains(known, v):
+			state = "applied by a newer hookrelay"
+		}
+		fmt.Fprintf(tw, "%05d\t%s\t%s\n", v, state, when)
 	}
 	return tw.Flush()
 }

@@ -2,9 +2,19 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/hookrelay/hookrelay/internal/store/postgres"
+	"github.com/hookrelay/hookrelay/internal/store/sqlite"
 )
 
 func TestMigrateSQLite(t *testing.T) {
@@ -32,6 +42,62 @@ func TestMigrateSQLite(t *testing.T) {
 	}
 }
 
+// TestMigrateStatusPending: --status lists the migrations this hookrelay
+// would apply as pending, next to those applied, and those a newer
+// hookrelay applied as unknown.
+func TestMigrateStatusPending(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	known, err := sqlite.MigrationVersions()
+	if err != nil || len(known) < 2 {
+		t.Fatalf("MigrationVersions = %v, %v", known, err)
+	}
+	last := known[len(known)-1]
+	// A database an older hookrelay made: every migration but the last.
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("../../internal/store/sqlite/migrations"),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, known[len(known)-2]); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		t.Helper()
+		e, out, errb := testEnv(nil, "")
+		if code := run(ctx, e, []string{"migrate", "--status", "--data", dir}); code != 0 {
+			t.Fatalf("migrate --status: exit %d: %s", code, errb)
+		}
+		return out.String()
+	}
+	pendingRow := regexp.MustCompile(fmt.Sprintf(`(?m)^%05d +pending +-$`, last))
+	if out := status(); !strings.Contains(out, "pending   1 (run hookrelay migrate") || !pendingRow.MatchString(out) ||
+		!regexp.MustCompile(`(?m)^00001 +applied +\d{4}-`).MatchString(out) {
+		t.Errorf("status of a database one migration behind:\n%s", out)
+	}
+	e, _, errb := testEnv(nil, "")
+	if code := run(ctx, e, []string{"migrate", "--data", dir}); code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, errb)
+	}
+	if out := status(); !strings.Contains(out, "pending   none") || strings.Contains(out, " pending ") ||
+		!strings.Contains(out, fmt.Sprintf("version   %d", last)) {
+		t.Errorf("status once migrated:\n%s", out)
+	}
+	// A newer hookrelay applied one more.
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, last+1); err != nil {
+		t.Fatal(err)
+	}
+	if out := status(); !regexp.MustCompile(fmt.Sprintf(`(?m)^%05d +applied by a newer hookrelay +\d{4}-`, last+1)).MatchString(out) {
+		t.Errorf("status with a migration from a newer hookrelay:\n%s", out)
+	}
+}
+
 func TestMigrateSQLiteInUse(t *testing.T) {
 	t.Parallel()
 	svc := startServe(t)
@@ -56,8 +122,16 @@ func TestMigratePostgres(t *testing.T) {
 	if code := run(ctx, e, []string{"migrate", "--status", "--database", db}); code != 0 || !strings.Contains(out.String(), "none") {
 		t.Errorf("status before: exit %d: %s%s", code, out, errb)
 	}
+	known, err := postgres.MigrationVersions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), " pending "); n != len(known) || !strings.Contains(out.String(), fmt.Sprintf("pending   %d", n)) {
+		t.Errorf("status before lists %d pending migrations, want %d:\n%s", n, len(known), out)
+	}
 	e, out, errb = testEnv(map[string]string{"HOOKRELAY_DATABASE_URL": db}, "")
-	if code := run(ctx, e, []string{"migrate"}); code != 0 || !strings.Contains(out.String(), "00001") {
+	if code := run(ctx, e, []string{"migrate"}); code != 0 || !strings.Contains(out.String(), "00001") ||
+		!strings.Contains(out.String(), "pending   none") {
 		t.Errorf("migrate: exit %d: %s%s", code, out, errb)
 	}
 }

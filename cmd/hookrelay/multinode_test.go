@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
 )
 
 // postgresURL returns the server of the PostgreSQL tests. Without
@@ -279,4 +283,180 @@ func waitForLeader(t *testing.T, ctx context.Context, nodes []*service, since *t
 	}
 	t.Fatalf("no leader among %d nodes within 40s: hookrelay_leader %v", len(nodes), got)
 	return -1
+}
+
+// limitReceiver answers after a delay and records, per webhook-id, the
+// first arrival, and the most requests it had in flight at once.
+type limitReceiver struct {
+	delay          time.Duration
+	inflight, most atomic.Int32
+	mu             sync.Mutex
+	first          map[string]time.Time
+}
+
+func (r *limitReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	n := r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	for m := r.most.Load(); n > m && !r.most.CompareAndSwap(m, n); m = r.most.Load() {
+	}
+	r.mu.Lock()
+	if id := req.Header.Get("webhook-id"); id != "" {
+		if _, ok := r.first[id]; !ok {
+			r.first[id] = time.Now()
+		}
+	}
+	r.mu.Unlock()
+	time.Sleep(r.delay)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// arrivals returns the first arrival of each message, in order.
+func (r *limitReceiver) arrivals() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []time.Time
+	for _, at := range r.first {
+		out = append(out, at)
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// TestMultiNodeLimits runs three serve processes on one PostgreSQL
+// database with --endpoint-concurrency 2 and sends events, round-robin over
+// the nodes, to a slow endpoint and to one limited to 10 deliveries a
+// second: the slow one never has more than 2 requests in flight from the
+// three nodes together, and the limited one gets no more than its rate
+// from the three together.
+func TestMultiNodeLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs three services on PostgreSQL")
+	}
+	postgresURL(t)
+	exe := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbURL := freshDatabase(t, ctx, "hookrelay_limits")
+	e := &env{stderr: &syncBuffer{}}
+
+	const (
+		concurrency = 2
+		rate        = 10.0 // deliveries a second; a bucket of 1
+		nSlow       = 60
+		nLimited    = 40
+	)
+	slow := &limitReceiver{delay: 100 * time.Millisecond, first: map[string]time.Time{}}
+	limited := &limitReceiver{first: map[string]time.Time{}}
+	slowSrv, limitedSrv := httptest.NewServer(slow), httptest.NewServer(limited)
+	defer slowSrv.Close()
+	defer limitedSrv.Close()
+
+	shared := sharedNodeEnv()
+	dir := t.TempDir()
+	nodes := make([]*service, 3)
+	for i := range nodes {
+		s, err := startServiceConfig(ctx, e, exe, serviceConfig{
+			Dir:      filepath.Join(dir, fmt.Sprintf("node%d", i+1)),
+			Database: dbURL,
+			AdminKey: shared.adminKey,
+			Env:      shared.env,
+			Args:     []string{"--endpoint-concurrency", fmt.Sprint(concurrency), "--retry-schedule", "200ms,500ms,1s"},
+		})
+		if err != nil {
+			t.Fatalf("start node %d: %v (stderr: %s)", i+1, err, e.stderr)
+		}
+		defer s.stop()
+		nodes[i] = s
+	}
+	api := &benchAPI{base: nodes[0].url, key: shared.adminKey, client: &http.Client{Timeout: 10 * time.Second}}
+	for _, body := range []string{
+		fmt.Sprintf(`{"url":%q,"scheme":"standard","event_types":["slow"]}`, slowSrv.URL+"/hook"),
+		fmt.Sprintf(`{"url":%q,"scheme":"standard","event_types":["limited"],"rate_limit":%v}`, limitedSrv.URL+"/hook", rate),
+	} {
+		if _, err := api.post(ctx, "/api/v1/endpoints", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := store.RateBurst(rate); b != 1 {
+		t.Fatalf("RateBurst(%v) = %v: the bounds below assume 1", rate, b)
+	}
+
+	// Events arrive faster than the endpoints may take them, at every
+	// node in turn, so that every node keeps claiming.
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range nSlow + nLimited {
+		typ := "slow"
+		if i%5 >= 3 {
+			typ = "limited"
+		}
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"type":%q,"payload":{"i":%d}}`, typ, i)
+			if _, err := api.postTo(ctx, nodes[i%len(nodes)].url, "/api/v1/events", body); err != nil {
+				t.Errorf("event %d: %v", i, err)
+			}
+		})
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for len(slow.arrivals()) < nSlow || len(limited.arrivals()) < nLimited {
+		if ctx.Err() != nil {
+			t.Fatalf("the slow endpoint got %d of %d, the limited one %d of %d", len(slow.arrivals()), nSlow, len(limited.arrivals()), nLimited)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(start)
+	var per []int64
+	for _, s := range nodes {
+		n, err := deliveredBy(ctx, s.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per = append(per, n)
+	}
+
+	// The limits were shared, not kept by one node taking everything.
+	if busy := len(per) - countZero(per); busy < 2 {
+		t.Errorf("only %d of the nodes delivered anything: %v", busy, per)
+	}
+	if m := slow.most.Load(); m > concurrency {
+		t.Errorf("%d requests in flight at once to the slow endpoint from three nodes, want at most %d", m, concurrency)
+	}
+	// The shared bucket lets claims take rate*t + 1 in t seconds; a node
+	// holds a claimed delivery until its own bucket has a token, at most
+	// 1/rate, so sends in t seconds are at most rate*(t + 1/rate) + 1.
+	at := limited.arrivals()
+	for i := range at {
+		j := i
+		for j < len(at) && at[j].Sub(at[i]) < time.Second {
+			j++
+		}
+		if j-i > int(rate)+2 {
+			t.Errorf("%d deliveries to the limited endpoint within one second from its delivery %d, limit %v/s", j-i, i, rate)
+			break
+		}
+	}
+	span := at[len(at)-1].Sub(at[0])
+	if got := float64(len(at)-1) / span.Seconds(); got > rate*1.1 {
+		t.Errorf("the limited endpoint got %.1f deliveries a second over %v, limit %v", got, span, rate)
+	}
+	t.Logf("at most %d requests in flight to the slow endpoint; the limited one got %d in %v (%.1f/s); "+
+		"all delivered in %v; successful deliveries per node %v",
+		slow.most.Load(), len(at), span.Round(time.Millisecond), float64(len(at)-1)/span.Seconds(), took.Round(time.Millisecond), per)
+	if t.Failed() {
+		t.Logf("serve stderr:\n%s", e.stderr)
+	}
+}
+
+func countZero(ns []int64) int {
+	n := 0
+	for _, v := range ns {
+		if v == 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -74,8 +74,9 @@ type serveConfig struct {
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
 	Retention time.Duration
-	// EndpointConcurrency bounds the requests in flight to one endpoint
-	// from this node; 0 is the engine's default.
+	// EndpointConcurrency bounds the requests in flight to one endpoint,
+	// from all the nodes of a PostgreSQL database together; 0 is the
+	// engine's default.
 	EndpointConcurrency int
 
 	// From the environment only.
@@ -164,7 +165,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret and session key files")
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
-	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint from this node; with several nodes an endpoint may get this many from each (default 32)")
+	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint, from all nodes together when they share PostgreSQL (default 32)")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
@@ -483,6 +484,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		DisableAfter:         cfg.DisableAfter,
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
+		SharedStore:          pg != nil, // nodes share PostgreSQL: limits hold across them
 		Leader:               elector,
 		OperatorURL:          cfg.OperatorURL,
 		OperatorScheme:       cfg.OperatorScheme,

@@ -63,12 +63,15 @@
 // A claimed delivery starts at once if its endpoint has room (fewer than
 // EndpointConcurrency requests in flight, a token) and the node has a free
 // worker; otherwise it is held in memory, in claim order, and started as
-// soon as a request to that endpoint finishes or a token arrives. The store
-// cannot limit a claim per endpoint, so one batch can bring more
-// deliveries for an endpoint than it can take at once; holding them is
-// what lets a hot endpoint use its whole concurrency without a claim per
-// request, and claiming again while it still holds half of what it may
-// hold keeps it busy while the next claim runs.
+// soon as a request to that endpoint finishes or a token arrives. Alone on
+// its store, the engine does not ask the store to limit a claim per
+// endpoint, so one batch can bring more deliveries for an endpoint than it
+// can take at once; holding them is what lets a hot endpoint use its whole
+// concurrency without a claim per request, and claiming again while it
+// still holds half of what it may hold keeps it busy while the next claim
+// runs. On a shared store the claims keep to the limits (see Several
+// nodes), and an endpoint holds only what its rate limit or the node's
+// workers keep waiting.
 //
 // How much an endpoint may hold is what it can plausibly start while the
 // leases last, judged from its recent latency (or how long it has gone
@@ -128,10 +131,25 @@
 // Any number of engines, one per node, may share one store (PostgreSQL):
 // the store's claims hand each delivery to one of them at a time, and a
 // node's death costs only its leases. Per-endpoint FIFO holds across nodes
-// (it is the store's). EndpointConcurrency and rate limits are enforced
-// per node: with N nodes an endpoint may see up to N×EndpointConcurrency
-// requests at once and N times its rate limit. Set them with the node
-// count in mind.
+// (it is the store's). With Config.SharedStore, so do EndpointConcurrency
+// and rate limits: each claim passes EndpointConcurrency as
+// store.ClaimParams.MaxInFlight and asks for RateLimits, and the store
+// counts what every node has in flight and spends tokens from one bucket
+// per endpoint. So the nodes together send an endpoint at most
+// EndpointConcurrency requests at once, and, over any t seconds, about its
+// rate times t plus a burst of a tenth of a second's worth (at least
+// one); each node also keeps its own limits, which saves claims the store
+// would refuse anyway.
+//
+// The cost: a delivery counts as in flight from its claim until its
+// attempt is recorded, so a node cannot claim a busy endpoint's deliveries
+// ahead of its free slots; each slot waits, between two requests, for the
+// completer to record the result and for the next claim. The completer
+// wakes the claim loop after each batch it records, for the slots it
+// frees. A node that stops with claimed deliveries it never sent (rate
+// limited or out of workers) leaves them counted until their leases run
+// out. On SQLite, one node alone, SharedStore is off: its own limits are
+// exact, and it claims ahead.
 //
 // The periodic jobs, auto-disable and retention, run only on the node that
 // Config.Leader says leads (internal/leader elects it with an advisory

@@ -38,9 +38,18 @@ type Config struct {
 	// connection is closed.
 	MaxResponseBytes int64
 	// EndpointConcurrency bounds the requests in flight to one endpoint
-	// from this node; 0 means 32. With several nodes sharing a store, an
-	// endpoint may get this many from each.
+	// from this node, or, with SharedStore, from all nodes together; 0
+	// means 32.
 	EndpointConcurrency int
+	// SharedStore says that other nodes claim from the store too
+	// (PostgreSQL). Claims then have the store hold EndpointConcurrency and
+	// the endpoints' rate limits across all of them (store.ClaimParams
+	// MaxInFlight and RateLimits), claimed deliveries not yet sent or not
+	// yet recorded counting as in flight. The price is that a node no
+	// longer claims an endpoint's deliveries ahead of its free slots, which
+	// lowers what one busy endpoint gets. Alone on its store (SQLite), a
+	// node's own limits are exact, and it claims ahead.
+	SharedStore bool
 	// Workers bounds the requests in flight on this node; 0 means 512.
 	// Claimed deliveries waiting in memory for their endpoint are bounded
 	// by 8×Workers.
@@ -306,7 +315,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	// Fresh deliveries come straight from the store when it can claim
 	// them at creation (store.Dispatching); the claim loop finds the rest.
+	// Not on a shared store: only its claims hold the limits across nodes.
 	ds, direct := e.store.(store.Dispatching)
+	direct = direct && !e.cfg.SharedStore
 	if direct {
 		ds.SetDispatcher(e, e.cfg.Lease)
 	}
@@ -356,9 +367,11 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		if limit > 0 {
 			now := e.now()
 			claimedAt := time.Now()
-			jobs, err := e.store.ClaimDueDeliveries(ctx, store.ClaimParams{
-				Now: now, Lease: e.cfg.Lease, Limit: limit, ExcludeEndpoints: exclude,
-			})
+			p := store.ClaimParams{Now: now, Lease: e.cfg.Lease, Limit: limit, ExcludeEndpoints: exclude}
+			if e.cfg.SharedStore {
+				p.MaxInFlight, p.RateLimits = e.cfg.EndpointConcurrency, true
+			}
+			jobs, err := e.store.ClaimDueDeliveries(ctx, p)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -737,6 +750,9 @@ func (e *Engine) completer(ctx context.Context) {
 				"count", len(batch), "err", err)
 		} else {
 			e.afterComplete(batch, lost, recovered)
+			if e.cfg.SharedStore {
+				e.Notify() // recorded attempts free their endpoints' slots in the store
+			}
 		}
 		clear(batch)
 		batch = batch[:0]

@@ -30,6 +30,24 @@
 // head is in flight waits for the head's attempt to end, and then goes
 // first.
 //
+// # Limits across nodes
+//
+// Several nodes may claim from one database (PostgreSQL), so a limit on
+// what an endpoint receives can only hold across them if the claims keep
+// it. ClaimParams.MaxInFlight caps an endpoint's deliveries in flight:
+// those claimed, their lease not over and their attempt not yet recorded,
+// whichever node holds them. ClaimParams.RateLimits makes the claims spend
+// tokens from a bucket per endpoint that every node shares, filling at the
+// endpoint's RateLimit. Both are counted from the database, not from what
+// one node remembers: a node that dies stops counting once its leases run
+// out, and a restart changes nothing. How an implementation makes
+// concurrent claims read and update that state one at a time is its own
+// (the PostgreSQL store takes a per-endpoint advisory lock; the SQLite one
+// has a single writer). A claim that keeps to the limits may claim fewer
+// than it was allowed although more is due; a claimer that holds
+// deliveries before sending them (the delivery engine) finds them counted
+// as in flight.
+//
 // # History
 //
 // Prune deletes what is older than a cut-off, in small transactions, and
@@ -221,6 +239,37 @@ type ClaimParams struct {
 	// ExcludeEndpoints are endpoints whose deliveries are not to be claimed
 	// now (at their concurrency or rate limit on this node).
 	ExcludeEndpoints []string
+	// MaxInFlight, if positive, caps each endpoint's deliveries in flight:
+	// claimed, their lease not over at Now, and not completed since,
+	// whichever Store of the database claimed them. The claim takes at
+	// most MaxInFlight minus that many of an endpoint's deliveries, so
+	// claims that all pass the cap never put more in flight, however many
+	// Stores (nodes) make them at once. A delivery waiting for a retry is
+	// not in flight, nor is one whose lease ran out. 0 means no cap.
+	MaxInFlight int
+	// RateLimits makes the claim keep to each endpoint's RateLimit, with a
+	// token bucket per endpoint that every Store of the database shares:
+	// it fills at RateLimit tokens a second up to RateBurst(RateLimit),
+	// starts full, and each delivery claimed takes a whole token. So the
+	// claims made with RateLimits, from any number of nodes, take at most
+	// RateLimit*t + RateBurst(RateLimit) of an endpoint's deliveries in any
+	// t seconds. Claims without it neither keep to the buckets nor use
+	// them.
+	RateLimits bool
+}
+
+// RateBurstWindow is how much of its rate an endpoint's token bucket
+// holds at most (see RateBurst).
+const RateBurstWindow = 100 * time.Millisecond
+
+// RateBurst is the size of the token bucket of an endpoint limited to rate
+// deliveries a second: what RateBurstWindow lets through, and at least one
+// delivery. A bucket of one would let a claim take only one delivery of an
+// endpoint, so that a fast limit (500/s) would take as many claims; one
+// of a tenth of a second lets each claim take what the endpoint may
+// receive in that time, and bounds the bursts across nodes to as much.
+func RateBurst(rate float64) float64 {
+	return max(1, rate*RateBurstWindow.Seconds())
 }
 
 // AttemptResult completes one claim.
@@ -314,7 +363,10 @@ type Store interface {
 	// ClaimDueDeliveries claims up to p.Limit due deliveries (pending,
 	// NextAttemptAt <= p.Now, and for FIFO endpoints only the oldest pending
 	// one) of enabled endpoints, oldest due first: it sets their
-	// NextAttemptAt to p.Now+p.Lease and increments their Claim.
+	// NextAttemptAt to p.Now+p.Lease and increments their Claim. With
+	// p.MaxInFlight or p.RateLimits it leaves out what would go past an
+	// endpoint's cap or its tokens (see ClaimParams), and may then claim
+	// fewer than p.Limit although more are due.
 	ClaimDueDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// CompleteAttempts records each result's attempt and applies its new
 	// status, each only if the delivery's Claim still equals r.Claim;
@@ -387,9 +439,9 @@ type Store interface {
 	// Export calls fn with every row of every table, as Records in
 	// dependency order (RecordKinds), each table in key order, from one
 	// consistent snapshot of the database, and stops at fn's first error,
-	// which it returns wrapped. Endpoint secrets are exported sealed, as
-	// stored: a store that imports them must be opened with the same
-	// Cipher key. A long export keeps the database from reclaiming space
+	// which it returns wrapped. Endpoint and source secrets are exported
+	// sealed, as stored: a store that imports them must be opened with the
+	// same Cipher key. A long export keeps the database from reclaiming space
 	// while it runs (the SQLite store's WAL, PostgreSQL's dead rows).
 	Export(ctx context.Context, fn func(Record) error) error
 	// Import inserts records, as Export wrote them, into an empty store,
@@ -491,10 +543,13 @@ type Record struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// Record kinds, one per table.
+// Record kinds, one per table. The inbound gateway's rejections, kept a
+// short while for inspection, and the queue's own state (the endpoints'
+// token buckets) are not exported.
 const (
 	KindAPIKey         = "api_key"
 	KindEndpoint       = "endpoint"
+	KindSource         = "source"
 	KindEvent          = "event"
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
@@ -502,8 +557,9 @@ const (
 )
 
 // RecordKinds lists the kinds in dependency order, the order in which
-// Export writes them and Import expects them.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+// Export writes them and Import expects them. A stream written before a
+// kind was added (no source records) is still in order.
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000
@@ -546,6 +602,23 @@ type EndpointRecord struct {
 	FailingSince   *int64   `json:"failing_since"`
 	CreatedAt      int64    `json:"created_at"`
 	UpdatedAt      int64    `json:"updated_at"`
+}
+
+// SourceRecord is the Data of a KindSource Record: a row of Source, its
+// secrets (and Zoom secret token) sealed with the exporting store's Cipher,
+// in the form both stores seal them.
+type SourceRecord struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Description    string `json:"description"`
+	Scheme         string `json:"scheme"`
+	CustomScheme   []byte `json:"custom_scheme"` // null when none
+	SealedSecrets  []byte `json:"sealed_secrets"`
+	ToleranceMS    int64  `json:"tolerance_ms"`
+	DedupeMS       int64  `json:"dedupe_ms"`
+	SlackChallenge bool   `json:"slack_challenge"`
+	CreatedAt      int64  `json:"created_at"`
+	UpdatedAt      int64  `json:"updated_at"`
 }
 
 // EventRecord is the Data of a KindEvent Record: a row of Event, its

@@ -5,9 +5,11 @@
 // the database's own locks.
 //
 // The schema is the SQLite store's, table for table and index for index
-// (migrations/, the same goose numbering), in PostgreSQL's types. Open
-// applies pending migrations; nodes starting at once take turns on a
-// session advisory lock per schema, so exactly one applies each migration.
+// (migrations/, the same goose numbering), in PostgreSQL's types, but for
+// one index of the deliveries in flight, deliveries_leased, which only the
+// limits across nodes need (see below). Open applies pending migrations;
+// nodes starting at once take turns on a session advisory lock per
+// schema, so exactly one applies each migration.
 //
 // # Claiming across nodes
 //
@@ -68,7 +70,9 @@
 // may wait for; CreateEvent waits for a concurrent use of its idempotency
 // key or event id before it takes any advisory lock, and nothing waits for
 // those while holding one. So transactions never wait for one another in a
-// cycle: no deadlocks. Claiming takes no advisory lock and never waits.
+// cycle: no deadlocks. Claiming never waits: a plain claim takes no
+// advisory lock, and a claim with limits (below) only tries its claim
+// locks, in a namespace of their own that nothing waits for.
 //
 // FIFO order is acceptance order, that is commit order. Under its
 // endpoint lock, CreateEvent reads the newest pending delivery of a FIFO
@@ -76,6 +80,43 @@
 // in-process, time-ordered like store.NewID, and moved past every id
 // observed), so that ordering the queue by id is ordering by commit even
 // when the nodes' clocks disagree.
+//
+// # Limits across nodes
+//
+// A claim with store.ClaimParams.MaxInFlight or RateLimits keeps an
+// endpoint's cap on deliveries in flight, and its rate limit, across every
+// node. The state is in the database: the unexpired leases of the
+// endpoint, counted in the partial index deliveries_leased (which costs a
+// claim and a completion one more index write each), and its token
+// bucket, a row of endpoint_buckets. Leases are compared with the
+// claimer's clock, so the nodes' clocks must agree to well within the
+// lease's margin over the request timeout (30 s by default), as lease
+// takeover already requires. The danger is two claims, on two
+// nodes, each counting the other's uncommitted claims as free (READ
+// COMMITTED shows neither what the other has not committed). So such a
+// claim is a transaction of two statements (limits.go):
+//
+//  1. It reads the oldest due deliveries as a plain claim does, keeps of
+//     each endpoint's no more than its cap and tokens allow as its
+//     snapshot sees them, and locks those (FOR UPDATE SKIP LOCKED; the
+//     rest of a busy endpoint's backlog stays unlocked). It then tries,
+//     without waiting, a transaction-level advisory lock per endpoint of
+//     them, the claim lock, and drops the candidates of an endpoint whose
+//     lock another claim holds: that claim is deciding for the endpoint,
+//     and the next will see its decision.
+//  2. In a new statement, and so with a snapshot taken after its locks
+//     were granted, it counts the endpoints' unexpired leases, refills
+//     their buckets, keeps of each endpoint's candidates, oldest due first,
+//     what the cap and the whole tokens allow, spends the tokens and
+//     claims.
+//
+// Every claim that adds an endpoint's leases or spends its tokens holds its
+// claim lock from before it reads them until it commits, and PostgreSQL
+// releases locks only once the commit is visible: the claims of one
+// endpoint are serialized, each seeing all the earlier ones. Completions
+// and retries only remove leases, which at worst makes a claim take fewer.
+// A lease that ran out, a node having died, no longer counts. The price is
+// a second round trip per claim; claims without limits stay one statement.
 //
 // # History
 //

@@ -29,6 +29,7 @@ var exportQueries = []struct {
 }{
 	{store.KindAPIKey, `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`, exportAPIKey},
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
+	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
 	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
@@ -40,8 +41,8 @@ var exportQueries = []struct {
 // order of store.RecordKinds, each table in key order, from one REPEATABLE
 // READ, READ ONLY transaction: a consistent snapshot, which other nodes'
 // writes do not wait for, but which keeps vacuum from reclaiming the rows
-// they delete while the export runs. Endpoint secrets are exported sealed.
-// It stops at fn's first error and returns it wrapped.
+// they delete while the export runs. Endpoint and source secrets are
+// exported sealed. It stops at fn's first error and returns it wrapped.
 func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -101,6 +102,15 @@ func exportEndpoint(rows pgx.Rows) (any, error) {
 	return &r, nil
 }
 
+func exportSource(rows pgx.Rows) (any, error) {
+	var r store.SourceRecord
+	if err := rows.Scan(&r.ID, &r.Name, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &r.ToleranceMS,
+		&r.DedupeMS, &r.SlackChallenge, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 func exportEvent(rows pgx.Rows) (any, error) {
 	ev, err := scanEvent(rows)
 	if err != nil {
@@ -146,6 +156,7 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES ($1, $2, $3, $4)`,
@@ -155,8 +166,9 @@ var importQueries = map[string]string{
 }
 
 // usedQuery is true when a table Import writes has a row.
-const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM events)
-	OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries) OR EXISTS (SELECT 1 FROM attempts)`
+const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
+	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
+	OR EXISTS (SELECT 1 FROM attempts)`
 
 // importRow is one record made ready for its INSERT.
 type importRow struct {
@@ -169,8 +181,8 @@ type importRow struct {
 // store.ImportBatch records per transaction, each sent in one round trip.
 // ErrConflict, and nothing written, if the store is not empty. Records
 // must come in the order of store.RecordKinds; the sealed secrets of
-// endpoints must open with this store's Cipher (the exporting store must
-// have used the same key). Attempt errors and delivery errors are cleaned
+// endpoints and sources must open with this store's Cipher (the exporting
+// store must have used the same key). Attempt errors and delivery errors are cleaned
 // of what a TEXT column refuses (NUL, invalid UTF-8), as this store's own
 // writes are. An error from records, or from a record, stops the import
 // and is returned wrapped; the batches committed before it stay.
@@ -187,8 +199,8 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 			if !checked {
 				// Nodes importing at once would both find the store
 				// empty: one import per database at a time.
-				if _, err := tx.Exec(ctx, `LOCK TABLE api_keys, endpoints, events, idempotency_keys, deliveries, attempts
-					IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				if _, err := tx.Exec(ctx, `LOCK TABLE api_keys, endpoints, sources, events, idempotency_keys, deliveries,
+					attempts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 					return err
 				}
 				var used bool
@@ -295,6 +307,16 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
 			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+	case store.KindSource:
+		var r store.SourceRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		if _, err := s.cipher.Open(r.SealedSecrets); err != nil {
+			return importRow{}, fmt.Errorf("source %s: its secrets do not open with this store's Cipher (export and import need the same key): %w", r.ID, err)
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets, r.ToleranceMS,
+			r.DedupeMS, r.SlackChallenge, r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {

@@ -21,6 +21,10 @@ var Queries = []struct {
 }{
 	{"claim", claimQuery, []any{int64(0), []string{}, 100, int64(0)}, "deliveries_due"},
 	{"claim excluding", claimQuery, []any{int64(0), []string{"ep_a", "ep_b"}, 100, int64(0)}, "deliveries_due"},
+	{"pick (limited claim)", pickQuery, pickArgs, "deliveries_due"},
+	{"pick (limited claim): leases", pickQuery, pickArgs, "deliveries_leased"},
+	{"pick (limited claim): locks by id", pickQuery, pickArgs, "deliveries_pkey"},
+	{"limited claim", limitedClaimQuery, []any{[]string{"dlv_a"}, []string{"ep_a"}, int64(0), int64(0), int32(32), true, 0.1, []int32{1}}, "deliveries_leased"},
 	{"complete", completeQuery, []any{[]string{"dlv_a"}, []int64{1}, []string{"succeeded"}, []*int64{nil}, []int32{200}, []string{""}, int64(0)}, "deliveries_pkey"},
 	{"fifo head", headQuery, []any{"ep_a"}, "deliveries_pending"},
 	{"newest pending", newestPendingQuery, []any{[]string{"ep_a"}}, "deliveries_pending"},
@@ -36,6 +40,13 @@ var Queries = []struct {
 	{"prune keys", pruneKeysPick, []any{"", "", int64(1 << 50), 1000}, "idempotency_keys_pkey"},
 	{"prune events", pruneEventsPick, []any{"", int64(1 << 50), 1000}, "events_pkey"},
 }
+
+var pickArgs = []any{int64(0), []string{"ep_a"}, 100, int32(32), nsClaim, true, 0.1}
+
+// SortsCandidates names the queries whose plans may sort: the candidates
+// of a limited claim, never more than its limit of rows.
+var SortsCandidates = map[string]bool{"pick (limited claim)": true, "pick (limited claim): leases": true,
+	"pick (limited claim): locks by id": true}
 
 // ListDeliveriesQuery is listDeliveriesQuery.
 var ListDeliveriesQuery = listDeliveriesQuery

@@ -136,6 +136,28 @@ func Migrate(ctx context.Context, dsn string) error {
 	return nil
 }
 
+// MigrationVersions returns the versions of the schema migrations this
+// package applies, oldest first: the goose numbering of its migrations
+// directory, which the SQLite store shares. `hookrelay migrate --status`
+// compares them with those a database has applied, to list the pending
+// ones.
+func MigrationVersions() ([]int64, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("migration versions: %w", err)
+	}
+	versions := make([]int64, 0, len(names))
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("migration versions: %s: %w", name, err)
+		}
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	return versions, nil
+}
+
 func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -167,6 +189,11 @@ const (
 	nsMigrate  int32 = 0x68720001 // "hr", 1: per schema, held while migrating
 	nsTenant   int32 = 0x68720002 // per tenant: its fan-out set
 	nsEndpoint int32 = 0x68720003 // per endpoint: its hold flags and endpoint row
+	// nsClaim, per endpoint (keyed by hashtext of its id, computed in the
+	// claim's SQL): held by a claim that counts the endpoint's leases or
+	// spends its tokens. Only ever tried (pg_try_advisory_xact_lock), never
+	// waited for, so it takes no part in the order above.
+	nsClaim int32 = 0x68720004
 )
 
 // schemaLocker is goose's session lock: one migrator at a time per schema,

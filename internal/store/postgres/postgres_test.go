@@ -125,6 +125,20 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestStoreNodes runs the suite's tests of several nodes: Stores with pools
+// of their own on one schema.
+func TestStoreNodes(t *testing.T) {
+	t.Parallel()
+	baseURL(t)
+	storetest.RunNodes(t, func(t *testing.T, n int) []store.Store {
+		out := make([]store.Store, n)
+		for i, s := range nodes(t, n) {
+			out[i] = s
+		}
+		return out
+	})
+}
+
 // nodes opens n Stores on one fresh schema: n hookrelay nodes sharing a
 // database, each with its own pool.
 func nodes(t *testing.T, n int) []*postgres.Store {
@@ -837,7 +851,7 @@ func TestQueryPlans(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q.Name, err)
 		}
-		if strings.Contains(plan, "Seq Scan on deliveries") || strings.Contains(plan, "Sort") {
+		if strings.Contains(plan, "Seq Scan on deliveries") || strings.Contains(plan, "Sort") && !postgres.SortsCandidates[q.Name] {
 			t.Errorf("%s: plan sorts or scans:\n%s", q.Name, plan)
 		}
 		if !slices.ContainsFunc(strings.Split(q.Index, "|"), func(index string) bool {
@@ -883,6 +897,13 @@ func TestImportFromSQLite(t *testing.T) {
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now, ExpiresAt: &expires})
 	})
 	off := endpoint(t, src, "acme", func(e *store.Endpoint) { e.EventTypes = []string{"x"} })
+	github := &store.Source{ID: store.NewID("src"), Name: "github", Description: "pushes", Scheme: "github",
+		Secrets:    []store.Secret{{Value: "gh-secret", CreatedAt: now}},
+		ZoomSecret: store.Secret{Value: "zoom-token", CreatedAt: now}, Tolerance: time.Minute,
+		DedupeWindow: time.Hour, CreatedAt: now, UpdatedAt: now}
+	if err := src.CreateSource(ctx, github); err != nil {
+		t.Fatal(err)
+	}
 	ev := &store.Event{ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", CreatedAt: t0,
 		Payload:        []byte("{ \"amount\" : 1.0e+00,\n\t\"s\":\"caf\\u00e9 é\" }  "),
 		IdempotencyKey: "key-1", ContentType: "application/x-www-form-urlencoded", Headers: map[string]string{"X-A": "1"}}
@@ -986,6 +1007,11 @@ func TestImportFromSQLite(t *testing.T) {
 		if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
 			t.Errorf("endpoint %s: postgres %+v, %v\nsqlite %+v, %v", e.ID, b, errB, a, errA)
 		}
+	}
+	// The source's secrets, sealed by SQLite, open in PostgreSQL.
+	if a, err := dst.SourceByName(ctx, "github"); err != nil || len(a.Secrets) != 1 || a.Secrets[0].Value != "gh-secret" ||
+		a.ZoomSecret.Value != "zoom-token" || a.ID != github.ID || a.Tolerance != time.Minute || a.DedupeWindow != time.Hour {
+		t.Errorf("source after import: %+v, %v", a, err)
 	}
 	if a, err := dst.GetEvent(ctx, ev.ID); err != nil || !bytes.Equal(a.Payload, ev.Payload) || !reflect.DeepEqual(a.Headers, ev.Headers) ||
 		a.ContentType != ev.ContentType || a.IdempotencyKey != "key-1" {

@@ -82,7 +82,11 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, claim = d.claim + 1, updated_at = $1
 	FROM picked, endpoints AS e, events AS ev
 	WHERE d.id = picked.id AND e.id = d.endpoint_id AND ev.id = d.event_id
-	RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.event_type, d.status, d.attempts, d.next_attempt_at,
+	` + claimReturning
+
+// claimReturning is what a claim returns of each delivery it claims (d),
+// its endpoint (e) and its event (ev), for scanJobs.
+const claimReturning = `RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.event_type, d.status, d.attempts, d.next_attempt_at,
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
 		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at,
@@ -92,11 +96,20 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 // endpoints (for FIFO endpoints only the oldest pending one), oldest due
 // first: it sets their NextAttemptAt to p.Now+p.Lease and increments their
 // Claim. Concurrent calls, from this Store or from other nodes', never
-// claim the same delivery. The jobs come back ordered by delivery id.
-// Secrets expired at p.Now are left out of the jobs' endpoints.
+// claim the same delivery. With p.MaxInFlight or p.RateLimits, the limits
+// hold across every node (claimLimited). The jobs come back ordered by
+// delivery id. Secrets expired at p.Now are left out of the jobs'
+// endpoints.
 func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
 	if p.Limit <= 0 {
 		return nil, nil
+	}
+	if p.MaxInFlight > 0 || p.RateLimits {
+		jobs, err := s.claimLimited(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		return jobs, nil
 	}
 	exclude := p.ExcludeEndpoints
 	if exclude == nil {
@@ -106,6 +119,16 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
+	jobs, err := s.scanJobs(rows, p.Now)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return jobs, nil
+}
+
+// scanJobs reads and closes the rows of a claim (claimQuery's RETURNING
+// columns), ordered by delivery id.
+func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 	defer rows.Close()
 	var (
 		jobs      []*store.Job
@@ -129,17 +152,17 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
 			&j.Event.ContentType, &evHeaders)
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
+			return nil, err
 		}
 		// Every job of one endpoint shares one decryption.
 		ep, ok := endpoints[e.ID]
 		if !ok {
 			if err := s.decodeEndpoint(&e, sealed, types); err != nil {
-				return nil, fmt.Errorf("claim deliveries: %w", err)
+				return nil, err
 			}
 			e.FailingSince = fromNullMS(failing)
 			e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-			e.Secrets = store.LiveSecrets(e.Secrets, p.Now)
+			e.Secrets = store.LiveSecrets(e.Secrets, now)
 			ep = &e
 			endpoints[e.ID] = ep
 		}
@@ -156,13 +179,13 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 		j.Event.CreatedAt = fromMS(evCreated)
 		if evHeaders != nil {
 			if err := store.DecodeEventHeaders(*evHeaders, &j.Event.Headers); err != nil {
-				return nil, fmt.Errorf("claim deliveries: event %s: %w", j.Event.ID, err)
+				return nil, fmt.Errorf("event %s: %w", j.Event.ID, err)
 			}
 		}
 		jobs = append(jobs, &j)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		return nil, err
 	}
 	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
 	return jobs, nil

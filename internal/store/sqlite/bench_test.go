@@ -177,6 +177,47 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 }
 
+// BenchmarkClaimCompleteLimited is BenchmarkClaimComplete's one worker
+// with the per-endpoint limits of a shared store (store.ClaimParams
+// MaxInFlight and RateLimits), which the limits never stop: what keeping
+// them costs a claim. maxInFlight=1000 caps nothing; rate=1e6 makes the
+// endpoint rate-limited with a bucket that never runs out.
+func BenchmarkClaimCompleteLimited(b *testing.B) {
+	const batch = 100
+	for _, rate := range []float64{0, 1e6} {
+		b.Run(fmt.Sprintf("batch=%d/maxInFlight=1000/rate=%g", batch, rate), func(b *testing.B) {
+			s, now := openSeeded(b, filepath.Join(b.TempDir(), "bench.db"), b.N*batch)
+			defer s.Close()
+			if rate > 0 {
+				eps, _, err := s.ListEndpoints(b.Context(), store.EndpointFilter{})
+				if err != nil || len(eps) != 1 {
+					b.Fatalf("ListEndpoints: %d, %v", len(eps), err)
+				}
+				eps[0].RateLimit = rate
+				if err := s.UpdateEndpoint(b.Context(), eps[0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p := store.ClaimParams{Now: now, Lease: time.Minute, Limit: batch, MaxInFlight: 1000, RateLimits: true}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for range b.N {
+				jobs, err := s.ClaimDueDeliveries(context.Background(), p)
+				if err != nil || len(jobs) != batch {
+					b.Fatalf("claimed %d, %v", len(jobs), err)
+				}
+				if lost, err := s.CompleteAttempts(context.Background(), complete(jobs, now)); err != nil || len(lost) != 0 {
+					b.Fatalf("complete: lost %d, %v", len(lost), err)
+				}
+			}
+			b.StopTimer()
+			reportCPU(b, cpu, b.N*batch, "delivery")
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
 // BenchmarkClaimLatency1M claims batches of 100 from a queue of 1,000,000
 // due deliveries.
 func BenchmarkClaimLatency1M(b *testing.B) {

@@ -21,6 +21,7 @@ var exportQueries = []struct {
 }{
 	{store.KindAPIKey, `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`, exportAPIKey},
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
+	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
 	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
@@ -39,8 +40,8 @@ const (
 // order of store.RecordKinds, each table in key order, from one read
 // transaction of the read pool: a consistent snapshot, which writes do not
 // wait for, but which keeps the WAL from being checkpointed past it while
-// the export runs. Endpoint secrets are exported sealed. It stops at fn's
-// first error and returns it wrapped.
+// the export runs. Endpoint and source secrets are exported sealed. It
+// stops at fn's first error and returns it wrapped.
 func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
 	conn, err := s.rdb.Conn(ctx)
 	if err != nil {
@@ -116,6 +117,23 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 	return &r, nil
 }
 
+func exportSource(_ *Store, rows *sql.Rows) (any, error) {
+	var (
+		r      store.SourceRecord
+		custom sql.NullString
+		slack  int64
+	)
+	if err := rows.Scan(&r.ID, &r.Name, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &r.ToleranceMS,
+		&r.DedupeMS, &slack, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if custom.Valid {
+		r.CustomScheme = []byte(custom.String)
+	}
+	r.SlackChallenge = slack != 0
+	return &r, nil
+}
+
 func exportEvent(_ *Store, rows *sql.Rows) (any, error) {
 	ev, err := scanEvent(rows)
 	if err != nil {
@@ -185,6 +203,7 @@ type importRow struct {
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
@@ -194,15 +213,16 @@ var importQueries = map[string]string{
 }
 
 // emptyQuery is true when a table Import writes has a row.
-const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM events)
-	OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries) OR EXISTS (SELECT 1 FROM attempts)`
+const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
+	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
+	OR EXISTS (SELECT 1 FROM attempts)`
 
 // Import inserts records, as Export writes them, into an empty store,
 // preserving every id and field, store.ImportBatch records per write
 // transaction. ErrConflict, and nothing written, if the store is not
 // empty. Records must come in the order of store.RecordKinds; the sealed
-// secrets of endpoints must open with this store's Cipher (the store that
-// exported them must have used the same key). An error from records, or
+// secrets of endpoints and sources must open with this store's Cipher (the
+// store that exported them must have used the same key). An error from records, or
 // from a record, stops the import and is returned wrapped; the batches
 // committed before it stay.
 func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
@@ -319,6 +339,20 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
 			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+	case store.KindSource:
+		var r store.SourceRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		if _, err := s.cipher.Open(r.SealedSecrets); err != nil {
+			return importRow{}, fmt.Errorf("source %s: its secrets do not open with this store's Cipher (export and import need the same key): %w", r.ID, err)
+		}
+		var custom any
+		if r.CustomScheme != nil {
+			custom = string(r.CustomScheme)
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, custom, r.SealedSecrets, r.ToleranceMS,
+			r.DedupeMS, boolInt(r.SlackChallenge), r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {

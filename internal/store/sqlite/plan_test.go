@@ -23,6 +23,10 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"claim", claimQueryPlain, "deliveries_due", false},
 		{"claim excluding", claimQuery(3), "deliveries_due", false},
+		{"limited claim: leases", leasesQuery, "deliveries_due", true},
+		{"limited claim: candidates", candidatesQuery, "deliveries_due", false},
+		{"limited claim: claim", claimByIDQuery, "PRIMARY KEY", false},
+		{"limited claim: bucket", bucketQuery, "PRIMARY KEY", false},
 		{"complete", completeQuery, "PRIMARY KEY", false},
 		{"fifo head", headQuery, "deliveries_pending", false},
 		{"promote head", `UPDATE deliveries SET hold = 0 WHERE id = (` + headQuery + `) AND hold = 1`, "deliveries_pending", false},

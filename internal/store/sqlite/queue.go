@@ -82,7 +82,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	var jobs []*store.Job
 	err := s.write(ctx, func(w *writer) error {
 		jobs = jobs[:0]
-		rows, err := w.queryWrite(q, dynamic, args...)
+		rows, err := w.claim(p, q, dynamic, args) // limits.go
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,6 +299,28 @@ func Migrate(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	return nil
+}
+
+// MigrationVersions returns the versions of the schema migrations this
+// package applies, oldest first: the goose numbering of its migrations
+// directory, which the PostgreSQL store shares. `hookrelay migrate --status`
+// compares them with those a database has applied, to list the pending
+// ones.
+func MigrationVersions() ([]int64, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("migration versions: %w", err)
+	}
+	versions := make([]int64, 0, len(names))
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("migration versions: %s: %w", name, err)
+		}
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	return versions, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {

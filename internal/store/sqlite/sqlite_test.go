@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +55,21 @@ func TestStore(t *testing.T) {
 			}
 		})
 		return s
+	})
+}
+
+// TestStoreNodes runs the suite's tests of several nodes on the one Store
+// a SQLite database allows: its writer serializes the claims they race.
+func TestStoreNodes(t *testing.T) {
+	t.Parallel()
+	storetest.RunNodes(t, func(t *testing.T, n int) []store.Store {
+		s := open(t, filepath.Join(t.TempDir(), "hookrelay.db"), newCipher(t))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return slices.Repeat([]store.Store{s}, n)
 	})
 }
 

@@ -466,6 +466,18 @@ func testExportImport(h *harness) {
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now().Add(-time.Hour), ExpiresAt: &expires})
 	})
 	off := h.endpoint("acme", func(e *store.Endpoint) { e.EventTypes = []string{"x"} })
+	// A source with every field set, secrets sealed as endpoints' are.
+	src := h.source("partner", func(s *store.Source) {
+		s.Scheme, s.CustomScheme = "custom", []byte(`{"header":"X-Partner-Sig","algorithm":"hmac-sha256"}`)
+		s.Secrets = append(s.Secrets, store.Secret{Value: "older-secret", CreatedAt: now().Add(-time.Hour)})
+		s.Tolerance, s.SlackChallenge = 3*time.Minute, true
+		s.ZoomSecret = store.Secret{Value: "zoom-token", CreatedAt: now()}
+	})
+	for i, v := 0, reflect.ValueOf(src).Elem(); i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			h.Fatalf("the export test sets no store.Source.%s: set it, and carry it in Export and Import", v.Type().Field(i).Name)
+		}
+	}
 	ev := &store.Event{
 		ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", Payload: []byte(oddPayload),
 		IdempotencyKey: "key-1", CreatedAt: t0, ContentType: "application/vnd.test+json",
@@ -535,7 +547,7 @@ func testExportImport(h *harness) {
 			h.Fatalf("record %d is a %s after a %s", i, r.Kind, recs[i-1].Kind)
 		}
 	}
-	wantCounts := map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 3, store.KindEvent: 7,
+	wantCounts := map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 3, store.KindSource: 1, store.KindEvent: 7,
 		store.KindIdempotencyKey: 1, store.KindDelivery: 7, store.KindAttempt: 3}
 	for kind, n := range wantCounts {
 		if counts[kind] != n {
@@ -569,10 +581,15 @@ func testExportImport(h *harness) {
 		want.FailingSince = got.FailingSince
 		wantEndpoint(h, got, &want)
 	}
+	gotSrc, err := fresh.SourceByName(h.ctx, src.Name)
+	if err != nil {
+		h.Fatalf("SourceByName(%s) after import: %v", src.Name, err)
+	}
+	wantSource(h, "source after import", gotSrc, src)
 	if got, err := fresh.GetEvent(h.ctx, ev.ID); err != nil || !reflect.DeepEqual(*got, *ev) {
 		h.Fatalf("GetEvent after import = %+v, %v\nwant %+v", got, err, ev)
 	}
-	_, _, err := fresh.CreateEvent(h.ctx, &store.Event{Tenant: "acme", Type: "x", Payload: []byte(`{}`), IdempotencyKey: "key-1"}, time.Time{})
+	_, _, err = fresh.CreateEvent(h.ctx, &store.Event{Tenant: "acme", Type: "x", Payload: []byte(`{}`), IdempotencyKey: "key-1"}, time.Time{})
 	wantErr(h, "CreateEvent with an imported idempotency key", err, store.ErrConflict)
 	h2 := &harness{T: h.T, s: fresh, ctx: h.ctx, open: h.open}
 	h2.wantIDs("claim while the FIFO head is in flight", h2.claimIDs(t0, 10), nil)

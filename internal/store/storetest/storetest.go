@@ -16,6 +16,12 @@
 // open returns must all seal secrets with the same Cipher key: the export
 // test moves sealed secrets from one to another.
 //
+// RunNodes runs the tests of what must hold across several Stores on one
+// database, as several hookrelay nodes use it: the per-endpoint limits of
+// store.ClaimParams, under claims racing from every Store. Its open
+// returns n Stores on one fresh database; an implementation that allows a
+// single Store per database returns it n times.
+//
 // Times given to the store are whole milliseconds, since stores keep Unix
 // milliseconds; times read back are compared with Equal.
 package storetest
@@ -72,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	tests = append(tests, sourceTests...)  // sources.go
 	tests = append(tests, historyTests...) // history.go
+	tests = append(tests, limitTests...)   // limits.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -93,6 +100,9 @@ type harness struct {
 	ctx context.Context
 	// open opens another empty store, for tests that need two.
 	open func(t *testing.T) store.Store
+	// nodes are the Stores of one database, for the tests of RunNodes
+	// (nodes[0] is s); nil in those of Run.
+	nodes []store.Store
 }
 
 func randomString(n int) string {
