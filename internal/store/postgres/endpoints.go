@@ -157,11 +157,7 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list endpoints: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := store.TrimPage(out, limit, func(x *store.Endpoint) string { return x.ID })
 	return out, next, nil
 }
 

@@ -77,7 +77,7 @@ func (s *Store) EndpointHealth(ctx context.Context, ids []string, last int) (map
 			return nil, fmt.Errorf("endpoint health: %w", err)
 		}
 		h := out[id]
-		addHealth(&h, store.DeliveryStatus(status), code, msg, fromMS(started))
+		store.AddHealth(&h, store.DeliveryStatus(status), code, msg, fromMS(started))
 		out[id] = h
 	}
 	if err := rows.Err(); err != nil {
@@ -86,49 +86,12 @@ func (s *Store) EndpointHealth(ctx context.Context, ids []string, last int) (map
 	return out, nil
 }
 
-// addHealth counts one delivery, whose latest attempt started at started,
-// into h.
-func addHealth(h *store.EndpointHealth, status store.DeliveryStatus, code int, msg string, started time.Time) {
-	h.Recent++
-	switch status {
-	case store.StatusSucceeded:
-		h.Succeeded++
-	case store.StatusFailed:
-		h.Failed++
-	}
-	if h.LastAttemptAt == nil || started.After(*h.LastAttemptAt) {
-		h.LastStatus, h.LastError, h.LastAttemptAt = code, msg, &started
-	}
-}
-
-// histogramRange checks DeliveryHistogram's arguments and returns the
-// range's start and the bucket width in milliseconds, and the number of
-// buckets.
-func histogramRange(f store.DeliveryFilter, bucket time.Duration) (since, width int64, n int, err error) {
-	if f.Since.IsZero() || f.Until.IsZero() {
-		return 0, 0, 0, errors.New("since and until are required")
-	}
-	since, until := ms(f.Since), ms(f.Until)
-	width = bucket.Milliseconds()
-	if width <= 0 {
-		return 0, 0, 0, fmt.Errorf("bucket %v is not a positive number of milliseconds", bucket)
-	}
-	if until <= since {
-		return since, width, 0, nil
-	}
-	buckets := (until - since + width - 1) / width
-	if buckets > store.MaxHistogramBuckets {
-		return 0, 0, 0, fmt.Errorf("%d buckets of %v, more than %d", buckets, bucket, store.MaxHistogramBuckets)
-	}
-	return since, width, int(buckets), nil
-}
-
 // DeliveryHistogram counts the deliveries f selects (f.Page aside) created
 // in [f.Since, f.Until), by status, per bucket of the given width from
 // f.Since, in one GROUP BY query over the range of the index
 // deliveries_created. It returns every bucket, empty ones included.
 func (s *Store) DeliveryHistogram(ctx context.Context, f store.DeliveryFilter, bucket time.Duration) ([]store.HistogramBucket, error) {
-	since, width, n, err := histogramRange(f, bucket)
+	since, width, n, err := store.HistogramRange(f, bucket)
 	if err != nil {
 		return nil, fmt.Errorf("delivery histogram: %w", err)
 	}

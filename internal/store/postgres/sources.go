@@ -157,11 +157,7 @@ func (s *Store) ListSources(ctx context.Context, p store.Page) ([]*store.Source,
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list sources: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := store.TrimPage(out, limit, func(x *store.Source) string { return x.ID })
 	return out, next, nil
 }
 
@@ -204,8 +200,6 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	return nil
 }
 
-const rejectionCols = `id, source_id, received_at, reason, detail, remote_addr, headers, body, body_size`
-
 // AddRejection stores r; r.ID and ReceivedAt must be set.
 func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
 	if r.ID == "" {
@@ -223,7 +217,7 @@ func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
 	if body == nil {
 		body = []byte{}
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO inbound_rejections (`+rejectionCols+`)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO inbound_rejections (`+store.RejectionCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		r.ID, r.SourceID, ms(r.ReceivedAt), cleanText(r.Reason), cleanText(r.Detail), cleanText(r.RemoteAddr),
 		string(headers), body, r.BodySize); err != nil {
@@ -247,7 +241,7 @@ func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]
 		args = append(args, f.Cursor)
 		where = append(where, "id < $"+strconv.Itoa(len(args)))
 	}
-	q := `SELECT ` + rejectionCols + ` FROM inbound_rejections`
+	q := `SELECT ` + store.RejectionCols + ` FROM inbound_rejections`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -260,32 +254,16 @@ func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]
 	defer rows.Close()
 	var out []*store.Rejection
 	for rows.Next() {
-		var (
-			r        store.Rejection
-			received int64
-			headers  string
-		)
-		if err := rows.Scan(&r.ID, &r.SourceID, &received, &r.Reason, &r.Detail, &r.RemoteAddr, &headers,
-			&r.Body, &r.BodySize); err != nil {
+		r, err := store.ScanRejection(rows)
+		if err != nil {
 			return nil, "", fmt.Errorf("list rejections: %w", err)
 		}
-		if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
-			return nil, "", fmt.Errorf("list rejections: rejection %s: decode headers: %w", r.ID, err)
-		}
-		if r.Body == nil {
-			r.Body = []byte{}
-		}
-		r.ReceivedAt = fromMS(received)
-		out = append(out, &r)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list rejections: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := store.TrimPage(out, limit, func(r *store.Rejection) string { return r.ID })
 	return out, next, nil
 }
 

@@ -384,40 +384,24 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list deliveries: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := store.TrimPage(out, limit, func(x *store.Delivery) string { return x.ID })
 	return out, next, nil
 }
 
 // ListAttempts returns the attempts of a delivery, first attempt first.
 func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
-	rows, err := s.query(ctx, `SELECT id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
-		url, request_headers, status_code, error_message, response_body, trigger_kind
-		FROM attempts WHERE delivery_id = ? ORDER BY attempt_number`, deliveryID)
+	rows, err := s.query(ctx, `SELECT `+store.AttemptCols+` FROM attempts WHERE delivery_id = ? ORDER BY attempt_number`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
 	}
 	defer rows.Close()
 	var out []*store.Attempt
 	for rows.Next() {
-		var (
-			a                 store.Attempt
-			started, duration int64
-			headers           string
-		)
-		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EndpointID, &a.EventID, &a.Number, &started, &duration,
-			&a.URL, &headers, &a.StatusCode, &a.Error, &a.ResponseBody, &a.Trigger); err != nil {
+		a, err := store.ScanAttempt(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
 		}
-		a.StartedAt = fromMS(started)
-		a.Duration = time.Duration(duration)
-		if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("list attempts of %s: decode headers: %w", deliveryID, err)
-		}
-		out = append(out, &a)
+		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)

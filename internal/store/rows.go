@@ -1,0 +1,113 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// What both implementations share once a row is read: the SQL differs
+// between SQLite and PostgreSQL, the columns and their meaning do not.
+// Times are Unix milliseconds in every table.
+
+// RowScanner is one row of a result, as *sql.Row, *sql.Rows, pgx.Row and
+// pgx.Rows all are. Both drivers scan NULL into a pointer as nil.
+type RowScanner interface {
+	Scan(dest ...any) error
+}
+
+// AttemptCols are the columns ScanAttempt reads, in order.
+const AttemptCols = `id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
+	url, request_headers, status_code, error_message, response_body, trigger_kind`
+
+// ScanAttempt reads a row of AttemptCols.
+func ScanAttempt(r RowScanner) (*Attempt, error) {
+	var (
+		a                 Attempt
+		started, duration int64
+		headers           string
+	)
+	if err := r.Scan(&a.ID, &a.DeliveryID, &a.EndpointID, &a.EventID, &a.Number, &started, &duration,
+		&a.URL, &headers, &a.StatusCode, &a.Error, &a.ResponseBody, &a.Trigger); err != nil {
+		return nil, err
+	}
+	a.StartedAt = time.UnixMilli(started).UTC()
+	a.Duration = time.Duration(duration)
+	if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
+		return nil, fmt.Errorf("attempt %s: decode headers: %w", a.ID, err)
+	}
+	return &a, nil
+}
+
+// RejectionCols are the columns ScanRejection reads, in order.
+const RejectionCols = `id, source_id, received_at, reason, detail, remote_addr, headers, body, body_size`
+
+// ScanRejection reads a row of RejectionCols.
+func ScanRejection(r RowScanner) (*Rejection, error) {
+	var (
+		rj       Rejection
+		received int64
+		headers  string
+	)
+	if err := r.Scan(&rj.ID, &rj.SourceID, &received, &rj.Reason, &rj.Detail, &rj.RemoteAddr, &headers,
+		&rj.Body, &rj.BodySize); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(headers), &rj.Headers); err != nil {
+		return nil, fmt.Errorf("rejection %s: decode headers: %w", rj.ID, err)
+	}
+	if rj.Body == nil {
+		rj.Body = []byte{}
+	}
+	rj.ReceivedAt = time.UnixMilli(received).UTC()
+	return &rj, nil
+}
+
+// TrimPage takes items read with a LIMIT of limit+1, newest first, and
+// returns the page of at most limit items and the cursor of the next page:
+// the id of the page's last item, or "" when there is no more.
+func TrimPage[T any](items []T, limit int, id func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, id(items[limit-1])
+}
+
+// AddHealth counts one delivery, whose latest attempt started at started,
+// into h.
+func AddHealth(h *EndpointHealth, status DeliveryStatus, code int, msg string, started time.Time) {
+	h.Recent++
+	switch status {
+	case StatusSucceeded:
+		h.Succeeded++
+	case StatusFailed:
+		h.Failed++
+	}
+	if h.LastAttemptAt == nil || started.After(*h.LastAttemptAt) {
+		h.LastStatus, h.LastError, h.LastAttemptAt = code, msg, &started
+	}
+}
+
+// HistogramRange checks DeliveryHistogram's arguments and returns the
+// range's start and the bucket width, in Unix milliseconds, and the number
+// of buckets.
+func HistogramRange(f DeliveryFilter, bucket time.Duration) (since, width int64, n int, err error) {
+	if f.Since.IsZero() || f.Until.IsZero() {
+		return 0, 0, 0, errors.New("since and until are required")
+	}
+	since, until := f.Since.UnixMilli(), f.Until.UnixMilli()
+	width = bucket.Milliseconds()
+	if width <= 0 {
+		return 0, 0, 0, fmt.Errorf("bucket %v is not a positive number of milliseconds", bucket)
+	}
+	if until <= since {
+		return since, width, 0, nil
+	}
+	buckets := (until - since + width - 1) / width
+	if buckets > MaxHistogramBuckets {
+		return 0, 0, 0, fmt.Errorf("%d buckets of %v, more than %d", buckets, bucket, MaxHistogramBuckets)
+	}
+	return since, width, int(buckets), nil
+}
