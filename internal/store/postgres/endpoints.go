@@ -248,6 +248,9 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoint_buckets WHERE endpoint_id = $1`, id); err != nil {
+			return err
+		}
 		now := ms(time.Now())
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'canceled', hold = false, leased_until = NULL,
 			updated_at = $1, completed_at = $1 WHERE endpoint_id = $2 AND status = 'pending'`, now, id)

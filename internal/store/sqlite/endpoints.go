@@ -221,6 +221,9 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		w.forgetEndpoint(id)
+		if _, err := w.exec(`DELETE FROM endpoint_buckets WHERE endpoint_id = ?`, id); err != nil {
+			return err
+		}
 		now := ms(time.Now())
 		_, err = w.exec(`UPDATE deliveries SET status = 'canceled', hold = 0, leased_until = NULL,
 			updated_at = ?, completed_at = ? WHERE endpoint_id = ? AND status = 'pending'`, now, now, id)
