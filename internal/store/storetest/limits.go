@@ -19,6 +19,33 @@ var limitTests = []struct {
 	{"MaxInFlight", testMaxInFlight},
 	{"RateLimits", testRateLimits},
 	{"MaxInFlightAndRateLimits", testMaxInFlightAndRateLimits},
+	{"RateLimitsAfterDelete", testRateLimitsAfterDelete},
+}
+
+// testRateLimitsAfterDelete: an endpoint deleted with its bucket spent and
+// created again with the same id starts with a full bucket: deleting it
+// deleted its bucket.
+func testRateLimitsAfterDelete(h *harness) {
+	e := h.endpoint("", func(e *store.Endpoint) { e.EventTypes, e.RateLimit = []string{"rl"}, 0.5 }) // burst 1
+	for range 2 {
+		h.event1("", "rl", t0)
+	}
+	limited := store.ClaimParams{RateLimits: true}
+	if n := len(h.claimWith(h.s, limited, t0, 10)); n != 1 {
+		h.Fatalf("first claim took %d, want the bucket's 1", n)
+	}
+	if err := h.s.DeleteEndpoint(h.ctx, e.ID); err != nil {
+		h.Fatalf("DeleteEndpoint: %v", err)
+	}
+	again := newEndpoint("")
+	again.ID, again.EventTypes, again.RateLimit = e.ID, []string{"rl"}, 0.5
+	if err := h.s.CreateEndpoint(h.ctx, again); err != nil {
+		h.Fatalf("CreateEndpoint again: %v", err)
+	}
+	h.event1("", "rl", t0)
+	if n := len(h.claimWith(h.s, limited, t0, 10)); n != 1 {
+		h.Fatalf("claim after re-creating the endpoint took %d, want 1 from a full bucket", n)
+	}
 }
 
 // RunNodes runs the tests of what must hold across the Stores of one
