@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -175,11 +174,7 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 			}
 			out = append(out, d)
 			if ep != nil {
-				job := &store.Job{Delivery: *d, Endpoint: *ep}
-				job.Endpoint.Secrets = store.LiveSecrets(ep.Secrets, claimedAt)
-				job.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
-				job.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
-				jobs = append(jobs, job)
+				jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(ep, claimedAt)})
 			}
 		}
 		return nil

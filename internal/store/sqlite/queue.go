@@ -112,11 +112,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			if err != nil {
 				return err
 			}
-			job := &store.Job{Delivery: *d, Endpoint: *e}
-			job.Endpoint.Secrets = store.LiveSecrets(e.Secrets, p.Now)
-			job.Endpoint.EventTypes = slices.Clone(e.EventTypes)
-			job.Endpoint.CustomScheme = slices.Clone(e.CustomScheme)
-			jobs = append(jobs, job)
+			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(e, p.Now)})
 		}
 		return nil
 	})
@@ -148,6 +144,16 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	}
 	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
 	return jobs, nil
+}
+
+// jobEndpoint returns a copy of the writer's cached endpoint e for a job
+// claimed at now: its own slices, its secrets expired at now left out.
+func jobEndpoint(e *store.Endpoint, now time.Time) store.Endpoint {
+	c := *e
+	c.Secrets = store.LiveSecrets(e.Secrets, now)
+	c.EventTypes = slices.Clone(e.EventTypes)
+	c.CustomScheme = slices.Clone(e.CustomScheme)
+	return c
 }
 
 // eventChunk bounds the ids of one IN list, and so the prepared statements
