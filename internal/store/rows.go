@@ -111,3 +111,24 @@ func HistogramRange(f DeliveryFilter, bucket time.Duration) (since, width int64,
 	}
 	return since, width, int(buckets), nil
 }
+
+// Rows is a result set, as *sql.Rows and pgx.Rows both are. The caller
+// still closes it.
+type Rows interface {
+	RowScanner
+	Next() bool
+	Err() error
+}
+
+// CollectRows reads every row of rows with scan.
+func CollectRows[T any](rows Rows, scan func(RowScanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
 const apiKeyCols = `id, name, hash, prefix, created_at, last_used_at, revoked_at`
 
-func scanAPIKey(r pgx.Row) (*store.APIKey, error) {
+func scanAPIKey(r store.RowScanner) (*store.APIKey, error) {
 	var k store.APIKey
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Prefix, msDest{&k.CreatedAt}, nullMSDest{&k.LastUsedAt},
 		nullMSDest{&k.RevokedAt}); err != nil {
@@ -50,15 +48,8 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]*store.APIKey, error) {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, scanAPIKey)
+	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	return out, nil

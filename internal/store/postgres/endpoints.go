@@ -45,7 +45,7 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 }
 
 // scanEndpoint reads a row of endpointCols, every secret included.
-func (s *Store) scanEndpoint(r pgx.Row) (*store.Endpoint, error) {
+func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 	var (
 		e                store.Endpoint
 		sealed           []byte
@@ -144,18 +144,13 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 		return nil, "", fmt.Errorf("list endpoints: %w", err)
 	}
 	defer rows.Close()
-	now := time.Now()
-	var out []*store.Endpoint
-	for rows.Next() {
-		e, err := s.scanEndpoint(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list endpoints: %w", err)
-		}
-		e.Secrets = store.LiveSecrets(e.Secrets, now)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, s.scanEndpoint)
+	if err != nil {
 		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	now := time.Now()
+	for _, e := range out {
+		e.Secrets = store.LiveSecrets(e.Secrets, now)
 	}
 	out, next := store.TrimPage(out, limit, func(x *store.Endpoint) string { return x.ID })
 	return out, next, nil

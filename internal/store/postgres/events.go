@@ -15,7 +15,7 @@ import (
 
 const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers`
 
-func scanEvent(r pgx.Row) (*store.Event, error) {
+func scanEvent(r store.RowScanner) (*store.Event, error) {
 	var (
 		ev      store.Event
 		key     *string

@@ -19,7 +19,7 @@ import (
 const deliveryCols = `id, event_id, endpoint_id, tenant, event_type, status, attempts, next_attempt_at,
 	claim, last_status, last_error, fifo, created_at, updated_at, completed_at`
 
-func scanDelivery(r pgx.Row) (*store.Delivery, error) {
+func scanDelivery(r store.RowScanner) (*store.Delivery, error) {
 	var d store.Delivery
 	if err := r.Scan(deliveryDest(&d)...); err != nil {
 		return nil, interpretError(err)
@@ -514,15 +514,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 		return nil, "", fmt.Errorf("list deliveries: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, scanDelivery)
+	if err != nil {
 		return nil, "", fmt.Errorf("list deliveries: %w", err)
 	}
 	out, next := store.TrimPage(out, limit, func(x *store.Delivery) string { return x.ID })
@@ -594,15 +587,8 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*store.A
 		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
 	}
 	defer rows.Close()
-	var out []*store.Attempt
-	for rows.Next() {
-		a, err := store.ScanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, store.ScanAttempt)
+	if err != nil {
 		return nil, fmt.Errorf("list attempts of %s: %w", deliveryID, err)
 	}
 	return out, nil

@@ -75,7 +75,7 @@ func (s *Store) sourceArgs(src *store.Source) ([]any, error) {
 }
 
 // scanSource reads a row of sourceCols; expired secrets are dropped.
-func (s *Store) scanSource(r pgx.Row) (*store.Source, error) {
+func (s *Store) scanSource(r store.RowScanner) (*store.Source, error) {
 	var (
 		src              store.Source
 		sealed           []byte
@@ -146,15 +146,8 @@ func (s *Store) ListSources(ctx context.Context, p store.Page) ([]*store.Source,
 		return nil, "", fmt.Errorf("list sources: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.Source
-	for rows.Next() {
-		src, err := s.scanSource(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list sources: %w", err)
-		}
-		out = append(out, src)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, s.scanSource)
+	if err != nil {
 		return nil, "", fmt.Errorf("list sources: %w", err)
 	}
 	out, next := store.TrimPage(out, limit, func(x *store.Source) string { return x.ID })
@@ -252,15 +245,8 @@ func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]
 		return nil, "", fmt.Errorf("list rejections: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.Rejection
-	for rows.Next() {
-		r, err := store.ScanRejection(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list rejections: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, store.ScanRejection)
+	if err != nil {
 		return nil, "", fmt.Errorf("list rejections: %w", err)
 	}
 	out, next := store.TrimPage(out, limit, func(r *store.Rejection) string { return r.ID })

@@ -62,15 +62,8 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]*store.APIKey, error) {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, scanAPIKey)
+	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	return out, nil
