@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"time"
 )
 
@@ -131,4 +133,60 @@ func CollectRows[T any](rows Rows, scan func(RowScanner) (T, error)) ([]T, error
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// ImportRecords is the part of Import both stores share. It reads
+// records, checks that their kinds come in the order of RecordKinds, turns
+// each into a row with row, and hands the rows to flush ImportBatch at a
+// time, and at least once (with no rows, for an empty input): first is
+// true on the first call, when flush checks that the store is empty. It
+// returns how many records it read. Its errors say which record, or which
+// records, failed.
+func ImportRecords[R any](records iter.Seq2[Record, error], row func(Record) (R, error), flush func(rows []R, first bool) error) (int, error) {
+	var (
+		batch []R
+		n     int
+		kind  = -1
+		first = true
+	)
+	send := func() error {
+		if err := flush(batch, first); err != nil {
+			return fmt.Errorf("import: records up to %d: %w", n, err)
+		}
+		first = false
+		clear(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for rec, err := range records {
+		if err != nil {
+			return n, fmt.Errorf("import: record %d: %w", n+1, err)
+		}
+		n++
+		k := slices.Index(RecordKinds, rec.Kind)
+		switch {
+		case k < 0:
+			return n, fmt.Errorf("import: record %d: unknown kind %q", n, rec.Kind)
+		case k < kind:
+			return n, fmt.Errorf("import: record %d: a %s record after %s records: records must come in the order %v",
+				n, rec.Kind, RecordKinds[kind], RecordKinds)
+		}
+		kind = k
+		r, err := row(rec)
+		if err != nil {
+			return n, fmt.Errorf("import: record %d: %w", n, err)
+		}
+		batch = append(batch, r)
+		if len(batch) == ImportBatch {
+			if err := send(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if len(batch) > 0 || first {
+		if err := send(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

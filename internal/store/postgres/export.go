@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -187,16 +186,16 @@ type importRow struct {
 // writes are. An error from records, or from a record, stops the import
 // and is returned wrapped; the batches committed before it stay.
 func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
-	var (
-		batch   []importRow
-		n       int
-		kind    = -1
-		newest  string
-		checked bool
-	)
-	flush := func() error {
+	var newest string // the newest delivery id imported
+	n, err := store.ImportRecords(records, func(rec store.Record) (importRow, error) {
+		row, err := s.importRow(rec)
+		if err == nil && rec.Kind == store.KindDelivery {
+			newest = max(newest, row.args[0].(string))
+		}
+		return row, err
+	}, func(rows []importRow, first bool) error {
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			if !checked {
+			if first {
 				// Nodes importing at once would both find the store
 				// empty: one import per database at a time.
 				if _, err := tx.Exec(ctx, `LOCK TABLE api_keys, endpoints, sources, events, idempotency_keys, deliveries,
@@ -211,15 +210,15 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 					return fmt.Errorf("%w: the store is not empty", store.ErrConflict)
 				}
 			}
-			if len(batch) == 0 {
+			if len(rows) == 0 {
 				return nil
 			}
 			b := &pgx.Batch{}
-			for _, r := range batch {
+			for _, r := range rows {
 				b.Queue(r.q, r.args...)
 			}
 			br := tx.SendBatch(ctx, b)
-			for range batch {
+			for range rows {
 				if _, err := br.Exec(); err != nil {
 					br.Close()
 					return interpretError(err)
@@ -227,48 +226,13 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 			}
 			return br.Close()
 		})
-		if err != nil {
-			return err
-		}
-		checked = true
-		batch = batch[:0]
-		if newest != "" {
+		if err == nil && newest != "" {
 			s.ids.observe(newest)
 		}
-		return nil
-	}
-	for rec, err := range records {
-		if err != nil {
-			return fmt.Errorf("import: record %d: %w", n+1, err)
-		}
-		n++
-		k := slices.Index(store.RecordKinds, rec.Kind)
-		switch {
-		case k < 0:
-			return fmt.Errorf("import: record %d: unknown kind %q", n, rec.Kind)
-		case k < kind:
-			return fmt.Errorf("import: record %d: a %s record after %s records: records must come in the order %v",
-				n, rec.Kind, store.RecordKinds[kind], store.RecordKinds)
-		}
-		kind = k
-		row, err := s.importRow(rec)
-		if err != nil {
-			return fmt.Errorf("import: record %d: %w", n, err)
-		}
-		if rec.Kind == store.KindDelivery {
-			newest = max(newest, row.args[0].(string))
-		}
-		batch = append(batch, row)
-		if len(batch) == store.ImportBatch {
-			if err := flush(); err != nil {
-				return fmt.Errorf("import: records up to %d: %w", n, err)
-			}
-		}
-	}
-	if len(batch) > 0 || !checked {
-		if err := flush(); err != nil {
-			return fmt.Errorf("import: records up to %d: %w", n, err)
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	s.log.InfoContext(ctx, "postgres: imported records", "records", n)
 	return nil

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -226,17 +225,16 @@ const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 F
 // from a record, stops the import and is returned wrapped; the batches
 // committed before it stay.
 func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
-	var (
-		batch   []importRow
-		n       int
-		kind    = -1
-		newest  string
-		checked bool
-	)
-	flush := func() error {
-		rows := batch
-		err := s.write(ctx, func(w *writer) error {
-			if !checked {
+	var newest string // the newest delivery id imported
+	n, err := store.ImportRecords(records, func(rec store.Record) (importRow, error) {
+		row, err := s.importRow(rec)
+		if err == nil && rec.Kind == store.KindDelivery {
+			newest = max(newest, row.args[0].(string))
+		}
+		return row, err
+	}, func(rows []importRow, first bool) error {
+		return s.write(ctx, func(w *writer) error {
+			if first {
 				var used bool
 				if err := w.queryRow(emptyQuery).Scan(&used); err != nil {
 					return err
@@ -258,45 +256,9 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		checked = true
-		batch = batch[:0]
-		return nil
-	}
-	for rec, err := range records {
-		if err != nil {
-			return fmt.Errorf("import: record %d: %w", n+1, err)
-		}
-		n++
-		k := slices.Index(store.RecordKinds, rec.Kind)
-		switch {
-		case k < 0:
-			return fmt.Errorf("import: record %d: unknown kind %q", n, rec.Kind)
-		case k < kind:
-			return fmt.Errorf("import: record %d: a %s record after %s records: records must come in the order %v",
-				n, rec.Kind, store.RecordKinds[kind], store.RecordKinds)
-		}
-		kind = k
-		row, err := s.importRow(rec)
-		if err != nil {
-			return fmt.Errorf("import: record %d: %w", n, err)
-		}
-		if rec.Kind == store.KindDelivery {
-			newest = max(newest, row.args[0].(string))
-		}
-		batch = append(batch, row)
-		if len(batch) == store.ImportBatch {
-			if err := flush(); err != nil {
-				return fmt.Errorf("import: records up to %d: %w", n, err)
-			}
-		}
-	}
-	if len(batch) > 0 || !checked {
-		if err := flush(); err != nil {
-			return fmt.Errorf("import: records up to %d: %w", n, err)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	s.log.InfoContext(ctx, "sqlite: imported records", "records", n)
 	return nil
