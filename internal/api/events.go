@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -115,7 +114,7 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if stored == nil {
 		stored = ev
 	}
-	if anyUnclaimed(deliveries) {
+	if store.AnyUnclaimed(deliveries) {
 		a.notify()
 	}
 	out := toEventJSON(stored)
@@ -155,13 +154,6 @@ func writeEvent(w http.ResponseWriter, status int, ev eventJSON, payload []byte)
 	}
 	writeRawJSON(w, status, append(b, '\n'))
 	return nil
-}
-
-// anyUnclaimed reports whether some of the new deliveries wait for the
-// delivery engine to claim them: those the store claimed at creation are
-// already on their way (store.Dispatching).
-func anyUnclaimed(ds []*store.Delivery) bool {
-	return slices.ContainsFunc(ds, func(d *store.Delivery) bool { return d.Claim == 0 })
 }
 
 // canonBufs recycles the output buffers of checkJS.

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -262,9 +261,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.recent.add(src.ID, key, stored.ID, now.Add(src.DedupeWindow))
 	g.count(src.Name, outcomeAccepted)
 	answer(w, http.StatusAccepted, stored.ID, false)
-	if g.notifier != nil && slices.ContainsFunc(deliveries, func(d *store.Delivery) bool { return d.Claim == 0 }) {
-		// Deliveries the store claimed at creation are on their way
-		// already (store.Dispatching); the others wait for a claim.
+	if g.notifier != nil && store.AnyUnclaimed(deliveries) {
 		g.notifier.Notify()
 	}
 }

@@ -65,6 +65,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -220,6 +221,14 @@ type Dispatcher interface {
 	// committed. Each job's Delivery.Claim is 1 and its NextAttemptAt is
 	// the end of its lease. It must not block or call the store.
 	Dispatch(jobs []*Job, claimedAt time.Time)
+}
+
+// AnyUnclaimed reports whether some of the deliveries CreateEvent returned
+// wait for a claim: those a Dispatching store claimed at creation (Claim
+// 1) are on their way already. Callers notify the delivery engine only
+// then.
+func AnyUnclaimed(ds []*Delivery) bool {
+	return slices.ContainsFunc(ds, func(d *Delivery) bool { return d.Claim == 0 })
 }
 
 // Dispatching is implemented by stores that can claim deliveries at
