@@ -1,0 +1,49 @@
+package store
+
+import "time"
+
+// EndpointPatch names the fields of an endpoint that a change writes;
+// nil fields stay as stored. It has no field for what the delivery engine
+// owns (FailingSince, the automatic disabling), so that no change made
+// for a person can undo the engine's.
+type EndpointPatch struct {
+	URL         *string
+	Description *string
+	Scheme      *string
+	// CustomScheme, when set, replaces the custom scheme JSON; a pointer
+	// to nil clears it.
+	CustomScheme *[]byte
+	// Secrets, when set, replaces every secret, newest first.
+	Secrets    *[]Secret
+	EventTypes *[]string
+	FIFO       *bool
+	RateLimit  *float64
+	// Enabled, when set, enables the endpoint (Disabled false,
+	// DisabledReason "", FailingSince nil: a fresh start) or disables it
+	// by hand (Disabled true, DisabledReason "manual").
+	Enabled *bool
+	// UpdatedAt is written with any patch.
+	UpdatedAt time.Time
+}
+
+// SourcePatch names the fields of a source that a change writes; nil
+// fields stay as stored. A source's Name never changes.
+type SourcePatch struct {
+	Description *string
+	Scheme      *string
+	// CustomScheme, when set, replaces the custom scheme JSON; a pointer
+	// to nil clears it.
+	CustomScheme   *[]byte
+	Secrets        *[]Secret
+	Tolerance      *time.Duration
+	DedupeWindow   *time.Duration
+	SlackChallenge *bool
+	// ZoomSecret, when set, replaces the Zoom secret token; a Secret
+	// with no Value turns the handshake off.
+	ZoomSecret *Secret
+	// UpdatedAt is written with any patch.
+	UpdatedAt time.Time
+}
+
+// Ptr returns a pointer to v, for the fields of a patch.
+func Ptr[T any](v T) *T { return &v }
