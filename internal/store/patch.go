@@ -41,6 +41,13 @@ type SourcePatch struct {
 	// ZoomSecret, when set, replaces the Zoom secret token; a Secret
 	// with no Value turns the handshake off.
 	ZoomSecret *Secret
+	// AddDestinations are new destinations of the source (endpoints of
+	// its tenant, ids and times set), inserted in the same transaction.
+	AddDestinations []*Endpoint
+	// RemoveDestinations are ids of destinations of the source to delete
+	// in the same transaction (as DeleteEndpoint does, canceling their
+	// pending deliveries); ids that are not the source's are ignored.
+	RemoveDestinations []string
 	// UpdatedAt is written with any patch.
 	UpdatedAt time.Time
 }

@@ -1,0 +1,483 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/schemes"
+	"github.com/hookrelay/hookrelay/internal/store"
+	"github.com/hookrelay/hookrelay/signature"
+)
+
+// DefaultMaxEndpointsPerTenant is Config.MaxEndpointsPerTenant's default.
+const DefaultMaxEndpointsPerTenant = 1000
+
+// Config configures Rules. Store is required; the zero values of the other
+// fields are the documented defaults.
+type Config struct {
+	Store store.Store
+	// AllowPrivateNetworks lets endpoint URLs reach loopback and private
+	// addresses (the SSRF guard is off for them).
+	AllowPrivateNetworks bool
+	// RotationOverlap is how long rotated-out secrets keep signing when
+	// a rotation names no overlap; 0 means DefaultRotationOverlap.
+	RotationOverlap time.Duration
+	// MaxEndpointsPerTenant bounds how many endpoints one tenant may
+	// create (a portal session cannot create thousands of endpoints that
+	// each receive every event); 0 means DefaultMaxEndpointsPerTenant,
+	// negative means no bound. The destinations of a source do not count.
+	MaxEndpointsPerTenant int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Rules applies the rules of endpoints and sources to a store. It is safe
+// for concurrent use.
+type Rules struct {
+	cfg Config
+	st  store.Store
+}
+
+// New returns the Rules of cfg.
+func New(cfg Config) (*Rules, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("rules: Config.Store is required")
+	}
+	if cfg.RotationOverlap == 0 {
+		cfg.RotationOverlap = DefaultRotationOverlap
+	}
+	if cfg.RotationOverlap < 0 || cfg.RotationOverlap > MaxRotationOverlap {
+		return nil, fmt.Errorf("rules: RotationOverlap must be from 0 to %v", MaxRotationOverlap)
+	}
+	if cfg.MaxEndpointsPerTenant == 0 {
+		cfg.MaxEndpointsPerTenant = DefaultMaxEndpointsPerTenant
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Rules{cfg: cfg, st: cfg.Store}, nil
+}
+
+// RotationOverlap returns the overlap of a rotation that names none.
+func (r *Rules) RotationOverlap() time.Duration { return r.cfg.RotationOverlap }
+
+// EndpointSpec is an endpoint as a person asks for it.
+type EndpointSpec struct {
+	Tenant      string
+	URL         string
+	Description string
+	// Scheme is a built-in scheme's name or "custom" with CustomScheme;
+	// "" means "standard" (or "custom" when CustomScheme is given).
+	Scheme       string
+	CustomScheme []byte
+	// Secret signs; "" generates one, which Create returns to show once.
+	Secret     string
+	EventTypes []string
+	Disabled   bool
+	FIFO       bool
+	RateLimit  float64
+}
+
+// Scheme choices a form may offer, for an endpoint of tenant: every
+// built-in scheme and "custom", and for a source's destination "none"
+// first.
+func SchemeChoices(tenant string) []string {
+	if IsSourceTenant(tenant) {
+		return append([]string{schemes.None}, schemes.Names()...)
+	}
+	return schemes.Names()
+}
+
+// CreateEndpoint checks spec and stores the endpoint it describes, in a
+// tenant a person may use (not a source's), and returns it with its
+// secret, to show once. Errors: FieldErrors for what cannot be used, every
+// field checked; store errors wrapped.
+func (r *Rules) CreateEndpoint(ctx context.Context, spec EndpointSpec) (*store.Endpoint, string, error) {
+	var c collector
+	c.add(CheckOwnTenant(spec.Tenant))
+	e, secret, err := r.buildEndpoint(ctx, spec, false)
+	c.add(err)
+	if err := c.err(); err != nil {
+		return nil, "", err
+	}
+	if err := r.checkEndpointCount(ctx, spec.Tenant); err != nil {
+		return nil, "", err
+	}
+	if err := r.st.CreateEndpoint(ctx, e); err != nil {
+		return nil, "", fmt.Errorf("create endpoint: %w", err)
+	}
+	return e, secret, nil
+}
+
+// checkEndpointCount refuses one more endpoint for a tenant at its bound.
+// It counts before the insert, so concurrent creations may each pass it
+// once: the bound holds to within their number.
+func (r *Rules) checkEndpointCount(ctx context.Context, tenant string) error {
+	limit := r.cfg.MaxEndpointsPerTenant
+	if limit < 0 {
+		return nil
+	}
+	n := 0
+	f := store.EndpointFilter{Tenant: &tenant, Page: store.Page{Limit: 1000}}
+	for {
+		eps, next, err := r.st.ListEndpoints(ctx, f)
+		if err != nil {
+			return fmt.Errorf("count endpoints of tenant %q: %w", tenant, err)
+		}
+		n += len(eps)
+		if n >= limit {
+			return fieldError("tenant", "has %d endpoints, the most this server allows per tenant: delete one first", limit)
+		}
+		if next == "" {
+			return nil
+		}
+		f.Cursor = next
+	}
+}
+
+// buildEndpoint checks spec and returns the endpoint, not yet stored, and
+// its secret. destination allows scheme "none" and makes it the default
+// (spec.Tenant is then the source's).
+func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destination bool) (*store.Endpoint, string, error) {
+	var c collector
+	now := r.cfg.Now()
+	e := &store.Endpoint{
+		ID:          store.NewID("ep"),
+		Tenant:      spec.Tenant,
+		URL:         spec.URL,
+		Description: spec.Description,
+		Disabled:    spec.Disabled,
+		FIFO:        spec.FIFO,
+		RateLimit:   spec.RateLimit,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if e.Disabled {
+		e.DisabledReason = "manual"
+	}
+	c.add(r.CheckURL(ctx, "url", spec.URL))
+	c.add(CheckText("description", spec.Description, MaxDescriptionLen))
+	c.add(CheckRateLimit(spec.RateLimit))
+	types, err := CheckEventTypes(spec.EventTypes)
+	c.add(err)
+	e.EventTypes = types
+	if len(e.EventTypes) == 0 {
+		e.EventTypes = nil
+	}
+	secret := spec.Secret
+	if destination && (spec.Scheme == "" || spec.Scheme == schemes.None) && len(spec.CustomScheme) == 0 {
+		if secret != "" {
+			c.add(fieldError("secret", "is not taken by scheme %q, which forwards unsigned", schemes.None))
+		}
+		e.Scheme = schemes.None
+		return e, "", c.err()
+	}
+	s, name, custom, err := schemes.Parse(spec.Scheme, spec.CustomScheme)
+	if err != nil {
+		c.add(schemeError(spec.Scheme, err))
+		return nil, "", c.err()
+	}
+	e.Scheme, e.CustomScheme = name, custom
+	if secret == "" {
+		if secret, err = newSecret(s); err != nil {
+			return nil, "", err
+		}
+	} else {
+		c.add(checkSecret("secret", s, secret))
+	}
+	e.Secrets = []store.Secret{{Value: secret, CreatedAt: now}}
+	if err := c.err(); err != nil {
+		return nil, "", err
+	}
+	return e, secret, nil
+}
+
+// schemeError names the field a schemes.Parse error is about.
+func schemeError(name string, err error) *FieldError {
+	field := "custom_scheme"
+	if errors.Is(err, schemes.ErrUnknown) || (name != "" && name != schemes.Custom) {
+		field = "scheme"
+	}
+	if name == schemes.None {
+		return fieldError("scheme", "%q (forward unsigned) is only for the destinations of inbound sources", schemes.None)
+	}
+	return &FieldError{Field: field, Reason: trimField(err.Error())}
+}
+
+// trimField turns an error's text into a reason that follows a field name.
+func trimField(s string) string { return "is not usable: " + s }
+
+// EndpointChange names what a person changes of an endpoint; nil fields
+// (and a nil CustomScheme) stay as they are.
+type EndpointChange struct {
+	// Tenant cannot change; a value other than the stored one is refused.
+	Tenant      *string
+	URL         *string
+	Description *string
+	// Scheme switches the scheme; CustomScheme alone switches to
+	// "custom". Switching keeps the current secrets if the new scheme can
+	// use them, else needs Secret; an endpoint that had none (it
+	// forwarded unsigned) gets a generated one.
+	Scheme       *string
+	CustomScheme []byte
+	// Secret replaces every secret at once (RotateSecret keeps the old
+	// ones signing for a while).
+	Secret     *string
+	EventTypes *[]string
+	Enabled    *bool
+	FIFO       *bool
+	RateLimit  *float64
+}
+
+// UpdateEndpoint applies ch to the endpoint id in one transaction that
+// writes only what ch changes. within, when not nil, restricts the change
+// to the endpoints of that tenant: another's answers store.ErrNotFound.
+// It returns the endpoint as stored and, when the change generated one,
+// the new secret to show once. Errors: FieldErrors; store.ErrNotFound.
+func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange, within *string) (*store.Endpoint, string, error) {
+	var c collector
+	if ch.URL != nil {
+		// The DNS lookups happen before the transaction; a URL that did
+		// not change is not looked up again.
+		if cur, err := r.GetEndpoint(ctx, id, within); err != nil {
+			return nil, "", err
+		} else if *ch.URL != cur.URL {
+			c.add(r.CheckURL(ctx, "url", *ch.URL))
+		}
+	}
+	if ch.Description != nil {
+		c.add(CheckText("description", *ch.Description, MaxDescriptionLen))
+	}
+	if ch.RateLimit != nil {
+		c.add(CheckRateLimit(*ch.RateLimit))
+	}
+	var types []string
+	if ch.EventTypes != nil {
+		var err error
+		types, err = CheckEventTypes(*ch.EventTypes)
+		c.add(err)
+	}
+	if err := c.err(); err != nil {
+		return nil, "", err
+	}
+	now := r.cfg.Now()
+	var (
+		generated    string
+		generatedFor string
+		genUsed      bool
+	)
+	e, err := r.st.UpdateEndpoint(ctx, id, func(cur *store.Endpoint) (store.EndpointPatch, error) {
+		genUsed = false
+		p := store.EndpointPatch{UpdatedAt: now}
+		if within != nil && cur.Tenant != *within {
+			return p, store.ErrNotFound
+		}
+		var c collector
+		if ch.Tenant != nil && *ch.Tenant != cur.Tenant {
+			c.add(fieldError("tenant", "cannot be changed: create a new endpoint"))
+		}
+		if ch.URL != nil && *ch.URL != cur.URL {
+			p.URL = ch.URL
+		}
+		p.Description, p.FIFO, p.RateLimit = ch.Description, ch.FIFO, ch.RateLimit
+		if ch.EventTypes != nil {
+			p.EventTypes = &types
+		}
+		if ch.Enabled != nil && *ch.Enabled == cur.Disabled {
+			p.Enabled = ch.Enabled
+		}
+		scheme, err := schemes.Resolve(cur.Scheme, cur.CustomScheme)
+		if err != nil {
+			return p, fmt.Errorf("stored scheme of endpoint %s: %w", cur.ID, err)
+		}
+		switched := false
+		if ch.Scheme != nil || len(ch.CustomScheme) > 0 {
+			name := schemes.Custom
+			if ch.Scheme != nil {
+				name = *ch.Scheme
+			}
+			if name == schemes.None {
+				switch {
+				case !IsSourceTenant(cur.Tenant) || len(ch.CustomScheme) > 0:
+					c.add(schemeError(schemes.None, nil))
+				case ch.Secret != nil && *ch.Secret != "":
+					c.add(fieldError("secret", "is not taken by scheme %q, which forwards unsigned", schemes.None))
+				default:
+					none, noSecrets, noCustom := schemes.None, []store.Secret{}, []byte(nil)
+					p.Scheme, p.Secrets, p.CustomScheme = &none, &noSecrets, &noCustom
+				}
+				return p, c.err()
+			}
+			custom := ch.CustomScheme
+			if len(custom) == 0 && name == schemes.Custom {
+				custom = cur.CustomScheme
+			}
+			s, stored, storedCustom, err := schemes.Parse(name, custom)
+			if err != nil {
+				c.add(schemeError(name, err))
+				return p, c.err()
+			}
+			scheme, switched = s, true
+			p.Scheme, p.CustomScheme = &stored, &storedCustom
+		}
+		switch {
+		case ch.Secret != nil:
+			if scheme == nil {
+				c.add(fieldError("secret", "is not taken by an endpoint that forwards unsigned (scheme %q): send a scheme with it", schemes.None))
+				break
+			}
+			if err := checkSecret("secret", scheme, *ch.Secret); err != nil {
+				c.add(err)
+				break
+			}
+			p.Secrets = &[]store.Secret{{Value: *ch.Secret, CreatedAt: now}}
+		case switched && len(cur.Secrets) == 0:
+			// It forwarded unsigned and now signs: a secret of its own,
+			// the same one if the transaction runs again.
+			if generatedFor != scheme.Name() {
+				s, err := newSecret(scheme)
+				if err != nil {
+					return p, err
+				}
+				generatedFor, generated = scheme.Name(), s
+			}
+			genUsed = true
+			p.Secrets = &[]store.Secret{{Value: generated, CreatedAt: now}}
+		case switched:
+			for _, s := range cur.Secrets {
+				if signature.ValidateSecret(scheme, s.Value) != nil {
+					c.add(fieldError("secret", "is needed: the endpoint's current secret is not valid for scheme %q", scheme.Name()))
+					break
+				}
+			}
+		}
+		return p, c.err()
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("update endpoint %s: %w", id, err)
+	}
+	if !genUsed {
+		generated = ""
+	}
+	return e, generated, nil
+}
+
+// GetEndpoint returns the endpoint id; within, when not nil, restricts it
+// to that tenant (another's is store.ErrNotFound).
+func (r *Rules) GetEndpoint(ctx context.Context, id string, within *string) (*store.Endpoint, error) {
+	e, err := r.st.GetEndpoint(ctx, id)
+	if err == nil && within != nil && e.Tenant != *within {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// DeleteEndpoint deletes the endpoint id, which cancels its pending
+// deliveries; within restricts it as for GetEndpoint.
+func (r *Rules) DeleteEndpoint(ctx context.Context, id string, within *string) error {
+	if within != nil {
+		if _, err := r.GetEndpoint(ctx, id, within); err != nil {
+			return err
+		}
+	}
+	if err := r.st.DeleteEndpoint(ctx, id); err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// Rotation is a rotation of an endpoint's secret.
+type Rotation struct {
+	// Secret is the new secret; "" generates one.
+	Secret string
+	// Overlap is how long the current secrets keep signing beside the new
+	// one, from 0 to MaxRotationOverlap; nil means the server's default.
+	Overlap *time.Duration
+}
+
+// RotateSecret makes a new secret the endpoint's first, in one
+// transaction: the current ones keep signing for the overlap, so that
+// receivers switch without missing a delivery, and concurrent rotations
+// each keep what the others added (up to MaxSecrets). within restricts it
+// as for GetEndpoint. It returns the endpoint as stored and the new
+// secret. Errors: FieldErrors ("secret", "overlap_seconds"); ErrUnsigned
+// for an endpoint that forwards unsigned; store.ErrNotFound.
+func (r *Rules) RotateSecret(ctx context.Context, id string, rot Rotation, within *string) (*store.Endpoint, string, error) {
+	overlap := r.cfg.RotationOverlap
+	if rot.Overlap != nil {
+		overlap = *rot.Overlap
+		if overlap < 0 || overlap > MaxRotationOverlap {
+			return nil, "", FieldErrors{fieldError("overlap_seconds", "must be from 0 to %d", int64(MaxRotationOverlap/time.Second))}
+		}
+	}
+	now := r.cfg.Now()
+	secret, secretFor := rot.Secret, ""
+	e, err := r.st.UpdateEndpoint(ctx, id, func(cur *store.Endpoint) (store.EndpointPatch, error) {
+		p := store.EndpointPatch{UpdatedAt: now}
+		if within != nil && cur.Tenant != *within {
+			return p, store.ErrNotFound
+		}
+		if cur.Scheme == schemes.None {
+			return p, ErrUnsigned
+		}
+		scheme, err := schemes.Resolve(cur.Scheme, cur.CustomScheme)
+		if err != nil {
+			return p, fmt.Errorf("stored scheme of endpoint %s: %w", cur.ID, err)
+		}
+		switch {
+		case rot.Secret != "":
+			if err := checkSecret("secret", scheme, rot.Secret); err != nil {
+				return p, prefixed("", err)
+			}
+		case secretFor != scheme.Name():
+			if secret, err = newSecret(scheme); err != nil {
+				return p, err
+			}
+			secretFor = scheme.Name()
+		}
+		secrets := Rotate(cur.Secrets, secret, now, overlap)
+		p.Secrets = &secrets
+		return p, nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("rotate the secret of endpoint %s: %w", id, err)
+	}
+	return e, secret, nil
+}
+
+// Rotate returns the secrets after a rotation to secret at now: the new
+// secret first, then the old ones that still sign, each expiring at
+// now+overlap at the latest, at most MaxSecrets in all.
+func Rotate(old []store.Secret, secret string, now time.Time, overlap time.Duration) []store.Secret {
+	out := []store.Secret{{Value: secret, CreatedAt: now}}
+	if overlap <= 0 {
+		return out
+	}
+	until := now.Add(overlap)
+	for _, s := range old {
+		if s.ExpiresAt != nil && !s.ExpiresAt.After(now) {
+			continue
+		}
+		if s.ExpiresAt == nil || s.ExpiresAt.After(until) {
+			s.ExpiresAt = &until
+		}
+		out = append(out, s)
+	}
+	return out[:min(len(out), MaxSecrets)]
+}
+
+// LiveSecrets returns the secrets that still sign at now.
+func LiveSecrets(ss []store.Secret, now time.Time) []store.Secret {
+	out := make([]store.Secret, 0, len(ss))
+	for _, s := range ss {
+		if s.ExpiresAt == nil || s.ExpiresAt.After(now) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
