@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -36,17 +37,14 @@ import (
 const (
 	DefaultIdempotencyWindow = 24 * time.Hour
 	DefaultMaxPayloadBytes   = 1 << 20
-	DefaultRotationOverlap   = 24 * time.Hour
+	DefaultRotationOverlap   = rules.DefaultRotationOverlap
 	DefaultRequestTimeout    = 30 * time.Second
 )
 
 // Limits on what requests may hold.
 const (
 	// MaxRotationOverlap is the longest overlap a rotation may ask for.
-	MaxRotationOverlap = 30 * 24 * time.Hour
-	// maxSecrets is how many secrets an endpoint keeps at most; a rotation
-	// beyond it drops the oldest.
-	maxSecrets = 10
+	MaxRotationOverlap = rules.MaxRotationOverlap
 	// maxBodyBytes bounds request bodies other than events'.
 	maxBodyBytes = 64 << 10
 	// eventEnvelopeBytes is what an event request may hold beyond its
@@ -86,6 +84,10 @@ type Config struct {
 	// RequestTimeout bounds the work of one request. 0:
 	// DefaultRequestTimeout (30 s).
 	RequestTimeout time.Duration
+	// MaxEndpointsPerTenant bounds the endpoints of one tenant (see
+	// rules.Config). 0: rules.DefaultMaxEndpointsPerTenant; negative: no
+	// bound.
+	MaxEndpointsPerTenant int
 	// PortalLinks mints tenant portal links for POST /api/v1/portal-links.
 	// nil: the route answers 404.
 	PortalLinks PortalLinkMinter
@@ -94,15 +96,14 @@ type Config struct {
 // API is the http.Handler of the /api/v1 routes. Create it with New.
 type API struct {
 	store    store.Store
+	rules    *rules.Rules
 	notifier interface{ Notify() }
 	log      *slog.Logger
 	now      func() time.Time
 
-	allowPrivate    bool
-	idemWindow      time.Duration
-	maxPayload      int64
-	rotationOverlap time.Duration
-	timeout         time.Duration
+	idemWindow time.Duration
+	maxPayload int64
+	timeout    time.Duration
 
 	routes []route
 	mux    *http.ServeMux
@@ -127,16 +128,14 @@ func New(cfg Config) *API {
 		panic("api: Config.Store is nil")
 	}
 	a := &API{
-		store:           cfg.Store,
-		notifier:        cfg.Notifier,
-		log:             cfg.Logger,
-		now:             cfg.Now,
-		allowPrivate:    cfg.AllowPrivateNetworks,
-		idemWindow:      orDefault(cfg.IdempotencyWindow, DefaultIdempotencyWindow),
-		maxPayload:      orDefault(cfg.MaxPayloadBytes, DefaultMaxPayloadBytes),
-		rotationOverlap: orDefault(cfg.RotationOverlap, DefaultRotationOverlap),
-		timeout:         orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
-		portal:          cfg.PortalLinks,
+		store:      cfg.Store,
+		notifier:   cfg.Notifier,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		idemWindow: orDefault(cfg.IdempotencyWindow, DefaultIdempotencyWindow),
+		maxPayload: orDefault(cfg.MaxPayloadBytes, DefaultMaxPayloadBytes),
+		timeout:    orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
+		portal:     cfg.PortalLinks,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -144,6 +143,17 @@ func New(cfg Config) *API {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	rl, err := rules.New(rules.Config{
+		Store:                 cfg.Store,
+		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		RotationOverlap:       cfg.RotationOverlap,
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		Now:                   a.now,
+	})
+	if err != nil {
+		panic("api: " + err.Error())
+	}
+	a.rules = rl
 	a.keys = newKeyCache(keyCacheTTL)
 	a.routes = []route{
 		{"POST", "/api/v1/endpoints", a.createEndpoint},

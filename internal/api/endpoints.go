@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/rules"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/signature"
 )
 
 // endpointJSON is an endpoint in responses. Secret is set only in the
@@ -96,51 +94,16 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	if err := a.checkURL(r.Context(), req.URL); err != nil {
-		return err
-	}
-	scheme, schemeName, custom, err := resolveScheme(req.Scheme, req.CustomScheme)
+	e, secret, err := a.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
+		Tenant: req.Tenant, URL: req.URL, Description: req.Description,
+		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
+		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
+	})
 	if err != nil {
-		return err
-	}
-	if req.Secret != "" {
-		if err := checkSecret(scheme, req.Secret); err != nil {
-			return err
-		}
-	} else if req.Secret, err = newSecret(scheme); err != nil {
-		return err
-	}
-	types, err := checkEventTypes(req.EventTypes)
-	if err != nil {
-		return invalid("%v", err)
-	}
-	if err := errors.Join(checkTenant(req.Tenant), checkOwnTenant(req.Tenant), checkText("description", req.Description, maxDescriptionLen), checkRateLimit(req.RateLimit)); err != nil {
-		return invalid("%v", err)
-	}
-	now := a.now()
-	e := &store.Endpoint{
-		ID:           store.NewID("ep"),
-		Tenant:       req.Tenant,
-		URL:          req.URL,
-		Description:  req.Description,
-		Scheme:       schemeName,
-		CustomScheme: custom,
-		Secrets:      []store.Secret{{Value: req.Secret, CreatedAt: now}},
-		EventTypes:   types,
-		Disabled:     req.Disabled,
-		FIFO:         req.FIFO,
-		RateLimit:    req.RateLimit,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	if e.Disabled {
-		e.DisabledReason = "manual"
-	}
-	if err := a.store.CreateEndpoint(r.Context(), e); err != nil {
-		return storeError(err, "endpoint", e.ID)
+		return rulesError(err, "endpoint", "")
 	}
 	out := toEndpointJSON(e)
-	out.Secret = req.Secret
+	out.Secret = secret
 	w.Header().Set("Location", "/api/v1/endpoints/"+e.ID)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -170,7 +133,7 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 // endpoint loads the endpoint named by the {id} path value.
 func (a *API) endpoint(r *http.Request) (*store.Endpoint, error) {
 	id := r.PathValue("id")
-	e, err := a.store.GetEndpoint(r.Context(), id)
+	e, err := a.rules.GetEndpoint(r.Context(), id, nil)
 	if err != nil {
 		return nil, storeError(err, "endpoint", id)
 	}
@@ -208,119 +171,34 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	e, err := a.endpoint(r)
+	ch := rules.EndpointChange{
+		Tenant: req.Tenant, URL: req.URL, Description: req.Description, Scheme: req.Scheme,
+		Secret: req.Secret, EventTypes: req.EventTypes, FIFO: req.FIFO, RateLimit: req.RateLimit,
+	}
+	if len(req.CustomScheme) > 0 && string(req.CustomScheme) != "null" {
+		ch.CustomScheme = req.CustomScheme
+	}
+	if req.Disabled != nil {
+		ch.Enabled = store.Ptr(!*req.Disabled)
+	}
+	id := r.PathValue("id")
+	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, nil)
 	if err != nil {
-		return err
-	}
-	if req.Tenant != nil && *req.Tenant != e.Tenant {
-		return invalid("an endpoint's tenant cannot be changed; create a new endpoint")
-	}
-	if req.URL != nil && *req.URL != e.URL {
-		if err := a.checkURL(r.Context(), *req.URL); err != nil {
-			return err
-		}
-		e.URL = *req.URL
-	}
-	switch {
-	case req.Scheme != nil && *req.Scheme == delivery.SchemeNone:
-		// Only a source's destination may forward unsigned; it then has
-		// no secret (a secret sent along is refused below).
-		if !strings.HasPrefix(e.Tenant, store.SourceTenantPrefix) || len(req.CustomScheme) > 0 {
-			return invalid("scheme %q (forward unsigned) is only for the destinations of inbound sources, without custom_scheme", delivery.SchemeNone)
-		}
-		e.Scheme, e.CustomScheme, e.Secrets = delivery.SchemeNone, nil, nil
-	case req.Scheme != nil || len(req.CustomScheme) > 0:
-		name := customSchemeName // custom_scheme alone switches to it
-		if req.Scheme != nil {
-			name = *req.Scheme
-		}
-		custom := req.CustomScheme
-		if len(custom) == 0 && name == customSchemeName {
-			custom = e.CustomScheme
-		}
-		scheme, schemeName, customJSON, err := resolveScheme(name, custom)
-		if err != nil {
-			return err
-		}
-		e.Scheme, e.CustomScheme = schemeName, customJSON
-		if req.Secret == nil {
-			if len(e.Secrets) == 0 {
-				return invalid("the endpoint has no secret (it forwarded unsigned): send a secret with the scheme")
-			}
-			for _, s := range e.Secrets {
-				if signature.ValidateSecret(scheme, s.Value) != nil {
-					return invalid("the endpoint's current secret is not valid for scheme %q: send a new secret with the scheme", scheme.Name())
-				}
-			}
-		}
-	}
-	if req.Secret != nil {
-		if e.Scheme == delivery.SchemeNone {
-			return invalid("the endpoint forwards unsigned (scheme %q), which takes no secret: send a scheme with the secret", delivery.SchemeNone)
-		}
-		scheme, err := a.endpointScheme(e)
-		if err != nil {
-			return err
-		}
-		if err := checkSecret(scheme, *req.Secret); err != nil {
-			return err
-		}
-		e.Secrets = []store.Secret{{Value: *req.Secret, CreatedAt: a.now()}}
-	}
-	if req.EventTypes != nil {
-		types, err := checkEventTypes(*req.EventTypes)
-		if err != nil {
-			return invalid("%v", err)
-		}
-		e.EventTypes = types
-	}
-	if req.Description != nil {
-		if err := checkText("description", *req.Description, maxDescriptionLen); err != nil {
-			return invalid("%v", err)
-		}
-		e.Description = *req.Description
-	}
-	if req.RateLimit != nil {
-		if err := checkRateLimit(*req.RateLimit); err != nil {
-			return invalid("%v", err)
-		}
-		e.RateLimit = *req.RateLimit
-	}
-	if req.FIFO != nil {
-		e.FIFO = *req.FIFO
-	}
-	if req.Disabled != nil && *req.Disabled != e.Disabled {
-		e.Disabled = *req.Disabled
-		e.DisabledReason = ""
-		if e.Disabled {
-			e.DisabledReason = "manual"
-		} else {
-			// A fresh start: an endpoint re-enabled after being disabled
-			// for failing is not disabled again before it fails anew.
-			e.FailingSince = nil
-		}
-	}
-	e.UpdatedAt = a.now()
-	if err := a.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return storeError(err, "endpoint", e.ID)
+		return rulesError(err, "endpoint", id)
 	}
 	if !e.Disabled {
 		// Deliveries held back while it was disabled may be due.
 		a.notify()
 	}
-	writeJSON(w, http.StatusOK, toEndpointJSON(e))
+	out := toEndpointJSON(e)
+	out.Secret = generated
+	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// endpointScheme returns the signature scheme the stored endpoint uses.
-func (a *API) endpointScheme(e *store.Endpoint) (*signature.Scheme, error) {
-	s, _, _, err := resolveScheme(e.Scheme, e.CustomScheme)
-	return s, err
 }
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := a.store.DeleteEndpoint(r.Context(), id); err != nil {
+	if err := a.rules.DeleteEndpoint(r.Context(), id, nil); err != nil {
 		return storeError(err, "endpoint", id)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -347,65 +225,27 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	overlap := a.rotationOverlap
+	rot := rules.Rotation{Secret: req.Secret}
 	if req.OverlapSeconds != nil {
-		overlap = time.Duration(*req.OverlapSeconds) * time.Second
-		if *req.OverlapSeconds < 0 || overlap > MaxRotationOverlap {
-			return invalid("overlap_seconds must be from 0 to %d", int64(MaxRotationOverlap/time.Second))
-		}
+		// Saturated, so that a count too large for a duration stays out of
+		// range instead of wrapping around into it.
+		rot.Overlap = store.Ptr(rules.Seconds(*req.OverlapSeconds))
 	}
-	e, err := a.endpoint(r)
-	if err != nil {
-		return err
-	}
-	if e.Scheme == delivery.SchemeNone {
+	id := r.PathValue("id")
+	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, nil)
+	if errors.Is(err, rules.ErrUnsigned) {
 		// Not a bad request but one that does not apply to this endpoint
 		// as it stands: it has no secret, and rotating one in would not
 		// make it sign.
 		return &Error{http.StatusConflict, CodeConflict, fmt.Sprintf(
 			"endpoint %s forwards unsigned (scheme %q) and has no secret to rotate; to re-sign its deliveries, PATCH it with a scheme and a secret",
-			e.ID, delivery.SchemeNone)}
+			id, schemes.None)}
 	}
-	scheme, err := a.endpointScheme(e)
 	if err != nil {
-		return err
-	}
-	if req.Secret != "" {
-		if err := checkSecret(scheme, req.Secret); err != nil {
-			return err
-		}
-	} else if req.Secret, err = newSecret(scheme); err != nil {
-		return err
-	}
-	now := a.now()
-	e.Secrets = rotate(e.Secrets, req.Secret, now, overlap)
-	e.UpdatedAt = now
-	if err := a.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return storeError(err, "endpoint", e.ID)
+		return rulesError(err, "endpoint", id)
 	}
 	writeJSON(w, http.StatusOK, toEndpointJSON(e))
 	return nil
-}
-
-// rotate returns the secrets after a rotation to secret at now: the new
-// secret first, then the old ones that still sign, each expiring at
-// now+overlap at the latest, at most maxSecrets in all.
-func rotate(old []store.Secret, secret string, now time.Time, overlap time.Duration) []store.Secret {
-	out := []store.Secret{{Value: secret, CreatedAt: now}}
-	if overlap <= 0 {
-		return out
-	}
-	until := now.Add(overlap)
-	for _, s := range old {
-		if s.ExpiresAt != nil && !s.ExpiresAt.After(now) {
-			continue
-		}
-		if s.ExpiresAt == nil || s.ExpiresAt.After(until) {
-			s.ExpiresAt = &until
-		}
-		out = append(out, s)
-	}
-	return out[:min(len(out), maxSecrets)]
 }
 
 // revealResponse is the body of POST .../secret/reveal.
@@ -419,10 +259,19 @@ func (a *API) revealSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := a.now()
-	secrets := slices.DeleteFunc(slices.Clone(e.Secrets), func(s store.Secret) bool {
-		return s.ExpiresAt != nil && !s.ExpiresAt.After(now)
-	})
-	writeJSON(w, http.StatusOK, revealResponse{ID: e.ID, Secrets: secretsJSON(secrets, true)})
+	writeJSON(w, http.StatusOK, revealResponse{ID: e.ID, Secrets: secretsJSON(rules.LiveSecrets(e.Secrets, a.now()), true)})
 	return nil
+}
+
+// rulesError turns an error of internal/rules into a response: field
+// errors are 422 naming every field, ErrChanged a 409, store errors as
+// storeError says.
+func rulesError(err error, what, id string) error {
+	if fs := rules.Fields(err); fs != nil {
+		return invalid("%v", rules.FieldErrors(fs))
+	}
+	if errors.Is(err, rules.ErrChanged) {
+		return &Error{http.StatusConflict, CodeConflict, what + " " + id + " was changed meanwhile: read it again and retry"}
+	}
+	return storeError(err, what, id)
 }

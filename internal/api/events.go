@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/jsoncanon"
 )
@@ -83,13 +84,8 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("payload is not valid JSON: %v", err)
 	}
-	if err := checkEventType("type", req.Type, false); err != nil {
-		return invalid("%v", err)
-	}
-	if err := errors.Join(checkTenant(req.Tenant), checkOwnTenant(req.Tenant)); err != nil {
-		return invalid("%v", err)
-	}
-	if err := checkText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen); err != nil {
+	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(req.Tenant),
+		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
 		return invalid("%v", err)
 	}
 	now := a.now()

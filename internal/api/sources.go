@@ -2,26 +2,21 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
-	"github.com/hookrelay/hookrelay/internal/inbound"
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/signature"
 )
 
 // The rules of a source's settings (limits, defaults, the windows, the
-// secrets, what a destination is) are internal/inbound's, which the
-// dashboard applies too; this file checks what is the API's own (the JSON,
-// URLs, names) and says inbound's errors in the request's field names.
+// secrets, what a destination is) are internal/rules', which the
+// dashboard applies too; this file translates JSON to them and back.
 
 // sourceJSON is a source in responses. It never holds a secret but in the
 // response to its creation, where Secret is the secret generated for it.
@@ -101,161 +96,44 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	if !store.ValidSourceName(req.Name) {
-		return invalid("name %q: want 1 to 63 lowercase letters, digits and hyphens, not starting with a hyphen", req.Name)
+	spec := rules.SourceSpec{
+		Name: req.Name, Description: req.Description, Scheme: req.Scheme, CustomScheme: req.CustomScheme,
+		Secrets: req.Secrets, SlackChallenge: req.SlackChallenge, ZoomSecret: req.ZoomSecret,
 	}
-	if req.Scheme == "" && len(req.CustomScheme) == 0 {
-		return invalid("scheme is required: one of %s, or %q with custom_scheme", strings.Join(signature.Names(), ", "), customSchemeName)
+	if req.ToleranceSeconds != nil {
+		spec.Tolerance = rules.Seconds(*req.ToleranceSeconds)
 	}
-	scheme, schemeName, custom, err := resolveScheme(req.Scheme, req.CustomScheme)
+	if req.DedupeWindowSeconds != nil {
+		spec.DedupeWindow = rules.Seconds(*req.DedupeWindowSeconds)
+	}
+	for _, d := range req.Destinations {
+		spec.Destinations = append(spec.Destinations, d.spec())
+	}
+	made, err := a.rules.CreateSource(r.Context(), spec)
+	if errors.Is(err, store.ErrConflict) {
+		return &Error{http.StatusConflict, CodeConflict, "a source called " + req.Name + " exists"}
+	}
 	if err != nil {
-		return err
+		return rulesError(err, "source", req.Name)
 	}
-	now := a.now()
-	src := &store.Source{
-		ID:             store.NewID("src"),
-		Name:           req.Name,
-		Description:    req.Description,
-		Scheme:         schemeName,
-		CustomScheme:   custom,
-		SlackChallenge: req.SlackChallenge,
-		CreatedAt:      now,
-		UpdatedAt:      now,
+	out := toSourceJSON(made.Source)
+	out.Secret = made.Secret
+	out.Destinations = make([]endpointJSON, len(made.Destinations))
+	for i, ep := range made.Destinations {
+		out.Destinations[i] = toEndpointJSON(ep)
+		out.Destinations[i].Secret = made.DestinationSecrets[i]
 	}
-	if err := checkText("description", req.Description, maxDescriptionLen); err != nil {
-		return invalid("%v", err)
-	}
-	generated := ""
-	if len(req.Secrets) == 0 {
-		if generated, err = newSecret(scheme); err != nil {
-			return err
-		}
-		req.Secrets = []string{generated}
-	}
-	if src.Secrets, err = inbound.CheckSecrets(scheme, req.Secrets, now); err != nil {
-		return settingError(err)
-	}
-	if err := setWindows(src, scheme, req.ToleranceSeconds, req.DedupeWindowSeconds); err != nil {
-		return err
-	}
-	if err := setZoomSecret(src, req.ZoomSecret, now); err != nil {
-		return err
-	}
-	if len(req.Destinations) > inbound.MaxDestinations {
-		return invalid("at most %d destinations", inbound.MaxDestinations)
-	}
-	// Check every destination before creating anything.
-	dests := make([]*store.Endpoint, len(req.Destinations))
-	secrets := make([]string, len(req.Destinations))
-	for i, d := range req.Destinations {
-		ep, secret, err := a.destination(r.Context(), src, d, now)
-		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.Message = fmt.Sprintf("destinations[%d]: %s", i, e.Message)
-			}
-			return err
-		}
-		dests[i], secrets[i] = ep, secret
-	}
-	if err := a.store.CreateSource(r.Context(), src); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return &Error{http.StatusConflict, CodeConflict, "a source called " + src.Name + " exists"}
-		}
-		return fmt.Errorf("create source: %w", err)
-	}
-	out := toSourceJSON(src)
-	out.Secret = generated
-	out.Destinations = []endpointJSON{}
-	for i, ep := range dests {
-		if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
-			return fmt.Errorf("create source %s: destination %d: %w", src.ID, i, err)
-		}
-		ej := toEndpointJSON(ep)
-		ej.Secret = secrets[i]
-		out.Destinations = append(out.Destinations, ej)
-	}
-	w.Header().Set("Location", "/api/v1/sources/"+src.ID)
+	w.Header().Set("Location", "/api/v1/sources/"+made.Source.ID)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
-// settingError turns an *inbound.SettingError into a validation error
-// that names the setting as the request's JSON does; other errors are
-// returned as they are.
-func settingError(err error) error {
-	se, ok := errors.AsType[*inbound.SettingError](err)
-	if !ok {
-		return err
+// spec is the destination the request describes.
+func (d destinationRequest) spec() rules.DestinationSpec {
+	return rules.DestinationSpec{
+		URL: d.URL, Scheme: d.Scheme, CustomScheme: d.CustomScheme, Secret: d.Secret,
+		Description: d.Description, Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
 	}
-	field := map[string]string{
-		inbound.SettingTolerance:    "tolerance_seconds",
-		inbound.SettingDedupeWindow: "dedupe_window_seconds",
-	}[se.Setting]
-	if field == "" {
-		field = se.Setting
-	}
-	if se.Index >= 0 {
-		return invalid("%s[%d]: secret %s", field, se.Index, se.Reason)
-	}
-	return invalid("%s %s", field, se.Reason)
-}
-
-// setWindows sets the tolerance and dedupe window of src from the request
-// (nil: keep what src has; a zero dedupe window means the default) and
-// checks them with inbound.CheckWindows.
-func setWindows(src *store.Source, scheme *signature.Scheme, tolSec, dedupeSec *int64) error {
-	if tolSec != nil {
-		src.Tolerance = inbound.Seconds(*tolSec)
-	}
-	if dedupeSec != nil {
-		src.DedupeWindow = inbound.Seconds(*dedupeSec)
-	}
-	dedupe, err := inbound.CheckWindows(scheme, src.Tolerance, src.DedupeWindow)
-	if err != nil {
-		return settingError(err)
-	}
-	src.DedupeWindow = dedupe
-	return nil
-}
-
-// setZoomSecret sets (or with "" clears) the Zoom secret token of src.
-func setZoomSecret(src *store.Source, secret string, now time.Time) error {
-	if err := checkText("zoom_secret", secret, maxSecretLen); err != nil {
-		return invalid("%v", err)
-	}
-	src.ZoomSecret = store.Secret{}
-	if secret != "" {
-		src.ZoomSecret = store.Secret{Value: secret, CreatedAt: now}
-	}
-	return nil
-}
-
-// destination checks d and returns the endpoint it describes in src's
-// tenant, not yet created, with the secret to show (if it signs).
-func (a *API) destination(ctx context.Context, src *store.Source, d destinationRequest, now time.Time) (*store.Endpoint, string, error) {
-	if err := a.checkURL(ctx, d.URL); err != nil {
-		return nil, "", err
-	}
-	if err := errors.Join(checkText("description", d.Description, maxDescriptionLen), checkRateLimit(d.RateLimit)); err != nil {
-		return nil, "", invalid("%v", err)
-	}
-	dest := inbound.Destination{
-		URL: d.URL, Secret: d.Secret, Description: d.Description,
-		Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
-	}
-	if (d.Scheme != "" && d.Scheme != delivery.SchemeNone) || len(d.CustomScheme) > 0 {
-		scheme, _, custom, err := resolveScheme(d.Scheme, d.CustomScheme)
-		if err != nil {
-			return nil, "", err
-		}
-		dest.Scheme, dest.CustomScheme = scheme, custom
-	}
-	ep, secret, err := inbound.NewDestination(src, dest, now)
-	if err != nil {
-		return nil, "", settingError(err)
-	}
-	return ep, secret, nil
 }
 
 // source loads the source the {id} path value names: by id ("src_...") or
@@ -304,7 +182,7 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 
 // writeSource writes src with its destinations.
 func (a *API) writeSource(w http.ResponseWriter, r *http.Request, status int, src *store.Source) error {
-	eps, err := inbound.Destinations(r.Context(), a.store, src)
+	eps, err := a.rules.Destinations(r.Context(), src)
 	if err != nil {
 		return err
 	}
@@ -346,74 +224,35 @@ func (a *API) updateSource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if req.Name != nil && *req.Name != src.Name {
-		return invalid("a source's name cannot be changed: it is its ingest path and the tenant of its destinations")
+	ch := rules.SourceChange{
+		Name: req.Name, Description: req.Description, Scheme: req.Scheme, Secrets: req.Secrets,
+		SlackChallenge: req.SlackChallenge, ZoomSecret: req.ZoomSecret,
 	}
-	now := a.now()
-	scheme, _, _, err := resolveScheme(src.Scheme, src.CustomScheme)
-	if req.Scheme != nil || len(req.CustomScheme) > 0 {
-		name := customSchemeName
-		if req.Scheme != nil {
-			name = *req.Scheme
-		}
-		custom := req.CustomScheme
-		if len(custom) == 0 && name == customSchemeName {
-			custom = src.CustomScheme
-		}
-		var schemeName string
-		scheme, schemeName, custom, err = resolveScheme(name, custom)
-		if err != nil {
-			return err
-		}
-		src.Scheme, src.CustomScheme = schemeName, custom
-		if req.Secrets == nil {
-			for _, s := range src.Secrets {
-				if signature.ValidateSecret(scheme, s.Value) != nil {
-					return invalid("the source's current secrets are not valid for scheme %q: send new secrets with the scheme", scheme.Name())
-				}
-			}
-		}
+	if len(req.CustomScheme) > 0 && string(req.CustomScheme) != "null" {
+		ch.CustomScheme = req.CustomScheme
 	}
+	if req.ToleranceSeconds != nil {
+		ch.Tolerance = store.Ptr(rules.Seconds(*req.ToleranceSeconds))
+	}
+	if req.DedupeWindowSeconds != nil {
+		ch.DedupeWindow = store.Ptr(rules.Seconds(*req.DedupeWindowSeconds))
+	}
+	src, err = a.rules.UpdateSource(r.Context(), src.ID, ch)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", src.ID, err)
-	}
-	if req.Secrets != nil {
-		if src.Secrets, err = inbound.CheckSecrets(scheme, *req.Secrets, now); err != nil {
-			return settingError(err)
-		}
-	}
-	if req.Description != nil {
-		if err := checkText("description", *req.Description, maxDescriptionLen); err != nil {
-			return invalid("%v", err)
-		}
-		src.Description = *req.Description
-	}
-	if err := setWindows(src, scheme, req.ToleranceSeconds, req.DedupeWindowSeconds); err != nil {
-		return err
-	}
-	if req.SlackChallenge != nil {
-		src.SlackChallenge = *req.SlackChallenge
-	}
-	if req.ZoomSecret != nil {
-		if err := setZoomSecret(src, *req.ZoomSecret, now); err != nil {
-			return err
-		}
-	}
-	src.UpdatedAt = now
-	if err := a.store.UpdateSource(r.Context(), src); err != nil {
-		return storeError(err, "source", src.ID)
+		return rulesError(err, "source", r.PathValue("id"))
 	}
 	return a.writeSource(w, r, http.StatusOK, src)
 }
 
 // deleteSource deletes the source's destinations (canceling their pending
-// deliveries), then the source and its rejections. Its events stay.
+// deliveries), the source and its rejections, in one transaction. Its
+// events stay.
 func (a *API) deleteSource(w http.ResponseWriter, r *http.Request) error {
 	src, err := a.source(r)
 	if err != nil {
 		return err
 	}
-	if err := inbound.DeleteSource(r.Context(), a.store, src); err != nil {
+	if err := a.rules.DeleteSource(r.Context(), src.ID); err != nil {
 		return storeError(err, "source", src.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -429,12 +268,9 @@ func (a *API) createDestination(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ep, secret, err := a.destination(r.Context(), src, req, a.now())
+	ep, secret, err := a.rules.AddDestination(r.Context(), src.ID, req.spec())
 	if err != nil {
-		return err
-	}
-	if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
-		return storeError(err, "endpoint", ep.ID)
+		return rulesError(err, "source", src.ID)
 	}
 	out := toEndpointJSON(ep)
 	out.Secret = secret
@@ -492,16 +328,6 @@ func (a *API) listRejections(w http.ResponseWriter, r *http.Request) error {
 		out.Data[i] = j
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// checkOwnTenant refuses, for the endpoints and events routes, a tenant
-// reserved for a source's destinations: those are created through the
-// sources routes, and only the gateway creates their events.
-func checkOwnTenant(t string) error {
-	if strings.HasPrefix(t, store.SourceTenantPrefix) {
-		return fmt.Errorf("tenant %q is reserved for the destinations of inbound sources (use /api/v1/sources)", t)
-	}
 	return nil
 }
 

@@ -399,4 +399,3 @@ func checkSourceSecrets(scheme *signature.Scheme, values []string, old []store.S
 	}
 	return out, nil
 }
-

@@ -113,7 +113,7 @@ type RejectionFilter struct {
 type Sources interface {
 	// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be
 	// set. ErrConflict if the id or the name exists.
-	CreateSource(ctx context.Context, src *Source) error
+	CreateSource(ctx context.Context, src *Source, destinations []*Endpoint) error
 	// GetSource returns the source or ErrNotFound.
 	GetSource(ctx context.Context, id string) (*Source, error)
 	// SourceByName returns the source called name or ErrNotFound.
@@ -121,9 +121,8 @@ type Sources interface {
 	// ListSources returns a page of sources, newest first, and the cursor
 	// of the next page ("" at the end).
 	ListSources(ctx context.Context, p Page) ([]*Source, string, error)
-	// UpdateSource replaces every field of the stored source src.ID but
-	// ID, Name and CreatedAt. ErrNotFound if there is none.
-	UpdateSource(ctx context.Context, src *Source) error
+	// UpdateSource: see storewrites.
+	UpdateSource(ctx context.Context, id string, fn func(*Source) (SourcePatch, error)) (*Source, error)
 	// DeleteSource removes the source and its rejections. Its destinations
 	// (the endpoints of its tenant) and events are not touched. ErrNotFound
 	// if there is none.

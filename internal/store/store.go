@@ -351,9 +351,10 @@ type Store interface {
 	// ListEndpoints returns a page of endpoints, newest first, and the
 	// cursor of the next page ("" at the end).
 	ListEndpoints(ctx context.Context, f EndpointFilter) ([]*Endpoint, string, error)
-	// UpdateEndpoint replaces every field of the stored endpoint e.ID but
-	// ID and CreatedAt. ErrNotFound if there is none.
-	UpdateEndpoint(ctx context.Context, e *Endpoint) error
+	// UpdateEndpoint changes the endpoint id in one transaction: it
+	// calls fn with the stored endpoint and writes only the fields of the
+	// patch fn returns (see storewrites' doc).
+	UpdateEndpoint(ctx context.Context, id string, fn func(*Endpoint) (EndpointPatch, error)) (*Endpoint, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending
 	// deliveries (their history stays). ErrNotFound if there is none.
 	DeleteEndpoint(ctx context.Context, id string) error
