@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -114,7 +116,7 @@ func (u *UI) listDeliveries(w http.ResponseWriter, r *http.Request, s *session) 
 	default:
 		data.Errors = append(data.Errors, fmt.Sprintf("status %q is not one of pending, succeeded, failed, canceled", ff.Status))
 	}
-	if len(ff.EventType) > maxEventTypeLen {
+	if len(ff.EventType) > rules.MaxEventTypeLen {
 		data.Errors = append(data.Errors, "event type is too long")
 	}
 	eps, _, err := u.store.ListEndpoints(r.Context(), store.EndpointFilter{Tenant: s.tenantFilter(), Page: store.Page{Limit: 1000}})
@@ -214,7 +216,7 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, s *session) er
 	var sigHeaders []string
 	if e, err := u.store.GetEndpoint(r.Context(), d.EndpointID); err == nil {
 		data.Endpoint = e
-		if sc, _, _, err := resolveScheme(e.Scheme, string(e.CustomScheme)); err == nil {
+		if sc, err := schemes.Resolve(e.Scheme, e.CustomScheme); err == nil && sc != nil {
 			sigHeaders = sc.Headers()
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {

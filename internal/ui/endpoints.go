@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/rules"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/signature"
 )
 
 // Rotation overlaps the rotate form offers, and its default.
@@ -28,9 +28,6 @@ var rotationOverlaps = []struct {
 
 const (
 	defaultOverlap = "24h"
-	// maxSecrets is how many secrets an endpoint keeps at most; a rotation
-	// beyond it drops the oldest.
-	maxSecrets = 10
 	// healthWindow is how many of an endpoint's most recently attempted
 	// deliveries its health is computed from.
 	healthWindow = 20
@@ -228,135 +225,31 @@ func readEndpointForm(r *http.Request) endpointForm {
 	}
 }
 
-// schemeChoices lists the schemes the form offers.
-func schemeChoices() []string {
-	return append(signature.Names(), customSchemeName)
-}
-
-// endpointSchemeChoices lists the schemes the form of an endpoint of
-// tenant offers: a source's destinations may also forward unsigned.
-func endpointSchemeChoices(tenant string) []string {
-	if isSourceTenant(tenant) {
-		return append([]string{delivery.SchemeNone}, schemeChoices()...)
-	}
-	return schemeChoices()
-}
-
 // isSourceTenant reports whether tenant is reserved for the destinations
 // of an inbound source (store.SourceTenantPrefix). Those endpoints are
 // created from the source's page only, and no portal session sees them.
-func isSourceTenant(tenant string) bool {
-	return strings.HasPrefix(tenant, store.SourceTenantPrefix)
-}
+func isSourceTenant(tenant string) bool { return rules.IsSourceTenant(tenant) }
 
 // newEndpoint shows an empty endpoint form.
 func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
-	f := endpointForm{Scheme: defaultSchemeName, Enabled: true}
+	f := endpointForm{Scheme: schemes.Default, Enabled: true}
 	if !s.admin() {
 		f.Tenant = s.Tenant
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: schemeChoices()})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: rules.SchemeChoices(f.Tenant)})
 	return nil
 }
 
-// applyForm checks f and copies it onto e (a new endpoint when creating),
-// returning the problems found, for people.
-func (u *UI) applyForm(r *http.Request, f endpointForm, e *store.Endpoint, creating bool) []string {
-	var errs []string
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err.Error())
-		}
+// parseRate reads the rate limit typed in the form; "" is none.
+func parseRate(s string) (float64, []string) {
+	if s == "" {
+		return 0, nil
 	}
-	if creating || f.URL != e.URL {
-		if err := u.checkURL(r.Context(), f.URL); err != nil {
-			add(err)
-		} else {
-			e.URL = f.URL
-		}
-	}
-	if err := checkText("description", f.Description, maxDescriptionLen); err != nil {
-		add(err)
-	} else {
-		e.Description = f.Description
-	}
-	if creating {
-		if err := checkTenant(f.Tenant); err != nil {
-			add(err)
-		} else if isSourceTenant(f.Tenant) {
-			add(fmt.Errorf("tenant %q is reserved for the destinations of inbound sources: add destinations on the source's page", f.Tenant))
-		} else {
-			e.Tenant = f.Tenant
-		}
-	}
-	if types, err := parseEventTypes(f.EventTypes); err != nil {
-		add(err)
-	} else {
-		e.EventTypes = types
-	}
-	rate := 0.0
-	if f.RateLimit != "" {
-		var err error
-		if rate, err = strconv.ParseFloat(f.RateLimit, 64); err != nil {
-			add(errors.New("rate limit must be a number"))
-		}
-	}
-	if err := checkRateLimit(rate); err != nil {
-		add(err)
-	} else {
-		e.RateLimit = rate
-	}
-	e.FIFO = f.FIFO
-	if e.Disabled == f.Enabled {
-		e.Disabled = !f.Enabled
-		e.DisabledReason = ""
-		if e.Disabled {
-			e.DisabledReason = "manual"
-		} else {
-			// A fresh start, as the API does on re-enabling.
-			e.FailingSince = nil
-		}
-	}
-	if f.Scheme == delivery.SchemeNone && isSourceTenant(e.Tenant) {
-		// A source's destination that forwards unsigned: no secret.
-		if f.Secret != "" {
-			add(fmt.Errorf("scheme %q forwards unsigned and takes no secret", delivery.SchemeNone))
-		}
-		e.Scheme, e.CustomScheme, e.Secrets = delivery.SchemeNone, nil, nil
-		return errs
-	}
-	scheme, name, custom, err := resolveScheme(f.Scheme, f.CustomScheme)
+	rate, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		add(err)
-		return errs
+		return 0, []string{"Rate limit must be a number"}
 	}
-	e.Scheme, e.CustomScheme = name, custom
-	now := u.now()
-	switch {
-	case f.Secret != "":
-		if err := checkSecret(scheme, f.Secret); err != nil {
-			add(err)
-		} else {
-			e.Secrets = []store.Secret{{Value: f.Secret, CreatedAt: now}}
-		}
-	case creating, len(e.Secrets) == 0:
-		// A new endpoint, or a destination that forwarded unsigned and
-		// now re-signs: its secret is generated, and revealed on its page.
-		secret, err := signature.GenerateSecret(scheme)
-		if err != nil {
-			add(fmt.Errorf("generate a secret for scheme %s: %v", scheme.Name(), err))
-		} else {
-			e.Secrets = []store.Secret{{Value: secret, CreatedAt: now}}
-		}
-	default:
-		for _, sec := range e.Secrets {
-			if signature.ValidateSecret(scheme, sec.Value) != nil {
-				add(fmt.Errorf("the current secret is not valid for scheme %q: give a new secret with the new scheme", scheme.Name()))
-				break
-			}
-		}
-	}
-	return errs
+	return rate, nil
 }
 
 // createEndpoint creates an endpoint from the form, in the session's
@@ -366,15 +259,23 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if !s.admin() {
 		f.Tenant = s.Tenant // a portal session creates only in its tenant
 	}
-	now := u.now()
-	e := &store.Endpoint{ID: store.NewID("ep"), CreatedAt: now, UpdatedAt: now}
-	if errs := u.applyForm(r, f, e, true); len(errs) > 0 {
-		f.Secret = ""
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: schemeChoices()})
-		return nil
+	rate, errs := parseRate(f.RateLimit)
+	var e *store.Endpoint
+	if len(errs) == 0 {
+		var err error
+		e, _, err = u.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
+			Tenant: f.Tenant, URL: f.URL, Description: f.Description,
+			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
+			EventTypes: rules.SplitList(f.EventTypes), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+		})
+		if errs = messages(err); errs == nil && err != nil {
+			return err
+		}
 	}
-	if err := u.store.CreateEndpoint(r.Context(), e); err != nil {
-		return fmt.Errorf("create endpoint: %w", err)
+	if len(errs) > 0 {
+		f.Secret = ""
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant)})
+		return nil
 	}
 	u.log.InfoContext(r.Context(), "ui: endpoint created", "endpoint_id", e.ID, "tenant", e.Tenant)
 	u.redirect(w, r, u.path("/endpoints/%s", e.ID), "created", -1)
@@ -457,40 +358,66 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: endpointSchemeChoices(e.Tenant)})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: rules.SchemeChoices(e.Tenant)})
 	return nil
 }
 
-// updateEndpoint saves the endpoint form; the tenant never changes.
+// updateEndpoint saves the endpoint form; the tenant never changes. Only
+// the fields that differ from the endpoint as read are changed, so that
+// the form does not undo what changed meanwhile elsewhere.
 func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
 	e, err := u.endpointFor(r, s)
 	if err != nil {
 		return err
 	}
-	orig := *e
 	f := readEndpointForm(r)
-	if errs := u.applyForm(r, f, e, false); len(errs) > 0 {
+	rate, errs := parseRate(f.RateLimit)
+	if len(errs) == 0 {
+		ch := rules.EndpointChange{}
+		if f.URL != e.URL {
+			ch.URL = &f.URL
+		}
+		if f.Description != e.Description {
+			ch.Description = &f.Description
+		}
+		if types := rules.SplitList(f.EventTypes); !slices.Equal(types, e.EventTypes) {
+			ch.EventTypes = &types
+		}
+		if f.Enabled == e.Disabled {
+			ch.Enabled = &f.Enabled
+		}
+		if f.FIFO != e.FIFO {
+			ch.FIFO = &f.FIFO
+		}
+		if rate != e.RateLimit {
+			ch.RateLimit = &rate
+		}
+		custom := strings.TrimSpace(f.CustomScheme)
+		if f.Scheme != e.Scheme || (f.Scheme == schemes.Custom && custom != string(e.CustomScheme)) {
+			ch.Scheme = &f.Scheme
+			if f.Scheme == schemes.Custom {
+				ch.CustomScheme = []byte(custom)
+			}
+		}
+		if f.Secret != "" {
+			ch.Secret = &f.Secret
+		}
+		_, _, err = u.rules.UpdateEndpoint(r.Context(), e.ID, ch, s.tenantFilter())
+		if errs = messages(err); errs == nil && err != nil {
+			return notFoundOr(err, "update endpoint", e.ID)
+		}
+	}
+	if len(errs) > 0 {
 		f.Secret = ""
-		f.Tenant = orig.Tenant
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: &orig, Errors: errs, Schemes: endpointSchemeChoices(orig.Tenant)})
+		f.Tenant = e.Tenant
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant)})
 		return nil
 	}
-	e.UpdatedAt = u.now()
-	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return notFoundOr(err, "update endpoint", e.ID)
-	}
-	if !e.Disabled {
+	if f.Enabled {
 		u.notify() // deliveries held back while it was disabled may be due
 	}
 	u.redirect(w, r, u.path("/endpoints/%s", e.ID), "updated", -1)
 	return nil
-}
-
-// liveSecrets returns the secrets that still sign at now.
-func liveSecrets(ss []store.Secret, now time.Time) []store.Secret {
-	return slices.DeleteFunc(slices.Clone(ss), func(s store.Secret) bool {
-		return s.ExpiresAt != nil && !s.ExpiresAt.After(now)
-	})
 }
 
 // revealSecret answers with the endpoint page showing its secrets. It is a
@@ -502,7 +429,7 @@ func (u *UI) revealSecret(w http.ResponseWriter, r *http.Request, s *session) er
 		return err
 	}
 	u.log.InfoContext(r.Context(), "ui: secret revealed", "endpoint_id", e.ID, "session", s.Kind)
-	return u.renderEndpoint(w, r, s, e, liveSecrets(e.Secrets, u.now()), false)
+	return u.renderEndpoint(w, r, s, e, rules.LiveSecrets(e.Secrets, u.now()), false)
 }
 
 // rotateSecret makes a new secret the endpoint's first: the current ones
@@ -523,51 +450,19 @@ func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) er
 	if !found {
 		return &pageError{http.StatusBadRequest, "Choose how long the old secret keeps signing."}
 	}
-	if e.Scheme == delivery.SchemeNone {
+	rot := rules.Rotation{Secret: strings.TrimSpace(r.PostForm.Get("secret")), Overlap: &overlap}
+	id := e.ID
+	e, _, err = u.rules.RotateSecret(r.Context(), id, rot, s.tenantFilter())
+	switch {
+	case errors.Is(err, rules.ErrUnsigned):
 		return &pageError{http.StatusConflict, "This destination forwards unsigned (scheme none): it has no secret to rotate. To re-sign what it receives, edit it and choose a scheme."}
-	}
-	scheme, _, _, err := resolveScheme(e.Scheme, string(e.CustomScheme))
-	if err != nil {
-		return fmt.Errorf("scheme of endpoint %s: %w", e.ID, err)
-	}
-	secret := strings.TrimSpace(r.PostForm.Get("secret"))
-	if secret != "" {
-		if err := checkSecret(scheme, secret); err != nil {
-			return &pageError{http.StatusUnprocessableEntity, "The new secret cannot be used: " + err.Error()}
-		}
-	} else if secret, err = signature.GenerateSecret(scheme); err != nil {
-		return fmt.Errorf("generate secret for scheme %s: %w", scheme.Name(), err)
-	}
-	now := u.now()
-	e.Secrets = rotate(e.Secrets, secret, now, overlap)
-	e.UpdatedAt = now
-	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return notFoundOr(err, "update endpoint", e.ID)
+	case messages(err) != nil:
+		return &pageError{http.StatusUnprocessableEntity, "The new secret cannot be used: " + strings.Join(messages(err), "; ")}
+	case err != nil:
+		return notFoundOr(err, "rotate the secret of endpoint", id)
 	}
 	u.log.InfoContext(r.Context(), "ui: secret rotated", "endpoint_id", e.ID, "overlap", overlap)
-	return u.renderEndpoint(w, r, s, e, liveSecrets(e.Secrets, now), true)
-}
-
-// rotate returns the secrets after a rotation to secret at now: the new
-// secret first, then the old ones that still sign, each expiring at
-// now+overlap at the latest, at most maxSecrets in all. It is the API's
-// rule.
-func rotate(old []store.Secret, secret string, now time.Time, overlap time.Duration) []store.Secret {
-	out := []store.Secret{{Value: secret, CreatedAt: now}}
-	if overlap <= 0 {
-		return out
-	}
-	until := now.Add(overlap)
-	for _, s := range old {
-		if s.ExpiresAt != nil && !s.ExpiresAt.After(now) {
-			continue
-		}
-		if s.ExpiresAt == nil || s.ExpiresAt.After(until) {
-			s.ExpiresAt = &until
-		}
-		out = append(out, s)
-	}
-	return out[:min(len(out), maxSecrets)]
+	return u.renderEndpoint(w, r, s, e, rules.LiveSecrets(e.Secrets, u.now()), true)
 }
 
 // confirmData is the delete confirmation's content.
@@ -609,7 +504,7 @@ func (u *UI) deleteEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if err != nil {
 		return err
 	}
-	if err := u.store.DeleteEndpoint(r.Context(), e.ID); err != nil {
+	if err := u.rules.DeleteEndpoint(r.Context(), e.ID, s.tenantFilter()); err != nil {
 		return notFoundOr(err, "delete endpoint", e.ID)
 	}
 	u.log.InfoContext(r.Context(), "ui: endpoint deleted", "endpoint_id", e.ID, "tenant", e.Tenant)

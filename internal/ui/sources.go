@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
-	"github.com/hookrelay/hookrelay/internal/inbound"
+	"github.com/hookrelay/hookrelay/internal/rules"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -160,14 +160,14 @@ func (u *UI) renderSource(w http.ResponseWriter, r *http.Request, s *session, st
 	ctx := r.Context()
 	data := &sourceData{S: src, IngestURL: u.ingestURL(r, src), Tolerance: src.Tolerance, GeneratedSecret: generated}
 	var sigHeaders []string
-	if sc, _, _, err := resolveScheme(src.Scheme, string(src.CustomScheme)); err == nil {
+	if sc, err := schemes.Resolve(src.Scheme, src.CustomScheme); err == nil && sc != nil {
 		sigHeaders = sc.Headers()
 		if data.Tolerance == 0 {
 			data.Tolerance = sc.Tolerance()
 		}
 	}
 	var err error
-	if data.Destinations, err = inbound.Destinations(ctx, u.store, src); err != nil {
+	if data.Destinations, err = u.rules.Destinations(ctx, src); err != nil {
 		return err
 	}
 	urls := make(map[string]string, len(data.Destinations))
@@ -299,17 +299,17 @@ type sourceLimits struct {
 // destinations.
 func newSourceFormData(f sourceForm, src *store.Source, dests []*store.Endpoint, errs []string) *sourceFormData {
 	for len(f.New) < newDestinationRows {
-		f.New = append(f.New, destinationRow{Scheme: delivery.SchemeNone})
+		f.New = append(f.New, destinationRow{Scheme: schemes.None})
 	}
 	return &sourceFormData{
 		Form: f, Source: src, Destinations: dests, Errors: errs,
-		Schemes:     schemeChoices(),
-		DestSchemes: append([]string{delivery.SchemeNone}, signature.Names()...),
+		Schemes:     schemes.Names(),
+		DestSchemes: append([]string{schemes.None}, signature.Names()...),
 		Limits: sourceLimits{
-			MaxTolerance:  int64(inbound.MaxTolerance / time.Second),
-			MaxDedupe:     int64(inbound.MaxDedupeWindow / time.Second),
-			DefaultDedupe: int64(inbound.DefaultDedupeWindow / time.Second),
-			MaxSecrets:    inbound.MaxSecrets,
+			MaxTolerance:  int64(rules.MaxTolerance / time.Second),
+			MaxDedupe:     int64(rules.MaxDedupeWindow / time.Second),
+			DefaultDedupe: int64(rules.DefaultDedupeWindow / time.Second),
+			MaxSecrets:    rules.MaxSecrets,
 		},
 	}
 }
@@ -361,36 +361,15 @@ func readSourceForm(r *http.Request, n int) sourceForm {
 			f.Keep[i] = true
 		}
 	}
-	urls, schemes := p["dest_url"], p["dest_scheme"]
+	urls, destSchemes := p["dest_url"], p["dest_scheme"]
 	for i, raw := range urls {
-		row := destinationRow{URL: strings.TrimSpace(raw), Scheme: delivery.SchemeNone}
-		if i < len(schemes) {
-			row.Scheme = schemes[i]
+		row := destinationRow{URL: strings.TrimSpace(raw), Scheme: schemes.None}
+		if i < len(destSchemes) {
+			row.Scheme = destSchemes[i]
 		}
 		f.New = append(f.New, row)
 	}
 	return f
-}
-
-// settingLabels name inbound's settings as the form's labels do.
-var settingLabels = map[string]string{
-	inbound.SettingTolerance:    "Replay tolerance",
-	inbound.SettingDedupeWindow: "Dedupe window",
-	inbound.SettingSecrets:      "Secrets",
-	inbound.SettingSecret:       "The re-signing secret",
-}
-
-// settingMessage says an *inbound.SettingError in the form's words; other
-// errors are said as they are.
-func settingMessage(err error) string {
-	se, ok := errors.AsType[*inbound.SettingError](err)
-	if !ok {
-		return err.Error()
-	}
-	if se.Index >= 0 {
-		return fmt.Sprintf("Secret %d (newest first) %s", se.Index+1, se.Reason)
-	}
-	return settingLabels[se.Setting] + " " + se.Reason
 }
 
 // parseSeconds reads a number of seconds typed in the form; "" is 0.
@@ -402,167 +381,67 @@ func parseSeconds(label, s string) (time.Duration, error) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, fmt.Errorf("%s must be a whole number of seconds", label)
 	}
-	return inbound.Seconds(n), nil // out of range stays out of range
+	return rules.Seconds(n), nil // out of range stays out of range
 }
 
-// sourceChanges is what a valid source form asks for beyond the source
-// itself: destinations to create and to delete, and the secret generated
-// for a new source, to show once.
-type sourceChanges struct {
-	create    []*store.Endpoint
-	remove    []*store.Endpoint
-	generated string
-}
-
-// applySourceForm checks f and copies it onto src (a new source when
-// creating, with no secrets), with the rules the API applies
-// (internal/inbound's), returning the problems found, for people.
-func (u *UI) applySourceForm(r *http.Request, f sourceForm, src *store.Source, dests []*store.Endpoint, creating bool) (sourceChanges, []string) {
-	var (
-		ch   sourceChanges
-		errs []string
-	)
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, settingMessage(err))
-		}
-	}
-	now := u.now()
-	if creating {
-		if !store.ValidSourceName(f.Name) {
-			add(errors.New("name must be 1 to 63 lowercase letters, digits and hyphens, not starting with a hyphen"))
-		} else {
-			src.Name = f.Name
-		}
-	} else if f.Version != strconv.FormatInt(src.UpdatedAt.UnixMilli(), 10) {
-		add(errors.New("the source was changed since this form was opened: reload the page and make your changes again"))
-		return ch, errs
-	}
-	if err := checkText("description", f.Description, maxDescriptionLen); err != nil {
-		add(err)
-	} else {
-		src.Description = f.Description
-	}
-	if err := checkText("Zoom secret token", f.ZoomSecret, maxSecretLen); err != nil {
-		add(err)
-	} else if f.ZoomSecret != "" {
-		src.ZoomSecret = store.Secret{Value: f.ZoomSecret, CreatedAt: now}
-	} else if f.ZoomOff {
-		src.ZoomSecret = store.Secret{}
-	}
-	src.SlackChallenge = f.SlackChallenge
-
-	for _, id := range f.Remove {
-		i := slices.IndexFunc(dests, func(e *store.Endpoint) bool { return e.ID == id })
-		if i < 0 {
-			add(errors.New("a destination to remove is no longer there: reload the page"))
-			continue
-		}
-		ch.remove = append(ch.remove, dests[i])
-	}
-	var rows []destinationRow
-	for _, d := range f.New {
-		if d.URL != "" {
-			rows = append(rows, d)
-		}
-	}
-	if len(rows) > inbound.MaxDestinations {
-		add(fmt.Errorf("at most %d destinations can be added at once", inbound.MaxDestinations))
-		rows = nil
-	}
-	for i, d := range rows {
-		if ep, err := u.newDestination(r, src, d, now); err != nil {
-			add(fmt.Errorf("new destination %d: %s", i+1, settingMessage(err)))
-		} else {
-			ch.create = append(ch.create, ep)
-		}
-	}
-
-	scheme, name, custom, err := resolveScheme(f.Scheme, f.CustomScheme)
-	if err != nil {
-		add(err)
-		return ch, errs
-	}
-	src.Scheme, src.CustomScheme = name, custom
-	var values []string
-	if f.NewSecret != "" {
-		values = append(values, f.NewSecret)
-	} else if creating {
-		if ch.generated, err = signature.GenerateSecret(scheme); err != nil {
-			add(fmt.Errorf("generate a secret for scheme %s: %v", scheme.Name(), err))
-			return ch, errs
-		}
-		values = append(values, ch.generated)
-	}
-	var kept []store.Secret
-	for i, keep := range f.Keep {
-		if keep && i < len(src.Secrets) {
-			kept = append(kept, src.Secrets[i])
-			values = append(values, src.Secrets[i].Value)
-		}
-	}
-	secrets, err := inbound.CheckSecrets(scheme, values, now)
-	if err != nil {
-		add(err)
-	} else {
-		// Kept secrets keep their times.
-		copy(secrets[len(secrets)-len(kept):], kept)
-		src.Secrets = secrets
-	}
+// formWindows reads the tolerance and dedupe window of the form.
+func formWindows(f sourceForm) (tol, dedupe time.Duration, errs []string) {
 	tol, err1 := parseSeconds("Replay tolerance", f.Tolerance)
 	dedupe, err2 := parseSeconds("Dedupe window", f.DedupeWindow)
-	if err := errors.Join(err1, err2); err != nil {
-		add(err)
-		return ch, errs
+	for _, err := range []error{err1, err2} {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
-	if dedupe, err = inbound.CheckWindows(scheme, tol, dedupe); err != nil {
-		add(err)
-	} else {
-		src.Tolerance, src.DedupeWindow = tol, dedupe
-	}
-	return ch, errs
+	return tol, dedupe, errs
 }
 
-// newDestination checks a destination row and returns its endpoint, not
-// yet stored. Re-signing destinations get a generated secret, which the
-// endpoint's page reveals.
-func (u *UI) newDestination(r *http.Request, src *store.Source, d destinationRow, now time.Time) (*store.Endpoint, error) {
-	if err := u.checkURL(r.Context(), d.URL); err != nil {
-		return nil, err
-	}
-	dest := inbound.Destination{URL: d.URL}
-	if d.Scheme != "" && d.Scheme != delivery.SchemeNone {
-		sc, err := signature.Lookup(d.Scheme)
-		if err != nil {
-			return nil, fmt.Errorf("unknown re-signing scheme %q", d.Scheme)
+// newDestinations reads the form's rows of new destinations.
+func newDestinations(f sourceForm) []rules.DestinationSpec {
+	var out []rules.DestinationSpec
+	for _, d := range f.New {
+		if d.URL != "" {
+			out = append(out, rules.DestinationSpec{URL: d.URL, Scheme: d.Scheme})
 		}
-		dest.Scheme = sc
 	}
-	// The error is said to people as it is (settingMessage).
-	ep, _, err := inbound.NewDestination(src, dest, now)
-	return ep, err
+	return out
 }
 
 // newSource shows an empty source form.
 func (u *UI) newSource(w http.ResponseWriter, r *http.Request, s *session) error {
-	f := sourceForm{Scheme: defaultSchemeName}
+	f := sourceForm{Scheme: schemes.Default}
 	u.render(w, r, s, http.StatusOK, "source_form", newSourceFormData(f, nil, nil, nil))
 	return nil
 }
 
-// createSource creates a source and its destinations from the form. A
-// secret generated for it is shown once, on the page this answers with.
+// createSource creates a source and its destinations from the form, in
+// one transaction. A secret generated for it is shown once, on the page
+// this answers with.
 func (u *UI) createSource(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := readSourceForm(r, 0)
-	now := u.now()
-	src := &store.Source{ID: store.NewID("src"), CreatedAt: now, UpdatedAt: now}
-	ch, errs := u.applySourceForm(r, f, src, nil, true)
+	tol, dedupe, errs := formWindows(f)
+	var made *rules.NewSource
 	if len(errs) == 0 {
-		err := u.store.CreateSource(r.Context(), src)
-		if errors.Is(err, store.ErrConflict) {
-			errs = append(errs, fmt.Sprintf("a source called %q exists already", src.Name))
-		} else if err != nil {
-			return fmt.Errorf("create source: %w", err)
+		spec := rules.SourceSpec{
+			Name: f.Name, Description: f.Description, Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)),
+			Tolerance: tol, DedupeWindow: dedupe, SlackChallenge: f.SlackChallenge, ZoomSecret: f.ZoomSecret,
+			Destinations: newDestinations(f),
+		}
+		if spec.Scheme != schemes.Custom {
+			spec.CustomScheme = nil
+		}
+		if f.NewSecret != "" {
+			spec.Secrets = []string{f.NewSecret}
+		}
+		var err error
+		made, err = u.rules.CreateSource(r.Context(), spec)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			errs = []string{fmt.Sprintf("a source called %q exists already", f.Name)}
+		case err != nil:
+			if errs = messages(err); errs == nil {
+				return fmt.Errorf("create source: %w", err)
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -570,14 +449,10 @@ func (u *UI) createSource(w http.ResponseWriter, r *http.Request, s *session) er
 		u.render(w, r, s, http.StatusUnprocessableEntity, "source_form", newSourceFormData(f, nil, nil, errs))
 		return nil
 	}
-	for _, ep := range ch.create {
-		if err := u.store.CreateEndpoint(r.Context(), ep); err != nil {
-			return fmt.Errorf("create source %s: destination: %w", src.ID, err)
-		}
-	}
-	u.log.InfoContext(r.Context(), "ui: source created", "source_id", src.ID, "source", src.Name, "destinations", len(ch.create))
-	if ch.generated != "" {
-		return u.renderSource(w, r, s, http.StatusCreated, src, ch.generated)
+	src := made.Source
+	u.log.InfoContext(r.Context(), "ui: source created", "source_id", src.ID, "source", src.Name, "destinations", len(made.Destinations))
+	if made.Secret != "" {
+		return u.renderSource(w, r, s, http.StatusCreated, src, made.Secret)
 	}
 	u.redirect(w, r, u.path("/sources/%s", src.ID), "source_created", -1)
 	return nil
@@ -589,7 +464,7 @@ func (u *UI) editSource(w http.ResponseWriter, r *http.Request, s *session) erro
 	if err != nil {
 		return err
 	}
-	dests, err := inbound.Destinations(r.Context(), u.store, src)
+	dests, err := u.rules.Destinations(r.Context(), src)
 	if err != nil {
 		return err
 	}
@@ -597,39 +472,81 @@ func (u *UI) editSource(w http.ResponseWriter, r *http.Request, s *session) erro
 	return nil
 }
 
-// updateSource saves the source form: the settings, then the destinations
-// removed and added. The name never changes.
+// updateSource saves the source form: the settings and the destinations
+// removed and added, in one transaction, and only if the source is still
+// as the form was filled from (its version). The name never changes.
 func (u *UI) updateSource(w http.ResponseWriter, r *http.Request, s *session) error {
 	src, err := u.sourceFor(r)
 	if err != nil {
 		return err
 	}
-	dests, err := inbound.Destinations(r.Context(), u.store, src)
-	if err != nil {
-		return err
-	}
-	orig := *src
 	f := readSourceForm(r, len(src.Secrets))
-	ch, errs := u.applySourceForm(r, f, src, dests, false)
+	tol, dedupe, errs := formWindows(f)
+	version, verr := strconv.ParseInt(f.Version, 10, 64)
+	if verr != nil {
+		errs = append(errs, "the form has no version: reload the page and make your changes again")
+	}
+	if len(errs) == 0 {
+		ch := rules.SourceChange{IfUpdatedAt: store.Ptr(time.UnixMilli(version)), RemoveDestinations: f.Remove, AddDestinations: newDestinations(f)}
+		if f.Description != src.Description {
+			ch.Description = &f.Description
+		}
+		custom := strings.TrimSpace(f.CustomScheme)
+		if f.Scheme != src.Scheme || (f.Scheme == schemes.Custom && custom != string(src.CustomScheme)) {
+			ch.Scheme = &f.Scheme
+			if f.Scheme == schemes.Custom {
+				ch.CustomScheme = []byte(custom)
+			}
+		}
+		var values []string
+		if f.NewSecret != "" {
+			values = append(values, f.NewSecret)
+		}
+		changed := f.NewSecret != ""
+		for i, keep := range f.Keep {
+			if keep {
+				values = append(values, src.Secrets[i].Value)
+			} else {
+				changed = true
+			}
+		}
+		if changed {
+			ch.Secrets = &values
+		}
+		if tol != src.Tolerance {
+			ch.Tolerance = &tol
+		}
+		if dedupe != src.DedupeWindow && (dedupe != 0 || f.DedupeWindow != "") {
+			ch.DedupeWindow = &dedupe
+		}
+		if f.SlackChallenge != src.SlackChallenge {
+			ch.SlackChallenge = &f.SlackChallenge
+		}
+		switch {
+		case f.ZoomSecret != "":
+			ch.ZoomSecret = &f.ZoomSecret
+		case f.ZoomOff:
+			ch.ZoomSecret = store.Ptr("")
+		}
+		_, err = u.rules.UpdateSource(r.Context(), src.ID, ch)
+		switch {
+		case errors.Is(err, rules.ErrChanged):
+			errs = []string{"the source was changed since this form was opened: reload the page and make your changes again"}
+		case err != nil:
+			if errs = messages(err); errs == nil {
+				return notFoundOr(err, "update source", src.ID)
+			}
+		}
+	}
 	if len(errs) > 0 {
-		f.NewSecret, f.ZoomSecret, f.Name = "", "", orig.Name
-		f.Version = strconv.FormatInt(orig.UpdatedAt.UnixMilli(), 10)
-		u.render(w, r, s, http.StatusUnprocessableEntity, "source_form", newSourceFormData(f, &orig, dests, errs))
+		dests, err := u.rules.Destinations(r.Context(), src)
+		if err != nil {
+			return err
+		}
+		f.NewSecret, f.ZoomSecret, f.Name = "", "", src.Name
+		f.Version = strconv.FormatInt(src.UpdatedAt.UnixMilli(), 10)
+		u.render(w, r, s, http.StatusUnprocessableEntity, "source_form", newSourceFormData(f, src, dests, errs))
 		return nil
-	}
-	src.UpdatedAt = u.now()
-	if err := u.store.UpdateSource(r.Context(), src); err != nil {
-		return notFoundOr(err, "update source", src.ID)
-	}
-	for _, e := range ch.remove {
-		if err := u.store.DeleteEndpoint(r.Context(), e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("update source %s: remove destination %s: %w", src.ID, e.ID, err)
-		}
-	}
-	for _, ep := range ch.create {
-		if err := u.store.CreateEndpoint(r.Context(), ep); err != nil {
-			return fmt.Errorf("update source %s: add destination: %w", src.ID, err)
-		}
 	}
 	u.log.InfoContext(r.Context(), "ui: source updated", "source_id", src.ID, "source", src.Name)
 	u.redirect(w, r, u.path("/sources/%s", src.ID), "source_updated", -1)
@@ -649,7 +566,7 @@ func (u *UI) confirmDeleteSource(w http.ResponseWriter, r *http.Request, s *sess
 	if err != nil {
 		return err
 	}
-	dests, err := inbound.Destinations(r.Context(), u.store, src)
+	dests, err := u.rules.Destinations(r.Context(), src)
 	if err != nil {
 		return err
 	}
@@ -658,13 +575,14 @@ func (u *UI) confirmDeleteSource(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 // deleteSource deletes a source as the API does: its destinations (which
-// cancels their pending deliveries), then the source and its rejections.
+// cancels their pending deliveries), the source and its rejections, in
+// one transaction.
 func (u *UI) deleteSource(w http.ResponseWriter, r *http.Request, s *session) error {
 	src, err := u.sourceFor(r)
 	if err != nil {
 		return err
 	}
-	if err := inbound.DeleteSource(r.Context(), u.store, src); err != nil {
+	if err := u.rules.DeleteSource(r.Context(), src.ID); err != nil {
 		return notFoundOr(err, "delete source", src.ID)
 	}
 	u.log.InfoContext(r.Context(), "ui: source deleted", "source_id", src.ID, "source", src.Name)

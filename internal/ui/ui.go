@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// AllowPrivateNetworks lets endpoints point at loopback, private and
 	// link-local addresses, as the API's setting of the same name.
 	AllowPrivateNetworks bool
+	// MaxEndpointsPerTenant bounds the endpoints of one tenant, as the
+	// API's setting of the same name (see rules.Config).
+	MaxEndpointsPerTenant int
 	// Secure sets the Secure flag on the session cookie. Set it whenever
 	// the dashboard is reached over HTTPS (browsers also keep Secure
 	// cookies from http://localhost); false only for plain-HTTP tests.
@@ -62,11 +66,11 @@ type Config struct {
 // concurrent use.
 type UI struct {
 	store        store.Store
+	rules        *rules.Rules
 	notifier     interface{ Notify() }
 	log          *slog.Logger
 	now          func() time.Time
 	keys         keys
-	allowPrivate bool
 	secure       bool
 	base         string
 	pages        map[string]*pageTemplate
@@ -96,7 +100,6 @@ func New(cfg Config) (*UI, error) {
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		keys:         deriveKeys(cfg.SessionKey),
-		allowPrivate: cfg.AllowPrivateNetworks,
 		secure:       cfg.Secure,
 		base:         base,
 	}
@@ -107,6 +110,12 @@ func New(cfg Config) (*UI, error) {
 		u.now = time.Now
 	}
 	var err error
+	if u.rules, err = rules.New(rules.Config{
+		Store: cfg.Store, AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant, Now: u.now,
+	}); err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
 	if u.pages, err = parsePages(u.funcs()); err != nil {
 		return nil, err
 	}

@@ -1,165 +1,71 @@
 package ui
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"net/url"
+	"strconv"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/hookrelay/hookrelay/internal/delivery"
-	"github.com/hookrelay/hookrelay/signature"
+	"github.com/hookrelay/hookrelay/internal/rules"
 )
 
-// Limits on form fields; the same as the API's.
-const (
-	maxURLLen         = 2048
-	maxTenantLen      = 128
-	maxDescriptionLen = 1024
-	maxEventTypeLen   = 256
-	maxEventTypes     = 100
-	maxSecretLen      = 1024
-	maxRateLimit      = 10000
-	urlCheckTimeout   = 5 * time.Second
-	customSchemeName  = "custom"
-	defaultSchemeName = "standard"
-)
+// The rules of endpoints and sources are internal/rules'; the dashboard
+// only says its errors in the form's words.
 
-// checkText refuses a value that is too long, not UTF-8, or holds control
-// characters.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return fmt.Errorf("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s is not valid UTF-8", field)
-	}
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		return fmt.Errorf("%s contains a control character", field)
-	}
-	return nil
+// fieldLabels name the fields of internal/rules' errors as the forms'
+// labels do.
+var fieldLabels = map[string]string{
+	"url":                   "URL",
+	"description":           "Description",
+	"tenant":                "Tenant",
+	"scheme":                "Scheme",
+	"custom_scheme":         "Custom scheme",
+	"secret":                "Secret",
+	"secrets":               "Secrets",
+	"event_types":           "Event types",
+	"rate_limit":            "Rate limit",
+	"name":                  "Name",
+	"zoom_secret":           "Zoom secret token",
+	"tolerance_seconds":     "Replay tolerance",
+	"dedupe_window_seconds": "Dedupe window",
+	"destinations":          "Destinations",
+	"overlap_seconds":       "Overlap",
 }
 
-// checkTenant refuses a malformed tenant name ("" is the default tenant).
-func checkTenant(t string) error {
-	if err := checkText("tenant", t, maxTenantLen); err != nil {
-		return err
-	}
-	if strings.TrimSpace(t) != t {
-		return errors.New("tenant has leading or trailing spaces")
-	}
-	return nil
-}
-
-// parseEventTypes splits an event type filter typed as a list separated by
-// commas or white space, checks each entry and drops duplicates.
-func parseEventTypes(s string) ([]string, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
-	if len(fields) > maxEventTypes {
-		return nil, fmt.Errorf("event types: more than %d entries", maxEventTypes)
-	}
-	var out []string
-	seen := make(map[string]bool, len(fields))
-	for _, t := range fields {
-		if len(t) > maxEventTypeLen {
-			return nil, fmt.Errorf("event type %q is longer than %d bytes", t, maxEventTypeLen)
-		}
-		if !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
-			return nil, fmt.Errorf("event type %q must be UTF-8 without control characters", t)
-		}
-		if star := strings.IndexByte(t, '*'); star >= 0 && t != "*" && !(star == len(t)-1 && strings.HasSuffix(t, ".*") && len(t) > 2) {
-			return nil, fmt.Errorf(`event type %q: '*' is allowed only as "*" or at the end after a dot, as in "invoice.*"`, t)
-		}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+// label names a field of a rules.FieldError for people: "secrets[1]" is
+// "Secret 2 (newest first)", "destinations[0].url" is "New destination 1:
+// URL".
+func label(field string) string {
+	if rest, ok := strings.CutPrefix(field, "destinations["); ok {
+		if i, sub, ok := strings.Cut(rest, "]."); ok {
+			if n, err := strconv.Atoi(i); err == nil {
+				return fmt.Sprintf("New destination %d: %s", n+1, label(sub))
+			}
 		}
 	}
-	return out, nil
-}
-
-// checkURL refuses a URL that is not absolute http(s), carries
-// credentials, or whose host is in a private network unless those are
-// allowed.
-func (u *UI) checkURL(ctx context.Context, raw string) error {
-	if raw == "" {
-		return errors.New("URL is required")
-	}
-	if len(raw) > maxURLLen {
-		return fmt.Errorf("URL is longer than %d bytes", maxURLLen)
-	}
-	p, err := url.Parse(raw)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return errors.New("URL must be an absolute http:// or https:// URL")
-	}
-	if p.User != nil {
-		return errors.New("URL must not contain a user name or password")
-	}
-	ctx, cancel := context.WithTimeout(ctx, urlCheckTimeout)
-	defer cancel()
-	if err := delivery.CheckURL(ctx, raw, u.allowPrivate); err != nil {
-		if errors.Is(err, delivery.ErrForbiddenAddress) {
-			return errors.New("URL resolves to a private, loopback or otherwise forbidden address; this server allows only public ones")
+	if rest, ok := strings.CutPrefix(field, "secrets["); ok {
+		if n, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
+			return fmt.Sprintf("Secret %d (newest first)", n+1)
 		}
-		return fmt.Errorf("URL cannot be used: %v", err)
 	}
-	return nil
+	if l, ok := fieldLabels[field]; ok {
+		return l
+	}
+	return field
 }
 
-// resolveScheme returns the signature scheme name (default "standard") and,
-// for "custom", the JSON custom describe, with the name and compacted
-// custom JSON to store.
-func resolveScheme(name, custom string) (*signature.Scheme, string, []byte, error) {
-	custom = strings.TrimSpace(custom)
-	if name == "" {
-		name = defaultSchemeName
+// messages says the field errors in err for people, one a field; nil if
+// err holds none (nil, or an error of another kind).
+func messages(err error) []string {
+	fs := rules.Fields(err)
+	if fs == nil {
+		return nil
 	}
-	if name != customSchemeName {
-		s, err := signature.Lookup(name)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("unknown signature scheme %q", name)
-		}
-		return s, s.Name(), nil, nil
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = label(f.Field) + " " + f.Reason
 	}
-	if custom == "" {
-		return nil, "", nil, errors.New(`scheme "custom" needs its configuration as JSON`)
-	}
-	var cfg signature.CustomConfig
-	if err := json.Unmarshal([]byte(custom), &cfg); err != nil {
-		return nil, "", nil, fmt.Errorf("custom scheme: %v", err)
-	}
-	s, err := signature.Custom(cfg)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("custom scheme: %v", err)
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("custom scheme: %v", err)
-	}
-	return s, customSchemeName, b, nil
+	return out
 }
 
-// checkSecret refuses a secret the scheme cannot use. The message never
-// holds the secret.
-func checkSecret(s *signature.Scheme, secret string) error {
-	if len(secret) > maxSecretLen {
-		return fmt.Errorf("secret is longer than %d bytes", maxSecretLen)
-	}
-	if err := signature.ValidateSecret(s, secret); err != nil {
-		return fmt.Errorf("secret is not valid for scheme %q: %v", s.Name(), err)
-	}
-	return nil
-}
-
-// checkRateLimit refuses a negative, infinite or absurd rate limit.
-func checkRateLimit(r float64) error {
-	if math.IsNaN(r) || math.IsInf(r, 0) || r < 0 || r > maxRateLimit {
-		return fmt.Errorf("rate limit must be from 0 (none) to %d deliveries per second", maxRateLimit)
-	}
-	return nil
-}
+// checkTenant refuses a malformed tenant name.
+func checkTenant(t string) error { return rules.CheckTenant(t) }
