@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
@@ -55,13 +56,9 @@ func (f *sigFlags) lookup() (*signature.Scheme, error) {
 				return nil, fmt.Errorf("read custom scheme: %w", err)
 			}
 		}
-		var cfg signature.CustomConfig
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, usagef("--custom-scheme: %v", err)
-		}
-		s, err := signature.Custom(cfg)
+		s, _, _, err := schemes.Parse(schemes.Custom, raw)
 		if err != nil {
-			return nil, usagef("%v", err)
+			return nil, usagef("--custom-scheme: %v", err)
 		}
 		return s, nil
 	case f.scheme == "":

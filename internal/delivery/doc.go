@@ -29,7 +29,7 @@
 // Each attempt is signed afresh, with the event ID as message ID and the
 // attempt's time as timestamp. An event's ContentType (application/json
 // when empty) and Headers go with it, under the signature headers, which
-// win; endpoints with scheme "none" (SchemeNone: the destinations of
+// win; endpoints with scheme "none" (schemes.None: the destinations of
 // inbound sources whose services trust the network) get the payload
 // unsigned. Inbound events are the only ones with either.
 //

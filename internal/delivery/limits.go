@@ -1,11 +1,11 @@
 package delivery
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -100,8 +100,8 @@ type cachedScheme struct {
 }
 
 func (c *schemeCache) get(ep *store.Endpoint) (*signature.Scheme, error) {
-	if ep.Scheme != "custom" {
-		s, err := signature.Lookup(ep.Scheme)
+	if ep.Scheme != schemes.Custom {
+		s, err := schemes.Resolve(ep.Scheme, nil)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: %w", ep.ID, err)
 		}
@@ -114,11 +114,8 @@ func (c *schemeCache) get(ep *store.Endpoint) (*signature.Scheme, error) {
 	}
 	var cs cachedScheme
 	cs.updatedAt = ep.UpdatedAt
-	var cfg signature.CustomConfig
-	if err := json.Unmarshal(ep.CustomScheme, &cfg); err != nil {
-		cs.err = fmt.Errorf("endpoint %s: parse custom scheme: %w", ep.ID, err)
-	} else if cs.scheme, cs.err = signature.Custom(cfg); cs.err != nil {
-		cs.err = fmt.Errorf("endpoint %s: custom scheme: %w", ep.ID, cs.err)
+	if cs.scheme, cs.err = schemes.Resolve(ep.Scheme, ep.CustomScheme); cs.err != nil {
+		cs.err = fmt.Errorf("endpoint %s: %w", ep.ID, cs.err)
 	}
 	if c.custom == nil {
 		c.custom = make(map[string]cachedScheme)

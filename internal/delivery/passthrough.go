@@ -5,23 +5,21 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
-// SchemeNone is the scheme of endpoints that receive events unsigned: the
-// destinations of inbound sources whose internal services trust the network
-// (the gateway has verified the sender; X-Hookrelay-Verified says with
-// which scheme). Such endpoints have no secrets.
-const SchemeNone = "none"
-
 // sign returns the body and signature headers of an attempt of job at now:
-// the payload unsigned for SchemeNone, else signed afresh with the
+// the payload unsigned for scheme "none" (schemes.None: the destinations of
+// inbound sources whose internal services trust the network; the gateway
+// has verified the sender, and X-Hookrelay-Verified says with which
+// scheme), else signed afresh with the
 // endpoint's scheme and secrets (the event ID as message ID, now as
 // timestamp).
 func (e *Engine) sign(job *store.Job, now time.Time) (signature.Signed, error) {
 	ep := &job.Endpoint
-	if ep.Scheme == SchemeNone {
+	if ep.Scheme == schemes.None {
 		return signature.Signed{Body: job.Event.Payload, Header: http.Header{}}, nil
 	}
 	scheme, err := e.schemes.get(ep)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -20,7 +21,7 @@ func TestEventContentTypeAndHeaders(t *testing.T) {
 	b := setup(t, Config{AllowPrivateNetworks: true})
 	rc := newReceiver(t, nil)
 	const tenant = "source:forms"
-	b.endpoint(t, rc.URL+"/plain", SchemeNone, nil, func(e *store.Endpoint) { e.Tenant = tenant })
+	b.endpoint(t, rc.URL+"/plain", schemes.None, nil, func(e *store.Endpoint) { e.Tenant = tenant })
 	b.endpoint(t, rc.URL+"/signed", "github", []string{"hop-secret"}, func(e *store.Endpoint) { e.Tenant = tenant })
 	b.start(t)
 

@@ -67,16 +67,12 @@
 // before it is committed, and would refuse the sender's retry of a request
 // whose commit failed. A bounded in-memory cache of recently accepted keys
 // answers duplicates without a store write; the store remains the
-// authority. The dedupe window must cover the tolerance.
+// authority. The dedupe window must be at least twice the tolerance
+// (internal/rules.CheckWindows says why).
 //
-// # Settings
-//
-// The rules of a source's settings are this package's, so that the REST
-// API and the dashboard apply the same ones: CheckWindows (the tolerance
-// and a dedupe window that covers it), CheckSecrets, NewDestination (a
-// destination forwards unsigned, scheme "none", or re-signs with a secret
-// of its own), and Destinations and DeleteSource. Their refusals are
-// *SettingError values, which each caller words in its own field names.
+// The rules of a source's settings are not this package's: they are
+// internal/rules', which the REST API and the dashboard apply. The gateway
+// only reads sources as stored.
 //
 // # Metrics
 //

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -313,24 +314,14 @@ func compile(src *store.Source) *cached {
 	return c
 }
 
-// sourceScheme returns the signature scheme a source names: a built-in by
-// name, or for "custom" the scheme custom (the JSON of a
-// signature.CustomConfig) describes.
+// sourceScheme returns the signature scheme a source has stored.
 func sourceScheme(name string, custom []byte) (*signature.Scheme, error) {
-	if name != "custom" {
-		s, err := signature.Lookup(name)
-		if err != nil {
-			return nil, fmt.Errorf("source scheme: %w", err)
-		}
-		return s, nil
+	s, err := schemes.Resolve(name, custom)
+	if err == nil && s == nil {
+		err = fmt.Errorf("scheme %q cannot verify", name)
 	}
-	var cfg signature.CustomConfig
-	if err := json.Unmarshal(custom, &cfg); err != nil {
-		return nil, fmt.Errorf("source custom scheme: %w", err)
-	}
-	s, err := signature.Custom(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("source custom scheme: %w", err)
+		return nil, fmt.Errorf("source scheme: %w", err)
 	}
 	return s, nil
 }

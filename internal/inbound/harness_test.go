@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
@@ -132,7 +133,7 @@ func (b *bundle) source(name, scheme string, secrets []string, dest string, mod 
 		b.t.Fatal(err)
 	}
 	if dest != "" {
-		b.destination(src, dest, delivery.SchemeNone, "")
+		b.destination(src, dest, schemes.None, "")
 	}
 	return src
 }

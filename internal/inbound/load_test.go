@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/delivery"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -72,7 +73,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := st.CreateEndpoint(ctx, &store.Endpoint{ID: store.NewID("ep"), Tenant: src.Tenant(), URL: dsrv.URL + "/hook",
-		Scheme: delivery.SchemeNone, CreatedAt: now, UpdatedAt: now}); err != nil {
+		Scheme: schemes.None, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -65,17 +65,17 @@ type Config struct {
 // UI is the dashboard's http.Handler. Create it with New; it is safe for
 // concurrent use.
 type UI struct {
-	store        store.Store
-	rules        *rules.Rules
-	notifier     interface{ Notify() }
-	log          *slog.Logger
-	now          func() time.Time
-	keys         keys
-	secure       bool
-	base         string
-	pages        map[string]*pageTemplate
-	static       fs.FS
-	handler      http.Handler
+	store    store.Store
+	rules    *rules.Rules
+	notifier interface{ Notify() }
+	log      *slog.Logger
+	now      func() time.Time
+	keys     keys
+	secure   bool
+	base     string
+	pages    map[string]*pageTemplate
+	static   fs.FS
+	handler  http.Handler
 }
 
 // New returns the dashboard for cfg. It fails if the store is missing or
@@ -95,13 +95,13 @@ func New(cfg Config) (*UI, error) {
 		return nil, fmt.Errorf("ui: Config.BasePath %q must start with / and be a plain path", cfg.BasePath)
 	}
 	u := &UI{
-		store:        cfg.Store,
-		notifier:     cfg.Notifier,
-		log:          cfg.Logger,
-		now:          cfg.Now,
-		keys:         deriveKeys(cfg.SessionKey),
-		secure:       cfg.Secure,
-		base:         base,
+		store:    cfg.Store,
+		notifier: cfg.Notifier,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		keys:     deriveKeys(cfg.SessionKey),
+		secure:   cfg.Secure,
+		base:     base,
 	}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
