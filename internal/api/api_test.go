@@ -520,18 +520,6 @@ func TestRotateSecret(t *testing.T) {
 	wantError(t, tb.do(t, "POST", "/api/v1/endpoints/"+ep.ID+"/rotate-secret", `{"secret":"short"}`), 422, CodeValidation, "secret")
 }
 
-func TestRotateKeepsAtMostTenSecrets(t *testing.T) {
-	t.Parallel()
-	var old []store.Secret
-	now := time.Now()
-	for i := range 15 {
-		old = rotate(old, fmt.Sprint("s", i), now.Add(time.Duration(i)*time.Second), time.Hour)
-	}
-	if len(old) != maxSecrets || old[0].Value != "s14" || old[9].Value != "s5" {
-		t.Errorf("kept %d secrets, first %s last %s", len(old), old[0].Value, old[len(old)-1].Value)
-	}
-}
-
 func TestPagination(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, nil)

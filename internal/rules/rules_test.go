@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -405,5 +406,17 @@ func TestUpdateSource(t *testing.T) {
 	}
 	if dests, _ := b.rules.Destinations(ctx, got); len(dests) != 0 {
 		t.Errorf("destinations outlived their source: %d", len(dests))
+	}
+}
+
+func TestRotateKeepsAtMostTenSecrets(t *testing.T) {
+	t.Parallel()
+	var old []store.Secret
+	now := time.Now()
+	for i := range 15 {
+		old = rules.Rotate(old, fmt.Sprint("s", i), now.Add(time.Duration(i)*time.Second), time.Hour)
+	}
+	if len(old) != rules.MaxSecrets || old[0].Value != "s14" || old[9].Value != "s5" {
+		t.Errorf("kept %d secrets, first %s last %s", len(old), old[0].Value, old[len(old)-1].Value)
 	}
 }

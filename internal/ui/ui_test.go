@@ -57,6 +57,8 @@ type testBundle struct {
 }
 
 type bundleOptions struct {
+	// denyPrivate refuses endpoints on private networks.
+	denyPrivate bool
 	// wrap, if set, wraps the store the UI gets.
 	wrap func(*sqlite.Store) store.Store
 }
@@ -108,7 +110,7 @@ func setup(t *testing.T, opts *bundleOptions) *testBundle {
 		Store:                s,
 		Notifier:             notifyFunc(func() { b.notified <- struct{}{} }),
 		SessionKey:           sessionKey,
-		AllowPrivateNetworks: true,
+		AllowPrivateNetworks: opts == nil || !opts.denyPrivate,
 		Now:                  b.clock.Now,
 	})
 	if err != nil {
@@ -633,8 +635,7 @@ func TestEndpointLifecycle(t *testing.T) {
 
 func TestPrivateNetworkRefused(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	b.ui.allowPrivate = false
+	b := setup(t, &bundleOptions{denyPrivate: true})
 	c := b.admin()
 	r := c.post("/ui/endpoints", url.Values{"url": {"http://127.0.0.1:9/hook"}, "scheme": {"standard"}}, "/ui/endpoints/new")
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "forbidden address") {
