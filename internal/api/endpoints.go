@@ -301,8 +301,14 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	e.UpdatedAt = a.now()
-	if err := a.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return storeError(err, "endpoint", e.ID)
+	patch := store.PatchOf(e)
+	if req.Disabled != nil {
+		patch.Enabled = store.Ptr(!*req.Disabled)
+	}
+	if e, err = a.store.UpdateEndpoint(r.Context(), e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return patch, nil
+	}); err != nil {
+		return storeError(err, "endpoint", id)
 	}
 	if !e.Disabled {
 		// Deliveries held back while it was disabled may be due.
@@ -378,10 +384,13 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.now()
-	e.Secrets = rotate(e.Secrets, req.Secret, now, overlap)
-	e.UpdatedAt = now
-	if err := a.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return storeError(err, "endpoint", e.ID)
+	// The rotation applies to the secrets as stored when it is written, so
+	// that concurrent rotations all keep theirs.
+	id := e.ID
+	if e, err = a.store.UpdateEndpoint(r.Context(), id, func(cur *store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{Secrets: store.Ptr(rotate(cur.Secrets, req.Secret, now, overlap)), UpdatedAt: now}, nil
+	}); err != nil {
+		return storeError(err, "endpoint", id)
 	}
 	writeJSON(w, http.StatusOK, toEndpointJSON(e))
 	return nil

@@ -138,3 +138,38 @@ func SourceChanges(cur *Source, p SourcePatch, seal func(*Source) ([]byte, error
 	set("updated_at", at.UnixMilli())
 	return out, nil
 }
+
+// PatchOf returns the patch that writes every field of e a patch can name
+// but Enabled, and e.UpdatedAt: what a caller that edited a copy of the
+// whole endpoint means to write. Enabled is left out because a copy read
+// earlier may predate the engine's auto-disable, which it would undo; a
+// caller sets it only when the person asked for the change.
+func PatchOf(e *Endpoint) EndpointPatch {
+	return EndpointPatch{
+		URL:          Ptr(e.URL),
+		Description:  Ptr(e.Description),
+		Scheme:       Ptr(e.Scheme),
+		CustomScheme: Ptr(e.CustomScheme),
+		Secrets:      Ptr(e.Secrets),
+		EventTypes:   Ptr(e.EventTypes),
+		FIFO:         Ptr(e.FIFO),
+		RateLimit:    Ptr(e.RateLimit),
+		UpdatedAt:    e.UpdatedAt,
+	}
+}
+
+// SourcePatchOf returns the patch that writes every field of src a patch
+// can name, and src.UpdatedAt.
+func SourcePatchOf(src *Source) SourcePatch {
+	return SourcePatch{
+		Description:    Ptr(src.Description),
+		Scheme:         Ptr(src.Scheme),
+		CustomScheme:   Ptr(src.CustomScheme),
+		Secrets:        Ptr(src.Secrets),
+		Tolerance:      Ptr(src.Tolerance),
+		DedupeWindow:   Ptr(src.DedupeWindow),
+		SlackChallenge: Ptr(src.SlackChallenge),
+		ZoomSecret:     Ptr(src.ZoomSecret),
+		UpdatedAt:      src.UpdatedAt,
+	}
+}

@@ -50,20 +50,6 @@ func (h *harness) source(name string, mod func(s *store.Source)) *store.Source {
 	return src
 }
 
-// fullSourcePatch is the patch that names every field of src it can.
-func fullSourcePatch(src *store.Source) store.SourcePatch {
-	return store.SourcePatch{
-		Description:    &src.Description,
-		Scheme:         &src.Scheme,
-		CustomScheme:   &src.CustomScheme,
-		Secrets:        &src.Secrets,
-		Tolerance:      &src.Tolerance,
-		DedupeWindow:   &src.DedupeWindow,
-		SlackChallenge: &src.SlackChallenge,
-		ZoomSecret:     &src.ZoomSecret,
-		UpdatedAt:      src.UpdatedAt,
-	}
-}
 
 func normSource(s store.Source) store.Source {
 	s.CreatedAt, s.UpdatedAt = normTime(s.CreatedAt), normTime(s.UpdatedAt)
@@ -145,7 +131,7 @@ func testSourceCRUD(h *harness) {
 	var seen *store.Source
 	ret, err := h.s.UpdateSource(h.ctx, src.ID, func(cur *store.Source) (store.SourcePatch, error) {
 		seen = cur
-		return fullSourcePatch(&upd), nil
+		return store.SourcePatchOf(&upd), nil
 	})
 	if err != nil {
 		h.Fatalf("UpdateSource: %v", err)

@@ -160,20 +160,12 @@ func (h *harness) update(e *store.Endpoint) {
 	}
 }
 
-// fullPatch is the patch that names every field of e it can.
+// fullPatch is the patch that names every field of e it can, Enabled
+// from e.Disabled.
 func fullPatch(e *store.Endpoint) store.EndpointPatch {
-	return store.EndpointPatch{
-		URL:          &e.URL,
-		Description:  &e.Description,
-		Scheme:       &e.Scheme,
-		CustomScheme: &e.CustomScheme,
-		Secrets:      &e.Secrets,
-		EventTypes:   &e.EventTypes,
-		FIFO:         &e.FIFO,
-		RateLimit:    &e.RateLimit,
-		Enabled:      store.Ptr(!e.Disabled),
-		UpdatedAt:    e.UpdatedAt,
-	}
+	p := store.PatchOf(e)
+	p.Enabled = store.Ptr(!e.Disabled)
+	return p
 }
 
 func newEvent(tenant, typ string, at time.Time) *store.Event {
