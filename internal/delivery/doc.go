@@ -49,7 +49,7 @@
 // node gets room again, until the next rate-limit token, or PollInterval.
 //
 // Fresh deliveries usually skip the claim loop. While Run runs, a store
-// that implements store.Dispatching (SQLite does) asks the engine, for each
+// whose SetDispatcher reports true (SQLite's does) asks the engine, for each
 // delivery it is about to create, whether it would start it (Admits: the
 // test a claim applies, endpoints without FIFO or a rate limit only), stores
 // those already claimed, and hands them over (Dispatch) as soon as the
@@ -131,8 +131,8 @@
 // Any number of engines, one per node, may share one store (PostgreSQL):
 // the store's claims hand each delivery to one of them at a time, and a
 // node's death costs only its leases. Per-endpoint FIFO holds across nodes
-// (it is the store's). With Config.SharedStore, so do EndpointConcurrency
-// and rate limits: each claim passes EndpointConcurrency as
+// (it is the store's). On a store whose Shared reports true, so do
+// EndpointConcurrency and rate limits: each claim passes EndpointConcurrency as
 // store.ClaimParams.MaxInFlight and asks for RateLimits, and the store
 // counts what every node has in flight and spends tokens from one bucket
 // per endpoint. So the nodes together send an endpoint at most
@@ -148,8 +148,8 @@
 // wakes the claim loop after each batch it records, for the slots it
 // frees. A node that stops with claimed deliveries it never sent (rate
 // limited or out of workers) leaves them counted until their leases run
-// out. On SQLite, one node alone, SharedStore is off: its own limits are
-// exact, and it claims ahead.
+// out. On SQLite, one node alone, Shared reports false: its own limits
+// are exact, and it claims ahead.
 //
 // The periodic jobs, auto-disable and retention, run only on the node that
 // Config.Leader says leads (internal/leader elects it with an advisory

@@ -38,18 +38,16 @@ type Config struct {
 	// connection is closed.
 	MaxResponseBytes int64
 	// EndpointConcurrency bounds the requests in flight to one endpoint
-	// from this node, or, with SharedStore, from all nodes together; 0
-	// means 32.
+	// from this node, or, on a shared store (Store.Shared: PostgreSQL),
+	// from all nodes together; 0 means 32. On a shared store claims have
+	// the store hold EndpointConcurrency and the endpoints' rate limits
+	// across all nodes (store.ClaimParams MaxInFlight and RateLimits),
+	// claimed deliveries not yet sent or not yet recorded counting as in
+	// flight. The price is that a node no longer claims an endpoint's
+	// deliveries ahead of its free slots, which lowers what one busy
+	// endpoint gets. Alone on its store (SQLite), a node's own limits are
+	// exact, and it claims ahead.
 	EndpointConcurrency int
-	// SharedStore says that other nodes claim from the store too
-	// (PostgreSQL). Claims then have the store hold EndpointConcurrency and
-	// the endpoints' rate limits across all of them (store.ClaimParams
-	// MaxInFlight and RateLimits), claimed deliveries not yet sent or not
-	// yet recorded counting as in flight. The price is that a node no
-	// longer claims an endpoint's deliveries ahead of its free slots, which
-	// lowers what one busy endpoint gets. Alone on its store (SQLite), a
-	// node's own limits are exact, and it claims ahead.
-	SharedStore bool
 	// Workers bounds the requests in flight on this node; 0 means 512.
 	// Claimed deliveries waiting in memory for their endpoint are bounded
 	// by 8×Workers.
@@ -120,6 +118,7 @@ const (
 type Engine struct {
 	cfg     Config
 	store   store.Store
+	shared  bool // store.Shared(): other nodes claim from the store too
 	log     *slog.Logger
 	now     func() time.Time
 	client  *http.Client
@@ -239,6 +238,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:     cfg,
 		store:   cfg.Store,
+		shared:  cfg.Store.Shared(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		client:  NewHTTPClient(cfg.AllowPrivateNetworks, cfg.RequestTimeout),
@@ -314,19 +314,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		bg.Go(func() { e.periodic(ctx, every, e.prune) })
 	}
 	// Fresh deliveries come straight from the store when it can claim
-	// them at creation (store.Dispatching); the claim loop finds the rest.
-	// Not on a shared store: only its claims hold the limits across nodes.
-	ds, direct := e.store.(store.Dispatching)
-	direct = direct && !e.cfg.SharedStore
-	if direct {
-		ds.SetDispatcher(e, e.cfg.Lease)
-	}
+	// them at creation (SetDispatcher reports true); the claim loop finds
+	// the rest. Not on a shared store: only its claims hold the limits
+	// across nodes.
+	direct := !e.shared && e.store.SetDispatcher(e, e.cfg.Lease)
 	e.log.InfoContext(ctx, "delivery engine started",
 		"workers", e.cfg.Workers, "endpoint_concurrency", e.cfg.EndpointConcurrency, "batch", e.cfg.BatchSize)
 
 	e.claimLoop(ctx)
 	if direct {
-		ds.SetDispatcher(nil, 0)
+		e.store.SetDispatcher(nil, 0)
 	}
 
 	// Shutdown: start nothing more; let requests in flight finish within
@@ -368,7 +365,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 			now := e.now()
 			claimedAt := time.Now()
 			p := store.ClaimParams{Now: now, Lease: e.cfg.Lease, Limit: limit, ExcludeEndpoints: exclude}
-			if e.cfg.SharedStore {
+			if e.shared {
 				p.MaxInFlight, p.RateLimits = e.cfg.EndpointConcurrency, true
 			}
 			jobs, err := e.store.ClaimDueDeliveries(ctx, p)
@@ -750,7 +747,7 @@ func (e *Engine) completer(ctx context.Context) {
 				"count", len(batch), "err", err)
 		} else {
 			e.afterComplete(batch, lost, recovered)
-			if e.cfg.SharedStore {
+			if e.shared {
 				e.Notify() // recorded attempts free their endpoints' slots in the store
 			}
 		}

@@ -10,7 +10,15 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-// TestEngineSharedStore runs two engines with SharedStore on one store, as
+// sharedStore makes a store one that several nodes share, as PostgreSQL
+// is: it claims nothing at creation, and the engine keeps its limits in
+// the claims.
+type sharedStore struct{ store.Store }
+
+func (sharedStore) Shared() bool                                       { return true }
+func (sharedStore) SetDispatcher(store.Dispatcher, time.Duration) bool { return false }
+
+// TestEngineSharedStore runs two engines on one shared store, as
 // two nodes on one database: a slow endpoint never has more than
 // EndpointConcurrency requests in flight from both together, and a
 // rate-limited one gets its rate from both together, not from each.
@@ -32,10 +40,14 @@ func TestEngineSharedStore(t *testing.T) {
 	limited := newReceiver(t, nil)
 	// Small claims, so that both engines get some of each endpoint's
 	// deliveries rather than the first taking them all.
-	cfg := Config{AllowPrivateNetworks: true, EndpointConcurrency: concurrency, BatchSize: 2, SharedStore: true}
+	cfg := Config{AllowPrivateNetworks: true, EndpointConcurrency: concurrency, BatchSize: 2}
 	a := setup(t, cfg)
-	cfg.Store = a.store
+	var err error
+	cfg.Store = sharedStore{a.store}
 	cfg.RetrySchedule, cfg.PollInterval = fastSchedule, 50*time.Millisecond
+	if a.engine, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
 	other, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

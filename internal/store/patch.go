@@ -18,9 +18,11 @@ type EndpointPatch struct {
 	EventTypes *[]string
 	FIFO       *bool
 	RateLimit  *float64
-	// Enabled, when set, enables the endpoint (Disabled false,
-	// DisabledReason "", FailingSince nil: a fresh start) or disables it
-	// by hand (Disabled true, DisabledReason "manual").
+	// Enabled, when set and different from the stored state, enables the
+	// endpoint (Disabled false, DisabledReason "", FailingSince nil: a
+	// fresh start) or disables it by hand (Disabled true, DisabledReason
+	// "manual"). Enabling an enabled endpoint keeps its FailingSince, and
+	// disabling a disabled one keeps its reason.
 	Enabled *bool
 	// UpdatedAt is written with any patch.
 	UpdatedAt time.Time

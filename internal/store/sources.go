@@ -111,8 +111,11 @@ type RejectionFilter struct {
 // Sources is the part of a Store that keeps inbound sources and the
 // requests they refused.
 type Sources interface {
-	// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be
-	// set. ErrConflict if the id or the name exists.
+	// CreateSource inserts src and its destinations (endpoints of
+	// src.Tenant(), ids and times set) in one transaction: either all are
+	// stored or nothing is. src's ID, Name, CreatedAt and UpdatedAt must be
+	// set. ErrConflict if the source's id or name or a destination's id
+	// exists.
 	CreateSource(ctx context.Context, src *Source, destinations []*Endpoint) error
 	// GetSource returns the source or ErrNotFound.
 	GetSource(ctx context.Context, id string) (*Source, error)
@@ -121,11 +124,18 @@ type Sources interface {
 	// ListSources returns a page of sources, newest first, and the cursor
 	// of the next page ("" at the end).
 	ListSources(ctx context.Context, p Page) ([]*Source, string, error)
-	// UpdateSource: see storewrites.
+	// UpdateSource is UpdateEndpoint for sources: in one transaction it
+	// reads the stored source (expired secrets dropped as on read), calls
+	// fn with it and writes only the fields of the patch fn returns, and
+	// UpdatedAt. fn runs inside the transaction, may run more than once,
+	// and must be quick and pure; an error from fn aborts the update,
+	// nothing written, and is returned wrapped. ErrNotFound if there is
+	// none. It returns the source as stored after the change.
 	UpdateSource(ctx context.Context, id string, fn func(*Source) (SourcePatch, error)) (*Source, error)
-	// DeleteSource removes the source and its rejections. Its destinations
-	// (the endpoints of its tenant) and events are not touched. ErrNotFound
-	// if there is none.
+	// DeleteSource removes, in one transaction, the source, its rejections
+	// and its destinations (the endpoints of its tenant), canceling their
+	// pending deliveries as DeleteEndpoint does; its events and their
+	// history stay. ErrNotFound if there is none.
 	DeleteSource(ctx context.Context, id string) error
 
 	// AddRejection stores r; r.ID and ReceivedAt must be set, and Body is

@@ -16,7 +16,7 @@
 // so a worker whose lease was taken over cannot overwrite the newer claim's
 // result.
 //
-// A store that implements Dispatching can also claim deliveries as it
+// A store whose SetDispatcher reports true can also claim deliveries as it
 // creates them and hand them straight to a Dispatcher (the delivery engine)
 // once their transaction commits: the first attempt of a fresh delivery then
 // costs no claim and no wait for the next poll. Such a delivery is stored
@@ -209,8 +209,8 @@ type Job struct {
 	Endpoint Endpoint
 }
 
-// A Dispatcher takes deliveries that a Dispatching store claimed at
-// creation. See the package documentation.
+// A Dispatcher takes deliveries that a store claimed at creation
+// (see Capabilities.SetDispatcher). See the package documentation.
 type Dispatcher interface {
 	// Admits reports whether a delivery to the endpoint would start at
 	// once. The store asks while it writes, for each delivery it is about
@@ -224,20 +224,11 @@ type Dispatcher interface {
 }
 
 // AnyUnclaimed reports whether some of the deliveries CreateEvent returned
-// wait for a claim: those a Dispatching store claimed at creation (Claim
-// 1) are on their way already. Callers notify the delivery engine only
-// then.
+// wait for a claim: those a store claimed at creation (Claim 1, see
+// Capabilities.SetDispatcher) are on their way already. Callers notify the
+// delivery engine only then.
 func AnyUnclaimed(ds []*Delivery) bool {
 	return slices.ContainsFunc(ds, func(d *Delivery) bool { return d.Claim == 0 })
-}
-
-// Dispatching is implemented by stores that can claim deliveries at
-// creation. SetDispatcher(d, lease) makes CreateEvent and CreateEventFor
-// claim, for lease, each delivery that d admits and that goes to an endpoint
-// without FIFO or a rate limit; SetDispatcher(nil, 0) stops it. A
-// delivery claimed so has Claim 1 in what CreateEvent returns.
-type Dispatching interface {
-	SetDispatcher(d Dispatcher, lease time.Duration)
 }
 
 // ClaimParams says which due deliveries to claim.
@@ -351,9 +342,18 @@ type Store interface {
 	// ListEndpoints returns a page of endpoints, newest first, and the
 	// cursor of the next page ("" at the end).
 	ListEndpoints(ctx context.Context, f EndpointFilter) ([]*Endpoint, string, error)
-	// UpdateEndpoint changes the endpoint id in one transaction: it
-	// calls fn with the stored endpoint and writes only the fields of the
-	// patch fn returns (see storewrites' doc).
+	// UpdateEndpoint changes the endpoint id in one transaction: it reads
+	// the stored endpoint (every secret included, expired ones dropped as
+	// on read), calls fn with it, and writes only the fields of the patch
+	// fn returns, and UpdatedAt, so that concurrent changes of other
+	// fields (the engine's FailingSince and auto-disable, another
+	// request's) are never undone. fn must be a pure function of its
+	// argument, quick, without I/O and without calling the store: it runs
+	// inside the transaction and may run more than once if the
+	// transaction is retried. An error from fn aborts the update, nothing
+	// written, and is returned wrapped (errors.Is/As work on it).
+	// ErrNotFound if there is none. It returns the endpoint as stored
+	// after the change.
 	UpdateEndpoint(ctx context.Context, id string, fn func(*Endpoint) (EndpointPatch, error)) (*Endpoint, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending
 	// deliveries (their history stays). ErrNotFound if there is none.
@@ -466,6 +466,9 @@ type Store interface {
 
 	// Sources keeps the inbound gateway's sources (sources.go).
 	Sources
+
+	// Capabilities says what the backend can do (capabilities.go).
+	Capabilities
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -198,39 +198,67 @@ func (s *Store) retryMoved(ctx context.Context, fn func(tx pgx.Tx) error) error 
 	return errMoved
 }
 
-// UpdateEndpoint replaces every field of the stored endpoint e.ID but ID and
-// CreatedAt. ErrNotFound if there is none.
-func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
-	args, err := s.endpointArgs(e)
-	if err != nil {
-		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
-	}
-	args = append(args, ms(e.UpdatedAt), e.ID)
-	err = s.retryMoved(ctx, func(tx pgx.Tx) error {
-		disabled, fifo, err := lockEndpointForWrite(ctx, tx, e.ID, &e.Tenant)
+// UpdateEndpoint changes the endpoint id in one transaction: under the
+// endpoint's locks it reads the row FOR UPDATE, calls fn, and updates only
+// the columns of fn's patch (see store.Store.UpdateEndpoint). fn runs again
+// if the endpoint moved to another tenant meanwhile.
+func (s *Store) UpdateEndpoint(ctx context.Context, id string, fn func(*store.Endpoint) (store.EndpointPatch, error)) (*store.Endpoint, error) {
+	var out *store.Endpoint
+	err := s.retryMoved(ctx, func(tx pgx.Tx) error {
+		out = nil
+		// A patch never changes the tenant, so the locks of the current
+		// one are all it needs.
+		if _, _, err := lockEndpointForWrite(ctx, tx, id, nil); err != nil {
+			return err
+		}
+		cur, err := s.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE endpoints SET tenant = $1, url = $2, description = $3, scheme = $4,
-			custom_scheme = $5, secrets = $6, event_types = $7, disabled = $8, disabled_reason = $9, fifo = $10,
-			rate_limit = $11, failing_since = $12, updated_at = $13 WHERE id = $14`, args...); err != nil {
-			return interpretError(err)
+		now := time.Now()
+		cur.Secrets = store.LiveSecrets(cur.Secrets, now)
+		p, err := fn(cur)
+		if err != nil {
+			return err
 		}
-		if disabled == e.Disabled && fifo == e.FIFO {
+		ch, err := store.EndpointChanges(cur, p, s.cipher)
+		if err != nil {
+			return err
+		}
+		q, args := updateQuery("endpoints", ch.Set, id, endpointCols)
+		if out, err = s.scanEndpoint(tx.QueryRow(ctx, q, args...)); err != nil {
+			return err
+		}
+		out.Secrets = store.LiveSecrets(out.Secrets, now)
+		if !ch.Requeue {
 			return nil
 		}
-		if fifo != e.FIFO {
+		if ch.FIFOChanged {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET fifo = $1 WHERE endpoint_id = $2 AND status = 'pending'`,
-				e.FIFO, e.ID); err != nil {
+				ch.FIFO, id); err != nil {
 				return err
 			}
 		}
-		return rehold(ctx, tx, e.ID, e.Disabled, e.FIFO, time.Now())
+		return rehold(ctx, tx, id, ch.Disabled, ch.FIFO, now)
 	})
 	if err != nil {
-		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+		return nil, fmt.Errorf("update endpoint %s: %w", id, err)
 	}
-	return nil
+	return out, nil
+}
+
+// updateQuery returns the UPDATE of table's row id that makes the
+// assignments and returns cols.
+func updateQuery(table string, set []store.Assignment, id, cols string) (string, []any) {
+	parts := make([]string, len(set))
+	args := make([]any, 0, len(set)+1)
+	for i, a := range set {
+		args = append(args, a.Value)
+		parts[i] = a.Column + " = $" + strconv.Itoa(len(args))
+	}
+	args = append(args, id)
+	return `UPDATE ` + table + ` SET ` + strings.Join(parts, ", ") + ` WHERE id = $` + strconv.Itoa(len(args)) +
+		` RETURNING ` + cols, args
 }
 
 // DeleteEndpoint removes the endpoint and cancels its pending deliveries.

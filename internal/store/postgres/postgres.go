@@ -54,6 +54,20 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// SetDispatcher does nothing and reports false: several nodes claim from
+// one PostgreSQL database, and the per-endpoint limits hold across them
+// only in the claims (store.ClaimParams), which a claim at creation would
+// bypass.
+func (s *Store) SetDispatcher(store.Dispatcher, time.Duration) bool { return false }
+
+// Shared reports true: several processes may claim from the database at
+// once.
+func (s *Store) Shared() bool { return true }
+
+// Locker returns the store itself: TryAdvisoryLock elects a leader among
+// the processes sharing the database.
+func (s *Store) Locker() store.AdvisoryLocker { return s }
+
 // Open connects to the database dsn names (a postgres:// URL or a
 // key=value string, as pgx accepts, including pgxpool's pool_* settings),
 // applies any pending migrations and returns the Store. Unknown URL

@@ -624,14 +624,13 @@ func TestWritersDoNotDeadlock(t *testing.T) {
 		wg.Go(func() { // an operator changing endpoints
 			for i := 0; ; i++ {
 				e := *eps[(i+n)%len(eps)]
-				e.Disabled = i%3 == 0
-				e.FIFO = i%2 == 0
-				e.Tenant = []string{"a", "b"}[(i/2)%2]
-				e.UpdatedAt = time.Now()
-				if !check("UpdateEndpoint", s.UpdateEndpoint(ctx, &e)) {
+				_, err := s.UpdateEndpoint(ctx, e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+					return store.EndpointPatch{Enabled: store.Ptr(i%3 != 0), FIFO: store.Ptr(i%2 == 0)}, nil
+				})
+				if !check("UpdateEndpoint", err) {
 					return
 				}
-				_, err := s.ReplayFailed(ctx, e.ID, time.Time{}, t0)
+				_, err = s.ReplayFailed(ctx, e.ID, time.Time{}, t0)
 				if !check("ReplayFailed", err) {
 					return
 				}
@@ -901,7 +900,7 @@ func TestImportFromSQLite(t *testing.T) {
 		Secrets:    []store.Secret{{Value: "gh-secret", CreatedAt: now}},
 		ZoomSecret: store.Secret{Value: "zoom-token", CreatedAt: now}, Tolerance: time.Minute,
 		DedupeWindow: time.Hour, CreatedAt: now, UpdatedAt: now}
-	if err := src.CreateSource(ctx, github); err != nil {
+	if err := src.CreateSource(ctx, github, nil); err != nil {
 		t.Fatal(err)
 	}
 	ev := &store.Event{ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", CreatedAt: t0,
@@ -912,8 +911,9 @@ func TestImportFromSQLite(t *testing.T) {
 	}
 	event(t, src, "acme", "invoice.sent", t0) // held behind ev on the FIFO endpoint
 	event(t, src, "acme", "x", t0)
-	off.Disabled, off.DisabledReason = true, "manual"
-	if err := src.UpdateEndpoint(ctx, off); err != nil {
+	if _, err := src.UpdateEndpoint(ctx, off.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{Enabled: store.Ptr(false)}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

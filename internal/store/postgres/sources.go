@@ -96,9 +96,11 @@ func (s *Store) scanSource(r store.RowScanner) (*store.Source, error) {
 	return &src, nil
 }
 
-// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be set.
-// ErrConflict if the id or the name exists.
-func (s *Store) CreateSource(ctx context.Context, src *store.Source) error {
+// CreateSource inserts src and its destinations in one transaction; ID,
+// Name, CreatedAt and UpdatedAt must be set, and each destination's ID,
+// times and Tenant (src.Tenant()). ErrConflict if the source's id or name
+// or a destination's id exists; nothing is written then.
+func (s *Store) CreateSource(ctx context.Context, src *store.Source, destinations []*store.Endpoint) error {
 	if src.ID == "" || src.Name == "" {
 		return errors.New("create source: id and name are required")
 	}
@@ -108,9 +110,34 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source) error {
 	}
 	args = append([]any{src.ID, src.Name}, args...)
 	args = append(args, ms(src.CreatedAt), ms(src.UpdatedAt))
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sources (`+sourceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
-		return fmt.Errorf("create source %s: %w", src.ID, interpretError(err))
+	dests := make([][]any, len(destinations))
+	for i, e := range destinations {
+		if e.ID == "" || e.Tenant != src.Tenant() {
+			return fmt.Errorf("create source %s: destination %d: an id and tenant %q are required", src.ID, i, src.Tenant())
+		}
+		a, err := s.endpointArgs(e)
+		if err != nil {
+			return fmt.Errorf("create source %s: destination %s: %w", src.ID, e.ID, err)
+		}
+		a = append([]any{e.ID}, a...)
+		dests[i] = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sources (`+sourceCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
+			return interpretError(err)
+		}
+		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
+		for i, a := range dests {
+			if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+				return fmt.Errorf("destination %s: %w", destinations[i].ID, interpretError(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create source %s: %w", src.ID, err)
 	}
 	return nil
 }
@@ -154,35 +181,81 @@ func (s *Store) ListSources(ctx context.Context, p store.Page) ([]*store.Source,
 	return out, next, nil
 }
 
-// UpdateSource replaces every field of the stored source src.ID but ID,
-// Name and CreatedAt. ErrNotFound if there is none.
-func (s *Store) UpdateSource(ctx context.Context, src *store.Source) error {
-	args, err := s.sourceArgs(src)
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	args = append(args, ms(src.UpdatedAt), src.ID)
-	tag, err := s.pool.Exec(ctx, `UPDATE sources SET description = $1, scheme = $2, custom_scheme = $3, secrets = $4,
-		tolerance_ms = $5, dedupe_ms = $6, slack_challenge = $7, updated_at = $8 WHERE id = $9`, args...)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, interpretError(err))
-	}
-	return nil
-}
-
-// DeleteSource removes the source and its rejections. ErrNotFound if there
-// is none.
-func (s *Store) DeleteSource(ctx context.Context, id string) error {
+// UpdateSource changes the source id in one transaction: it reads the row
+// FOR UPDATE, calls fn, and updates only the columns of fn's patch (see
+// store.Sources.UpdateSource).
+func (s *Store) UpdateSource(ctx context.Context, id string, fn func(*store.Source) (store.SourcePatch, error)) (*store.Source, error) {
+	var out *store.Source
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
+		out = nil
+		cur, err := s.scanSource(tx.QueryRow(ctx, `SELECT `+sourceCols+` FROM sources WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
+		p, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		set, err := store.SourceChanges(cur, p, s.sealSource)
+		if err != nil {
+			return err
+		}
+		q, args := updateQuery("sources", set, id, sourceCols)
+		out, err = s.scanSource(tx.QueryRow(ctx, q, args...))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update source %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteSource removes the source, its rejections and its destinations,
+// canceling their pending deliveries, in one transaction. It takes the
+// tenant's lock, so that no event reaches the destinations meanwhile, and
+// the endpoint lock of each destination, as DeleteEndpoint does.
+// ErrNotFound if there is none.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var name string
+		if err := tx.QueryRow(ctx, `SELECT name FROM sources WHERE id = $1 FOR UPDATE`, id).Scan(&name); err != nil {
+			return interpretError(err)
+		}
+		tenant := (&store.Source{Name: name}).Tenant()
+		rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant = $1`, tenant)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		locks := []xlock{tenantLock(tenant, false)}
+		for _, e := range ids {
+			locks = append(locks, endpointLock(e))
+		}
+		if err := lockAll(ctx, tx, locks); err != nil {
+			return err
+		}
+		// Under the tenant's lock no endpoint moves in and no event is
+		// accepted; one created since the read above has no deliveries.
+		rows, err = tx.Query(ctx, `DELETE FROM endpoints WHERE tenant = $1 RETURNING id`, tenant)
+		if err != nil {
+			return err
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoint_buckets WHERE endpoint_id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		now := ms(time.Now())
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'canceled', hold = false, leased_until = NULL,
+			updated_at = $1, completed_at = $1 WHERE endpoint_id = ANY($2) AND status = 'pending'`, now, ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM inbound_rejections WHERE source_id = $1`, id)
 		return err

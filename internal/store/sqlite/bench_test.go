@@ -193,8 +193,9 @@ func BenchmarkClaimCompleteLimited(b *testing.B) {
 				if err != nil || len(eps) != 1 {
 					b.Fatalf("ListEndpoints: %d, %v", len(eps), err)
 				}
-				eps[0].RateLimit = rate
-				if err := s.UpdateEndpoint(b.Context(), eps[0]); err != nil {
+				if _, err := s.UpdateEndpoint(b.Context(), eps[0].ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+					return store.EndpointPatch{RateLimit: &rate}, nil
+				}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -168,40 +168,85 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 	return out, next, nil
 }
 
-// UpdateEndpoint replaces every field of the stored endpoint e.ID but ID and
-// CreatedAt. ErrNotFound if there is none.
-func (s *Store) UpdateEndpoint(ctx context.Context, e *store.Endpoint) error {
-	args, err := s.endpointArgs(e)
-	if err != nil {
-		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
-	}
-	args = append(args, ms(e.UpdatedAt), e.ID)
-	err = s.write(ctx, func(w *writer) error {
-		var disabled, fifo int64
-		if err := w.queryRow(`SELECT disabled, fifo FROM endpoints WHERE id = ?`, e.ID).Scan(&disabled, &fifo); err != nil {
-			return interpretError(err)
-		}
-		if _, err := w.exec(`UPDATE endpoints SET tenant = ?, url = ?, description = ?, scheme = ?,
-			custom_scheme = ?, secrets = ?, event_types = ?, disabled = ?, disabled_reason = ?, fifo = ?,
-			rate_limit = ?, failing_since = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+// UpdateEndpoint changes the endpoint id in one transaction of the writer:
+// it reads the row with the writer's connection, calls fn, and writes only
+// the columns of fn's patch (see store.Store.UpdateEndpoint). An error from
+// fn fails this operation alone, not the others of its batch.
+func (s *Store) UpdateEndpoint(ctx context.Context, id string, fn func(*store.Endpoint) (store.EndpointPatch, error)) (*store.Endpoint, error) {
+	var out *store.Endpoint
+	err := s.write(ctx, func(w *writer) error {
+		out = nil
+		cur, err := s.scanEndpoint(w.queryRow(`SELECT `+endpointCols+` FROM endpoints WHERE id = ?`, id))
+		if err != nil {
 			return err
 		}
-		w.forgetEndpoint(e.ID)
-		if (disabled != 0) == e.Disabled && (fifo != 0) == e.FIFO {
+		now := time.Now()
+		cur.Secrets = store.LiveSecrets(cur.Secrets, now)
+		p, err := fn(cur)
+		if err != nil {
+			return &fnError{err}
+		}
+		ch, err := store.EndpointChanges(cur, p, s.cipher)
+		if err != nil {
+			return err
+		}
+		sets := make([]string, len(ch.Set))
+		args := make([]any, 0, len(ch.Set)+1)
+		for i, a := range ch.Set {
+			sets[i] = a.Column + " = ?"
+			args = append(args, bindValue(a))
+		}
+		// The statement depends only on which columns the patch names, so
+		// the writer keeps at most one prepared statement per combination.
+		rows, err := w.queryWrite(`UPDATE endpoints SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+endpointCols,
+			false, append(args, id)...)
+		if err != nil {
+			return err
+		}
+		es, err := store.CollectRows(rows, s.scanEndpoint)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		w.forgetEndpoint(id)
+		if len(es) != 1 {
+			return fmt.Errorf("%d rows updated, want 1", len(es))
+		}
+		out = es[0]
+		out.Secrets = store.LiveSecrets(out.Secrets, now)
+		if !ch.Requeue {
 			return nil
 		}
-		if fifo != 0 != e.FIFO {
+		if ch.FIFOChanged {
 			if _, err := w.exec(`UPDATE deliveries SET fifo = ? WHERE endpoint_id = ? AND status = 'pending'`,
-				boolInt(e.FIFO), e.ID); err != nil {
+				boolInt(ch.FIFO), id); err != nil {
 				return err
 			}
 		}
-		return w.rehold(e.ID, e.Disabled, e.FIFO, time.Now())
+		return w.rehold(id, ch.Disabled, ch.FIFO, now)
 	})
 	if err != nil {
-		return fmt.Errorf("update endpoint %s: %w", e.ID, err)
+		return nil, fmt.Errorf("update endpoint %s: %w", id, unwrapFn(err))
 	}
-	return nil
+	return out, nil
+}
+
+// bindValue converts a store.Assignment's value to the column's SQLite
+// form: booleans are integers, and a custom scheme is TEXT, as
+// endpointArgs and sourceArgs write it.
+func bindValue(a store.Assignment) any {
+	switch v := a.Value.(type) {
+	case bool:
+		return boolInt(v)
+	case []byte:
+		if v == nil {
+			return nil
+		}
+		if a.Column == "custom_scheme" {
+			return string(v)
+		}
+	}
+	return a.Value
 }
 
 // DeleteEndpoint removes the endpoint and cancels its pending deliveries.

@@ -103,9 +103,12 @@ func (s *Store) scanSource(r scanner) (*store.Source, error) {
 	return &src, nil
 }
 
-// CreateSource inserts src; ID, Name, CreatedAt and UpdatedAt must be set.
-// ErrConflict if the id or the name exists.
-func (s *Store) CreateSource(ctx context.Context, src *store.Source) error {
+// CreateSource inserts src and its destinations in one transaction of the
+// writer; ID, Name, CreatedAt and UpdatedAt must be set, and each
+// destination's ID, times and Tenant (src.Tenant()). ErrConflict if the
+// source's id or name or a destination's id exists; nothing is written
+// then.
+func (s *Store) CreateSource(ctx context.Context, src *store.Source, destinations []*store.Endpoint) error {
 	if src.ID == "" || src.Name == "" {
 		return errors.New("create source: id and name are required")
 	}
@@ -115,9 +118,33 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source) error {
 	}
 	args = append([]any{src.ID, src.Name}, args...)
 	args = append(args, ms(src.CreatedAt), ms(src.UpdatedAt))
+	dests := make([][]any, len(destinations))
+	for i, e := range destinations {
+		if e.ID == "" || e.Tenant != src.Tenant() {
+			return fmt.Errorf("create source %s: destination %d: an id and tenant %q are required", src.ID, i, src.Tenant())
+		}
+		a, err := s.endpointArgs(e)
+		if err != nil {
+			return fmt.Errorf("create source %s: destination %s: %w", src.ID, e.ID, err)
+		}
+		a = append([]any{e.ID}, a...)
+		dests[i] = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+	}
 	err = s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		return err
+		if _, err := w.exec(`INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			return err
+		}
+		// A destination that fails after the source was inserted makes the
+		// writer roll the batch back and run the other operations again
+		// without this one: the source is not left behind.
+		for i, a := range dests {
+			if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+				return fmt.Errorf("destination %s: %w", destinations[i].ID, err)
+			}
+			w.forgetEndpoint(destinations[i].ID)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("create source %s: %w", src.ID, err)
@@ -168,40 +195,79 @@ func (s *Store) ListSources(ctx context.Context, p store.Page) ([]*store.Source,
 	return out, next, nil
 }
 
-// UpdateSource replaces every field of the stored source src.ID but ID,
-// Name and CreatedAt. ErrNotFound if there is none.
-func (s *Store) UpdateSource(ctx context.Context, src *store.Source) error {
-	args, err := s.sourceArgs(src)
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	args = append(args, ms(src.UpdatedAt), src.ID)
-	err = s.write(ctx, func(w *writer) error {
-		n, err := w.exec(`UPDATE sources SET description = ?, scheme = ?, custom_scheme = ?, secrets = ?,
-			tolerance_ms = ?, dedupe_ms = ?, slack_challenge = ?, updated_at = ? WHERE id = ?`, args...)
-		if err == nil && n == 0 {
-			err = store.ErrNotFound
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update source %s: %w", src.ID, err)
-	}
-	return nil
-}
-
-// DeleteSource removes the source and its rejections. ErrNotFound if there
-// is none.
-func (s *Store) DeleteSource(ctx context.Context, id string) error {
+// UpdateSource changes the source id in one transaction of the writer,
+// writing only the columns of fn's patch (see store.Sources.UpdateSource).
+func (s *Store) UpdateSource(ctx context.Context, id string, fn func(*store.Source) (store.SourcePatch, error)) (*store.Source, error) {
+	var out *store.Source
 	err := s.write(ctx, func(w *writer) error {
-		n, err := w.exec(`DELETE FROM sources WHERE id = ?`, id)
+		out = nil
+		cur, err := s.scanSource(w.queryRow(`SELECT `+sourceCols+` FROM sources WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return store.ErrNotFound
+		p, err := fn(cur)
+		if err != nil {
+			return &fnError{err}
 		}
-		_, err = w.exec(`DELETE FROM inbound_rejections WHERE source_id = ?`, id)
+		set, err := store.SourceChanges(cur, p, s.sealSource)
+		if err != nil {
+			return err
+		}
+		cols := make([]string, len(set))
+		args := make([]any, 0, len(set)+1)
+		for i, a := range set {
+			cols[i] = a.Column + " = ?"
+			args = append(args, bindValue(a))
+		}
+		rows, err := w.queryWrite(`UPDATE sources SET `+strings.Join(cols, ", ")+` WHERE id = ? RETURNING `+sourceCols,
+			false, append(args, id)...)
+		if err != nil {
+			return err
+		}
+		srcs, err := store.CollectRows(rows, s.scanSource)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if len(srcs) != 1 {
+			return fmt.Errorf("%d rows updated, want 1", len(srcs))
+		}
+		out = srcs[0]
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update source %s: %w", id, unwrapFn(err))
+	}
+	return out, nil
+}
+
+// DeleteSource removes the source, its rejections and its destinations,
+// canceling their pending deliveries, in one transaction of the writer.
+// ErrNotFound if there is none.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	err := s.write(ctx, func(w *writer) error {
+		var name string
+		if err := w.queryRow(`SELECT name FROM sources WHERE id = ?`, id).Scan(&name); err != nil {
+			return interpretError(err)
+		}
+		tenant := (&store.Source{Name: name}).Tenant()
+		now := ms(time.Now())
+		if _, err := w.exec(`UPDATE deliveries SET status = 'canceled', hold = 0, leased_until = NULL,
+			updated_at = ?, completed_at = ?
+			WHERE status = 'pending' AND endpoint_id IN (SELECT id FROM endpoints WHERE tenant = ?)`, now, now, tenant); err != nil {
+			return err
+		}
+		if _, err := w.exec(`DELETE FROM endpoint_buckets WHERE endpoint_id IN (SELECT id FROM endpoints WHERE tenant = ?)`, tenant); err != nil {
+			return err
+		}
+		if _, err := w.exec(`DELETE FROM endpoints WHERE tenant = ?`, tenant); err != nil {
+			return err
+		}
+		w.forgetAll()
+		if _, err := w.exec(`DELETE FROM sources WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err := w.exec(`DELETE FROM inbound_rejections WHERE source_id = ?`, id)
 		return err
 	})
 	if err != nil {

@@ -84,20 +84,30 @@ type dispatchConfig struct {
 	lease time.Duration
 }
 
-var _ store.Dispatching = (*Store)(nil)
-
 // Dispatching reports whether a dispatcher is set.
 func (s *Store) Dispatching() bool { return s.dispatch.Load() != nil }
 
 // SetDispatcher makes CreateEvent claim the deliveries d admits and hand
-// them to d; nil stops it. See store.Dispatching.
-func (s *Store) SetDispatcher(d store.Dispatcher, lease time.Duration) {
+// them to d; nil stops it. It reports true: one process alone uses a
+// SQLite database, so its engine's own limits are the only ones. See
+// store.Capabilities.
+func (s *Store) SetDispatcher(d store.Dispatcher, lease time.Duration) bool {
 	if d == nil || lease <= 0 {
 		s.dispatch.Store(nil)
-		return
+		return true
 	}
 	s.dispatch.Store(&dispatchConfig{d: d, lease: lease})
+	return true
 }
+
+// Shared reports false: one process alone opens a database (Open takes a
+// lock file beside it where the platform has one), so no other claims
+// from it.
+func (s *Store) Shared() bool { return false }
+
+// Locker returns nil: one process alone uses the database, and needs no
+// election.
+func (s *Store) Locker() store.AdvisoryLocker { return nil }
 
 var _ store.Store = (*Store)(nil)
 

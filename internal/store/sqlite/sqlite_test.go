@@ -125,7 +125,9 @@ func TestSecretsSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Secrets[0].Value = secret + "-rotated"
-	if err := s.UpdateEndpoint(t.Context(), e); err != nil {
+	if _, err := s.UpdateEndpoint(t.Context(), e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{Secrets: &e.Secrets}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {

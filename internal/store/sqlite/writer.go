@@ -116,7 +116,24 @@ func cleanFailure(err error, dirty bool) bool {
 	if dirty {
 		return false
 	}
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseLost)
+	var fe *fnError
+	return errors.As(err, &fe) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseLost)
+}
+
+// fnError carries the error of a caller's function that an operation runs
+// (UpdateEndpoint's fn), so that, returned before anything was written, it
+// fails only its operation and not the others of the batch.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+// unwrapFn returns the caller's error that err carries, or err.
+func unwrapFn(err error) error {
+	var fe *fnError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	return err
 }
 
 // runBatch runs the operations in one transaction and answers them.

@@ -42,7 +42,10 @@ func testConcurrentWrites(h *harness) {
 				case 2:
 					err = h.s.CreateEndpoint(h.ctx, newEndpoint("elsewhere"))
 				case 3:
-					err, want = h.s.UpdateEndpoint(h.ctx, newEndpoint("")), store.ErrNotFound
+					_, err = h.s.UpdateEndpoint(h.ctx, newEndpoint("").ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+						return store.EndpointPatch{Description: store.Ptr("x")}, nil
+					})
+					want = store.ErrNotFound
 				case 4:
 					_, err = h.s.RetryDelivery(h.ctx, "dlv_missing", t0)
 					want = store.ErrNotFound

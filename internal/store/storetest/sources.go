@@ -44,11 +44,12 @@ func (h *harness) source(name string, mod func(s *store.Source)) *store.Source {
 	if mod != nil {
 		mod(src)
 	}
-	if err := h.s.CreateSource(h.ctx, src); err != nil {
+	if err := h.s.CreateSource(h.ctx, src, nil); err != nil {
 		h.Fatalf("CreateSource: %v", err)
 	}
 	return src
 }
+
 
 func normSource(s store.Source) store.Source {
 	s.CreatedAt, s.UpdatedAt = normTime(s.CreatedAt), normTime(s.UpdatedAt)
@@ -110,14 +111,14 @@ func testSourceCRUD(h *harness) {
 	wantErr(h, "SourceByName(missing)", err, store.ErrNotFound)
 
 	sameName := newSource("github")
-	wantErr(h, "CreateSource with a taken name", h.s.CreateSource(h.ctx, sameName), store.ErrConflict)
+	wantErr(h, "CreateSource with a taken name", h.s.CreateSource(h.ctx, sameName, nil), store.ErrConflict)
 	sameID := newSource("other")
 	sameID.ID = src.ID
-	wantErr(h, "CreateSource with a taken id", h.s.CreateSource(h.ctx, sameID), store.ErrConflict)
+	wantErr(h, "CreateSource with a taken id", h.s.CreateSource(h.ctx, sameID, nil), store.ErrConflict)
 
-	// Update replaces everything but ID, Name and CreatedAt.
+	// A patch of every field it can name writes them, and UpdatedAt; ID,
+	// Name and CreatedAt stay.
 	upd := *src
-	upd.Name = "renamed"
 	upd.Description = "changed"
 	upd.Scheme = "custom"
 	upd.CustomScheme = []byte(`{"name":"acme","header":"X-Acme-Signature"}`)
@@ -127,20 +128,27 @@ func testSourceCRUD(h *harness) {
 	upd.ZoomSecret = store.Secret{Value: "zoom-token", CreatedAt: now()}
 	upd.Secrets = []store.Secret{{Value: "new", CreatedAt: now()}, {Value: "old", CreatedAt: src.CreatedAt}}
 	upd.UpdatedAt = now().Add(time.Second)
-	upd.CreatedAt = src.CreatedAt.Add(time.Hour)
-	if err := h.s.UpdateSource(h.ctx, &upd); err != nil {
+	var seen *store.Source
+	ret, err := h.s.UpdateSource(h.ctx, src.ID, func(cur *store.Source) (store.SourcePatch, error) {
+		seen = cur
+		return store.SourcePatchOf(&upd), nil
+	})
+	if err != nil {
 		h.Fatalf("UpdateSource: %v", err)
 	}
+	wantSource(h, "what UpdateSource's fn saw", seen, src)
+	wantSource(h, "what UpdateSource returned", ret, &upd)
 	got, err = h.s.GetSource(h.ctx, src.ID)
 	if err != nil {
 		h.Fatalf("GetSource: %v", err)
 	}
-	want := upd
-	want.Name, want.CreatedAt = src.Name, src.CreatedAt
-	wantSource(h, "GetSource after UpdateSource", got, &want)
+	wantSource(h, "GetSource after UpdateSource", got, &upd)
 
-	missing := newSource("missing")
-	wantErr(h, "UpdateSource(missing)", h.s.UpdateSource(h.ctx, missing), store.ErrNotFound)
+	_, err = h.s.UpdateSource(h.ctx, "src_missing", func(*store.Source) (store.SourcePatch, error) {
+		h.Errorf("UpdateSource(missing) called fn")
+		return store.SourcePatch{}, nil
+	})
+	wantErr(h, "UpdateSource(missing)", err, store.ErrNotFound)
 
 	if err := h.s.DeleteSource(h.ctx, src.ID); err != nil {
 		h.Fatalf("DeleteSource: %v", err)

@@ -148,12 +148,24 @@ func (h *harness) endpoint(tenant string, mod func(e *store.Endpoint)) *store.En
 	return e
 }
 
+// update writes every field of e that a patch can name, Enabled from
+// e.Disabled.
 func (h *harness) update(e *store.Endpoint) {
 	h.Helper()
 	e.UpdatedAt = now()
-	if err := h.s.UpdateEndpoint(h.ctx, e); err != nil {
+	if _, err := h.s.UpdateEndpoint(h.ctx, e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return fullPatch(e), nil
+	}); err != nil {
 		h.Fatalf("UpdateEndpoint: %v", err)
 	}
+}
+
+// fullPatch is the patch that names every field of e it can, Enabled
+// from e.Disabled.
+func fullPatch(e *store.Endpoint) store.EndpointPatch {
+	p := store.PatchOf(e)
+	p.Enabled = store.Ptr(!e.Disabled)
+	return p
 }
 
 func newEvent(tenant, typ string, at time.Time) *store.Event {
