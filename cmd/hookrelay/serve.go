@@ -435,7 +435,7 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
-	st, pg, err := db.open(ctx, cfg.SecretKey, logger)
+	st, _, err := db.open(ctx, cfg.SecretKey, logger)
 	if err != nil {
 		return err
 	}
@@ -457,8 +457,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// The periodic jobs run on one node: the holder of an advisory lock on
 	// PostgreSQL, the only node on SQLite.
 	lcfg := &leader.Config{Logger: logger}
-	if pg != nil {
-		lcfg.Locker, lcfg.Key = pg, leaderKey(cfg.DatabaseURL)
+	if l := st.Locker(); l != nil {
+		lcfg.Locker, lcfg.Key = l, leaderKey(cfg.DatabaseURL)
 	}
 	elector := leader.New(lcfg)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -484,7 +484,6 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		DisableAfter:         cfg.DisableAfter,
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
-		SharedStore:          pg != nil, // nodes share PostgreSQL: limits hold across them
 		Leader:               elector,
 		OperatorURL:          cfg.OperatorURL,
 		OperatorScheme:       cfg.OperatorScheme,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/secretbox"
+	"github.com/hookrelay/hookrelay/internal/schemes"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
 )
@@ -420,7 +421,7 @@ func TestSchemes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err := (&API{}).endpointScheme(stored); err != nil || s.Name() != "acme" {
+	if s, err := schemes.Resolve(stored.Scheme, stored.CustomScheme); err != nil || s.Name() != "acme" {
 		t.Errorf("stored custom scheme does not load: %v", err)
 	}
 }

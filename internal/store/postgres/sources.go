@@ -201,8 +201,10 @@ func (s *Store) UpdateSource(ctx context.Context, id string, fn func(*store.Sour
 			return err
 		}
 		q, args := updateQuery("sources", set, id, sourceCols)
-		out, err = s.scanSource(tx.QueryRow(ctx, q, args...))
-		return err
+		if out, err = s.scanSource(tx.QueryRow(ctx, q, args...)); err != nil {
+			return err
+		}
+		return s.applyDestinations(ctx, tx, out, p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update source %s: %w", id, err)
@@ -334,4 +336,53 @@ func (s *Store) PruneRejections(ctx context.Context, before time.Time) (int64, e
 		return 0, fmt.Errorf("prune rejections: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// applyDestinations adds and removes the destinations p names, in the
+// transaction tx of the update of src. Removing takes the tenant's lock and
+// each removed endpoint's, as DeleteSource does.
+func (s *Store) applyDestinations(ctx context.Context, tx pgx.Tx, src *store.Source, p store.SourcePatch) error {
+	tenant := src.Tenant()
+	if len(p.RemoveDestinations) > 0 {
+		locks := []xlock{tenantLock(tenant, false)}
+		for _, id := range p.RemoveDestinations {
+			locks = append(locks, endpointLock(id))
+		}
+		if err := lockAll(ctx, tx, locks); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM endpoints WHERE id = ANY($1) AND tenant = $2 RETURNING id`, p.RemoveDestinations, tenant)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoint_buckets WHERE endpoint_id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		now := ms(p.UpdatedAt)
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'canceled', hold = false, leased_until = NULL,
+			updated_at = $1, completed_at = $1 WHERE endpoint_id = ANY($2) AND status = 'pending'`, now, ids); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.AddDestinations {
+		if e.ID == "" || e.Tenant != tenant {
+			return fmt.Errorf("destination %q: an id and tenant %q are required", e.ID, tenant)
+		}
+		a, err := s.endpointArgs(e)
+		if err != nil {
+			return fmt.Errorf("destination %s: %w", e.ID, err)
+		}
+		a = append([]any{e.ID}, a...)
+		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
+		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
+		}
+	}
+	return nil
 }

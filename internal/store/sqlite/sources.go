@@ -233,7 +233,7 @@ func (s *Store) UpdateSource(ctx context.Context, id string, fn func(*store.Sour
 			return fmt.Errorf("%d rows updated, want 1", len(srcs))
 		}
 		out = srcs[0]
-		return nil
+		return s.applyDestinations(w, out, p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update source %s: %w", id, unwrapFn(err))
@@ -351,4 +351,42 @@ func (s *Store) PruneRejections(ctx context.Context, before time.Time) (int64, e
 		return 0, fmt.Errorf("prune rejections: %w", err)
 	}
 	return n, nil
+}
+
+// applyDestinations adds and removes the destinations p names, in the
+// transaction of the update of src.
+func (s *Store) applyDestinations(w *writer, src *store.Source, p store.SourcePatch) error {
+	tenant := src.Tenant()
+	now := ms(p.UpdatedAt)
+	for _, id := range p.RemoveDestinations {
+		if _, err := w.exec(`UPDATE deliveries SET status = 'canceled', hold = 0, leased_until = NULL,
+			updated_at = ?, completed_at = ?
+			WHERE status = 'pending' AND endpoint_id = (SELECT id FROM endpoints WHERE id = ? AND tenant = ?)`, now, now, id, tenant); err != nil {
+			return err
+		}
+		if _, err := w.exec(`DELETE FROM endpoint_buckets WHERE endpoint_id = (SELECT id FROM endpoints WHERE id = ? AND tenant = ?)`, id, tenant); err != nil {
+			return err
+		}
+		if _, err := w.exec(`DELETE FROM endpoints WHERE id = ? AND tenant = ?`, id, tenant); err != nil {
+			return err
+		}
+		w.forgetEndpoint(id)
+	}
+	for _, e := range p.AddDestinations {
+		if e.ID == "" || e.Tenant != tenant {
+			return fmt.Errorf("destination %q: an id and tenant %q are required", e.ID, tenant)
+		}
+		a, err := s.endpointArgs(e)
+		if err != nil {
+			return fmt.Errorf("destination %s: %w", e.ID, err)
+		}
+		a = append([]any{e.ID}, a...)
+		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
+		}
+		w.forgetEndpoint(e.ID)
+	}
+	return nil
 }
