@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/schemes"
+	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
 )
