@@ -174,7 +174,7 @@ func TestSourceValidation(t *testing.T) {
 		{map[string]any{"name": "ok", "scheme": "nope"}, "unknown scheme"},
 		{map[string]any{"name": "ok", "scheme": "standard", "secrets": []string{"not base64!"}}, "secrets[0]"},
 		{map[string]any{"name": "ok", "scheme": "github", "secrets": []string{""}}, "secrets[0]"},
-		{map[string]any{"name": "ok", "scheme": "stripe", "dedupe_window_seconds": 60}, "at least 300"},
+		{map[string]any{"name": "ok", "scheme": "stripe", "dedupe_window_seconds": 60}, "at least 600"},
 		{map[string]any{"name": "ok", "scheme": "github", "tolerance_seconds": -1}, "tolerance_seconds"},
 		{map[string]any{"name": "ok", "scheme": "github", "destinations": []map[string]any{{"url": "http://127.0.0.1/x"}}}, "destinations[0]"},
 		{map[string]any{"name": "ok", "scheme": "github", "destinations": []map[string]any{{"url": "https://example.com/x", "scheme": "nope"}}}, "destinations[0]"},
@@ -253,7 +253,6 @@ func TestUnsignedDestinationSecret(t *testing.T) {
 	}
 	wantError(t, tb.do(t, "PATCH", path, map[string]any{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
 		http.StatusUnprocessableEntity, CodeValidation, "unsigned")
-	wantError(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "standard"}), http.StatusUnprocessableEntity, CodeValidation, "no secret")
 	stored, err := tb.store.GetEndpoint(context.Background(), dest.ID)
 	if err != nil || stored.Scheme != "none" || len(stored.Secrets) != 0 {
 		t.Fatalf("after the refusals: %+v, %v", stored, err)
@@ -276,6 +275,12 @@ func TestUnsignedDestinationSecret(t *testing.T) {
 	must(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "none"}), http.StatusOK).json(t, &got)
 	if stored, err := tb.store.GetEndpoint(context.Background(), dest.ID); err != nil || got.Scheme != "none" || stored.Scheme != "none" || len(stored.Secrets) != 0 {
 		t.Errorf("back to unsigned: %+v, %+v, %v", got, stored, err)
+	}
+	// A scheme alone makes it re-sign with a generated secret, shown once
+	// (as the dashboard does).
+	must(t, tb.do(t, "PATCH", path, map[string]any{"scheme": "github"}), http.StatusOK).json(t, &got)
+	if got.Scheme != "github" || got.Secret == "" || len(got.Secrets) != 1 {
+		t.Errorf("re-signing with a generated secret: %+v", got)
 	}
 	ep := tb.createEndpoint(t, map[string]any{})
 	wantError(t, tb.do(t, "PATCH", "/api/v1/endpoints/"+ep.ID, map[string]any{"scheme": "none"}), http.StatusUnprocessableEntity, CodeValidation, "only for the destinations")

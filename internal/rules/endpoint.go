@@ -169,7 +169,7 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	secret := spec.Secret
 	if destination && (spec.Scheme == "" || spec.Scheme == schemes.None) && len(spec.CustomScheme) == 0 {
 		if secret != "" {
-			c.add(fieldError("secret", "is not taken by scheme %q, which forwards unsigned", schemes.None))
+			c.add(fieldError("secret", "is refused: scheme %q forwards unsigned and takes no secret", schemes.None))
 		}
 		e.Scheme = schemes.None
 		return e, "", c.err()
@@ -196,18 +196,15 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 
 // schemeError names the field a schemes.Parse error is about.
 func schemeError(name string, err error) *FieldError {
-	field := "custom_scheme"
-	if errors.Is(err, schemes.ErrUnknown) || (name != "" && name != schemes.Custom) {
-		field = "scheme"
-	}
 	if name == schemes.None {
 		return fieldError("scheme", "%q (forward unsigned) is only for the destinations of inbound sources", schemes.None)
 	}
-	return &FieldError{Field: field, Reason: trimField(err.Error())}
+	field := "custom_scheme"
+	if errors.Is(err, schemes.ErrUnknown) {
+		field = "scheme"
+	}
+	return &FieldError{Field: field, Reason: "is refused: " + err.Error()}
 }
-
-// trimField turns an error's text into a reason that follows a field name.
-func trimField(s string) string { return "is not usable: " + s }
 
 // EndpointChange names what a person changes of an endpoint; nil fields
 // (and a nil CustomScheme) stay as they are.
@@ -303,7 +300,7 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 				case !IsSourceTenant(cur.Tenant) || len(ch.CustomScheme) > 0:
 					c.add(schemeError(schemes.None, nil))
 				case ch.Secret != nil && *ch.Secret != "":
-					c.add(fieldError("secret", "is not taken by scheme %q, which forwards unsigned", schemes.None))
+					c.add(fieldError("secret", "is refused: scheme %q forwards unsigned and takes no secret", schemes.None))
 				default:
 					none, noSecrets, noCustom := schemes.None, []store.Secret{}, []byte(nil)
 					p.Scheme, p.Secrets, p.CustomScheme = &none, &noSecrets, &noCustom

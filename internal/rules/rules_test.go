@@ -113,7 +113,7 @@ func TestCreateEndpointReportsEveryField(t *testing.T) {
 func TestCustomSchemeUnknownFieldRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	custom := []byte(`{"header":"X-Sig","encoding":"hex","signed":"body","algorithm":"sha256","shoe_size":42}`)
+	custom := []byte(`{"shoe_size":42}`)
 	_, _, err := b.rules.CreateEndpoint(context.Background(), rules.EndpointSpec{URL: "http://127.0.0.1:9/", Scheme: "custom", CustomScheme: custom})
 	if fs := rules.Fields(err); len(fs) != 1 || fs[0].Field != "custom_scheme" || !strings.Contains(fs[0].Reason, "shoe_size") {
 		t.Fatalf("unknown custom field: %v", err)

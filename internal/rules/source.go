@@ -286,12 +286,13 @@ func (r *Rules) UpdateSource(ctx context.Context, id string, ch SourceChange) (*
 			c.add(err)
 			p.Secrets = &secrets
 		} else if switched {
-			for _, s := range cur.Secrets {
-				if signature.ValidateSecret(scheme, s.Value) != nil {
-					c.add(fieldError("secrets", "are needed: the source's current secrets are not valid for scheme %q", scheme.Name()))
-					break
-				}
+			// The current secrets must suit the new scheme.
+			values := make([]string, len(cur.Secrets))
+			for i, s := range cur.Secrets {
+				values[i] = s.Value
 			}
+			_, err := checkSourceSecrets(scheme, values, cur.Secrets, now)
+			c.add(err)
 		}
 		if ch.Tolerance != nil || ch.DedupeWindow != nil || switched {
 			tol, dedupe := cur.Tolerance, cur.DedupeWindow

@@ -34,7 +34,7 @@ const (
 
 // ErrUnknown is returned (wrapped) for a scheme name that is neither a
 // built-in scheme nor Custom.
-var ErrUnknown = errors.New("unknown signature scheme")
+var ErrUnknown = errors.New("unknown scheme")
 
 // Resolve returns the scheme stored as name and custom; nil, with no
 // error, for None.

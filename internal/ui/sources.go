@@ -486,6 +486,18 @@ func (u *UI) updateSource(w http.ResponseWriter, r *http.Request, s *session) er
 	if verr != nil {
 		errs = append(errs, "the form has no version: reload the page and make your changes again")
 	}
+	if len(f.Remove) > 0 {
+		dests, err := u.rules.Destinations(r.Context(), src)
+		if err != nil {
+			return err
+		}
+		for _, id := range f.Remove {
+			if !slices.ContainsFunc(dests, func(e *store.Endpoint) bool { return e.ID == id }) {
+				errs = append(errs, "a destination to remove is no longer there: reload the page")
+				break
+			}
+		}
+	}
 	if len(errs) == 0 {
 		ch := rules.SourceChange{IfUpdatedAt: store.Ptr(time.UnixMilli(version)), RemoveDestinations: f.Remove, AddDestinations: newDestinations(f)}
 		if f.Description != src.Description {

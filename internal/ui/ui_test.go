@@ -542,7 +542,7 @@ func TestEndpointLifecycle(t *testing.T) {
 
 	// Refused input is shown back with the reasons.
 	r := c.post("/ui/endpoints", url.Values{"url": {"ftp://example.com"}, "event_types": {"a*b"}, "scheme": {"nope"}}, "/ui/endpoints/new")
-	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "absolute http") || !strings.Contains(r.body, "unknown signature scheme") || !strings.Contains(r.body, "is allowed only") {
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "absolute http") || !strings.Contains(r.body, "unknown scheme") || !strings.Contains(r.body, "is allowed only") {
 		t.Fatalf("bad form: %d\n%s", r.status, r.body)
 	}
 
@@ -1314,17 +1314,17 @@ func TestSourceValidation(t *testing.T) {
 		form url.Values
 		want string
 	}{
-		{"bad name", with("name", "Bad Name"), "name must be 1 to 63 lowercase letters"},
+		{"bad name", with("name", "Bad Name"), "want 1 to 63 lowercase letters"},
 		{"taken name", with("name", "github"), "a source called &#34;github&#34; exists already"},
-		{"unknown scheme", with("scheme", "nope"), "unknown signature scheme"},
-		{"custom without JSON", with("scheme", "custom"), "needs its configuration as JSON"},
+		{"unknown scheme", with("scheme", "nope"), "unknown scheme"},
+		{"custom without JSON", with("scheme", "custom"), "needs its description"},
 		{"secret invalid for the scheme", with("scheme", "standard", "secret", "not base64!"), "Secret 1 (newest first) is not valid for scheme"},
-		{"dedupe window below the tolerance", with("scheme", "stripe", "secret", "whsec_abc", "dedupe_window_seconds", "60"), "Dedupe window must be at least 300 seconds"},
+		{"dedupe window below the tolerance", with("scheme", "stripe", "secret", "whsec_abc", "dedupe_window_seconds", "60"), "Dedupe window must be at least 600 seconds"},
 		{"negative tolerance", with("tolerance_seconds", "-1"), "Replay tolerance must be from 0"},
 		{"huge tolerance", with("tolerance_seconds", "99999999999999999999"), "Replay tolerance must be from 0"},
 		{"tolerance not a number", with("tolerance_seconds", "soon"), "whole number of seconds"},
-		{"destination URL", with("dest_url", "ftp://x"), "new destination 1: URL must be an absolute http"},
-		{"destination scheme", with("dest_scheme", "nope"), "unknown re-signing scheme"},
+		{"destination URL", with("dest_url", "ftp://x"), "want an absolute http"},
+		{"destination scheme", with("dest_scheme", "nope"), "New destination 1: Scheme is refused"},
 	} {
 		r := c.post("/ui/sources", tc.form, "/ui/sources/new")
 		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `class="errors"`) || !strings.Contains(r.body, tc.want) {
