@@ -520,7 +520,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	apiHandler := api.New(api.Config{
+	apiHandler, err := api.New(api.Config{
 		Store:                st,
 		Notifier:             engine,
 		Logger:               logger,
@@ -528,6 +528,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:      cfg.MaxPayloadBytes,
 		PortalLinks:          dash,
 	})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
 	gateway, err := inbound.New(inbound.Config{
 		Store:        st,
 		Notifier:     engine,

@@ -121,10 +121,11 @@ type route struct {
 // an error that the API writes (an *Error as it is, anything else as 500).
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// New returns an API serving cfg.Store. It panics if cfg.Store is nil.
-func New(cfg Config) *API {
+// New returns an API serving cfg.Store. It fails if cfg.Store is nil, as
+// the other constructors (ui.New, inbound.New, delivery.New) do.
+func New(cfg Config) (*API, error) {
 	if cfg.Store == nil {
-		panic("api: Config.Store is nil")
+		return nil, errors.New("api: Config.Store is nil")
 	}
 	a := &API{
 		store:           cfg.Store,
@@ -180,7 +181,7 @@ func New(cfg Config) *API {
 	}
 	// Anything else under /api/v1/ gets a JSON 404 or 405.
 	a.mux.Handle("/api/v1/", a.wrap(a.noRoute))
-	return a
+	return a, nil
 }
 
 func orDefault[T int64 | time.Duration](v, def T) T {
