@@ -534,6 +534,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Logger:       logger,
 		MaxBodyBytes: cfg.MaxPayloadBytes,
 		Registerer:   reg,
+		Leader:       elector, // prunes old rejections (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("inbound gateway: %w", err)
@@ -574,6 +575,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// The election stops with the engine, whose periodic jobs it serves,
 	// and resigns, so that another node takes over at once.
 	wg.Go(func() { elector.Run(engineCtx) })
+	wg.Go(func() { gateway.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)
