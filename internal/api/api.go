@@ -112,8 +112,8 @@ type API struct {
 	rotationOverlap time.Duration
 	timeout         time.Duration
 
-	routes []route
-	mux    *http.ServeMux
+	routes  []route
+	mux     *http.ServeMux
 	keys    *keyCache
 	portal  PortalLinkMinter
 	limiter *authlimit.Limiter
