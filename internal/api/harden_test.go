@@ -115,3 +115,19 @@ func TestAuthThrottle(t *testing.T) {
 		t.Errorf("failures logged without the address:\n%s", out)
 	}
 }
+
+// TestPortalLinkTTLOverflow: a ttl_seconds whose nanoseconds overflow
+// int64 is refused like any other over the limit, not wrapped around to a
+// small or negative lifetime.
+func TestPortalLinkTTLOverflow(t *testing.T) {
+	t.Parallel()
+	m := &recordingMinter{}
+	tb := setup(t, func(c *Config) { c.PortalLinks = m })
+	for _, secs := range []int64{9223372037, 18446744074, 9223372036854775807} {
+		wantError(t, tb.do(t, "POST", "/api/v1/portal-links", map[string]any{"tenant": "acme", "ttl_seconds": secs}),
+			http.StatusUnprocessableEntity, CodeValidation)
+	}
+	if m.tenant != "" {
+		t.Errorf("a link was minted with ttl %v", m.ttl)
+	}
+}
