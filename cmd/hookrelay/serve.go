@@ -516,6 +516,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
 		Secure:   !cfg.InsecureCookies,
 		BasePath: "/ui",
+		Leader:   elector, // prunes expired sessions (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -576,6 +577,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// and resigns, so that another node takes over at once.
 	wg.Go(func() { elector.Run(engineCtx) })
 	wg.Go(func() { gateway.Run(engineCtx) })
+	wg.Go(func() { dash.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)
