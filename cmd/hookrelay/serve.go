@@ -516,6 +516,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
 		Secure:   !cfg.InsecureCookies,
 		BasePath: "/ui",
+		Leader:   elector, // prunes expired sessions (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -537,6 +538,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Logger:       logger,
 		MaxBodyBytes: cfg.MaxPayloadBytes,
 		Registerer:   reg,
+		Leader:       elector, // prunes old rejections (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("inbound gateway: %w", err)
@@ -577,6 +579,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// The election stops with the engine, whose periodic jobs it serves,
 	// and resigns, so that another node takes over at once.
 	wg.Go(func() { elector.Run(engineCtx) })
+	wg.Go(func() { gateway.Run(engineCtx) })
+	wg.Go(func() { dash.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)

@@ -465,6 +465,8 @@ type Store interface {
 
 	// Sources keeps the inbound gateway's sources (sources.go).
 	Sources
+	// Sessions keeps the dashboard's sessions (sessions.go).
+	Sessions
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
