@@ -715,7 +715,9 @@ func startServiceConfig(ctx context.Context, e *env, exe string, c serviceConfig
 	}
 	s := &service{cmd: cmd, key: key, done: make(chan error, 1)}
 	found := make(chan string, 1)
+	scanned := make(chan struct{}) // closed when stderr is read to its end
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -728,9 +730,19 @@ func startServiceConfig(ctx context.Context, e *env, exe string, c serviceConfig
 				fmt.Fprintln(e.stderr, "serve:", line)
 			}
 		}
+		// A line too long for the scanner ends the scan; keep draining so
+		// that the child never blocks writing to a full pipe.
+		io.Copy(io.Discard, stderr)
 	}()
-	// done yields the exit status once, then reads as closed.
-	go func() { s.done <- cmd.Wait(); close(s.done) }()
+	// done yields the exit status once, then reads as closed. Wait closes
+	// the pipe, so it must not be called until the reader is done with it
+	// (os/exec: "It is thus incorrect to call Wait before all reads from
+	// the pipe have completed"); the pipe ends when the child exits.
+	go func() {
+		<-scanned
+		s.done <- cmd.Wait()
+		close(s.done)
+	}()
 	select {
 	case s.url = <-found:
 	case err := <-s.done:

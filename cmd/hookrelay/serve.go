@@ -515,11 +515,12 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
 		Secure:   !cfg.InsecureCookies,
 		BasePath: "/ui",
+		Leader:   elector, // prunes expired sessions (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	apiHandler := api.New(api.Config{
+	apiHandler, err := api.New(api.Config{
 		Store:                st,
 		Notifier:             engine,
 		Logger:               logger,
@@ -527,12 +528,16 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:      cfg.MaxPayloadBytes,
 		PortalLinks:          dash,
 	})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
 	gateway, err := inbound.New(inbound.Config{
 		Store:        st,
 		Notifier:     engine,
 		Logger:       logger,
 		MaxBodyBytes: cfg.MaxPayloadBytes,
 		Registerer:   reg,
+		Leader:       elector, // prunes old rejections (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("inbound gateway: %w", err)
@@ -573,6 +578,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// The election stops with the engine, whose periodic jobs it serves,
 	// and resigns, so that another node takes over at once.
 	wg.Go(func() { elector.Run(engineCtx) })
+	wg.Go(func() { gateway.Run(engineCtx) })
+	wg.Go(func() { dash.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookrelay/hookrelay/internal/rules"
 )
 
 // sourceOut is what the CLI reads of a source response.
@@ -202,7 +204,7 @@ func runSourcesCreate(ctx context.Context, e *env, args []string) error {
 func printSource(w io.Writer, base string, s *sourceOut) error {
 	tol := "scheme default"
 	if s.ToleranceSeconds > 0 {
-		tol = (time.Duration(s.ToleranceSeconds) * time.Second).String()
+		tol = rules.Seconds(s.ToleranceSeconds).String()
 	}
 	rows := [][]string{
 		{"id", s.ID},
@@ -210,7 +212,7 @@ func printSource(w io.Writer, base string, s *sourceOut) error {
 		{"ingest url", base + s.IngestPath},
 		{"scheme", s.Scheme},
 		{"tolerance", tol},
-		{"dedupe window", (time.Duration(s.DedupeWindowSeconds) * time.Second).String()},
+		{"dedupe window", rules.Seconds(s.DedupeWindowSeconds).String()},
 		{"slack challenge", strconv.FormatBool(s.SlackChallenge)},
 		{"zoom validation", strconv.FormatBool(s.ZoomValidation)},
 		{"tenant", s.Tenant},

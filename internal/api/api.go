@@ -11,7 +11,10 @@
 // (malformed JSON, with its byte offset), 401 without a valid key, 404 for an
 // unknown id, 409 for a conflict, 413 for an oversized body or payload, 422
 // for a well-formed request whose content is refused (an unknown signature
-// scheme, a URL in a private network).
+// scheme, a URL in a private network), 429 with Retry-After for a client
+// address that failed to authenticate too often (see internal/authlimit:
+// 10 failures, then 10 more a minute; failures are logged with the
+// address, never the key).
 //
 // An event is accepted only once it and its deliveries are committed to the
 // store; the API then tells its Notifier, so that the delivery engine need
@@ -29,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -91,6 +95,10 @@ type Config struct {
 	// PortalLinks mints tenant portal links for POST /api/v1/portal-links.
 	// nil: the route answers 404.
 	PortalLinks PortalLinkMinter
+	// AuthFailures is how many failed authentications a client address
+	// may make in a burst before its requests get 429, and how many it
+	// earns back per minute. 0: authlimit.DefaultFailures (10).
+	AuthFailures int
 }
 
 // API is the http.Handler of the /api/v1 routes. Create it with New.
@@ -105,10 +113,11 @@ type API struct {
 	maxPayload int64
 	timeout    time.Duration
 
-	routes []route
-	mux    *http.ServeMux
-	keys   *keyCache
-	portal PortalLinkMinter
+	routes  []route
+	mux     *http.ServeMux
+	keys    *keyCache
+	portal  PortalLinkMinter
+	limiter *authlimit.Limiter
 }
 
 // route is one registered pattern and its handler.
@@ -122,10 +131,11 @@ type route struct {
 // an error that the API writes (an *Error as it is, anything else as 500).
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// New returns an API serving cfg.Store. It panics if cfg.Store is nil.
-func New(cfg Config) *API {
+// New returns an API serving cfg.Store. It fails if cfg.Store is nil, as
+// the other constructors (ui.New, inbound.New, delivery.New) do.
+func New(cfg Config) (*API, error) {
 	if cfg.Store == nil {
-		panic("api: Config.Store is nil")
+		return nil, errors.New("api: Config.Store is nil")
 	}
 	a := &API{
 		store:      cfg.Store,
@@ -151,10 +161,11 @@ func New(cfg Config) *API {
 		Now:                   a.now,
 	})
 	if err != nil {
-		panic("api: " + err.Error())
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.rules = rl
 	a.keys = newKeyCache(keyCacheTTL)
+	a.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: a.now})
 	a.routes = []route{
 		{"POST", "/api/v1/endpoints", a.createEndpoint},
 		{"GET", "/api/v1/endpoints", a.listEndpoints},
@@ -190,7 +201,7 @@ func New(cfg Config) *API {
 	}
 	// Anything else under /api/v1/ gets a JSON 404 or 405.
 	a.mux.Handle("/api/v1/", a.wrap(a.noRoute))
-	return a
+	return a, nil
 }
 
 func orDefault[T int64 | time.Duration](v, def T) T {
@@ -208,7 +219,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
+	addr := authlimit.Addr(r)
+	if ok, wait := a.limiter.Allow(addr); !ok {
+		secs := int(wait / time.Second)
+		h.Set("Retry-After", strconv.Itoa(secs))
+		a.writeError(w, r, &Error{http.StatusTooManyRequests, CodeTooManyRequests,
+			fmt.Sprintf("too many failed authentications from this address; try again in %d s", secs)})
+		return
+	}
 	if err := a.authenticate(r); err != nil {
+		if errors.Is(err, errUnauthorized) {
+			a.limiter.Fail(addr)
+			a.log.WarnContext(ctx, "api: authentication failed", "remote_addr", addr, "method", r.Method, "path", r.URL.Path)
+		}
 		a.writeError(w, r, err)
 		return
 	}
@@ -258,6 +281,7 @@ const (
 	CodeConflict         = "conflict"           // 409
 	CodeTooLarge         = "too_large"          // 413: body or payload over its limit
 	CodeValidation       = "validation_failed"  // 422: readable, but refused
+	CodeTooManyRequests  = "too_many_requests"  // 429: too many failed authentications
 	CodeInternal         = "internal"           // 500
 )
 

@@ -84,7 +84,11 @@ func setup(t *testing.T, mutate func(*Config)) *testBundle {
 		t.Fatal(err)
 	}
 	tb.key = key
-	srv := httptest.NewServer(New(cfg))
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	tb.url = srv.URL
 	return tb

@@ -53,7 +53,10 @@ func FuzzCreateEvent(f *testing.F) {
 	if err := st.CreateAPIKey(context.Background(), k); err != nil {
 		f.Fatal(err)
 	}
-	h := New(Config{Store: st, MaxPayloadBytes: 64 << 10})
+	h, err := New(Config{Store: st, MaxPayloadBytes: 64 << 10})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest("POST", "/api/v1/events", bytes.NewReader(body))
 		r.Header.Set("Authorization", "Bearer "+key)

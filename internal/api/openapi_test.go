@@ -61,7 +61,10 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if len(documented) == 0 {
 		t.Fatal("no operations found in docs/openapi.yaml")
 	}
-	a := New(Config{Store: nopStore{}})
+	a, err := New(Config{Store: nopStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var served []string
 	for _, rt := range a.routes {
 		served = append(served, rt.method+" "+rt.path)

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"time"
+
+	"github.com/hookrelay/hookrelay/internal/rules"
 )
 
 // PortalLinkMinter mints the dashboard's tenant portal links; internal/ui's
@@ -48,7 +50,9 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	ttl := DefaultPortalLinkTTL
 	if req.TTLSeconds > 0 {
-		ttl = time.Duration(req.TTLSeconds) * time.Second
+		// Saturating: a number of seconds past time.Duration's range
+		// becomes its longest, which the minter refuses.
+		ttl = rules.Seconds(req.TTLSeconds)
 	}
 	path, err := a.portal.MintPortalLink(req.Tenant, ttl)
 	if err != nil {

@@ -91,7 +91,11 @@ type Config struct {
 	OperatorSecrets []string
 	// Registerer, if set, gets the engine's metrics.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. The engine reads it for
+	// everything that is compared with a lease, a due time or a rate:
+	// claims, held deliveries' deadlines, rate-limit buckets, attempt
+	// times and retry schedules. Only waiting (timers) and measuring a
+	// request's duration use real time, since those are spent in real time.
 	Now func() time.Time
 }
 
@@ -128,6 +132,12 @@ type Engine struct {
 	ops     *operator // nil without OperatorURL
 
 	recorded atomic.Int64 // attempts recorded, for tests
+	expired  atomic.Int64 // held deliveries dropped at their deadline, for tests
+	// onLook, if set (by tests, before Run), is called after each pass of
+	// the claim loop with the time it claimed at and how many deliveries
+	// it got: the event a test waits for to know the engine looked and
+	// decided.
+	onLook func(now time.Time, claimed int)
 
 	wake    chan struct{} // Notify and freed capacity; buffered, 1
 	results chan completion
@@ -247,6 +257,8 @@ func New(cfg Config) (*Engine, error) {
 		eps:     make(map[string]*epState),
 		waiting: make(map[string]*epState),
 		workCtx: context.Background(),
+		// Nothing starts before Run: it sets up where results go.
+		stopping: true,
 	}
 	if cfg.NodeID != "" {
 		e.log = e.log.With("node", cfg.NodeID)
@@ -360,10 +372,11 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	defer timer.Stop()
 	var failures int
 	for ctx.Err() == nil {
-		limit, exclude, wakeAt := e.claimPlan(time.Now())
+		now := e.now()
+		limit, exclude, wakeAt := e.claimPlan(now)
 		if limit > 0 {
-			now := e.now()
-			claimedAt := time.Now()
+			// The store leases from now, so held deliveries' deadlines
+			// count from now too, on the same clock.
 			p := store.ClaimParams{Now: now, Lease: e.cfg.Lease, Limit: limit, ExcludeEndpoints: exclude}
 			if e.shared {
 				p.MaxInFlight, p.RateLimits = e.cfg.EndpointConcurrency, true
@@ -382,14 +395,21 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				continue
 			}
 			failures = 0
-			e.admit(jobs, claimedAt)
+			e.admit(jobs, now)
+			e.looked(now, len(jobs))
 			if len(jobs) == limit {
 				continue // there may be more due right now
 			}
+		} else {
+			e.looked(now, 0)
 		}
+		// Timers run on real time: the wait until a rate limit lets the
+		// next delivery through is measured on the engine's clock and
+		// waited for in real time (with a fake clock that has not moved,
+		// the loop looks again after the same wait and finds nothing new).
 		d := e.cfg.PollInterval
 		if !wakeAt.IsZero() {
-			d = min(d, max(time.Until(wakeAt), time.Millisecond))
+			d = min(d, max(wakeAt.Sub(now), time.Millisecond))
 		}
 		timer.Reset(d)
 		select {
@@ -406,7 +426,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // held to start soon, if the store handed it over at creation: the same
 // test a claim applies. It implements store.Dispatcher.
 func (e *Engine) Admits(endpointID string) bool {
-	now := time.Now()
+	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopping || e.inflight >= e.cfg.Workers || e.held >= e.maxHeld() {
@@ -417,9 +437,17 @@ func (e *Engine) Admits(endpointID string) bool {
 }
 
 // Dispatch takes deliveries the store claimed as it created them. It
-// implements store.Dispatcher.
+// implements store.Dispatcher. Outside Run (before it starts or after it
+// returns) it takes nothing: the deliveries are left to their leases.
 func (e *Engine) Dispatch(jobs []*store.Job, claimedAt time.Time) {
 	e.admit(jobs, claimedAt)
+}
+
+// looked reports a claim pass to the test hook, if there is one.
+func (e *Engine) looked(now time.Time, claimed int) {
+	if e.onLook != nil {
+		e.onLook(now, claimed)
+	}
 }
 
 // sleep waits d or until ctx is done, reporting false in that case.
@@ -491,9 +519,16 @@ func (e *Engine) admit(jobs []*store.Job, claimedAt time.Time) {
 		slack /= 2
 	}
 	deadline := claimedAt.Add(slack)
-	now := time.Now()
+	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.stopping {
+		// Not running: no worker could hand its result on, and a held job
+		// would never start. The store gets them back when their leases
+		// run out.
+		e.log.Debug("claimed deliveries left to their leases: engine not running", "count", len(jobs))
+		return
+	}
 	for _, job := range jobs {
 		ep := e.eps[job.Endpoint.ID]
 		if ep == nil {
@@ -548,6 +583,7 @@ func (e *Engine) pumpLocked(ep *epState, now time.Time) {
 		h := ep.held[n]
 		if now.After(h.deadline) {
 			e.log.Debug("held delivery left to its lease", "endpoint_id", ep.id, "delivery_id", h.job.Delivery.ID)
+			e.expired.Add(1)
 		} else if e.canStartLocked(ep, now) {
 			e.startLocked(ep, h.job)
 		} else {
@@ -592,7 +628,7 @@ func (e *Engine) stopHeld() {
 
 func (e *Engine) startLocked(ep *epState, job *store.Job) {
 	if ep.inflight == 0 {
-		ep.busySince = time.Now()
+		ep.busySince = e.now()
 	}
 	ep.inflight++
 	e.inflight++
@@ -613,7 +649,7 @@ func (e *Engine) work(ep *epState, job *store.Job) {
 // the claim loop if the endpoint or the node just got room.
 func (e *Engine) finish(ep *epState, dur time.Duration) {
 	e.metrics.inflight.Dec()
-	now := time.Now()
+	now := e.now()
 	e.mu.Lock()
 	epBlocked := e.saturatedLocked(ep, now)
 	nodeFull := e.inflight >= e.cfg.Workers
@@ -674,6 +710,7 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	h := eventHeader(signed, &job.Event) // with the event's content type and headers
 	a.RequestHeaders = flattenHeader(h)
 
+	// The request takes real time, whatever the engine's clock says.
 	start := time.Now()
 	res, err := sendWith(e.workCtx, e.client, ep.URL, signed.Body, h, e.cfg.MaxResponseBytes)
 	dur := time.Since(start)

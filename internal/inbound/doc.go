@@ -16,8 +16,11 @@
 //     rotation) and replay tolerance. A failure gets 401 and a short fixed
 //     reason (signature.Reason), is counted, and is kept for a while as a
 //     store.Rejection (headers that carry credentials redacted, the first
-//     4 KiB of the body), at most Config.RejectionRate per second per
-//     source so that a flood of junk cannot flood the store.
+//     4 KiB of the body, headers and body together at most
+//     store.MaxRejectionBytes), at most Config.RejectionRate per second per
+//     source and store.RejectionBudget bytes per source (the oldest are
+//     dropped past it), so that a flood of junk cannot flood the store.
+//     Gateway.Run prunes those older than Config.RejectionRetention.
 //  4. Handshakes: with SlackChallenge, a verified Slack url_verification is
 //     answered with its challenge; with a ZoomSecret, a verified Zoom
 //     endpoint.url_validation with its plainToken and
@@ -47,9 +50,15 @@
 // these: hop-by-hop headers (Connection and those it names, Keep-Alive,
 // TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*), Host, Content-Length,
 // Expect, Accept-Encoding, X-Hookrelay-* (only the gateway sets those), and
-// headers that carry credentials (Authorization, Cookie, and any whose name
-// contains token, secret, password, api-key or apikey, such as
-// X-Gitlab-Token). A destination with a hookrelay scheme gets the event
+// headers that may carry credentials: any whose name contains auth, key,
+// token, secret, password, passwd, pwd, credential, cookie, session,
+// signature, hmac or jwt (Authorization, X-Auth-Key, Authentication,
+// X-Access-Key, Ocp-Apim-Subscription-Key, X-Gitlab-Token, Cookie, another
+// vendor's Stripe-Signature), but Idempotency-Key and the source scheme's
+// own signature, timestamp and ID headers (X-Hub-Signature-256 at a GitHub
+// source), which let a destination verify the request again with the
+// sender's secret. Events are stored with these same headers, and stored
+// rejections show the others as "[redacted]". A destination with a hookrelay scheme gets the event
 // re-signed by hookrelay, whose signature headers replace any of the same
 // name; a destination with scheme "none" gets it unsigned.
 //

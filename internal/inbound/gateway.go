@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"path"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +29,7 @@ const (
 	DefaultRejectionRetention = 24 * time.Hour
 	DefaultRejectionRate      = 5.0
 	DefaultCommitTimeout      = 10 * time.Second
+	DefaultPruneInterval      = 10 * time.Minute
 )
 
 // Limits.
@@ -39,8 +39,6 @@ const (
 	maxKeyLen = 200
 	// maxCachedSources bounds the source cache (unknown names included).
 	maxCachedSources = 10000
-	// pruneEvery is how often, at most, a rejection prunes old ones.
-	pruneEvery = 10 * time.Minute
 )
 
 // Config configures a Gateway. Store is required; the zero values of the
@@ -66,9 +64,8 @@ type Config struct {
 	// without reading it again, which bounds how late a change made
 	// through the API takes effect. 0: DefaultSourceCacheTTL (2 s).
 	SourceCacheTTL time.Duration
-	// RejectionRetention is how long rejected requests are kept; older ones
-	// are pruned now and then as requests are rejected.
-	// 0: DefaultRejectionRetention (24 h).
+	// RejectionRetention is how long rejected requests are kept; Run
+	// prunes older ones. 0: DefaultRejectionRetention (24 h).
 	RejectionRetention time.Duration
 	// RejectionRate is how many rejected requests per second, per source,
 	// are stored (with a burst of ten times as many); the rest are only
@@ -77,6 +74,12 @@ type Config struct {
 	// CommitTimeout bounds the commit of an accepted request.
 	// 0: DefaultCommitTimeout (10 s).
 	CommitTimeout time.Duration
+	// PruneInterval is how often Run prunes old rejections.
+	// 0: DefaultPruneInterval (10 min).
+	PruneInterval time.Duration
+	// Leader, if set, is asked before each of Run's prunes, which then
+	// runs only where it says this node leads. nil: always.
+	Leader Leader
 }
 
 // Gateway is the http.Handler of /in/{source}. Create it with New; it is
@@ -91,6 +94,8 @@ type Gateway struct {
 	retention     time.Duration
 	rejectRate    float64
 	commitTimeout time.Duration
+	pruneEvery    time.Duration
+	leader        Leader
 
 	requests *prometheus.CounterVec
 
@@ -98,8 +103,7 @@ type Gateway struct {
 	sources map[string]*cached  // by name
 	buckets map[string]*limiter // rejections stored, by source id
 
-	recent    recentKeys
-	lastPrune atomic.Int64 // Unix nanoseconds
+	recent recentKeys
 }
 
 // cached is a source ready to verify with, or the absence of one.
@@ -117,7 +121,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("inbound: config has no store")
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.SourceCacheTTL < 0 || cfg.RejectionRetention < 0 || cfg.RejectionRate < 0 || cfg.CommitTimeout < 0 {
+	if cfg.MaxBodyBytes < 0 || cfg.SourceCacheTTL < 0 || cfg.RejectionRetention < 0 || cfg.RejectionRate < 0 || cfg.CommitTimeout < 0 || cfg.PruneInterval < 0 {
 		return nil, errors.New("inbound: negative config value")
 	}
 	g := &Gateway{
@@ -130,6 +134,8 @@ func New(cfg Config) (*Gateway, error) {
 		retention:     orDefault(cfg.RejectionRetention, DefaultRejectionRetention),
 		rejectRate:    orDefault(cfg.RejectionRate, DefaultRejectionRate),
 		commitTimeout: orDefault(cfg.CommitTimeout, DefaultCommitTimeout),
+		pruneEvery:    orDefault(cfg.PruneInterval, DefaultPruneInterval),
+		leader:        cfg.Leader,
 		sources:       make(map[string]*cached),
 		buckets:       make(map[string]*limiter),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -241,7 +247,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey: key,
 		CreatedAt:      now,
 		ContentType:    r.Header.Get("Content-Type"),
-		Headers:        forwardHeaders(r.Header, src.Name, c.scheme.Name()),
+		Headers:        forwardHeaders(r.Header, src.Name, c.scheme),
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.commitTimeout)
 	stored, deliveries, err := g.store.CreateEvent(cctx, ev, now.Add(-src.DedupeWindow))
@@ -414,6 +420,7 @@ func (g *Gateway) reject(ctx context.Context, w http.ResponseWriter, c *cached, 
 	}
 	if g.allowRejection(src.ID) {
 		now := g.now()
+		headers, kept := inspect(r.Header, c.scheme, body)
 		rej := &store.Rejection{
 			ID:         store.NewID("rej"),
 			SourceID:   src.ID,
@@ -421,15 +428,14 @@ func (g *Gateway) reject(ctx context.Context, w http.ResponseWriter, c *cached, 
 			Reason:     reason,
 			Detail:     detail,
 			RemoteAddr: r.RemoteAddr,
-			Headers:    inspectHeaders(r.Header),
-			Body:       body[:min(len(body), store.MaxRejectionBody)],
+			Headers:    headers,
+			Body:       kept,
 			BodySize:   int64(len(body)),
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.commitTimeout)
 		if err := g.store.AddRejection(cctx, rej); err != nil {
 			g.log.WarnContext(ctx, "inbound: store rejected request", "source", src.Name, "err", err)
 		}
-		g.prune(cctx, now)
 		cancel()
 	}
 	text(w, status, reason)

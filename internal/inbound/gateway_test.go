@@ -660,7 +660,8 @@ func TestForwardHeaders(t *testing.T) {
 		"User-Agent":           {"GitHub-Hookshot/1"},
 		"Proxy-Authorization":  {"p"},
 	}
-	got := forwardHeaders(h, "gh", "github")
+	gh, _ := signature.Lookup("github")
+	got := forwardHeaders(h, "gh", gh)
 	want := map[string]string{
 		"X-Github-Event": "push", "X-Many": "a, b", "User-Agent": "GitHub-Hookshot/1",
 		HeaderSource: "gh", HeaderVerified: "github",
@@ -673,7 +674,7 @@ func TestForwardHeaders(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	kept := inspectHeaders(h)
+	kept, _ := inspect(h, gh, nil)
 	for _, k := range []string{"Authorization", "Cookie", "X-Api-Key", "X-Gitlab-Token", "Proxy-Authorization"} {
 		if kept[k] != "[redacted]" {
 			t.Errorf("inspected %s = %q", k, kept[k])

@@ -102,7 +102,7 @@ type limiter struct {
 // allowRejection reports whether a rejected request of the source may be
 // stored now: RejectionRate per second, bursts of ten times as many.
 func (g *Gateway) allowRejection(sourceID string) bool {
-	now := time.Now()
+	now := g.now()
 	burst := 10 * g.rejectRate
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -123,21 +123,42 @@ func (g *Gateway) allowRejection(sourceID string) bool {
 	return true
 }
 
-// prune deletes rejections older than the retention, at most every
-// pruneEvery.
-func (g *Gateway) prune(ctx context.Context, now time.Time) {
-	last := g.lastPrune.Load()
-	if now.UnixNano()-last < int64(pruneEvery) || !g.lastPrune.CompareAndSwap(last, now.UnixNano()) {
-		return
-	}
-	if _, err := g.Prune(ctx); err != nil {
-		g.log.WarnContext(ctx, "inbound: prune rejections", "err", err)
+// Leader says whether this node runs the periodic jobs when several nodes
+// share a store. *leader.Elector implements it.
+type Leader interface {
+	// Check reports whether this node leads now.
+	Check(ctx context.Context) bool
+}
+
+// Run prunes the rejected requests older than Config.RejectionRetention at
+// once and then every Config.PruneInterval, on the leader only
+// (Config.Leader is asked before each run), until ctx is done; it then
+// returns ctx's error. The store bounds the rejections of each source by
+// bytes as they are added (store.RejectionBudget); Run bounds them by age,
+// whether or not requests keep being rejected.
+func (g *Gateway) Run(ctx context.Context) error {
+	t := time.NewTicker(g.pruneEvery)
+	defer t.Stop()
+	for {
+		if g.leader == nil || g.leader.Check(ctx) {
+			if n, err := g.Prune(ctx); err != nil {
+				if ctx.Err() == nil {
+					g.log.WarnContext(ctx, "inbound: prune rejections", "err", err)
+				}
+			} else if n > 0 {
+				g.log.InfoContext(ctx, "inbound: pruned rejections", "rejections", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 }
 
 // Prune deletes the rejected requests older than Config.RejectionRetention
-// and returns how many. The gateway calls it now and then as it rejects
-// requests; call it from a periodic job to bound the table without them.
+// and returns how many. Run calls it periodically.
 func (g *Gateway) Prune(ctx context.Context) (int64, error) {
 	return g.store.PruneRejections(ctx, g.now().Add(-g.retention))
 }

@@ -172,3 +172,40 @@ func DecodeEventHeaders(s string, h *map[string]string) error {
 	}
 	return nil
 }
+
+// Bounds on what the inbound gateway's rejections may take up in a store.
+const (
+	// MaxRejectionBytes bounds one stored rejection: its headers, as the
+	// JSON object stored, and its body together. AddRejection cuts the
+	// body to fit, and keeps no headers if they alone are larger.
+	MaxRejectionBytes = 8 << 10
+	// RejectionBudget bounds the rejections kept per source, counted as
+	// MaxRejectionBytes counts them: AddRejection deletes the source's
+	// oldest rejections past it in the same transaction as the insert, so
+	// that a flood of junk requests (which need no credentials) takes at
+	// most this much space per source, whatever the retention.
+	RejectionBudget = 1 << 20
+)
+
+// RejectionSize returns the headers, as stored, and body of r cut to
+// MaxRejectionBytes together (the body first, then the headers, which
+// become an empty object if they alone are larger), and the number of
+// bytes they take, for the stores' AddRejection.
+func RejectionSize(r *Rejection) (headers string, body []byte, size int64, err error) {
+	h := r.Headers
+	if h == nil {
+		h = map[string]string{}
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("encode rejection headers: %w", err)
+	}
+	if len(b) > MaxRejectionBytes {
+		b = []byte("{}")
+	}
+	body = r.Body[:min(len(r.Body), MaxRejectionBody, MaxRejectionBytes-len(b))]
+	if body == nil {
+		body = []byte{}
+	}
+	return string(b), body, int64(len(b) + len(body)), nil
+}

@@ -466,6 +466,8 @@ type Store interface {
 
 	// Sources keeps the inbound gateway's sources (sources.go).
 	Sources
+	// Sessions keeps the dashboard's sessions (sessions.go).
+	Sessions
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -31,35 +33,50 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request, s *session) error
 	return nil
 }
 
-// login signs in with an API key: a new admin session replaces the
-// anonymous one (and its CSRF token).
+// login signs in with an API key: a new stored admin session replaces the
+// visitor's session (and its CSRF token). Failures are throttled per
+// client address (see internal/authlimit) and logged with the address,
+// never the key.
 func (u *UI) login(w http.ResponseWriter, r *http.Request, s *session) error {
+	ctx := r.Context()
+	addr := authlimit.Addr(r)
+	if ok, wait := u.limiter.Allow(addr); !ok {
+		secs := int(wait / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.render(w, r, s, http.StatusTooManyRequests, "login", &loginData{
+			Error: fmt.Sprintf("Too many failed sign-ins from your address. Wait %d seconds, then try again.", secs)})
+		return nil
+	}
 	key := strings.TrimSpace(r.PostForm.Get("api_key"))
 	refuse := func() error {
+		u.limiter.Fail(addr)
+		u.log.WarnContext(ctx, "ui: sign-in failed", "remote_addr", addr)
 		u.render(w, r, s, http.StatusUnauthorized, "login", &loginData{Error: "That API key is not valid, or it has been revoked."})
 		return nil
 	}
 	if len(key) < minKeyLen || len(key) > maxKeyLen {
 		return refuse()
 	}
-	hash := hashKey(key)
-	if _, err := u.store.APIKeyByHash(r.Context(), hash); err != nil {
+	k, err := u.store.APIKeyByHash(ctx, hashKey(key))
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return refuse()
 		}
 		return fmt.Errorf("look up api key: %w", err)
 	}
-	ns := u.newSession(kindAdmin, AdminSessionTTL)
-	ns.KeyHash = hash
-	if err := u.setSession(w, ns); err != nil {
+	if err := u.startSession(ctx, w, s, kindAdmin, k.ID, "", AdminSessionTTL); err != nil {
 		return err
 	}
 	http.Redirect(w, r, u.path("/"), http.StatusSeeOther)
 	return nil
 }
 
-// logout ends the session.
+// logout ends the session: its stored row is deleted, so that a copy of
+// the cookie opens nothing either.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := u.endSession(r.Context(), s); err != nil {
+		return err
+	}
 	u.clearSession(w)
 	u.redirect(w, r, u.path("/login"), "signedout", -1)
 	return nil
@@ -94,17 +111,43 @@ func (u *UI) MintPortalLink(tenant string, ttl time.Duration) (path string, err 
 	return u.path("/portal/") + token, nil
 }
 
-// openPortal checks a portal link and starts a session for its tenant,
-// then sends the browser on to a URL without the token.
-func (u *UI) openPortal(w http.ResponseWriter, r *http.Request, s *session) error {
+// portalData is the portal confirmation page's content.
+type portalData struct {
+	Tenant string
+	Action string // where the confirming form posts
+}
+
+// portalClaimsOf checks the request's portal link.
+func (u *UI) portalClaimsOf(r *http.Request) (portalClaims, error) {
 	c, err := u.keys.openPortalToken(r.PathValue("token"), u.now())
 	if err != nil {
 		u.log.InfoContext(r.Context(), "ui: portal link refused", "error", err)
-		return &pageError{http.StatusForbidden, "This link is not valid or has expired. Ask for a new one."}
+		return c, &pageError{http.StatusForbidden, "This link is not valid or has expired. Ask for a new one."}
 	}
-	ns := u.newSession(kindTenant, PortalSessionTTL)
-	ns.Tenant = c.Tenant
-	if err := u.setSession(w, ns); err != nil {
+	return c, nil
+}
+
+// confirmPortal checks a portal link and asks to open it. A GET changes
+// no session: otherwise any page could sign a visitor, an admin included,
+// into a tenant of its choosing by linking an image to a portal link.
+func (u *UI) confirmPortal(w http.ResponseWriter, r *http.Request, s *session) error {
+	c, err := u.portalClaimsOf(r)
+	if err != nil {
+		return err
+	}
+	u.render(w, r, s, http.StatusOK, "portal", &portalData{Tenant: c.Tenant, Action: r.URL.EscapedPath()})
+	return nil
+}
+
+// openPortal, the confirming POST (with the session's CSRF token), starts
+// a stored session for the link's tenant, ending the visitor's session,
+// then sends the browser on to a URL without the token.
+func (u *UI) openPortal(w http.ResponseWriter, r *http.Request, s *session) error {
+	c, err := u.portalClaimsOf(r)
+	if err != nil {
+		return err
+	}
+	if err := u.startSession(r.Context(), w, s, kindTenant, "", c.Tenant, PortalSessionTTL); err != nil {
 		return err
 	}
 	http.Redirect(w, r, u.path("/endpoints"), http.StatusSeeOther)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/hookrelay/hookrelay/internal/store"
 )
 
 // Lifetimes of sessions and portal links.
@@ -50,18 +53,25 @@ const (
 	kindTenant = "tenant" // opened through a portal link: one tenant
 )
 
-// session is the signed content of the session cookie. The server keeps
-// no session state: the cookie is the session, authenticated with
-// HMAC-SHA256 and carrying its own expiry.
+// session is a visitor's session. A signed-in one (kindAdmin, kindTenant)
+// is kept by the store (store.Session): the cookie holds only a random
+// token, whose SHA-256 is the row's key, so that the cookie carries nothing
+// derived from an API key, logging out deletes the row, and revoking the
+// key ends it. An anonymous one, which only carries the CSRF nonce of the
+// sign-in form, is the signed cookie itself, so that visitors who never
+// sign in write nothing to the store.
 type session struct {
 	Kind   string `json:"k"`
 	Tenant string `json:"t,omitempty"` // kindTenant: the only tenant it sees
-	// KeyHash is the SHA-256 of the API key an admin signed in with; every
-	// request checks that the key is still unrevoked.
-	KeyHash []byte `json:"h,omitempty"`
-	// Nonce is random per session; the CSRF token is derived from it.
+	// Nonce is random per session; the CSRF token is derived from it. For
+	// a stored session it is the cookie's token.
 	Nonce   string `json:"n"`
 	Expires int64  `json:"e"` // Unix seconds
+
+	// stored: the session is a store.Session; Nonce is its token.
+	stored bool
+	// keyID is the API key of a stored admin session.
+	keyID string
 }
 
 // admin reports whether the session sees every tenant.
@@ -159,15 +169,10 @@ func (k keys) decodeSession(value string, now time.Time) (*session, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, errBadCookie
 	}
-	switch {
-	case s.Nonce == "", now.Unix() >= s.Expires:
-		return nil, errBadCookie
-	case s.Kind == kindTenant && isSourceTenant(s.Tenant):
-		// Sources are the admin's; no portal session sees their tenants.
-		return nil, errBadCookie
-	case s.Kind == kindAnon, s.Kind == kindTenant:
-	case s.Kind == kindAdmin && len(s.KeyHash) == sha256.Size:
-	default:
+	// Only anonymous sessions live in signed cookies; signed-in ones are
+	// stored, and a signed cookie claiming one (of an older version, or
+	// forged) opens nothing.
+	if s.Nonce == "" || now.Unix() >= s.Expires || s.Kind != kindAnon {
 		return nil, errBadCookie
 	}
 	return &s, nil
@@ -220,25 +225,104 @@ func (k keys) openPortalToken(token string, now time.Time) (portalClaims, error)
 	return c, nil
 }
 
-// setSession writes s as the session cookie.
+// sessionTokenBytes is the length of a stored session's random token.
+const sessionTokenBytes = 32
+
+// hashToken returns the SHA-256 of a stored session's token, its key in
+// the store.
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// isToken reports whether a cookie value is a stored session's token
+// rather than a signed anonymous session (which has a dot).
+func isToken(v string) bool {
+	return len(v) == base64.RawURLEncoding.EncodedLen(sessionTokenBytes) && !strings.Contains(v, ".")
+}
+
+// storedSession reads the stored session of token, or returns nil if there
+// is none (unknown, expired, logged out, its key revoked).
+func (u *UI) storedSession(ctx context.Context, token string) (*session, error) {
+	st, err := u.store.SessionByHash(ctx, hashToken(token), u.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up session: %w", err)
+	}
+	s := &session{Tenant: st.Tenant, Nonce: token, Expires: st.ExpiresAt.Unix(), stored: true, keyID: st.KeyID}
+	switch {
+	case st.Kind == store.SessionAdmin:
+		s.Kind = kindAdmin
+	case st.Kind == store.SessionTenant && !isSourceTenant(st.Tenant):
+		// Sources are the admin's; no portal session sees their tenants.
+		s.Kind = kindTenant
+	default:
+		return nil, nil
+	}
+	return s, nil
+}
+
+// startSession stores a new signed-in session of kind (kindAdmin with the
+// API key keyID, or kindTenant of tenant), lasting ttl, sets its cookie,
+// and ends old, the session it replaces, if old is stored.
+func (u *UI) startSession(ctx context.Context, w http.ResponseWriter, old *session, kind, keyID, tenant string, ttl time.Duration) error {
+	if err := u.endSession(ctx, old); err != nil {
+		return err
+	}
+	b := make([]byte, sessionTokenBytes)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := u.now()
+	st := &store.Session{TokenHash: hashToken(token), Kind: store.SessionTenant, Tenant: tenant, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if kind == kindAdmin {
+		st.Kind, st.KeyID, st.Tenant = store.SessionAdmin, keyID, ""
+	}
+	if err := u.store.CreateSession(ctx, st); err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	u.setCookie(w, token, st.ExpiresAt.Unix())
+	return nil
+}
+
+// endSession deletes s from the store if it is stored.
+func (u *UI) endSession(ctx context.Context, s *session) error {
+	if s == nil || !s.stored {
+		return nil
+	}
+	if err := u.store.DeleteSession(ctx, hashToken(s.Nonce)); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	return nil
+}
+
+// setSession writes the anonymous session s as the session cookie.
 func (u *UI) setSession(w http.ResponseWriter, s *session) error {
 	v, err := u.keys.encodeSession(s)
 	if err != nil {
 		return err
 	}
+	u.setCookie(w, v, s.Expires)
+	return nil
+}
+
+// setCookie writes the session cookie with value, expiring at expires
+// (Unix seconds).
+func (u *UI) setCookie(w http.ResponseWriter, value string, expires int64) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     cookieName,
-		Value:    v,
+		Value:    value,
 		Path:     u.base + "/",
-		MaxAge:   max(1, int(s.Expires-u.now().Unix())),
+		MaxAge:   max(1, int(expires-u.now().Unix())),
 		HttpOnly: true,
 		Secure:   u.secure,
 		// Lax, not Strict: a portal link opened from an e-mail or another
-		// site must arrive signed in. Every state change is a POST, which
-		// Lax keeps from cross-site requests, and carries a CSRF token.
+		// site must arrive with the visitor's session, to show what it
+		// would replace. Every state change is a POST, which Lax keeps
+		// from cross-site requests, and carries a CSRF token.
 		SameSite: http.SameSiteLaxMode,
 	})
-	return nil
 }
 
 // clearSession deletes the session cookie.
@@ -258,4 +342,39 @@ func (u *UI) clearSession(w http.ResponseWriter) {
 // from now.
 func (u *UI) newSession(kind string, ttl time.Duration) *session {
 	return &session{Kind: kind, Nonce: newNonce(), Expires: u.now().Add(ttl).Unix()}
+}
+
+// Leader says whether this node runs the periodic jobs when several nodes
+// share a store. *leader.Elector implements it.
+type Leader interface {
+	// Check reports whether this node leads now.
+	Check(ctx context.Context) bool
+}
+
+// sessionPruneEvery is how often Run prunes sessions.
+const sessionPruneEvery = 10 * time.Minute
+
+// Run deletes the stored sessions that have expired or whose API key was
+// revoked, at once and then every 10 minutes, on the leader only
+// (Config.Leader), until ctx is done; it then returns ctx's error. Such
+// sessions open nothing already; Run only keeps the table small.
+func (u *UI) Run(ctx context.Context) error {
+	t := time.NewTicker(sessionPruneEvery)
+	defer t.Stop()
+	for {
+		if u.leader == nil || u.leader.Check(ctx) {
+			if n, err := u.store.PruneSessions(ctx, u.now()); err != nil {
+				if ctx.Err() == nil {
+					u.log.WarnContext(ctx, "ui: prune sessions", "err", err)
+				}
+			} else if n > 0 {
+				u.log.InfoContext(ctx, "ui: pruned sessions", "sessions", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -60,6 +61,14 @@ type Config struct {
 	// BasePath is where the dashboard is mounted, without a trailing
 	// slash. "": "/ui".
 	BasePath string
+	// AuthFailures is how many failed sign-ins a client address may make
+	// in a burst before the sign-in form answers 429, and how many it
+	// earns back per minute. 0: authlimit.DefaultFailures (10).
+	AuthFailures int
+	// Leader, if set, is asked before each of Run's prunes of expired
+	// sessions, which then runs only where it says this node leads.
+	// nil: always.
+	Leader Leader
 }
 
 // UI is the dashboard's http.Handler. Create it with New; it is safe for
@@ -76,6 +85,8 @@ type UI struct {
 	pages    map[string]*pageTemplate
 	static   fs.FS
 	handler  http.Handler
+	limiter  *authlimit.Limiter
+	leader   Leader
 }
 
 // New returns the dashboard for cfg. It fails if the store is missing or
@@ -109,6 +120,8 @@ func New(cfg Config) (*UI, error) {
 	if u.now == nil {
 		u.now = time.Now
 	}
+	u.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: u.now})
+	u.leader = cfg.Leader
 	var err error
 	if u.rules, err = rules.New(rules.Config{
 		Store: cfg.Store, AllowPrivateNetworks: cfg.AllowPrivateNetworks,
@@ -138,7 +151,8 @@ func (u *UI) routes() *http.ServeMux {
 	handle("GET /login", u.public(u.loginPage))
 	handle("POST /login", u.public(u.login))
 	handle("POST /logout", u.public(u.logout))
-	handle("GET /portal/{token}", u.public(u.openPortal))
+	handle("GET /portal/{token}", u.public(u.confirmPortal))
+	handle("POST /portal/{token}", u.public(u.openPortal))
 
 	handle("GET /{$}", u.page(u.home))
 	handle("GET /endpoints", u.page(u.listEndpoints))
@@ -286,20 +300,20 @@ func (u *UI) wrap(h handlerFunc, needLogin bool) http.Handler {
 	})
 }
 
-// session returns the request's session. Without a valid cookie it starts
-// an anonymous one and sets its cookie. An admin session whose API key has
-// been revoked is ended.
+// session returns the request's session. Without a valid cookie (none,
+// forged, expired, logged out, its API key revoked) it starts an anonymous
+// one and sets its cookie.
 func (u *UI) session(w http.ResponseWriter, r *http.Request) (*session, error) {
-	now := u.now()
 	if c, err := r.Cookie(cookieName); err == nil {
-		s, err := u.keys.decodeSession(c.Value, now)
-		if err == nil && s.admin() {
-			_, err = u.store.APIKeyByHash(r.Context(), s.KeyHash)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("look up api key: %w", err)
+		if isToken(c.Value) {
+			s, err := u.storedSession(r.Context(), c.Value)
+			if err != nil {
+				return nil, err
 			}
-		}
-		if err == nil {
+			if s != nil {
+				return s, nil
+			}
+		} else if s, err := u.keys.decodeSession(c.Value, u.now()); err == nil {
 			return s, nil
 		}
 	}

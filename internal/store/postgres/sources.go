@@ -268,27 +268,38 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	return nil
 }
 
-// AddRejection stores r; r.ID and ReceivedAt must be set.
+// AddRejection stores r (r.ID and ReceivedAt must be set), cut to
+// store.MaxRejectionBytes, and deletes the source's oldest rejections past
+// store.RejectionBudget, in one transaction.
+//
+// Concurrent additions for one source take turns on an advisory lock of
+// the transaction, so that each trim sees the rows the others added.
 func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
 	if r.ID == "" {
 		return errors.New("add rejection: id is required")
 	}
-	h := r.Headers
-	if h == nil {
-		h = map[string]string{}
-	}
-	headers, err := json.Marshal(h)
+	headers, body, size, err := store.RejectionSize(r)
 	if err != nil {
-		return fmt.Errorf("add rejection: encode headers: %w", err)
+		return fmt.Errorf("add rejection: %w", err)
 	}
-	body := r.Body[:min(len(r.Body), store.MaxRejectionBody)]
-	if body == nil {
-		body = []byte{}
-	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO inbound_rejections (`+store.RejectionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		r.ID, r.SourceID, ms(r.ReceivedAt), cleanText(r.Reason), cleanText(r.Detail), cleanText(r.RemoteAddr),
-		string(headers), body, r.BodySize); err != nil {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('hookrelay rejections ' || $1, 0))`, r.SourceID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO inbound_rejections (`+store.RejectionCols+`, stored_bytes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID, r.SourceID, ms(r.ReceivedAt), cleanText(r.Reason), cleanText(r.Detail), cleanText(r.RemoteAddr),
+			headers, body, r.BodySize, size); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM inbound_rejections WHERE source_id = $1 AND id IN (
+			SELECT id FROM (
+				SELECT id, SUM(stored_bytes) OVER (ORDER BY id DESC) AS total
+				FROM inbound_rejections WHERE source_id = $1
+			) t WHERE total > $2)`, r.SourceID, int64(store.RejectionBudget))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("add rejection: %w", interpretError(err))
 	}
 	return nil

@@ -276,26 +276,24 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	return nil
 }
 
-// AddRejection stores r; r.ID and ReceivedAt must be set.
+// AddRejection stores r (r.ID and ReceivedAt must be set), cut to
+// store.MaxRejectionBytes, and deletes the source's oldest rejections past
+// store.RejectionBudget, in one transaction.
 func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
 	if r.ID == "" {
 		return errors.New("add rejection: id is required")
 	}
-	h := r.Headers
-	if h == nil {
-		h = map[string]string{}
-	}
-	headers, err := json.Marshal(h)
+	headers, body, size, err := store.RejectionSize(r)
 	if err != nil {
-		return fmt.Errorf("add rejection: encode headers: %w", err)
-	}
-	body := r.Body[:min(len(r.Body), store.MaxRejectionBody)]
-	if body == nil {
-		body = []byte{}
+		return fmt.Errorf("add rejection: %w", err)
 	}
 	err = s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO inbound_rejections (`+store.RejectionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.SourceID, ms(r.ReceivedAt), r.Reason, r.Detail, r.RemoteAddr, string(headers), body, r.BodySize)
+		_, err := w.exec(`INSERT INTO inbound_rejections (`+store.RejectionCols+`, stored_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.SourceID, ms(r.ReceivedAt), r.Reason, r.Detail, r.RemoteAddr, headers, body, r.BodySize, size)
+		if err != nil {
+			return err
+		}
+		_, err = w.exec(trimRejections, r.SourceID, r.SourceID, store.RejectionBudget)
 		return err
 	})
 	if err != nil {
@@ -303,6 +301,14 @@ func (s *Store) AddRejection(ctx context.Context, r *store.Rejection) error {
 	}
 	return nil
 }
+
+// trimRejections deletes the rejections of a source (the first two
+// arguments) past its newest ones that add up to the budget (the third).
+const trimRejections = `DELETE FROM inbound_rejections WHERE source_id = ? AND id IN (
+	SELECT id FROM (
+		SELECT id, SUM(stored_bytes) OVER (ORDER BY id DESC) AS total
+		FROM inbound_rejections WHERE source_id = ?
+	) WHERE total > ?)`
 
 // ListRejections returns a page of rejections, newest first.
 func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]*store.Rejection, string, error) {
