@@ -48,7 +48,7 @@ func Resolve(name string, custom []byte) (*signature.Scheme, error) {
 	}
 	s, err := signature.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q", ErrUnknown, name)
+		return nil, fmt.Errorf("%w %q (%w)", ErrUnknown, name, err)
 	}
 	return s, nil
 }
