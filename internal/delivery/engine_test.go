@@ -622,43 +622,56 @@ func TestEngineFIFO(t *testing.T) {
 }
 
 // TestEngineRateLimit: an endpoint limited to 20 deliveries a second gets
-// no more than that, measured over any one-second window.
+// one token each 1/20 s of the engine's clock, and no more (its bucket holds
+// one); an unlimited endpoint does not wait for it. The clock is a fake that
+// moves only when the test says, so each step checks exactly what the engine
+// decided at that time, whatever the machine's load.
 func TestEngineRateLimit(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, nil)
 	free := newReceiver(t, nil)
-	b := setup(t, Config{AllowPrivateNetworks: true})
+	clk := newFakeClock(time.Time{}) // set once the deliveries exist
+	b := setup(t, Config{AllowPrivateNetworks: true, Now: clk.now})
 	b.endpoint(t, rc.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.RateLimit = 20 })
 	b.endpoint(t, free.URL, "github", []string{"s"}, nil)
 	const n = 40
 	for i := range n {
 		b.accept(t, "x", fmt.Sprintf(`{"i":%d}`, i))
 	}
-	start := time.Now()
+	clk.set(time.Now())
+	passes := watchPasses(b.engine)
+	// settled waits until the engine has looked at the clock's time and
+	// what it started has been recorded, and says how many requests the
+	// limited endpoint got.
+	settled := func() int {
+		t.Helper()
+		passes.lookedAt(t, clk.now())
+		passes.another(t)
+		waitFor(t, 10*time.Second, func() bool {
+			inflight, _ := b.engine.counts()
+			return inflight == 0 && b.engine.recorded.Load() == int64(rc.count()+free.count())
+		}, func() string { return "requests still in flight" })
+		return rc.count()
+	}
 	b.start(t)
-	waitFor(t, 10*time.Second, func() bool { return rc.count() == n && free.count() == n },
-		func() string {
-			return fmt.Sprintf("limited got %d, free got %d, want %d each", rc.count(), free.count(), n)
-		})
-	took := time.Since(start)
-	reqs := rc.requests()
-	for i := range reqs {
-		j := i
-		for j < len(reqs) && reqs[j].at.Sub(reqs[i].at) < time.Second {
-			j++
+	// The clock stands still: the free endpoint gets everything, the
+	// limited one its one token.
+	waitFor(t, 10*time.Second, func() bool { return free.count() == n },
+		func() string { return fmt.Sprintf("the unlimited endpoint got %d of %d", free.count(), n) })
+	if got := settled(); got != 1 {
+		t.Fatalf("the limited endpoint got %d requests at one instant, want its burst of 1", got)
+	}
+	// Each 1/20 s (and a little: no rounding may leave the token short)
+	// lets exactly one more through.
+	const step = time.Second/20 + time.Millisecond
+	for want := 2; want <= n; want++ {
+		clk.advance(step)
+		waitFor(t, 10*time.Second, func() bool { return rc.count() >= want },
+			func() string { return fmt.Sprintf("after %d steps the limited endpoint got %d", want-1, rc.count()) })
+		if got := settled(); got != want {
+			t.Fatalf("after %d steps of %v the limited endpoint got %d requests, want %d", want-1, step, got, want)
 		}
-		if j-i > 21 { // rate + the bucket's burst of 1... plus 1 of timer slack
-			t.Fatalf("%d requests within one second from request %d", j-i, i)
-		}
 	}
-	if took < 1800*time.Millisecond {
-		t.Errorf("%d deliveries at 20/s took %v", n, took)
-	}
-	freeReqs := free.requests()
-	if last := freeReqs[len(freeReqs)-1].at.Sub(start); last > time.Second {
-		t.Errorf("the unlimited endpoint waited for the limited one: last delivery after %v", last)
-	}
-	t.Logf("40 rate-limited deliveries took %v", took)
 }
 
 // TestEngineAutoDisable: an endpoint failing for longer than DisableAfter
