@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -36,46 +37,84 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// lookedAt makes b's engine report its claim passes: the returned function
-// waits until the engine has claimed at or after at, and then for one more
-// whole pass, so that whatever that pass decided has been decided.
-func (b *testBundle) lookedAt(t *testing.T) func(at time.Time) {
-	t.Helper()
-	var mu sync.Mutex
-	cond := sync.NewCond(&mu)
-	var last time.Time
-	var passes int
-	b.engine.onLook = func(now time.Time, _ int) {
-		mu.Lock()
-		last, passes = now, passes+1
-		mu.Unlock()
-		cond.Broadcast()
+// passWatch follows the claim loop's passes (Engine.onLook): the event a
+// test waits for to know that the engine looked, and what it decided.
+type passWatch struct {
+	e    *Engine
+	mu   sync.Mutex
+	n    int           // passes so far
+	last time.Time     // what the latest pass claimed at
+	next chan struct{} // closed by the next pass
+}
+
+// watchPasses starts following e's passes; call it before Run.
+func watchPasses(e *Engine) *passWatch {
+	w := &passWatch{e: e, next: make(chan struct{})}
+	e.onLook = func(now time.Time, _ int) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.n, w.last = w.n+1, now
+		close(w.next)
+		w.next = make(chan struct{})
 	}
-	return func(at time.Time) {
-		t.Helper()
-		b.engine.Notify()
-		timeout := time.AfterFunc(10*time.Second, func() {
-			mu.Lock()
-			passes = -1 << 30
-			mu.Unlock()
-			cond.Broadcast()
-		})
-		defer timeout.Stop()
-		mu.Lock()
-		defer mu.Unlock()
-		for last.Before(at) && passes >= 0 {
-			cond.Wait()
+	return w
+}
+
+// until waits until ok holds of the number of passes and the time the
+// latest claimed at, waking the engine so that it need not wait for a poll.
+func (w *passWatch) until(t *testing.T, what string, ok func(n int, last time.Time) bool) {
+	t.Helper()
+	if err := w.wait(what, ok); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait is until for goroutines other than the test's: it returns an error
+// instead of failing the test.
+func (w *passWatch) wait(what string, ok func(n int, last time.Time) bool) error {
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		w.mu.Lock()
+		n, last, next := w.n, w.last, w.next
+		w.mu.Unlock()
+		if ok(n, last) {
+			return nil
 		}
-		for n := passes; passes == n && passes >= 0; {
-			b.engine.Notify()
-			cond.Wait()
-		}
-		if passes < 0 {
-			t.Fatalf("the engine made no claim pass at %v within 10s", at)
+		w.e.Notify()
+		select {
+		case <-next:
+		case <-timeout.C:
+			return fmt.Errorf("engine: no %s within 10s (%d passes, the last at %v)", what, n, last)
 		}
 	}
 }
 
+// lookedAt waits until a pass that claimed at or after at has finished:
+// what the engine decides at that time, it has decided.
+func (w *passWatch) lookedAt(t *testing.T, at time.Time) {
+	t.Helper()
+	w.until(t, "claim pass at "+at.Format(time.RFC3339Nano), func(_ int, last time.Time) bool { return !last.Before(at) })
+}
+
+// another waits until a whole pass has run that started after the call.
+func (w *passWatch) another(t *testing.T) {
+	t.Helper()
+	if err := w.waitAnother(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitAnother is another for goroutines other than the test's.
+func (w *passWatch) waitAnother() error {
+	w.mu.Lock()
+	n0 := w.n
+	w.mu.Unlock()
+	return w.wait("further claim pass", func(n int, _ time.Time) bool { return n >= n0+2 })
+}
+
+// counts says how many requests are in flight and how many claimed
+// deliveries are held.
 func (e *Engine) counts() (inflight, held int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -179,4 +218,21 @@ func TestEngineHeldJobUsesEngineClock(t *testing.T) {
 	if as := b.attempts(t, second[0].ID); len(as) != 1 || as[0].StartedAt.Before(clk.now().Add(-time.Second)) {
 		t.Errorf("attempts %s, want one started at the engine's time %v", describe(as), clk.now())
 	}
+}
+
+// isStopping reports whether the engine has stopped starting requests.
+func (e *Engine) isStopping() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopping
+}
+
+// endpointInflight is how many requests to the endpoint are in flight.
+func (e *Engine) endpointInflight(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ep := e.eps[id]; ep != nil {
+		return ep.inflight
+	}
+	return 0
 }

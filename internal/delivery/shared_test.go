@@ -29,13 +29,22 @@ func TestEngineSharedStore(t *testing.T) {
 		rate        = 10 // burst 1
 		n           = 24
 	)
-	var inflight, most atomic.Int32
+	// The slow endpoint holds each request until both engines have made a
+	// whole claim pass meanwhile, and counts what the two have in flight
+	// to it then: any claim past the limit has been made and started.
+	var most atomic.Int32
+	var engines []*passWatch
+	var slowID string
 	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int, _ []byte) {
-		c := inflight.Add(1)
-		defer inflight.Add(-1)
-		for m := most.Load(); c > m && !most.CompareAndSwap(m, c); m = most.Load() {
+		c := 0
+		for _, p := range engines {
+			if err := p.waitAnother(); err != nil {
+				t.Error(err)
+			}
+			c += p.e.endpointInflight(slowID)
 		}
-		time.Sleep(50 * time.Millisecond)
+		for m := most.Load(); int32(c) > m && !most.CompareAndSwap(m, int32(c)); m = most.Load() {
+		}
 	})
 	limited := newReceiver(t, nil)
 	// Small claims, so that both engines get some of each endpoint's
@@ -53,7 +62,8 @@ func TestEngineSharedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &testBundle{store: a.store, engine: other}
-	a.endpoint(t, slow.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"slow"} })
+	slowID = a.endpoint(t, slow.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"slow"} }).ID
+	engines = []*passWatch{watchPasses(a.engine), watchPasses(b.engine)}
 	a.endpoint(t, limited.URL, "github", []string{"s"}, func(ep *store.Endpoint) {
 		ep.EventTypes, ep.RateLimit = []string{"limited"}, rate
 	})

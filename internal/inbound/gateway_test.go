@@ -202,7 +202,11 @@ func TestIndependentSigners(t *testing.T) {
 					}
 				}
 			}
-			time.Sleep(100 * time.Millisecond)
+			// Only the genuine requests made deliveries; once those are
+			// done, nothing else can reach the destination.
+			if ds := b.settled(sources...); len(ds) != len(cases) {
+				t.Errorf("%d deliveries, want %d: a tampered request got through", len(ds), len(cases))
+			}
 			if n := len(dest.requests()); n != len(cases) {
 				t.Errorf("destination received %d requests, want %d: a tampered one got through", n, len(cases))
 			}
@@ -349,7 +353,7 @@ func TestDuplicateDeliveredOnce(t *testing.T) {
 	}
 
 	dest.wait(t, 3)
-	time.Sleep(300 * time.Millisecond)
+	b.settled(src, slack)
 	if n := len(dest.requests()); n != 3 {
 		t.Fatalf("destination received %d requests, want 3", n)
 	}
@@ -382,9 +386,13 @@ func TestDestinationDown(t *testing.T) {
 	n := dest.failed()
 	waitFor(t, func() bool { return dest.failed() >= n+10 }, "the destination was not retried while dropping connections")
 	dest.set(false, false)
-	got := dest.wait(t, 10)
-	time.Sleep(300 * time.Millisecond)
-	got = dest.requests()
+	dest.wait(t, 10)
+	for _, d := range b.settled(src) {
+		if d.Status != store.StatusSucceeded {
+			t.Errorf("delivery %s: %s after %d attempts", d.ID, d.Status, d.Attempts)
+		}
+	}
+	got := dest.requests()
 	if len(got) != 10 {
 		t.Fatalf("destination received %d requests, want 10", len(got))
 	}

@@ -217,6 +217,28 @@ func (b *bundle) deliveries(src *store.Source) []*store.Delivery {
 	return ds
 }
 
+// settled waits until every delivery of the sources is final (succeeded
+// or failed), and returns them. A final delivery is never sent again, so
+// what a destination has received by then is all it will receive: the
+// event to wait on before asserting that nothing more arrived.
+func (b *bundle) settled(srcs ...*store.Source) []*store.Delivery {
+	b.t.Helper()
+	var all []*store.Delivery
+	waitFor(b.t, func() bool {
+		all = all[:0]
+		for _, src := range srcs {
+			for _, d := range b.deliveries(src) {
+				if d.Status == store.StatusPending {
+					return false
+				}
+				all = append(all, d)
+			}
+		}
+		return true
+	}, "deliveries still pending")
+	return all
+}
+
 // received is one request a sink got.
 type received struct {
 	body   []byte
