@@ -185,6 +185,10 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if err := protectFiles(path); err != nil {
+		unlockFile(lock)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	s := &Store{
 		cipher: cfg.Cipher,
 		log:    log,
@@ -289,6 +293,9 @@ func Migrate(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	defer unlockFile(lock)
+	if err := protectFiles(path); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn(path, dsnConfig{busy: defaultBusyTimeout, sync: "FULL"}))
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
