@@ -604,16 +604,27 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	return err
 }
 
-// healthz answers 200 {"status":"ok","store":"ok"} when the store answers,
-// 503 otherwise.
+// healthz answers 200 {"status":"ok","store":"ok"} when the store answers
+// and can write; 503 with "store":"cannot_write" when it answers but a
+// write failed lately for want of space or a writable database
+// (store.HealthChecker), and 503 with "store":"unavailable" when it does
+// not answer.
 func healthz(st store.Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := st.Ping(ctx); err != nil {
+		check := st.Ping
+		if hc, ok := st.(store.HealthChecker); ok {
+			check = hc.Health
+		}
+		if err := check(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if errors.Is(err, store.ErrUnavailable) {
+				fmt.Fprintln(w, `{"status":"unavailable","store":"cannot_write"}`)
+				return
+			}
 			fmt.Fprintln(w, `{"status":"unavailable","store":"unavailable"}`)
 			return
 		}
