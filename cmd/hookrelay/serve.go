@@ -435,6 +435,10 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
+	guard, err := newKeyGuard(cfg) // before open, which creates a missing key file
+	if err != nil {
+		return err
+	}
 	st, pg, err := db.open(ctx, cfg.SecretKey, logger)
 	if err != nil {
 		return err
@@ -444,6 +448,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}
 	}()
+	if err := guard.check(ctx, st); err != nil {
+		return err
+	}
 	if err := checkSecretKey(ctx, st); err != nil {
 		return err
 	}
