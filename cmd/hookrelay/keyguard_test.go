@@ -26,7 +26,9 @@ func startOnce(t *testing.T, dir string, vars map[string]string) (int, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, e, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}) }()
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"})
+	}()
 	for {
 		select {
 		case code := <-done:
