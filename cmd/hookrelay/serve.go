@@ -74,6 +74,9 @@ type serveConfig struct {
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
 	Retention time.Duration
+	// MetricsAddr, when set, is the listen address of /metrics, which the
+	// main listener then does not serve.
+	MetricsAddr string
 	// EndpointConcurrency bounds the requests in flight to one endpoint,
 	// from all the nodes of a PostgreSQL database together; 0 is the
 	// engine's default.
@@ -162,6 +165,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	c := &serveConfig{LogLevel: slog.LevelInfo}
 	fs := newFlagSet("serve", e.stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics alone (host:port), which the main listener then does not serve; empty: /metrics on --addr")
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret and session key files")
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
@@ -181,6 +185,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef := envFlags{fs: fs}
 	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
 	ef.bind("addr", "HOOKRELAY_ADDR")
+	ef.bind("metrics-addr", "HOOKRELAY_METRICS_ADDR")
 	ef.bind("data", "HOOKRELAY_DATA")
 	ef.bind("database", "HOOKRELAY_DATABASE_URL")
 	ef.bind("retention", "HOOKRELAY_RETENTION")
@@ -200,7 +205,8 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay serve [flags]")
 		fmt.Fprintln(fs.Output(), `
 Runs the webhook service: the API under /api/v1, the delivery engine,
-/healthz and /metrics. Data lives in DIR/hookrelay.db, or, with --database,
+/healthz and /metrics (on --metrics-addr instead, when set: keep it off a
+public listener). Data lives in DIR/hookrelay.db, or, with --database,
 in PostgreSQL, where any number of nodes can share it. Endpoint secrets are
 encrypted with the key in HOOKRELAY_SECRET_KEY (base64, 32 bytes) or, without
 it, DIR/secret.key, created on first start; dashboard sessions are signed
@@ -548,13 +554,23 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", apiHandler)
 	mux.Handle("POST /in/{source}", gateway) // inbound webhooks, verified by their source's scheme
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)})
+	metrics, err := listenMetrics(cfg.MetricsAddr, metricsHandler, logger)
+	if err != nil {
+		return err
+	}
+	if metrics == nil {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
 	mux.HandleFunc("GET /healthz", healthz(st))
 	mux.Handle("/ui/", dash)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		if metrics != nil {
+			metrics.ln.Close()
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
@@ -571,7 +587,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// events can arrive.
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := engine.Run(engineCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -586,6 +602,14 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			failed <- fmt.Errorf("http server: %w", err)
 		}
 	})
+	if metrics != nil {
+		wg.Go(func() {
+			if err := metrics.srv.Serve(metrics.ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("metrics server: %w", err)
+			}
+		})
+		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", metrics.ln.Addr())
+	}
 	addr := ln.Addr().String()
 	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "allow_private_networks", cfg.AllowPrivateNetworks)
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
@@ -601,6 +625,12 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if serr := srv.Shutdown(sctx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("shut down http server: %w", serr))
 		srv.Close()
+	}
+	if metrics != nil {
+		if serr := metrics.srv.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("shut down metrics server: %w", serr))
+			metrics.srv.Close()
+		}
 	}
 	stopEngine()
 	wg.Wait()
