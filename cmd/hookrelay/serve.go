@@ -74,6 +74,9 @@ type serveConfig struct {
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
 	Retention time.Duration
+	// MetricsAddr, when set, is the listen address of /metrics, which the
+	// main listener then does not serve.
+	MetricsAddr string
 	// EndpointConcurrency bounds the requests in flight to one endpoint,
 	// from all the nodes of a PostgreSQL database together; 0 is the
 	// engine's default.
@@ -162,6 +165,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	c := &serveConfig{LogLevel: slog.LevelInfo}
 	fs := newFlagSet("serve", e.stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics alone (host:port), which the main listener then does not serve; empty: /metrics on --addr")
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret and session key files")
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
@@ -181,6 +185,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef := envFlags{fs: fs}
 	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
 	ef.bind("addr", "HOOKRELAY_ADDR")
+	ef.bind("metrics-addr", "HOOKRELAY_METRICS_ADDR")
 	ef.bind("data", "HOOKRELAY_DATA")
 	ef.bind("database", "HOOKRELAY_DATABASE_URL")
 	ef.bind("retention", "HOOKRELAY_RETENTION")
@@ -200,7 +205,8 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay serve [flags]")
 		fmt.Fprintln(fs.Output(), `
 Runs the webhook service: the API under /api/v1, the delivery engine,
-/healthz and /metrics. Data lives in DIR/hookrelay.db, or, with --database,
+/healthz and /metrics (on --metrics-addr instead, when set: keep it off a
+public listener). Data lives in DIR/hookrelay.db, or, with --database,
 in PostgreSQL, where any number of nodes can share it. Endpoint secrets are
 encrypted with the key in HOOKRELAY_SECRET_KEY (base64, 32 bytes) or, without
 it, DIR/secret.key, created on first start; dashboard sessions are signed
@@ -435,6 +441,10 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
+	guard, err := newKeyGuard(cfg) // before open, which creates a missing key file
+	if err != nil {
+		return err
+	}
 	st, _, err := db.open(ctx, cfg.SecretKey, logger)
 	if err != nil {
 		return err
@@ -444,6 +454,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}
 	}()
+	if err := guard.check(ctx, st); err != nil {
+		return err
+	}
 	if err := checkSecretKey(ctx, st); err != nil {
 		return err
 	}
@@ -545,13 +558,23 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", apiHandler)
 	mux.Handle("POST /in/{source}", gateway) // inbound webhooks, verified by their source's scheme
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)})
+	metrics, err := listenMetrics(cfg.MetricsAddr, metricsHandler, logger)
+	if err != nil {
+		return err
+	}
+	if metrics == nil {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
 	mux.HandleFunc("GET /healthz", healthz(st))
 	mux.Handle("/ui/", dash)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		if metrics != nil {
+			metrics.ln.Close()
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
@@ -568,7 +591,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// events can arrive.
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := engine.Run(engineCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -585,6 +608,14 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			failed <- fmt.Errorf("http server: %w", err)
 		}
 	})
+	if metrics != nil {
+		wg.Go(func() {
+			if err := metrics.srv.Serve(metrics.ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("metrics server: %w", err)
+			}
+		})
+		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", metrics.ln.Addr())
+	}
 	addr := ln.Addr().String()
 	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "allow_private_networks", cfg.AllowPrivateNetworks)
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
@@ -601,6 +632,12 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		err = errors.Join(err, fmt.Errorf("shut down http server: %w", serr))
 		srv.Close()
 	}
+	if metrics != nil {
+		if serr := metrics.srv.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("shut down metrics server: %w", serr))
+			metrics.srv.Close()
+		}
+	}
 	stopEngine()
 	wg.Wait()
 	close(failed)
@@ -610,16 +647,27 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	return err
 }
 
-// healthz answers 200 {"status":"ok","store":"ok"} when the store answers,
-// 503 otherwise.
+// healthz answers 200 {"status":"ok","store":"ok"} when the store answers
+// and can write; 503 with "store":"cannot_write" when it answers but a
+// write failed lately for want of space or a writable database
+// (store.HealthChecker), and 503 with "store":"unavailable" when it does
+// not answer.
 func healthz(st store.Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := st.Ping(ctx); err != nil {
+		check := st.Ping
+		if hc, ok := st.(store.HealthChecker); ok {
+			check = hc.Health
+		}
+		if err := check(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if errors.Is(err, store.ErrUnavailable) {
+				fmt.Fprintln(w, `{"status":"unavailable","store":"cannot_write"}`)
+				return
+			}
 			fmt.Fprintln(w, `{"status":"unavailable","store":"unavailable"}`)
 			return
 		}

@@ -283,7 +283,12 @@ const (
 	CodeValidation       = "validation_failed"  // 422: readable, but refused
 	CodeTooManyRequests  = "too_many_requests"  // 429: too many failed authentications
 	CodeInternal         = "internal"           // 500
+	CodeUnavailable      = "unavailable"        // 503: the store cannot write for now; see Retry-After
 )
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for a store
+// that cannot write.
+const unavailableRetryAfter = 30
 
 // An Error is an error response: its status, its code and a message for
 // people.
@@ -321,16 +326,22 @@ func storeError(err error, what, id string) error {
 
 // writeError writes err as a JSON error response. Errors other than *Error
 // are logged and answered with a generic 500; a request whose time ran out
-// gets 503.
+// gets 503, and so does one the store could not write (store.ErrUnavailable:
+// a full disk, a read-only database), with Retry-After, for the client to
+// try again once the operator has made room.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		status, msg := http.StatusInternalServerError, "internal error"
-		if errors.Is(err, context.DeadlineExceeded) {
+		status, code, msg := http.StatusInternalServerError, CodeInternal, "internal error"
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
 			status, msg = http.StatusServiceUnavailable, "the request timed out"
+		case errors.Is(err, store.ErrUnavailable):
+			status, code, msg = http.StatusServiceUnavailable, CodeUnavailable, "the service cannot store data for now; try again later"
+			w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
 		}
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		e = &Error{Status: status, Code: CodeInternal, Message: msg}
+		e = &Error{Status: status, Code: code, Message: msg}
 	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)

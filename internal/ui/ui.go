@@ -339,13 +339,18 @@ func (u *UI) notify() {
 
 // writeError renders err as an error page: a *pageError with its status
 // and message, anything else logged and shown as a generic 500 (503 when
-// the request ran out of time).
+// the request ran out of time or the store cannot write).
 func (u *UI) writeError(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	var pe *pageError
 	if !errors.As(err, &pe) {
 		pe = &pageError{http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, the server's log says why."}
-		if errors.Is(err, context.DeadlineExceeded) {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
 			pe = &pageError{http.StatusServiceUnavailable, "The server took too long to answer. Try again."}
+		case errors.Is(err, store.ErrUnavailable):
+			// A full disk or a read-only database: the operator must act.
+			w.Header().Set("Retry-After", "30")
+			pe = &pageError{http.StatusServiceUnavailable, "The server cannot store data for now (its disk may be full). Try again later."}
 		}
 		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}

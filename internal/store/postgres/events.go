@@ -129,7 +129,7 @@ func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSinc
 			store.ErrConflict, e.IdempotencyKey, earlier.ID)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("create event: %w", err)
+		return nil, nil, fmt.Errorf("create event: %w", unavailable(err))
 	}
 	return &e, out, nil
 }

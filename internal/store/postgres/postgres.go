@@ -50,6 +50,7 @@ type Store struct {
 	cipher store.Cipher
 	log    *slog.Logger
 	ids    idGen
+	health *store.WriteHealth // failures of statements, for Health
 }
 
 var _ store.Store = (*Store)(nil)
@@ -92,11 +93,15 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
 	}
+	health := &store.WriteHealth{}
+	if pcfg.ConnConfig.Tracer == nil {
+		pcfg.ConnConfig.Tracer = healthTracer{health}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, cipher: cfg.Cipher, log: log}
+	s := &Store{pool: pool, cipher: cfg.Cipher, log: log, health: health}
 	if err := s.open(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(pcfg), err)
@@ -453,7 +458,7 @@ func interpretError(err error) error {
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
 		return fmt.Errorf("%w: %v", store.ErrConflict, err)
 	}
-	return err
+	return unavailable(err)
 }
 
 // Times are stored as Unix milliseconds.

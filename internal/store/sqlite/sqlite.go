@@ -51,6 +51,11 @@ type Config struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// connection before failing. 0 means 5s.
 	BusyTimeout time.Duration
+	// MaxPageCount caps the database's size in pages (of 4 KiB), as
+	// SQLite's max_page_count: a write that would grow it further fails
+	// with store.ErrUnavailable, as on a full disk. 0 means no cap but the
+	// disk's. A cap below the database's size is raised to it.
+	MaxPageCount int64
 }
 
 // Store is a store.Store on one SQLite database file. It is safe for
@@ -76,6 +81,8 @@ type Store struct {
 	w      *writer
 
 	dispatch atomic.Pointer[dispatchConfig] // nil: claim nothing at creation
+
+	health store.WriteHealth // failures of writes, for Health
 }
 
 // dispatchConfig is what SetDispatcher set.
@@ -117,6 +124,7 @@ type dsnConfig struct {
 	busy     time.Duration
 	sync     string
 	readOnly bool
+	maxPages int64
 }
 
 // Memory. The writer's page cache is what keeps claims and completions fast
@@ -147,6 +155,9 @@ func dsn(path string, c dsnConfig) string {
 	} else {
 		q = append(q, "_journal_mode=WAL", "_synchronous="+c.sync, "_pragma=cache_size(-"+strconv.Itoa(writerCacheKiB)+")",
 			"_pragma=mmap_size(0)", "_pragma=wal_autocheckpoint(4000)")
+		if c.maxPages > 0 {
+			q = append(q, "_pragma=max_page_count("+strconv.FormatInt(c.maxPages, 10)+")")
+		}
 	}
 	return path + "?" + strings.Join(q, "&")
 }
@@ -155,7 +166,10 @@ func configure(cfg *Config) (dsnConfig, *slog.Logger, error) {
 	if cfg == nil || cfg.Cipher == nil {
 		return dsnConfig{}, nil, errors.New("sqlite: Config.Cipher is required")
 	}
-	c := dsnConfig{busy: cfg.BusyTimeout, sync: "FULL"}
+	if cfg.MaxPageCount < 0 {
+		return dsnConfig{}, nil, fmt.Errorf("sqlite: Config.MaxPageCount is %d, want 0 or more", cfg.MaxPageCount)
+	}
+	c := dsnConfig{busy: cfg.BusyTimeout, sync: "FULL", maxPages: cfg.MaxPageCount}
 	if c.busy <= 0 {
 		c.busy = defaultBusyTimeout
 	}
@@ -193,6 +207,10 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := protectFiles(path); err != nil {
+		unlockFile(lock)
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{
@@ -299,6 +317,9 @@ func Migrate(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	defer unlockFile(lock)
+	if err := protectFiles(path); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn(path, dsnConfig{busy: defaultBusyTimeout, sync: "FULL"}))
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
@@ -390,8 +411,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // interpretError translates driver errors to the store's sentinels:
-// sql.ErrNoRows to store.ErrNotFound and uniqueness violations to
-// store.ErrConflict. Other errors are returned as they are.
+// sql.ErrNoRows to store.ErrNotFound, uniqueness violations to
+// store.ErrConflict, and a full disk or database (SQLITE_FULL), a
+// read-only database or file system (SQLITE_READONLY and its extended
+// codes) and I/O errors (SQLITE_IOERR and its extended codes) to
+// store.ErrUnavailable. Other errors are returned as they are.
 func interpretError(err error) error {
 	if err == nil {
 		return nil
@@ -404,6 +428,11 @@ func interpretError(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		}
+		// The primary result code is the low byte of an extended one.
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR:
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
 	return err

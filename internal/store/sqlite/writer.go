@@ -49,7 +49,7 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 		return ctx.Err()
 	}
 	s.mu.RUnlock()
-	return <-op.done
+	return s.health.Failed(<-op.done)
 }
 
 // writer owns the writing connection. All its fields belong to its
@@ -146,7 +146,7 @@ func (w *writer) runBatch(batch []*writeOp) {
 	for {
 		if err := w.execControl("BEGIN IMMEDIATE"); err != nil {
 			w.s.log.ErrorContext(context.Background(), "sqlite writer: begin", "err", err)
-			w.answerAll(batch, fmt.Errorf("begin: %w", err))
+			w.answerAll(batch, fmt.Errorf("begin: %w", interpretError(err)))
 			return
 		}
 		rerun := false
@@ -180,7 +180,7 @@ func (w *writer) runBatch(batch []*writeOp) {
 			w.s.log.ErrorContext(context.Background(), "sqlite writer: commit", "err", err, "ops", len(batch))
 			w.execControl("ROLLBACK")
 			w.forgetAll()
-			w.answerAll(batch, fmt.Errorf("commit: %w", err))
+			w.answerAll(batch, fmt.Errorf("commit: %w", interpretError(err)))
 			return
 		}
 		for _, op := range batch {

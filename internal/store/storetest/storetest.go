@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentQueue", testConcurrentQueue},
 		{"Ping", testPing},
+		{"Health", testHealth},
 	}
 	tests = append(tests, sourceTests...)  // sources.go
 	tests = append(tests, historyTests...) // history.go

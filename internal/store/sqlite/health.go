@@ -1,0 +1,25 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+var _ store.HealthChecker = (*Store)(nil)
+
+// Health reports whether the store can write: an error wrapping
+// store.ErrUnavailable when a write failed within the last
+// store.DefaultHealthWindow because the disk is full, the database is
+// read-only or an I/O error, else what Ping reports. See
+// store.HealthChecker.
+func (s *Store) Health(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	if err := s.health.Err(); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	return nil
+}
