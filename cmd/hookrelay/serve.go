@@ -484,7 +484,6 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		DisableAfter:         cfg.DisableAfter,
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
-		SharedStore:          pg != nil, // nodes share PostgreSQL: limits hold across them
 		Leader:               elector,
 		OperatorURL:          cfg.OperatorURL,
 		OperatorScheme:       cfg.OperatorScheme,

@@ -301,7 +301,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	e.UpdatedAt = a.now()
-	patch := store.PatchOf(e)
+	id, patch := e.ID, store.PatchOf(e)
 	if req.Disabled != nil {
 		patch.Enabled = store.Ptr(!*req.Disabled)
 	}

@@ -158,7 +158,7 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 		}
 		dests[i], secrets[i] = ep, secret
 	}
-	if err := a.store.CreateSource(r.Context(), src); err != nil {
+	if err := a.store.CreateSource(r.Context(), src, dests); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{http.StatusConflict, CodeConflict, "a source called " + src.Name + " exists"}
 		}
@@ -168,9 +168,6 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 	out.Secret = generated
 	out.Destinations = []endpointJSON{}
 	for i, ep := range dests {
-		if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
-			return fmt.Errorf("create source %s: destination %d: %w", src.ID, i, err)
-		}
 		ej := toEndpointJSON(ep)
 		ej.Secret = secrets[i]
 		out.Destinations = append(out.Destinations, ej)
@@ -400,8 +397,11 @@ func (a *API) updateSource(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	src.UpdatedAt = now
-	if err := a.store.UpdateSource(r.Context(), src); err != nil {
-		return storeError(err, "source", src.ID)
+	id, patch := src.ID, store.SourcePatchOf(src)
+	if src, err = a.store.UpdateSource(r.Context(), id, func(*store.Source) (store.SourcePatch, error) {
+		return patch, nil
+	}); err != nil {
+		return storeError(err, "source", id)
 	}
 	return a.writeSource(w, r, http.StatusOK, src)
 }

@@ -104,7 +104,7 @@ func FuzzGateway(f *testing.F) {
 		src := &store.Source{ID: store.NewID("src"), Name: name, Scheme: name, DedupeWindow: time.Hour,
 			Secrets: []store.Secret{{Value: fuzzSecret, CreatedAt: now}}, CreatedAt: now, UpdatedAt: now,
 			SlackChallenge: name == "slack"}
-		if err := st.CreateSource(f.Context(), src); err != nil {
+		if err := st.CreateSource(f.Context(), src, nil); err != nil {
 			f.Fatal(err)
 		}
 	}

@@ -128,7 +128,7 @@ func (b *bundle) source(name, scheme string, secrets []string, dest string, mod 
 	if mod != nil {
 		mod(src)
 	}
-	if err := b.store.CreateSource(context.Background(), src); err != nil {
+	if err := b.store.CreateSource(context.Background(), src, nil); err != nil {
 		b.t.Fatal(err)
 	}
 	if dest != "" {

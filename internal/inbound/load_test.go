@@ -68,7 +68,7 @@ func TestLoad(t *testing.T) {
 	now := time.Now()
 	src := &store.Source{ID: store.NewID("src"), Name: "load", Scheme: "github", DedupeWindow: 24 * time.Hour,
 		Secrets: []store.Secret{{Value: "load-secret", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateSource(ctx, src); err != nil {
+	if err := st.CreateSource(ctx, src, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.CreateEndpoint(ctx, &store.Endpoint{ID: store.NewID("ep"), Tenant: src.Tenant(), URL: dsrv.URL + "/hook",

@@ -2,7 +2,6 @@ package inbound
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -216,21 +215,11 @@ func Destinations(ctx context.Context, st store.Store, src *store.Source) ([]*st
 	}
 }
 
-// DeleteSource deletes src's destinations, which cancels their pending
-// deliveries, then src and its rejections. Its events and their history
-// stay. The destinations go first so that a failure halfway leaves a
-// source that can be deleted again, never destinations without a source.
-// store.ErrNotFound (wrapped) if src no longer exists.
+// DeleteSource deletes src, its rejections and its destinations, which
+// cancels their pending deliveries, in one transaction of the store. Its
+// events and their history stay. store.ErrNotFound (wrapped) if src no
+// longer exists.
 func DeleteSource(ctx context.Context, st store.Store, src *store.Source) error {
-	eps, err := Destinations(ctx, st, src)
-	if err != nil {
-		return fmt.Errorf("delete source %s: %w", src.ID, err)
-	}
-	for _, e := range eps {
-		if err := st.DeleteEndpoint(ctx, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("delete source %s: destination %s: %w", src.ID, e.ID, err)
-		}
-	}
 	if err := st.DeleteSource(ctx, src.ID); err != nil {
 		return fmt.Errorf("delete source %s: %w", src.ID, err)
 	}

@@ -476,8 +476,14 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		return nil
 	}
 	e.UpdatedAt = u.now()
-	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return notFoundOr(err, "update endpoint", e.ID)
+	patch := store.PatchOf(e)
+	if e.Disabled != orig.Disabled {
+		patch.Enabled = store.Ptr(!e.Disabled)
+	}
+	if e, err = u.store.UpdateEndpoint(r.Context(), orig.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return patch, nil
+	}); err != nil {
+		return notFoundOr(err, "update endpoint", orig.ID)
 	}
 	if !e.Disabled {
 		u.notify() // deliveries held back while it was disabled may be due
@@ -539,10 +545,12 @@ func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) er
 		return fmt.Errorf("generate secret for scheme %s: %w", scheme.Name(), err)
 	}
 	now := u.now()
-	e.Secrets = rotate(e.Secrets, secret, now, overlap)
-	e.UpdatedAt = now
-	if err := u.store.UpdateEndpoint(r.Context(), e); err != nil {
-		return notFoundOr(err, "update endpoint", e.ID)
+	// The rotation applies to the secrets as stored when it is written.
+	id := e.ID
+	if e, err = u.store.UpdateEndpoint(r.Context(), id, func(cur *store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{Secrets: store.Ptr(rotate(cur.Secrets, secret, now, overlap)), UpdatedAt: now}, nil
+	}); err != nil {
+		return notFoundOr(err, "update endpoint", id)
 	}
 	u.log.InfoContext(r.Context(), "ui: secret rotated", "endpoint_id", e.ID, "overlap", overlap)
 	return u.renderEndpoint(w, r, s, e, liveSecrets(e.Secrets, now), true)

@@ -558,7 +558,7 @@ func (u *UI) createSource(w http.ResponseWriter, r *http.Request, s *session) er
 	src := &store.Source{ID: store.NewID("src"), CreatedAt: now, UpdatedAt: now}
 	ch, errs := u.applySourceForm(r, f, src, nil, true)
 	if len(errs) == 0 {
-		err := u.store.CreateSource(r.Context(), src)
+		err := u.store.CreateSource(r.Context(), src, ch.create)
 		if errors.Is(err, store.ErrConflict) {
 			errs = append(errs, fmt.Sprintf("a source called %q exists already", src.Name))
 		} else if err != nil {
@@ -569,11 +569,6 @@ func (u *UI) createSource(w http.ResponseWriter, r *http.Request, s *session) er
 		f.NewSecret, f.ZoomSecret = "", ""
 		u.render(w, r, s, http.StatusUnprocessableEntity, "source_form", newSourceFormData(f, nil, nil, errs))
 		return nil
-	}
-	for _, ep := range ch.create {
-		if err := u.store.CreateEndpoint(r.Context(), ep); err != nil {
-			return fmt.Errorf("create source %s: destination: %w", src.ID, err)
-		}
 	}
 	u.log.InfoContext(r.Context(), "ui: source created", "source_id", src.ID, "source", src.Name, "destinations", len(ch.create))
 	if ch.generated != "" {
@@ -618,8 +613,11 @@ func (u *UI) updateSource(w http.ResponseWriter, r *http.Request, s *session) er
 		return nil
 	}
 	src.UpdatedAt = u.now()
-	if err := u.store.UpdateSource(r.Context(), src); err != nil {
-		return notFoundOr(err, "update source", src.ID)
+	patch := store.SourcePatchOf(src)
+	if src, err = u.store.UpdateSource(r.Context(), orig.ID, func(*store.Source) (store.SourcePatch, error) {
+		return patch, nil
+	}); err != nil {
+		return notFoundOr(err, "update source", orig.ID)
 	}
 	for _, e := range ch.remove {
 		if err := u.store.DeleteEndpoint(r.Context(), e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -868,8 +868,9 @@ func TestSendTest(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	e := b.endpoint("acme", "http://127.0.0.1:9/hook", "")
-	e.EventTypes = []string{"invoice.*"} // does not accept hookrelay.test
-	if err := b.st.UpdateEndpoint(context.Background(), e); err != nil {
+	if _, err := b.st.UpdateEndpoint(context.Background(), e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{EventTypes: &[]string{"invoice.*"}}, nil // does not accept hookrelay.test
+	}); err != nil {
 		t.Fatal(err)
 	}
 	other := b.endpoint("acme", "http://127.0.0.1:9/other", "") // accepts everything
@@ -918,8 +919,9 @@ func TestSendTest(t *testing.T) {
 	}
 
 	// A disabled endpoint is refused, and nothing is sent.
-	e.Disabled, e.DisabledReason = true, "manual"
-	if err := b.st.UpdateEndpoint(context.Background(), e); err != nil {
+	if _, err := b.st.UpdateEndpoint(context.Background(), e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
+		return store.EndpointPatch{Enabled: store.Ptr(false)}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.post(page+"/test", nil, page); r.status != http.StatusConflict || !strings.Contains(r.body, "disabled") {
