@@ -50,7 +50,6 @@ func (h *harness) source(name string, mod func(s *store.Source)) *store.Source {
 	return src
 }
 
-
 func normSource(s store.Source) store.Source {
 	s.CreatedAt, s.UpdatedAt = normTime(s.CreatedAt), normTime(s.UpdatedAt)
 	if len(s.CustomScheme) == 0 {
