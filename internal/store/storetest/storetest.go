@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 	}
 	tests = append(tests, sourceTests...)  // sources.go
+	tests = append(tests, writeTests...)   // writes.go
 	tests = append(tests, historyTests...) // history.go
 	tests = append(tests, limitTests...)   // limits.go
 	for _, tc := range tests {
