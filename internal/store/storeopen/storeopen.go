@@ -11,6 +11,7 @@
 package storeopen
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -258,7 +259,7 @@ func status(ctx context.Context, db *sql.DB, dialect database.Dialect, migration
 		}
 		out = append(out, Migration{Version: r.Version, Applied: true, AppliedAt: m.Timestamp})
 	}
-	slices.SortFunc(out, func(a, b Migration) int { return cmpInt(a.Version, b.Version) })
+	slices.SortFunc(out, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
@@ -276,16 +277,6 @@ func (v sqliteVersions) TableExists(ctx context.Context, db database.DBTxConn) (
 		return false, fmt.Errorf("read the schema: %w", err)
 	}
 	return n > 0, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pgxConfig parses a PostgreSQL URL for a connection of database/sql.
