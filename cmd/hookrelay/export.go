@@ -58,7 +58,7 @@ exported while nodes run.`)
 	if err != nil {
 		return err
 	}
-	st, _, err := db.open(ctx, key, slog.New(slog.DiscardHandler))
+	st, err := db.open(ctx, key, slog.New(slog.DiscardHandler))
 	if errors.Is(err, sqlite.ErrLocked) {
 		return fmt.Errorf("the service is running on %s: stop it before exporting: %w", db.DataDir, err)
 	}
@@ -145,7 +145,7 @@ node of the new installation needs it too. Moving from SQLite to PostgreSQL:
 	} else if _, err := os.Stat(filepath.Join(db.DataDir, secretKeyFile)); err != nil {
 		return usagef("import needs the secret key the dump's endpoint secrets are sealed with: set HOOKRELAY_SECRET_KEY, or --data to a directory holding its %s", secretKeyFile)
 	}
-	st, _, err := db.open(ctx, key, slog.New(slog.DiscardHandler))
+	st, err := db.open(ctx, key, slog.New(slog.DiscardHandler))
 	if errors.Is(err, sqlite.ErrLocked) {
 		return fmt.Errorf("the service is running on %s: stop it before importing: %w", db.DataDir, err)
 	}

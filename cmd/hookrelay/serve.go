@@ -28,8 +28,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/leader"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
-	"github.com/hookrelay/hookrelay/internal/store/postgres"
-	"github.com/hookrelay/hookrelay/internal/store/sqlite"
+	"github.com/hookrelay/hookrelay/internal/store/storeopen"
 	"github.com/hookrelay/hookrelay/internal/ui"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -285,25 +284,8 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 
 // openStore opens (creating if need be) the SQLite store in dataDir, with
 // secrets sealed by key, or by the key file in dataDir when key is nil.
-func openStore(ctx context.Context, dataDir string, key []byte, logger *slog.Logger) (*sqlite.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	if key == nil {
-		var err error
-		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(dataDir, secretKeyFile)); err != nil {
-			return nil, err
-		}
-	}
-	box, err := secretbox.New(key)
-	if err != nil {
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dataDir, dbFileName), &sqlite.Config{Cipher: box, Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return st, nil
+func openStore(ctx context.Context, dataDir string, key []byte, logger *slog.Logger) (store.Store, error) {
+	return database{DataDir: dataDir}.open(ctx, key, logger)
 }
 
 // defaultRetention is how long serve keeps finished deliveries by default.
@@ -312,14 +294,10 @@ const defaultRetention = 30 * 24 * time.Hour
 // checkDatabaseURL accepts "" (SQLite) and postgres:// or postgresql://
 // URLs. The URL is not echoed: it may hold a password.
 func checkDatabaseURL(dsn string) error {
-	if dsn == "" || isPostgresURL(dsn) {
+	if dsn == "" || storeopen.IsPostgresURL(dsn) {
 		return nil
 	}
 	return errors.New("--database: want a postgres:// or postgresql:// URL")
-}
-
-func isPostgresURL(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // redactURL returns dsn fit for logs: the password, in the user
@@ -352,36 +330,35 @@ func (d database) String() string {
 	return filepath.Join(d.DataDir, dbFileName)
 }
 
+// config is the storeopen.Config of d, without a Cipher.
+func (d database) config(logger *slog.Logger) storeopen.Config {
+	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger}
+}
+
 // open opens the store, with secrets sealed by key (nil: the key file in
-// DataDir, created if missing). For PostgreSQL it also returns the
-// *postgres.Store, whose advisory locks elect the leader; for SQLite that
-// is nil.
-func (d database) open(ctx context.Context, key []byte, logger *slog.Logger) (store.Store, *postgres.Store, error) {
-	if d.URL == "" {
-		st, err := openStore(ctx, d.DataDir, key, logger)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, nil, nil
-	}
+// DataDir, created if missing). What differs between the backends the
+// caller asks the store (Shared, Locker).
+func (d database) open(ctx context.Context, key []byte, logger *slog.Logger) (store.Store, error) {
 	if key == nil {
 		if err := os.MkdirAll(d.DataDir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("create data directory: %w", err)
+			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 		var err error
 		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(d.DataDir, secretKeyFile)); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	box, err := secretbox.New(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	st, err := postgres.Open(ctx, d.URL, &postgres.Config{Cipher: box, Logger: logger})
+	cfg := d.config(logger)
+	cfg.Cipher = box
+	st, err := storeopen.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open store %s: %w", d, err)
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	return st, st, nil
+	return st, nil
 }
 
 // leaderKey is the advisory lock key of the installation in the database
@@ -445,7 +422,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	st, _, err := db.open(ctx, cfg.SecretKey, logger)
+	st, err := db.open(ctx, cfg.SecretKey, logger)
 	if err != nil {
 		return err
 	}
@@ -470,7 +447,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// The periodic jobs run on one node: the holder of an advisory lock on
 	// PostgreSQL, the only node on SQLite.
 	lcfg := &leader.Config{Logger: logger}
-	if l := st.Locker(); l != nil {
+	if l := st.Locker(); l != nil { // nil on SQLite: the one node leads
 		lcfg.Locker, lcfg.Key = l, leaderKey(cfg.DatabaseURL)
 	}
 	elector := leader.New(lcfg)

@@ -1056,7 +1056,7 @@ func TestEngineSignError(t *testing.T) {
 }
 
 // TestEngineDispatchAtCreation: with the engine running, a fresh delivery
-// is attempted straight from CreateEvent (store.Dispatching), without a
+// is attempted straight from CreateEvent (store.Capabilities.SetDispatcher), without a
 // Notify or a poll; an endpoint at its concurrency limit is not handed
 // more than it can hold, and does not hold up the others.
 func TestEngineDispatchAtCreation(t *testing.T) {

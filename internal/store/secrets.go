@@ -83,3 +83,53 @@ func LiveSecrets(secrets []Secret, now time.Time) []Secret {
 	}
 	return out
 }
+
+// sealedSource is how a source's secrets and Zoom secret are serialized
+// before sealing, by every store.
+type sealedSource struct {
+	Secrets []SealedSecret `json:"secrets"`
+	Zoom    *SealedSecret  `json:"zoom,omitempty"`
+}
+
+// SealSource encodes src's Secrets and ZoomSecret (when it has a Value)
+// together and seals them with c: a source's secrets column.
+func SealSource(c Cipher, src *Source) ([]byte, error) {
+	v := sealedSource{Secrets: make([]SealedSecret, len(src.Secrets))}
+	for i, sec := range src.Secrets {
+		v.Secrets[i] = ToSealed(sec)
+	}
+	if src.ZoomSecret.Value != "" {
+		z := ToSealed(src.ZoomSecret)
+		v.Zoom = &z
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	sealed, err := c.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
+	}
+	return sealed, nil
+}
+
+// OpenSource opens what SealSource sealed into src's Secrets (every one,
+// expired included) and ZoomSecret.
+func OpenSource(c Cipher, src *Source, sealed []byte) error {
+	b, err := c.Open(sealed)
+	if err != nil {
+		return fmt.Errorf("open secrets: %w", err)
+	}
+	var v sealedSource
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("decode secrets: %w", err)
+	}
+	src.Secrets = nil
+	for _, sec := range v.Secrets {
+		src.Secrets = append(src.Secrets, FromSealed(sec))
+	}
+	if v.Zoom != nil {
+		src.ZoomSecret = FromSealed(*v.Zoom)
+	}
+	return nil
+}

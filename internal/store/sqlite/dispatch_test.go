@@ -28,7 +28,7 @@ func (r *recorder) Dispatch(jobs []*store.Job, claimedAt time.Time) {
 	r.at = append(r.at, claimedAt)
 }
 
-// TestDispatchAtCreation checks store.Dispatching on SQLite: deliveries the
+// TestDispatchAtCreation checks SetDispatcher on SQLite: deliveries the
 // dispatcher admits are created claimed and leased and handed over whole
 // once committed; FIFO and rate-limited endpoints, and endpoints not
 // admitted, are left to claims; a dispatched delivery can be completed with

@@ -151,7 +151,7 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 				UpdatedAt:     e.CreatedAt,
 			}
 			// Claimed at creation: due again, and leased, until the
-			// lease is over; see store.Dispatching.
+			// lease is over; see store.Capabilities.SetDispatcher.
 			var ep *store.Endpoint
 			if dc != nil && !t.FIFO && dc.d.Admits(t.ID) {
 				if ep, err = w.endpoint(t.ID); err != nil {

@@ -15,50 +15,10 @@ import (
 const sourceCols = `id, name, description, scheme, custom_scheme, secrets, tolerance_ms, dedupe_ms,
 	slack_challenge, created_at, updated_at`
 
-// sealedSource is how a source's secrets are serialized before sealing.
-type sealedSource struct {
-	Secrets []store.SealedSecret `json:"secrets"`
-	Zoom    *store.SealedSecret  `json:"zoom,omitempty"`
-}
-
-func (s *Store) sealSource(src *store.Source) ([]byte, error) {
-	var v sealedSource
-	v.Secrets = make([]store.SealedSecret, len(src.Secrets))
-	for i, sec := range src.Secrets {
-		v.Secrets[i] = store.ToSealed(sec)
-	}
-	if src.ZoomSecret.Value != "" {
-		z := store.ToSealed(src.ZoomSecret)
-		v.Zoom = &z
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode secrets: %w", err)
-	}
-	sealed, err := s.cipher.Seal(b)
-	if err != nil {
-		return nil, fmt.Errorf("seal secrets: %w", err)
-	}
-	return sealed, nil
-}
+func (s *Store) sealSource(src *store.Source) ([]byte, error) { return store.SealSource(s.cipher, src) }
 
 func (s *Store) openSource(src *store.Source, sealed []byte) error {
-	b, err := s.cipher.Open(sealed)
-	if err != nil {
-		return fmt.Errorf("open secrets: %w", err)
-	}
-	var v sealedSource
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("decode secrets: %w", err)
-	}
-	src.Secrets = nil
-	for _, sec := range v.Secrets {
-		src.Secrets = append(src.Secrets, store.FromSealed(sec))
-	}
-	if v.Zoom != nil {
-		src.ZoomSecret = store.FromSealed(*v.Zoom)
-	}
-	return nil
+	return store.OpenSource(s.cipher, src, sealed)
 }
 
 // sourceArgs encodes src's columns from description to slack_challenge.

@@ -27,6 +27,18 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// Migrations returns the schema migrations of the store, goose SQL files
+// named NNNNN_name.sql at the root, numbered as the other store's: what
+// Open and Migrate apply, and what internal/store/storeopen's
+// MigrationStatus compares a database with.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the directory is embedded: it exists
+	}
+	return sub
+}
+
 var (
 	// ErrLocked is returned by Open and Migrate when another Store, in this
 	// process or another, has the database open.

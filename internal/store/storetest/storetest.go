@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Health", testHealth},
 	}
 	tests = append(tests, sourceTests...)  // sources.go
+	tests = append(tests, writeTests...)   // writes.go
 	tests = append(tests, historyTests...) // history.go
 	tests = append(tests, limitTests...)   // limits.go
 	tests = append(tests, hardenTests...)  // harden.go
