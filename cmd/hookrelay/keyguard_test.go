@@ -69,7 +69,7 @@ func addSource(t *testing.T, dir string) {
 	now := time.Now()
 	src := &store.Source{ID: store.NewID("src"), Name: "github", Scheme: "github",
 		Secrets: []store.Secret{{Value: "s3cret", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateSource(context.Background(), src); err != nil {
+	if err := st.CreateSource(context.Background(), src, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -37,7 +37,11 @@ func TestStoreUnavailable(t *testing.T) {
 	if err := st.CreateAPIKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Store: st}))
+	a, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	tb := &testBundle{url: srv.URL, key: key, store: st}
 

@@ -65,7 +65,7 @@ func RunKeyCheck(t *testing.T, newDB func(t *testing.T) KeyOpener) {
 			s := keyChecker(t, open(t, k1))
 			var err error
 			if kind == "source" {
-				err = s.CreateSource(ctx, newSource("github"))
+				err = s.CreateSource(ctx, newSource("github"), nil)
 			} else {
 				err = s.CreateEndpoint(ctx, newEndpoint(""))
 			}
