@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// An APIKey is a key that may call the API. Its value is stored only as a
+// hash.
+type APIKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Prefix is the key's first characters, to recognize it by.
+	Prefix string `json:"prefix"`
+	// Key is the key itself, set only in the answer that created it.
+	Key        string          `json:"key,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	LastUsedAt *time.Time      `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time      `json:"revoked_at,omitempty"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+func (k *APIKey) setRaw(b json.RawMessage) { k.Raw = b }
+
+// CreateAPIKey creates an API key with this name; the answer's Key is the
+// only time the key is shown.
+func (c *Client) CreateAPIKey(ctx context.Context, name string) (*APIKey, error) {
+	in := struct {
+		Name string `json:"name"`
+	}{name}
+	return call[APIKey](ctx, c, request{method: http.MethodPost, path: "/api/v1/keys"}, in)
+}
+
+// ListAPIKeys returns every API key, revoked ones included, in one page.
+func (c *Client) ListAPIKeys(ctx context.Context) (*Page[APIKey], error) {
+	return list[APIKey](ctx, c, request{path: "/api/v1/keys"})
+}
+
+// RevokeAPIKey revokes the key; it stops working at once on this server
+// and within seconds on others sharing its database.
+func (c *Client) RevokeAPIKey(ctx context.Context, id string) error {
+	_, err := c.send(ctx, request{method: http.MethodDelete, path: idPath("/api/v1/keys", id, ""), retry: true})
+	return err
+}
+
+// A PortalLink is a short-lived signed path to the dashboard through which
+// one tenant manages only its own endpoints.
+type PortalLink struct {
+	// Path is relative to the service's root, such as /ui/portal/<token>.
+	Path      string          `json:"path"`
+	Tenant    string          `json:"tenant"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Raw       json.RawMessage `json:"-"`
+}
+
+func (p *PortalLink) setRaw(b json.RawMessage) { p.Raw = b }
+
+// CreatePortalLink mints a portal link for tenant that works for ttl
+// (whole seconds; 0: the server's default, 15 minutes). A service without
+// the dashboard answers ErrNotFound.
+func (c *Client) CreatePortalLink(ctx context.Context, tenant string, ttl time.Duration) (*PortalLink, error) {
+	in := struct {
+		Tenant     string `json:"tenant"`
+		TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+	}{tenant, int64(ttl / time.Second)}
+	return call[PortalLink](ctx, c, request{method: http.MethodPost, path: "/api/v1/portal-links"}, in)
+}
