@@ -55,7 +55,11 @@ func startServer(dir string, wrap func(http.Handler) http.Handler, mutate func(*
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	var h http.Handler = api.New(cfg)
+	a, err := api.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var h http.Handler = a
 	if wrap != nil {
 		h = wrap(h)
 	}
