@@ -604,9 +604,10 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	return err
 }
 
-// healthz answers 200 {"status":"ok","store":"ok"} when the store answers,
-// 503 otherwise.
+// healthz answers 200 {"status":"ok","store":"ok","version":...} when the
+// store answers, 503 otherwise; version is buildVersion's.
 func healthz(st store.Store) http.HandlerFunc {
+	ver := healthzVersion()
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
@@ -614,10 +615,10 @@ func healthz(st store.Store) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := st.Ping(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, `{"status":"unavailable","store":"unavailable"}`)
+			fmt.Fprintf(w, `{"status":"unavailable","store":"unavailable","version":%s}`+"\n", ver)
 			return
 		}
-		fmt.Fprintln(w, `{"status":"ok","store":"ok"}`)
+		fmt.Fprintf(w, `{"status":"ok","store":"ok","version":%s}`+"\n", ver)
 	}
 }
 
