@@ -35,21 +35,23 @@ type command struct {
 
 // commands lists every subcommand. Each one lives in its own file.
 var commands = map[string]command{
-	"bench":      {"measure delivery throughput and latency against a bare HTTP client", runBench},
-	"canon":      {"write the exact JSON.stringify or json.dumps bytes of a JSON document", runCanon},
-	"serve":      {"run the webhook service: API, delivery engine, /healthz, /metrics", runServe},
-	"export":     {"write every row of the database as JSON lines, for import (moving SQLite to PostgreSQL)", runExport},
-	"import":     {"read what export wrote into an empty database", runImport},
-	"endpoints":  {"create, list, show, change and delete endpoints (calls the API)", runEndpoints},
-	"events":     {"send events (calls the API)", runEvents},
-	"deliveries": {"list, show, retry and replay deliveries (calls the API)", runDeliveries},
-	"keys":       {"create, list and revoke API keys (via the API, or --data directly)", runKeys},
-	"migrate":    {"apply the database's pending schema migrations, or show which are applied", runMigrate},
-	"sources":    {"create, list, show and delete inbound sources, see what they refused (calls the API)", runSources},
-	"send":       {"sign a payload and POST it to a URL once, to test a receiver", runSend},
-	"sign":       {"sign a payload and print the signature headers", runSign},
-	"verify":     {"verify a request's signature; exit 0 if valid, 1 if not", runVerify},
-	"diagnose":   {"find out how a request was signed, or why its signature does not verify", runDiagnose},
+	"bench":       {"measure delivery throughput and latency against a bare HTTP client", runBench},
+	"canon":       {"write the exact JSON.stringify or json.dumps bytes of a JSON document", runCanon},
+	"serve":       {"run the webhook service: API, delivery engine, /healthz, /metrics", runServe},
+	"export":      {"write every row of the database as JSON lines, for import (moving SQLite to PostgreSQL)", runExport},
+	"import":      {"read what export wrote into an empty database", runImport},
+	"endpoints":   {"create, list, show, change and delete endpoints (calls the API)", runEndpoints},
+	"events":      {"send events (calls the API)", runEvents},
+	"deliveries":  {"list, show, retry and replay deliveries (calls the API)", runDeliveries},
+	"keys":        {"create, list and revoke API keys (via the API, or --data directly)", runKeys},
+	"migrate":     {"apply the database's pending schema migrations, or show which are applied", runMigrate},
+	"sources":     {"create, list, show and delete inbound sources, see what they refused (calls the API)", runSources},
+	"send":        {"sign a payload and POST it to a URL once, to test a receiver", runSend},
+	"sign":        {"sign a payload and print the signature headers", runSign},
+	"verify":      {"verify a request's signature; exit 0 if valid, 1 if not", runVerify},
+	"diagnose":    {"find out how a request was signed, or why its signature does not verify", runDiagnose},
+	"version":     {"print the version this binary was built from", runVersion},
+	"healthcheck": {"exit 0 when a running serve's /healthz answers 200 (for container health checks)", runHealthcheck},
 }
 
 // usageError marks an error caused by how the command was called; it maps to

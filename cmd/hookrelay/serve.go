@@ -624,12 +624,13 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	return err
 }
 
-// healthz answers 200 {"status":"ok","store":"ok"} when the store answers
-// and can write; 503 with "store":"cannot_write" when it answers but a
-// write failed lately for want of space or a writable database
-// (store.HealthChecker), and 503 with "store":"unavailable" when it does
-// not answer.
+// healthz answers 200 {"status":"ok","store":"ok","version":...} when the
+// store answers and can write; 503 with "store":"cannot_write" when it
+// answers but a write failed lately for want of space or a writable
+// database (store.HealthChecker), and 503 with "store":"unavailable" when
+// it does not answer. version is buildVersion's.
 func healthz(st store.Store) http.HandlerFunc {
+	ver := healthzVersion()
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
@@ -642,13 +643,13 @@ func healthz(st store.Store) http.HandlerFunc {
 		if err := check(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			if errors.Is(err, store.ErrUnavailable) {
-				fmt.Fprintln(w, `{"status":"unavailable","store":"cannot_write"}`)
+				fmt.Fprintf(w, `{"status":"unavailable","store":"cannot_write","version":%s}`+"\n", ver)
 				return
 			}
-			fmt.Fprintln(w, `{"status":"unavailable","store":"unavailable"}`)
+			fmt.Fprintf(w, `{"status":"unavailable","store":"unavailable","version":%s}`+"\n", ver)
 			return
 		}
-		fmt.Fprintln(w, `{"status":"ok","store":"ok"}`)
+		fmt.Fprintf(w, `{"status":"ok","store":"ok","version":%s}`+"\n", ver)
 	}
 }
 

@@ -100,7 +100,7 @@ func startServe(t *testing.T, extra ...string) *liveService {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				if string(bytes.TrimSpace(b)) != `{"status":"ok","store":"ok"}` {
+				if want := `{"status":"ok","store":"ok","version":` + string(healthzVersion()) + `}`; string(bytes.TrimSpace(b)) != want {
 					t.Errorf("healthz: %s", b)
 				}
 				return s
