@@ -226,13 +226,3 @@ func (e *Engine) isStopping() bool {
 	defer e.mu.Unlock()
 	return e.stopping
 }
-
-// endpointInflight is how many requests to the endpoint are in flight.
-func (e *Engine) endpointInflight(id string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if ep := e.eps[id]; ep != nil {
-		return ep.inflight
-	}
-	return 0
-}
