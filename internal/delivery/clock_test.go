@@ -64,25 +64,30 @@ func watchPasses(e *Engine) *passWatch {
 // latest claimed at, waking the engine so that it need not wait for a poll.
 func (w *passWatch) until(t *testing.T, what string, ok func(n int, last time.Time) bool) {
 	t.Helper()
-	if err := w.wait(what, ok); err != nil {
+	if err := w.wait(what, false, ok); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // wait is until for goroutines other than the test's: it returns an error
-// instead of failing the test.
-func (w *passWatch) wait(what string, ok func(n int, last time.Time) bool) error {
+// instead of failing the test. If unlessStopped, it also returns (nil) once
+// the engine is shutting down: it claims nothing more.
+func (w *passWatch) wait(what string, unlessStopped bool, ok func(n int, last time.Time) bool) error {
 	timeout := time.NewTimer(10 * time.Second)
 	defer timeout.Stop()
+	// A stopped engine makes no pass to wake us: look now and then.
+	recheck := time.NewTicker(10 * time.Millisecond)
+	defer recheck.Stop()
 	for {
 		w.mu.Lock()
 		n, last, next := w.n, w.last, w.next
 		w.mu.Unlock()
-		if ok(n, last) {
+		if ok(n, last) || unlessStopped && w.e.isStopping() {
 			return nil
 		}
 		w.e.Notify()
 		select {
+		case <-recheck.C:
 		case <-next:
 		case <-timeout.C:
 			return fmt.Errorf("engine: no %s within 10s (%d passes, the last at %v)", what, n, last)
@@ -105,12 +110,14 @@ func (w *passWatch) another(t *testing.T) {
 	}
 }
 
-// waitAnother is another for goroutines other than the test's.
+// waitAnother is another for receivers' handlers: it returns an error
+// instead of failing the test, and returns at once when the engine shuts
+// down (as it does at the end of a test while a handler may still wait).
 func (w *passWatch) waitAnother() error {
 	w.mu.Lock()
 	n0 := w.n
 	w.mu.Unlock()
-	return w.wait("further claim pass", func(n int, _ time.Time) bool { return n >= n0+2 })
+	return w.wait("further claim pass", true, func(n int, _ time.Time) bool { return n >= n0+2 })
 }
 
 // counts says how many requests are in flight and how many claimed
@@ -225,14 +232,4 @@ func (e *Engine) isStopping() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.stopping
-}
-
-// endpointInflight is how many requests to the endpoint are in flight.
-func (e *Engine) endpointInflight(id string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if ep := e.eps[id]; ep != nil {
-		return ep.inflight
-	}
-	return 0
 }

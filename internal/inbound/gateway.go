@@ -284,7 +284,7 @@ func (g *Gateway) source(ctx context.Context, name string) (*cached, error) {
 	if !store.ValidSourceName(name) {
 		return &cached{}, nil
 	}
-	now := time.Now()
+	now := time.Now() // the cache's TTL is real time, as a timer's would be
 	g.mu.Lock()
 	c, ok := g.sources[name]
 	g.mu.Unlock()

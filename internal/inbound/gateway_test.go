@@ -598,18 +598,35 @@ func TestUnknownSourceAndMethod(t *testing.T) {
 // stored only up to the source's budget.
 func TestRejectionBudget(t *testing.T) {
 	t.Parallel()
-	b := setup(t, &options{rate: 0.5, noEngine: true}) // a burst of 5
+	// The budget is on the gateway's clock, which moves only when the test
+	// says: a slow machine cannot refill it (it did, on the wall clock).
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	b := setup(t, &options{rate: 0.5, noEngine: true, now: clock}) // a burst of 5
 	src := b.source("flood", "github", []string{"s3cret"}, "", nil)
-	for i := range 12 {
-		if r := b.post(src.Name, []byte(fmt.Sprint(i)), "text/plain", nil); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "missing signature") {
-			t.Fatalf("status %d %q", r.status, r.body)
+	flood := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			if r := b.post(src.Name, []byte(fmt.Sprint(i)), "text/plain", nil); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "missing signature") {
+				t.Fatalf("status %d %q", r.status, r.body)
+			}
 		}
 	}
+	flood(0, 12)
 	if n := len(b.rejections(src)); n != 5 {
 		t.Errorf("%d rejections stored, want 5", n)
 	}
 	if v := counted(b.gateway, "flood", outcomeRejected); v != 12 {
 		t.Errorf("rejections counted: %v, want 12", v)
+	}
+	// Two seconds at 0.5 a second: one more.
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	flood(12, 3)
+	if n := len(b.rejections(src)); n != 6 {
+		t.Errorf("%d rejections stored two seconds later, want 6", n)
 	}
 }
 

@@ -100,7 +100,8 @@ type limiter struct {
 }
 
 // allowRejection reports whether a rejected request of the source may be
-// stored now: RejectionRate per second, bursts of ten times as many.
+// stored now: RejectionRate per second, bursts of ten times as many, on the
+// gateway's clock (Config.Now), like the rest of what it decides.
 func (g *Gateway) allowRejection(sourceID string) bool {
 	now := g.now()
 	burst := 10 * g.rejectRate
