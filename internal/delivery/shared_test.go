@@ -3,7 +3,6 @@ package delivery
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,12 +24,6 @@ func (sharedStore) SetDispatcher(store.Dispatcher, time.Duration) bool { return 
 // rate-limited one gets its rate from both together, not from each.
 func TestEngineSharedStore(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("HOOKRELAY_FLAKY") == "" {
-		// Seen once in two -race runs of the merged suite: 3 in flight
-		// where 2 are allowed. Under investigation (issue 12/17 note);
-		// run it with HOOKRELAY_FLAKY=1.
-		t.Skip("known flake of the cross-node concurrency cap, see the stop note; HOOKRELAY_FLAKY=1 runs it")
-	}
 	const (
 		concurrency = 2
 		rate        = 10 // burst 1
