@@ -50,30 +50,63 @@ var keyCheckText = []byte("hookrelay secret key check, version 1")
 // settings (meta).
 const KeyCheckName = "key_check"
 
-// SealKeyCheck returns a check value of c's key, for RecordKey.
-func SealKeyCheck(c Cipher) ([]byte, error) {
+// ReadBytes reads the one []byte column of the first row query returns;
+// ok is false when it returns none. It is what CheckKey needs of a store.
+type ReadBytes func(ctx context.Context, query string) (v []byte, ok bool, err error)
+
+// The queries CheckKey hands to ReadBytes: the same text on every store.
+var keyCheckQueries = []struct{ what, query string }{
+	{"an endpoint's secrets", `SELECT secrets FROM endpoints LIMIT 1`},
+	{"a source's secrets", `SELECT secrets FROM sources LIMIT 1`},
+}
+
+// CheckKey is KeyChecker.CheckKey for a store whose secrets c seals and
+// whose rows read reads.
+func CheckKey(ctx context.Context, c Cipher, read ReadBytes) (KeyState, error) {
+	v, ok, err := read(ctx, `SELECT value FROM meta WHERE name = '`+KeyCheckName+`'`)
+	if err != nil {
+		return KeyState{}, fmt.Errorf("check key: %w", err)
+	}
+	if ok {
+		if pt, err := c.Open(v); err != nil || !bytes.Equal(pt, keyCheckText) {
+			return KeyState{}, fmt.Errorf("check key: key check value: %w", ErrWrongKey)
+		}
+		return KeyState{Recorded: true}, nil
+	}
+	var st KeyState
+	for _, q := range keyCheckQueries {
+		sealed, ok, err := read(ctx, q.query)
+		if err != nil {
+			return KeyState{}, fmt.Errorf("check key: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if _, err := c.Open(sealed); err != nil {
+			return KeyState{}, fmt.Errorf("check key: %s: %w", q.what, ErrWrongKey)
+		}
+		st.Sealed = true
+	}
+	return st, nil
+}
+
+// RecordKey is KeyChecker.RecordKey for a store whose secrets c seals:
+// check is its CheckKey, and insert stores the check value v under
+// KeyCheckName unless a value is stored there already (the first of
+// concurrent inserts wins).
+func RecordKey(ctx context.Context, c Cipher, check func(context.Context) (KeyState, error), insert func(ctx context.Context, v []byte) error) error {
+	if _, err := check(ctx); err != nil {
+		return fmt.Errorf("record key: %w", err)
+	}
 	v, err := c.Seal(keyCheckText)
 	if err != nil {
-		return nil, fmt.Errorf("seal key check: %w", err)
+		return fmt.Errorf("record key: seal key check: %w", err)
 	}
-	return v, nil
-}
-
-// OpenKeyCheck returns nil if c opens the check value v, else an error
-// wrapping ErrWrongKey.
-func OpenKeyCheck(c Cipher, v []byte) error {
-	pt, err := c.Open(v)
-	if err != nil || !bytes.Equal(pt, keyCheckText) {
-		return fmt.Errorf("key check value: %w", ErrWrongKey)
+	if err := insert(ctx, v); err != nil {
+		return fmt.Errorf("record key: %w", err)
 	}
-	return nil
-}
-
-// OpenSealed returns nil if c opens the sealed value v of what (for
-// messages), else an error wrapping ErrWrongKey.
-func OpenSealed(c Cipher, what string, v []byte) error {
-	if _, err := c.Open(v); err != nil {
-		return fmt.Errorf("%s: %w", what, ErrWrongKey)
+	if _, err := check(ctx); err != nil {
+		return fmt.Errorf("record key: %w", err)
 	}
 	return nil
 }

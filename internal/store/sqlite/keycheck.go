@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -14,57 +13,29 @@ var _ store.KeyChecker = (*Store)(nil)
 // CheckKey compares the store's Cipher with the database; see
 // store.KeyChecker.
 func (s *Store) CheckKey(ctx context.Context) (store.KeyState, error) {
-	var v []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, store.KeyCheckName).Scan(&v)
-	switch {
-	case err == nil:
-		if err := store.OpenKeyCheck(s.cipher, v); err != nil {
-			return store.KeyState{}, fmt.Errorf("check key: %w", err)
-		}
-		return store.KeyState{Recorded: true}, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return store.KeyState{}, fmt.Errorf("check key: %w", interpretError(err))
-	}
-	var st store.KeyState
-	for _, q := range []struct{ what, query string }{
-		{"an endpoint's secrets", `SELECT secrets FROM endpoints LIMIT 1`},
-		{"a source's secrets", `SELECT secrets FROM sources LIMIT 1`},
-	} {
-		var sealed []byte
-		err := s.rdb.QueryRowContext(ctx, q.query).Scan(&sealed)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return store.KeyState{}, fmt.Errorf("check key: %w", interpretError(err))
-		}
-		if err := store.OpenSealed(s.cipher, q.what, sealed); err != nil {
-			return store.KeyState{}, fmt.Errorf("check key: %w", err)
-		}
-		st.Sealed = true
-	}
-	return st, nil
+	return store.CheckKey(ctx, s.cipher, s.readBytes)
 }
 
 // RecordKey records a check value of the store's Cipher unless one is
 // recorded; see store.KeyChecker.
 func (s *Store) RecordKey(ctx context.Context) error {
-	if _, err := s.CheckKey(ctx); err != nil {
-		return fmt.Errorf("record key: %w", err)
-	}
-	v, err := store.SealKeyCheck(s.cipher)
-	if err != nil {
-		return fmt.Errorf("record key: %w", err)
-	}
-	err = s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, store.KeyCheckName, v)
-		return err
+	return store.RecordKey(ctx, s.cipher, s.CheckKey, func(ctx context.Context, v []byte) error {
+		return s.write(ctx, func(w *writer) error {
+			_, err := w.exec(`INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, store.KeyCheckName, v)
+			return err
+		})
 	})
+}
+
+// readBytes is a store.ReadBytes on the read pool.
+func (s *Store) readBytes(ctx context.Context, query string) ([]byte, bool, error) {
+	var v []byte
+	err := s.rdb.QueryRowContext(ctx, query).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
 	if err != nil {
-		return fmt.Errorf("record key: %w", err)
+		return nil, false, interpretError(err)
 	}
-	if _, err := s.CheckKey(ctx); err != nil {
-		return fmt.Errorf("record key: %w", err)
-	}
-	return nil
+	return v, true, nil
 }
