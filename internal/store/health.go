@@ -79,6 +79,18 @@ func (h *WriteHealth) Err() error {
 	return fmt.Errorf("last write failed at %s: %w", h.failed.UTC().Format(time.RFC3339), h.err)
 }
 
+// Check is a HealthChecker's Health for a store whose Ping is ping and
+// whose write failures h records: ping's error, else Err's, wrapped.
+func (h *WriteHealth) Check(ctx context.Context, ping func(context.Context) error) error {
+	if err := ping(ctx); err != nil {
+		return err
+	}
+	if err := h.Err(); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	return nil
+}
+
 func (h *WriteHealth) now() time.Time {
 	if h.Now != nil {
 		return h.Now()

@@ -19,13 +19,7 @@ var _ store.HealthChecker = (*Store)(nil)
 // database is read-only or an I/O error, else what Ping reports. See
 // store.HealthChecker.
 func (s *Store) Health(ctx context.Context) error {
-	if err := s.Ping(ctx); err != nil {
-		return err
-	}
-	if err := s.health.Err(); err != nil {
-		return fmt.Errorf("health: %w", err)
-	}
-	return nil
+	return s.health.Check(ctx, s.Ping)
 }
 
 // SQLSTATE codes of a server that cannot write for now.

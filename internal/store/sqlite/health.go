@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -15,11 +14,5 @@ var _ store.HealthChecker = (*Store)(nil)
 // read-only or an I/O error, else what Ping reports. See
 // store.HealthChecker.
 func (s *Store) Health(ctx context.Context) error {
-	if err := s.Ping(ctx); err != nil {
-		return err
-	}
-	if err := s.health.Err(); err != nil {
-		return fmt.Errorf("health: %w", err)
-	}
-	return nil
+	return s.health.Check(ctx, s.Ping)
 }
