@@ -80,7 +80,8 @@ type EndpointSpec struct {
 	RateLimit  float64
 }
 
-// Scheme choices a form may offer, for an endpoint of tenant: every
+// SchemeChoices lists the schemes a form may offer for an endpoint of
+// tenant: every
 // built-in scheme and "custom", and for a source's destination "none"
 // first.
 func SchemeChoices(tenant string) []string {
@@ -194,10 +195,32 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	return e, secret, nil
 }
 
+// errNoneRefused refuses scheme "none" for an endpoint that is no
+// source's destination.
+var errNoneRefused = fieldError("scheme", "%q (forward unsigned) is only for the destinations of inbound sources", schemes.None)
+
+// changedScheme returns the scheme a change asks for, by name and custom
+// description: a description alone asks for "custom", and "custom"
+// without one keeps the stored description. ok is false when the change
+// asks for no scheme.
+func changedScheme(name *string, custom, stored []byte) (string, []byte, bool) {
+	if name == nil && len(custom) == 0 {
+		return "", nil, false
+	}
+	n := schemes.Custom
+	if name != nil {
+		n = *name
+	}
+	if len(custom) == 0 && n == schemes.Custom {
+		custom = stored
+	}
+	return n, custom, true
+}
+
 // schemeError names the field a schemes.Parse error is about.
 func schemeError(name string, err error) *FieldError {
 	if name == schemes.None {
-		return fieldError("scheme", "%q (forward unsigned) is only for the destinations of inbound sources", schemes.None)
+		return errNoneRefused
 	}
 	field := "custom_scheme"
 	if errors.Is(err, schemes.ErrUnknown) {
@@ -290,15 +313,11 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 			return p, fmt.Errorf("stored scheme of endpoint %s: %w", cur.ID, err)
 		}
 		switched := false
-		if ch.Scheme != nil || len(ch.CustomScheme) > 0 {
-			name := schemes.Custom
-			if ch.Scheme != nil {
-				name = *ch.Scheme
-			}
+		if name, custom, ok := changedScheme(ch.Scheme, ch.CustomScheme, cur.CustomScheme); ok {
 			if name == schemes.None {
 				switch {
 				case !IsSourceTenant(cur.Tenant) || len(ch.CustomScheme) > 0:
-					c.add(schemeError(schemes.None, nil))
+					c.add(errNoneRefused)
 				case ch.Secret != nil && *ch.Secret != "":
 					c.add(fieldError("secret", "is refused: scheme %q forwards unsigned and takes no secret", schemes.None))
 				default:
@@ -306,10 +325,6 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 					p.Scheme, p.Secrets, p.CustomScheme = &none, &noSecrets, &noCustom
 				}
 				return p, c.err()
-			}
-			custom := ch.CustomScheme
-			if len(custom) == 0 && name == schemes.Custom {
-				custom = cur.CustomScheme
 			}
 			s, stored, storedCustom, err := schemes.Parse(name, custom)
 			if err != nil {
@@ -429,7 +444,7 @@ func (r *Rules) RotateSecret(ctx context.Context, id string, rot Rotation, withi
 		switch {
 		case rot.Secret != "":
 			if err := checkSecret("secret", scheme, rot.Secret); err != nil {
-				return p, prefixed("", err)
+				return p, err
 			}
 		case secretFor != scheme.Name():
 			if secret, err = newSecret(scheme); err != nil {

@@ -137,10 +137,7 @@ func (r *Rules) destinations(ctx context.Context, src *store.Source, specs []Des
 	eps := make([]*store.Endpoint, 0, len(specs))
 	secrets := make([]string, 0, len(specs))
 	for i, d := range specs {
-		e, secret, err := r.buildEndpoint(ctx, EndpointSpec{
-			Tenant: src.Tenant(), URL: d.URL, Description: d.Description, Scheme: d.Scheme,
-			CustomScheme: d.CustomScheme, Secret: d.Secret, Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
-		}, true)
+		e, secret, err := r.buildEndpoint(ctx, d.endpoint(src), true)
 		if err != nil {
 			c.add(prefixed(fmt.Sprintf("destinations[%d].", i), err))
 			continue
@@ -150,6 +147,14 @@ func (r *Rules) destinations(ctx context.Context, src *store.Source, specs []Des
 	return eps, secrets, c.err()
 }
 
+// endpoint is the endpoint spec of d as a destination of src.
+func (d DestinationSpec) endpoint(src *store.Source) EndpointSpec {
+	return EndpointSpec{
+		Tenant: src.Tenant(), URL: d.URL, Description: d.Description, Scheme: d.Scheme,
+		CustomScheme: d.CustomScheme, Secret: d.Secret, Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
+	}
+}
+
 // AddDestination checks d and stores it as a new destination of the
 // source id, returning it with its re-signing secret ("" if unsigned).
 func (r *Rules) AddDestination(ctx context.Context, sourceID string, d DestinationSpec) (*store.Endpoint, string, error) {
@@ -157,31 +162,14 @@ func (r *Rules) AddDestination(ctx context.Context, sourceID string, d Destinati
 	if err != nil {
 		return nil, "", fmt.Errorf("source %s: %w", sourceID, err)
 	}
-	eps, secrets, err := r.destinations(ctx, src, []DestinationSpec{d})
+	e, secret, err := r.buildEndpoint(ctx, d.endpoint(src), true)
 	if err != nil {
-		return nil, "", prefixedOut("destinations[0].", err)
+		return nil, "", err
 	}
-	if err := r.st.CreateEndpoint(ctx, eps[0]); err != nil {
+	if err := r.st.CreateEndpoint(ctx, e); err != nil {
 		return nil, "", fmt.Errorf("add a destination to source %s: %w", src.Name, err)
 	}
-	return eps[0], secrets[0], nil
-}
-
-// prefixedOut takes prefix off the field names of err's field errors.
-func prefixedOut(prefix string, err error) error {
-	fs := Fields(err)
-	if fs == nil {
-		return err
-	}
-	out := make(FieldErrors, len(fs))
-	for i, f := range fs {
-		name := f.Field
-		if len(name) > len(prefix) && name[:len(prefix)] == prefix {
-			name = name[len(prefix):]
-		}
-		out[i] = &FieldError{Field: name, Reason: f.Reason}
-	}
-	return out
+	return e, secret, nil
 }
 
 // SourceChange names what a person changes of a source; nil fields (and a
@@ -264,15 +252,7 @@ func (r *Rules) UpdateSource(ctx context.Context, id string, ch SourceChange) (*
 			return p, fmt.Errorf("stored scheme of source %s: %w", cur.ID, err)
 		}
 		switched := false
-		if ch.Scheme != nil || len(ch.CustomScheme) > 0 {
-			name := schemes.Custom
-			if ch.Scheme != nil {
-				name = *ch.Scheme
-			}
-			custom := ch.CustomScheme
-			if len(custom) == 0 && name == schemes.Custom {
-				custom = cur.CustomScheme
-			}
+		if name, custom, ok := changedScheme(ch.Scheme, ch.CustomScheme, cur.CustomScheme); ok {
 			s, stored, storedCustom, err := schemes.Parse(name, custom)
 			if err != nil {
 				c.add(schemeError(name, err))
