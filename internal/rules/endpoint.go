@@ -120,22 +120,14 @@ func (r *Rules) checkEndpointCount(ctx context.Context, tenant string) error {
 	if limit < 0 {
 		return nil
 	}
-	n := 0
-	f := store.EndpointFilter{Tenant: &tenant, Page: store.Page{Limit: 1000}}
-	for {
-		eps, next, err := r.st.ListEndpoints(ctx, f)
-		if err != nil {
-			return fmt.Errorf("count endpoints of tenant %q: %w", tenant, err)
-		}
-		n += len(eps)
-		if n >= limit {
-			return fieldError("tenant", "has %d endpoints, the most this server allows per tenant: delete one first", limit)
-		}
-		if next == "" {
-			return nil
-		}
-		f.Cursor = next
+	n, err := r.st.CountEndpoints(ctx, tenant, limit)
+	if err != nil {
+		return err
 	}
+	if n >= limit {
+		return fieldError("tenant", "has %d endpoints, the most this server allows per tenant: delete one first", limit)
+	}
+	return nil
 }
 
 // buildEndpoint checks spec and returns the endpoint, not yet stored, and

@@ -420,3 +420,34 @@ func TestRotateKeepsAtMostTenSecrets(t *testing.T) {
 		t.Errorf("kept %d secrets, first %s last %s", len(old), old[0].Value, old[len(old)-1].Value)
 	}
 }
+
+// BenchmarkCreateEndpointBusyTenant creates endpoints in a tenant that has
+// 900 already, under a bound it never reaches: the bound is checked on
+// every creation.
+func BenchmarkCreateEndpointBusyTenant(b *testing.B) {
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "rules.db"), &sqlite.Config{Cipher: box})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	r, err := rules.New(rules.Config{Store: st, AllowPrivateNetworks: true, MaxEndpointsPerTenant: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := rules.EndpointSpec{Tenant: "acme", URL: "http://127.0.0.1:9/hook"}
+	for range 900 {
+		if _, _, err := r.CreateEndpoint(b.Context(), spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := r.CreateEndpoint(b.Context(), spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -411,6 +411,10 @@ type Store interface {
 	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
 	// RevokeAPIKey revokes a key by id. ErrNotFound if there is none.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// CountEndpoints counts the endpoints of tenant, up to max: it returns
+	// max when there are more. It reads no endpoint, so that a bound on
+	// them costs one query, whatever their number.
+	CountEndpoints(ctx context.Context, tenant string, max int) (int, error)
 	// CountAPIKeys returns the number of unrevoked keys.
 	CountAPIKeys(ctx context.Context) (int, error)
 

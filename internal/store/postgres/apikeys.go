@@ -68,6 +68,15 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	return nil
 }
 
+// CountEndpoints counts the endpoints of tenant, up to max.
+func (s *Store) CountEndpoints(ctx context.Context, tenant string, max int) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM endpoints WHERE tenant = $1 LIMIT $2) AS t`, tenant, max).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count endpoints of tenant %q: %w", tenant, interpretError(err))
+	}
+	return n, nil
+}
+
 // CountAPIKeys returns the number of unrevoked keys.
 func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 	var n int

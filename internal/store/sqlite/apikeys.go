@@ -85,6 +85,19 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	return nil
 }
 
+// CountEndpoints counts the endpoints of tenant, up to max.
+func (s *Store) CountEndpoints(ctx context.Context, tenant string, max int) (int, error) {
+	var n int
+	row, err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM endpoints WHERE tenant = ? LIMIT ?)`, tenant, max)
+	if err == nil {
+		err = row.Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count endpoints of tenant %q: %w", tenant, err)
+	}
+	return n, nil
+}
+
 // CountAPIKeys returns the number of unrevoked keys.
 func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 	var n int

@@ -129,6 +129,14 @@ func testListEndpoints(h *harness) {
 			other = append(other, h.endpoint("", nil).ID)
 		}
 	}
+	for _, tc := range []struct {
+		tenant   string
+		max, want int
+	}{{"acme", 100, 23}, {"acme", 23, 23}, {"acme", 5, 5}, {"", 100, 8}, {"nobody", 100, 0}} {
+		if n, err := h.s.CountEndpoints(h.ctx, tc.tenant, tc.max); err != nil || n != tc.want {
+			h.T.Errorf("CountEndpoints(%q, %d) = %d, %v; want %d", tc.tenant, tc.max, n, err, tc.want)
+		}
+	}
 	all := append(slices.Clone(acme), other...)
 	tenant := "acme"
 	empty := ""
