@@ -130,7 +130,7 @@ func testListEndpoints(h *harness) {
 		}
 	}
 	for _, tc := range []struct {
-		tenant   string
+		tenant    string
 		max, want int
 	}{{"acme", 100, 23}, {"acme", 23, 23}, {"acme", 5, 5}, {"", 100, 8}, {"nobody", 100, 0}} {
 		if n, err := h.s.CountEndpoints(h.ctx, tc.tenant, tc.max); err != nil || n != tc.want {
