@@ -179,7 +179,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		ch.CustomScheme = req.CustomScheme
 	}
 	if req.Disabled != nil {
-		ch.Enabled = store.Ptr(!*req.Disabled)
+		ch.Enabled = new(!*req.Disabled)
 	}
 	id := r.PathValue("id")
 	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, nil)
@@ -229,7 +229,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if req.OverlapSeconds != nil {
 		// Saturated, so that a count too large for a duration stays out of
 		// range instead of wrapping around into it.
-		rot.Overlap = store.Ptr(rules.Seconds(*req.OverlapSeconds))
+		rot.Overlap = new(rules.Seconds(*req.OverlapSeconds))
 	}
 	id := r.PathValue("id")
 	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, nil)

@@ -232,10 +232,10 @@ func (a *API) updateSource(w http.ResponseWriter, r *http.Request) error {
 		ch.CustomScheme = req.CustomScheme
 	}
 	if req.ToleranceSeconds != nil {
-		ch.Tolerance = store.Ptr(rules.Seconds(*req.ToleranceSeconds))
+		ch.Tolerance = new(rules.Seconds(*req.ToleranceSeconds))
 	}
 	if req.DedupeWindowSeconds != nil {
-		ch.DedupeWindow = store.Ptr(rules.Seconds(*req.DedupeWindowSeconds))
+		ch.DedupeWindow = new(rules.Seconds(*req.DedupeWindowSeconds))
 	}
 	src, err = a.rules.UpdateSource(r.Context(), src.ID, ch)
 	if err != nil {

@@ -162,7 +162,7 @@ func TestUpdateKeepsAutoDisable(t *testing.T) {
 	if d, err := b.st.DisableFailingEndpoints(ctx, b.clock.Now(), "auto: failing"); err != nil || len(d) != 1 {
 		t.Fatalf("disable: %v, %d", err, len(d))
 	}
-	got, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Description: store.Ptr("new words")}, nil)
+	got, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Description: new("new words")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestUpdateKeepsAutoDisable(t *testing.T) {
 		t.Fatalf("after the update: disabled %v (%q), failing since %v, description %q", got.Disabled, got.DisabledReason, got.FailingSince, got.Description)
 	}
 	// Enabling it by hand is a fresh start.
-	got, _, err = b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Enabled: store.Ptr(true)}, nil)
+	got, _, err = b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Enabled: new(true)}, nil)
 	if err != nil || got.Disabled || got.FailingSince != nil || got.DisabledReason != "" {
 		t.Fatalf("re-enabled: %+v, %v", got, err)
 	}
@@ -233,7 +233,7 @@ func TestWithinHidesOtherTenants(t *testing.T) {
 	if _, err := b.rules.GetEndpoint(ctx, e.ID, &other); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get: %v", err)
 	}
-	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Description: store.Ptr("x")}, &other); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Description: new("x")}, &other); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("update: %v", err)
 	}
 	if _, _, err := b.rules.RotateSecret(ctx, e.ID, rules.Rotation{}, &other); !errors.Is(err, store.ErrNotFound) {
@@ -267,14 +267,14 @@ func TestSchemeSwitch(t *testing.T) {
 	e := b.endpoint(t, rules.EndpointSpec{Scheme: "standard"})
 	// A Standard Webhooks secret is not a Stripe one... but any string
 	// is a GitHub secret: switching keeps it.
-	got, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: store.Ptr("github")}, nil)
+	got, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: new("github")}, nil)
 	if err != nil || got.Scheme != "github" || got.Secrets[0].Value != e.Secrets[0].Value {
 		t.Fatalf("switch to github: %+v, %v", got, err)
 	}
-	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: store.Ptr("none")}, nil); strings.Join(fields(err), ",") != "scheme" {
+	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: new("none")}, nil); strings.Join(fields(err), ",") != "scheme" {
 		t.Errorf("scheme none on an endpoint that is no destination: %v", err)
 	}
-	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: store.Ptr("nope")}, nil); strings.Join(fields(err), ",") != "scheme" {
+	if _, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Scheme: new("nope")}, nil); strings.Join(fields(err), ",") != "scheme" {
 		t.Errorf("unknown scheme: %v", err)
 	}
 }
@@ -394,11 +394,11 @@ func TestUpdateSource(t *testing.T) {
 		t.Fatalf("destinations after the change: %+v", dests)
 	}
 	// A form filled from the first version is stale now.
-	_, err = b.rules.UpdateSource(ctx, src.ID, rules.SourceChange{Description: store.Ptr("x"), IfUpdatedAt: &version})
+	_, err = b.rules.UpdateSource(ctx, src.ID, rules.SourceChange{Description: new("x"), IfUpdatedAt: &version})
 	if !errors.Is(err, rules.ErrChanged) {
 		t.Fatalf("stale change: %v", err)
 	}
-	if _, err := b.rules.UpdateSource(ctx, src.ID, rules.SourceChange{Name: store.Ptr("other")}); strings.Join(fields(err), ",") != "name" {
+	if _, err := b.rules.UpdateSource(ctx, src.ID, rules.SourceChange{Name: new("other")}); strings.Join(fields(err), ",") != "name" {
 		t.Errorf("rename: %v", err)
 	}
 	if err := b.rules.DeleteSource(ctx, src.ID); err != nil {

@@ -53,6 +53,3 @@ type SourcePatch struct {
 	// UpdatedAt is written with any patch.
 	UpdatedAt time.Time
 }
-
-// Ptr returns a pointer to v, for the fields of a patch.
-func Ptr[T any](v T) *T { return &v }

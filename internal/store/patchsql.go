@@ -146,14 +146,14 @@ func SourceChanges(cur *Source, p SourcePatch, seal func(*Source) ([]byte, error
 // caller sets it only when the person asked for the change.
 func PatchOf(e *Endpoint) EndpointPatch {
 	return EndpointPatch{
-		URL:          Ptr(e.URL),
-		Description:  Ptr(e.Description),
-		Scheme:       Ptr(e.Scheme),
-		CustomScheme: Ptr(e.CustomScheme),
-		Secrets:      Ptr(e.Secrets),
-		EventTypes:   Ptr(e.EventTypes),
-		FIFO:         Ptr(e.FIFO),
-		RateLimit:    Ptr(e.RateLimit),
+		URL:          new(e.URL),
+		Description:  new(e.Description),
+		Scheme:       new(e.Scheme),
+		CustomScheme: new(e.CustomScheme),
+		Secrets:      new(e.Secrets),
+		EventTypes:   new(e.EventTypes),
+		FIFO:         new(e.FIFO),
+		RateLimit:    new(e.RateLimit),
 		UpdatedAt:    e.UpdatedAt,
 	}
 }
@@ -162,14 +162,14 @@ func PatchOf(e *Endpoint) EndpointPatch {
 // can name, and src.UpdatedAt.
 func SourcePatchOf(src *Source) SourcePatch {
 	return SourcePatch{
-		Description:    Ptr(src.Description),
-		Scheme:         Ptr(src.Scheme),
-		CustomScheme:   Ptr(src.CustomScheme),
-		Secrets:        Ptr(src.Secrets),
-		Tolerance:      Ptr(src.Tolerance),
-		DedupeWindow:   Ptr(src.DedupeWindow),
-		SlackChallenge: Ptr(src.SlackChallenge),
-		ZoomSecret:     Ptr(src.ZoomSecret),
+		Description:    new(src.Description),
+		Scheme:         new(src.Scheme),
+		CustomScheme:   new(src.CustomScheme),
+		Secrets:        new(src.Secrets),
+		Tolerance:      new(src.Tolerance),
+		DedupeWindow:   new(src.DedupeWindow),
+		SlackChallenge: new(src.SlackChallenge),
+		ZoomSecret:     new(src.ZoomSecret),
 		UpdatedAt:      src.UpdatedAt,
 	}
 }

@@ -499,7 +499,7 @@ func (u *UI) updateSource(w http.ResponseWriter, r *http.Request, s *session) er
 		}
 	}
 	if len(errs) == 0 {
-		ch := rules.SourceChange{IfUpdatedAt: store.Ptr(time.UnixMilli(version)), RemoveDestinations: f.Remove, AddDestinations: newDestinations(f)}
+		ch := rules.SourceChange{IfUpdatedAt: new(time.UnixMilli(version)), RemoveDestinations: f.Remove, AddDestinations: newDestinations(f)}
 		if f.Description != src.Description {
 			ch.Description = &f.Description
 		}
@@ -538,7 +538,7 @@ func (u *UI) updateSource(w http.ResponseWriter, r *http.Request, s *session) er
 		case f.ZoomSecret != "":
 			ch.ZoomSecret = &f.ZoomSecret
 		case f.ZoomOff:
-			ch.ZoomSecret = store.Ptr("")
+			ch.ZoomSecret = new("")
 		}
 		_, err = u.rules.UpdateSource(r.Context(), src.ID, ch)
 		switch {

@@ -926,7 +926,7 @@ func TestSendTest(t *testing.T) {
 
 	// A disabled endpoint is refused, and nothing is sent.
 	if _, err := b.st.UpdateEndpoint(context.Background(), e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
-		return store.EndpointPatch{Enabled: store.Ptr(false)}, nil
+		return store.EndpointPatch{Enabled: new(false)}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -625,7 +625,7 @@ func TestWritersDoNotDeadlock(t *testing.T) {
 			for i := 0; ; i++ {
 				e := *eps[(i+n)%len(eps)]
 				_, err := s.UpdateEndpoint(ctx, e.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
-					return store.EndpointPatch{Enabled: store.Ptr(i%3 != 0), FIFO: store.Ptr(i%2 == 0)}, nil
+					return store.EndpointPatch{Enabled: new(i%3 != 0), FIFO: new(i%2 == 0)}, nil
 				})
 				if !check("UpdateEndpoint", err) {
 					return
@@ -912,7 +912,7 @@ func TestImportFromSQLite(t *testing.T) {
 	event(t, src, "acme", "invoice.sent", t0) // held behind ev on the FIFO endpoint
 	event(t, src, "acme", "x", t0)
 	if _, err := src.UpdateEndpoint(ctx, off.ID, func(*store.Endpoint) (store.EndpointPatch, error) {
-		return store.EndpointPatch{Enabled: store.Ptr(false)}, nil
+		return store.EndpointPatch{Enabled: new(false)}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

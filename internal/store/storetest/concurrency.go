@@ -43,7 +43,7 @@ func testConcurrentWrites(h *harness) {
 					err = h.s.CreateEndpoint(h.ctx, newEndpoint("elsewhere"))
 				case 3:
 					_, err = h.s.UpdateEndpoint(h.ctx, newEndpoint("").ID, func(*store.Endpoint) (store.EndpointPatch, error) {
-						return store.EndpointPatch{Description: store.Ptr("x")}, nil
+						return store.EndpointPatch{Description: new("x")}, nil
 					})
 					want = store.ErrNotFound
 				case 4:

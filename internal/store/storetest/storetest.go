@@ -167,7 +167,7 @@ func (h *harness) update(e *store.Endpoint) {
 // from e.Disabled.
 func fullPatch(e *store.Endpoint) store.EndpointPatch {
 	p := store.PatchOf(e)
-	p.Enabled = store.Ptr(!e.Disabled)
+	p.Enabled = new(!e.Disabled)
 	return p
 }
 

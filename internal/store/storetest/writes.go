@@ -127,19 +127,19 @@ func testPatchRacesAutoDisable(h *harness) {
 // a fresh start.
 func testPatchEnabled(h *harness) {
 	e := h.failingEndpoint()
-	got := h.patch(e.ID, store.EndpointPatch{Enabled: store.Ptr(true)})
+	got := h.patch(e.ID, store.EndpointPatch{Enabled: new(true)})
 	if got.Disabled || !sameTimePtr(got.FailingSince, e.FailingSince) {
 		h.Fatalf("enabling an enabled endpoint: disabled %v, failing since %s", got.Disabled, fmtTimePtr(got.FailingSince))
 	}
 	if _, err := h.s.DisableFailingEndpoints(h.ctx, t0, autoReason); err != nil {
 		h.Fatalf("DisableFailingEndpoints: %v", err)
 	}
-	h.wantAutoDisabled("disabling an auto-disabled endpoint", h.patch(e.ID, store.EndpointPatch{Enabled: store.Ptr(false)}))
+	h.wantAutoDisabled("disabling an auto-disabled endpoint", h.patch(e.ID, store.EndpointPatch{Enabled: new(false)}))
 
 	if _, ds := h.event("", "x", t0); len(ds) != 0 {
 		h.Fatalf("disabled endpoint got %d deliveries", len(ds))
 	}
-	got = h.patch(e.ID, store.EndpointPatch{Enabled: store.Ptr(true)})
+	got = h.patch(e.ID, store.EndpointPatch{Enabled: new(true)})
 	if got.Disabled || got.DisabledReason != "" || got.FailingSince != nil {
 		h.Fatalf("enabling a disabled endpoint: disabled %v, reason %q, failing since %s",
 			got.Disabled, got.DisabledReason, fmtTimePtr(got.FailingSince))
@@ -147,7 +147,7 @@ func testPatchEnabled(h *harness) {
 	if d := h.event1("", "x", t0); d == nil || d.EndpointID != e.ID {
 		h.Fatalf("re-enabled endpoint got no delivery")
 	}
-	got = h.patch(e.ID, store.EndpointPatch{Enabled: store.Ptr(false)})
+	got = h.patch(e.ID, store.EndpointPatch{Enabled: new(false)})
 	if !got.Disabled || got.DisabledReason != "manual" {
 		h.Fatalf("disabling by hand: disabled %v, reason %q", got.Disabled, got.DisabledReason)
 	}
@@ -211,14 +211,14 @@ func testPatchFuncErrorAborts(h *harness) {
 	e := h.endpoint("", nil)
 	before := h.getEndpoint(e.ID)
 	_, err := h.s.UpdateEndpoint(h.ctx, e.ID, func(cur *store.Endpoint) (store.EndpointPatch, error) {
-		return store.EndpointPatch{Description: store.Ptr("never"), UpdatedAt: now()}, fmt.Errorf("check: %w", errRefused)
+		return store.EndpointPatch{Description: new("never"), UpdatedAt: now()}, fmt.Errorf("check: %w", errRefused)
 	})
 	wantErr(h, "UpdateEndpoint with a failing fn", err, errRefused)
 	wantEndpoint(h, h.getEndpoint(e.ID), before)
 
 	src := h.source("refusing", nil)
 	_, err = h.s.UpdateSource(h.ctx, src.ID, func(*store.Source) (store.SourcePatch, error) {
-		return store.SourcePatch{Description: store.Ptr("never")}, errRefused
+		return store.SourcePatch{Description: new("never")}, errRefused
 	})
 	wantErr(h, "UpdateSource with a failing fn", err, errRefused)
 	got, err := h.s.GetSource(h.ctx, src.ID)
@@ -245,7 +245,7 @@ func testPatchFuncErrorAborts(h *harness) {
 				if i%2 == 1 {
 					return store.EndpointPatch{}, errRefused
 				}
-				return store.EndpointPatch{Description: store.Ptr("updated")}, nil
+				return store.EndpointPatch{Description: new("updated")}, nil
 			})
 		})
 	}
@@ -395,7 +395,7 @@ func testUpdateSourcePartial(h *harness) {
 	})
 	at := now().Add(time.Second)
 	got, err := h.s.UpdateSource(h.ctx, src.ID, func(cur *store.Source) (store.SourcePatch, error) {
-		return store.SourcePatch{Description: store.Ptr("only this"), UpdatedAt: at}, nil
+		return store.SourcePatch{Description: new("only this"), UpdatedAt: at}, nil
 	})
 	if err != nil {
 		h.Fatalf("UpdateSource: %v", err)
@@ -414,7 +414,7 @@ func testUpdateSourcePartial(h *harness) {
 	wantSource(h, "after a secrets patch", got, &want)
 
 	if got, err = h.s.UpdateSource(h.ctx, src.ID, func(cur *store.Source) (store.SourcePatch, error) {
-		return store.SourcePatch{ZoomSecret: &store.Secret{}, Tolerance: store.Ptr(time.Duration(0)), UpdatedAt: at}, nil
+		return store.SourcePatch{ZoomSecret: &store.Secret{}, Tolerance: new(time.Duration(0)), UpdatedAt: at}, nil
 	}); err != nil {
 		h.Fatalf("UpdateSource: %v", err)
 	}
