@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/authlimit"
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -98,10 +99,10 @@ func (u *UI) MintPortalLink(tenant string, ttl time.Duration) (path string, err 
 	if ttl < 0 || ttl > MaxPortalLinkTTL {
 		return "", fmt.Errorf("%w: lifetime %v is not between 0 and %v", ErrInvalidLink, ttl, MaxPortalLinkTTL)
 	}
-	if err := checkTenant(tenant); err != nil {
+	if err := rules.CheckTenant(tenant); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidLink, err)
 	}
-	if isSourceTenant(tenant) {
+	if rules.IsSourceTenant(tenant) {
 		return "", fmt.Errorf("%w: tenant %q is reserved for the destinations of inbound sources, which only admins manage", ErrInvalidLink, tenant)
 	}
 	token, err := u.keys.portalToken(portalClaims{Tenant: tenant, Expires: u.now().Add(ttl).Unix()})

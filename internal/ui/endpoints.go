@@ -225,11 +225,6 @@ func readEndpointForm(r *http.Request) endpointForm {
 	}
 }
 
-// isSourceTenant reports whether tenant is reserved for the destinations
-// of an inbound source (store.SourceTenantPrefix). Those endpoints are
-// created from the source's page only, and no portal session sees them.
-func isSourceTenant(tenant string) bool { return rules.IsSourceTenant(tenant) }
-
 // newEndpoint shows an empty endpoint form.
 func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := endpointForm{Scheme: schemes.Default, Enabled: true}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -219,7 +220,7 @@ func (k keys) openPortalToken(token string, now time.Time) (portalClaims, error)
 	if now.Unix() >= c.Expires {
 		return c, fmt.Errorf("%w: expired at %s", ErrInvalidLink, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	}
-	if isSourceTenant(c.Tenant) {
+	if rules.IsSourceTenant(c.Tenant) {
 		return c, fmt.Errorf("%w: tenant %q is reserved for inbound sources", ErrInvalidLink, c.Tenant)
 	}
 	return c, nil
@@ -255,7 +256,7 @@ func (u *UI) storedSession(ctx context.Context, token string) (*session, error) 
 	switch {
 	case st.Kind == store.SessionAdmin:
 		s.Kind = kindAdmin
-	case st.Kind == store.SessionTenant && !isSourceTenant(st.Tenant):
+	case st.Kind == store.SessionTenant && !rules.IsSourceTenant(st.Tenant):
 		// Sources are the admin's; no portal session sees their tenants.
 		s.Kind = kindTenant
 	default:

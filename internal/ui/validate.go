@@ -66,6 +66,3 @@ func messages(err error) []string {
 	}
 	return out
 }
-
-// checkTenant refuses a malformed tenant name.
-func checkTenant(t string) error { return rules.CheckTenant(t) }
