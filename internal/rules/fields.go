@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"strings"
@@ -171,7 +172,7 @@ func checkSecret(field string, s *signature.Scheme, secret string) error {
 func newSecret(s *signature.Scheme) (string, error) {
 	secret, err := signature.GenerateSecret(s)
 	if err != nil {
-		return "", errors.Join(errors.New("generate a secret for scheme "+s.Name()), err)
+		return "", fmt.Errorf("generate a secret for scheme %s: %w", s.Name(), err)
 	}
 	return secret, nil
 }

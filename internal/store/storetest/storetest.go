@@ -344,8 +344,6 @@ func wantErr(t testing.TB, what string, err, target error) {
 	}
 }
 
-func sameTime(a, b time.Time) bool { return a.Equal(b) }
-
 func sameTimePtr(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
