@@ -6,44 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
-// endpointOut is what the CLI reads of an endpoint response.
-type endpointOut struct {
-	ID             string     `json:"id"`
-	Tenant         string     `json:"tenant"`
-	URL            string     `json:"url"`
-	Description    string     `json:"description"`
-	Scheme         string     `json:"scheme"`
-	EventTypes     []string   `json:"event_types"`
-	Disabled       bool       `json:"disabled"`
-	DisabledReason string     `json:"disabled_reason"`
-	FIFO           bool       `json:"fifo"`
-	RateLimit      float64    `json:"rate_limit"`
-	FailingSince   *time.Time `json:"failing_since"`
-	Secrets        []struct {
-		Secret    string     `json:"secret"`
-		CreatedAt time.Time  `json:"created_at"`
-		ExpiresAt *time.Time `json:"expires_at"`
-	} `json:"secrets"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func (ep *endpointOut) state() string {
+// endpointState says whether ep is enabled, and why not.
+func endpointState(ep *client.Endpoint) string {
 	if ep.Disabled {
 		return "disabled (" + ep.DisabledReason + ")"
 	}
 	return "enabled"
 }
 
-func (ep *endpointOut) eventTypes() string {
+// endpointEventTypes returns ep's event filter, "*" for every type.
+func endpointEventTypes(ep *client.Endpoint) string {
 	if len(ep.EventTypes) == 0 {
 		return "*"
 	}
@@ -69,7 +48,7 @@ func runEndpoints(ctx context.Context, e *env, args []string) error {
 type endpointFields struct {
 	url, scheme, customScheme, secret, secretFile, tenant, description string
 	eventTypes                                                         stringList
-	fifo                                                               bool
+	fifo, traceContext                                                 bool
 	rateLimit                                                          float64
 }
 
@@ -83,57 +62,103 @@ func (f *endpointFields) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.BoolVar(&f.fifo, "fifo", false, "deliver strictly one at a time in event order")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "at most this many deliveries per second (0: no limit)")
+	fs.BoolVar(&f.traceContext, "trace-context", false, "send the W3C traceparent header of the delivery's trace to the endpoint")
 }
 
-// body returns the request fields for the flags in set (all when set is nil).
-func (f *endpointFields) body(e *env, set map[string]bool) (map[string]any, error) {
-	has := func(name string) bool { return set == nil || set[name] }
-	b := map[string]any{}
-	if has("url") && f.url != "" {
-		b["url"] = f.url
+// customScheme returns the JSON of --custom-scheme, read from a file for
+// @FILE; nil when it is not given.
+func (f *endpointFields) customSchemeJSON() (json.RawMessage, error) {
+	return readCustomScheme(f.customScheme)
+}
+
+// readCustomScheme returns the JSON of a --custom-scheme value (@FILE
+// reads FILE); nil for "".
+func readCustomScheme(v string) (json.RawMessage, error) {
+	if v == "" {
+		return nil, nil
 	}
-	if has("scheme") && f.scheme != "" {
-		b["scheme"] = f.scheme
+	raw := []byte(v)
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		var err error
+		if raw, err = os.ReadFile(name); err != nil {
+			return nil, fmt.Errorf("read custom scheme: %w", err)
+		}
 	}
-	if has("custom-scheme") && f.customScheme != "" {
-		raw := []byte(f.customScheme)
-		if name, ok := strings.CutPrefix(f.customScheme, "@"); ok {
-			var err error
-			if raw, err = os.ReadFile(name); err != nil {
-				return nil, fmt.Errorf("read custom scheme: %w", err)
+	if !json.Valid(raw) {
+		return nil, usagef("--custom-scheme is not valid JSON")
+	}
+	return raw, nil
+}
+
+// create returns the fields of a new endpoint the flags describe.
+func (f *endpointFields) create(e *env) (*client.CreateEndpointParams, error) {
+	p := &client.CreateEndpointParams{
+		URL:          f.url,
+		Scheme:       f.scheme,
+		EventTypes:   f.eventTypes,
+		Tenant:       f.tenant,
+		Description:  f.description,
+		FIFO:         f.fifo,
+		RateLimit:    f.rateLimit,
+		TraceContext: f.traceContext,
+	}
+	var err error
+	if p.CustomScheme, err = f.customSchemeJSON(); err != nil {
+		return nil, err
+	}
+	if p.CustomScheme != nil && p.Scheme == "" {
+		p.Scheme = "custom"
+	}
+	if p.Secret, err = secretFromFlags(e, f.secret, f.secretFile, true, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// update returns the changes of the flags in set (the ones given).
+func (f *endpointFields) update(e *env, set map[string]bool) (*client.UpdateEndpointParams, error) {
+	p := &client.UpdateEndpointParams{}
+	if set["url"] && f.url != "" {
+		p.URL = &f.url
+	}
+	if set["scheme"] && f.scheme != "" {
+		p.Scheme = &f.scheme
+	}
+	if set["custom-scheme"] {
+		raw, err := f.customSchemeJSON()
+		if err != nil {
+			return nil, err
+		}
+		if raw != nil {
+			p.CustomScheme = raw
+			if f.scheme == "" {
+				p.Scheme = new("custom")
 			}
 		}
-		if !json.Valid(raw) {
-			return nil, usagef("--custom-scheme is not valid JSON")
-		}
-		b["custom_scheme"] = json.RawMessage(raw)
-		if f.scheme == "" {
-			b["scheme"] = "custom"
-		}
 	}
-	secret, err := secretFromFlags(e, f.secret, f.secretFile, has("secret"), has("secret-file"))
+	secret, err := secretFromFlags(e, f.secret, f.secretFile, set["secret"], set["secret-file"])
 	if err != nil {
 		return nil, err
 	}
 	if secret != "" {
-		b["secret"] = secret
+		p.Secret = &secret
 	}
-	if has("event-type") && len(f.eventTypes) > 0 {
-		b["event_types"] = []string(f.eventTypes)
+	if set["event-type"] && len(f.eventTypes) > 0 {
+		p.EventTypes = new([]string(f.eventTypes))
 	}
-	if has("tenant") && f.tenant != "" {
-		b["tenant"] = f.tenant
+	if set["description"] {
+		p.Description = &f.description
 	}
-	if has("description") && (set != nil || f.description != "") {
-		b["description"] = f.description
+	if set["fifo"] {
+		p.FIFO = &f.fifo
 	}
-	if has("fifo") && (set != nil || f.fifo) {
-		b["fifo"] = f.fifo
+	if set["rate-limit"] {
+		p.RateLimit = &f.rateLimit
 	}
-	if has("rate-limit") && (set != nil || f.rateLimit != 0) {
-		b["rate_limit"] = f.rateLimit
+	if set["trace-context"] {
+		p.TraceContext = &f.traceContext
 	}
-	return b, nil
+	return p, nil
 }
 
 // secretFromFlags returns the secret of --secret or --secret-file (each
@@ -176,22 +201,19 @@ func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := f.body(e, nil)
+	p, err := f.create(e)
 	if err != nil {
 		return err
 	}
-	if *disabled {
-		body["disabled"] = true
-	}
-	var ep endpointOut
-	raw, err := c.call(ctx, "POST", "/api/v1/endpoints", body, &ep)
+	p.Disabled = *disabled
+	ep, err := c.CreateEndpoint(ctx, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, ep.Raw)
 	}
-	if err := printEndpoint(e.stdout, &ep); err != nil {
+	if err := printEndpoint(e.stdout, ep); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stderr, "The secret is shown once; `hookrelay endpoints reveal-secret "+ep.ID+"` shows it again.")
@@ -199,16 +221,17 @@ func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 }
 
 // printEndpoint writes one endpoint as name-value lines.
-func printEndpoint(w io.Writer, ep *endpointOut) error {
+func printEndpoint(w io.Writer, ep *client.Endpoint) error {
 	rows := [][]string{
 		{"id", ep.ID},
 		{"url", ep.URL},
 		{"scheme", ep.Scheme},
 		{"tenant", orDash(ep.Tenant)},
-		{"event types", ep.eventTypes()},
-		{"state", ep.state()},
+		{"event types", endpointEventTypes(ep)},
+		{"state", endpointState(ep)},
 		{"fifo", strconv.FormatBool(ep.FIFO)},
 		{"rate limit", strconv.FormatFloat(ep.RateLimit, 'g', -1, 64)},
+		{"trace context", strconv.FormatBool(ep.TraceContext)},
 		{"description", orDash(ep.Description)},
 		{"failing since", fmtTime(ep.FailingSince)},
 		{"created", fmtTime(&ep.CreatedAt)},
@@ -243,35 +266,18 @@ func runEndpointsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
+	filter := &client.EndpointFilter{Limit: pf.limit, Cursor: pf.cursor}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "tenant" {
-			q.Set("tenant", *tenant)
+			filter.Tenant = tenant
 		}
 	})
-	return listPage(ctx, e, c, cf, pf, "/api/v1/endpoints", q,
+	page, err := c.ListEndpoints(ctx, filter)
+	return printPage(e, cf, page, err,
 		[]string{"ID", "URL", "SCHEME", "TENANT", "EVENT TYPES", "STATE"},
-		func(ep endpointOut) []string {
-			return []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), ep.eventTypes(), ep.state()}
+		func(ep *client.Endpoint) []string {
+			return []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), endpointEventTypes(ep), endpointState(ep)}
 		})
-}
-
-// setPage adds limit and cursor to q when set.
-func setPage(q url.Values, limit int, cursor string) {
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-}
-
-// query returns "?"+q encoded, or "" when q is empty.
-func query(q url.Values) string {
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
 }
 
 // nextPage tells how to get the next page, if any.
@@ -295,45 +301,34 @@ func addPageFlags(fs *flag.FlagSet, what string) *pageFlags {
 	return p
 }
 
-// listPage GETs one page of the list at path with the query q (plus the
-// page flags) and prints it: as the API's JSON with --json, else as a
-// table of header and one row per item, and then how to get the next page.
-func listPage[T any](ctx context.Context, e *env, c *apiClient, cf *clientFlags, pf *pageFlags, path string, q url.Values,
-	header []string, row func(T) []string) error {
-	if q == nil {
-		q = url.Values{}
-	}
-	setPage(q, pf.limit, pf.cursor)
-	var out struct {
-		Data       []T    `json:"data"`
-		NextCursor string `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", path+query(q), nil, &out)
+// printPage prints one page of a list, or returns err, the error of
+// getting it: as the API's JSON with --json, else as a table of header and
+// one row per item, and then how to get the next page.
+func printPage[T any](e *env, cf *clientFlags, page *client.Page[T], err error, header []string, row func(*T) []string) error {
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, page.Raw)
 	}
-	rows := make([][]string, len(out.Data))
-	for i, item := range out.Data {
+	rows := make([][]string, len(page.Data))
+	for i, item := range page.Data {
 		rows[i] = row(item)
 	}
 	if err := table(e.stdout, header, rows); err != nil {
 		return err
 	}
-	nextPage(e, out.NextCursor)
+	nextPage(e, page.NextCursor)
 	return nil
 }
 
-// endpointByID runs a command of the form "endpoints VERB ID" that calls
-// method on /api/v1/endpoints/ID+suffix with body and prints the endpoint.
-func endpointByID(ctx context.Context, e *env, verb string, args []string, method, suffix string, extra func(fs *flag.FlagSet) func() (any, error)) error {
+// endpointByID runs a command of the form "endpoints VERB ID [flags]": it
+// parses the flags (extra adds the verb's own and returns the function
+// that makes the call) and prints what the call returns.
+func endpointByID(ctx context.Context, e *env, verb string, args []string,
+	extra func(fs *flag.FlagSet) func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)) error {
 	fs := newFlagSet("endpoints "+verb, e.stderr)
-	var mk func() (any, error)
-	if extra != nil {
-		mk = extra(fs)
-	}
+	do := extra(fs)
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -346,80 +341,109 @@ func endpointByID(ctx context.Context, e *env, verb string, args []string, metho
 	if err != nil {
 		return err
 	}
-	var body any
-	if mk != nil {
-		if body, err = mk(); err != nil {
-			return err
-		}
-	}
-	var ep endpointOut
-	raw, err := c.call(ctx, method, "/api/v1/endpoints/"+pathEscape(pos[0])+suffix, body, &ep)
+	ep, err := do(ctx, c, pos[0])
 	if err != nil {
 		return err
 	}
-	switch {
-	case cf.json:
-		return printJSON(e.stdout, raw)
-	case method == "DELETE":
-		fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
-		return nil
-	case suffix == "/secret/reveal":
-		rows := make([][]string, len(ep.Secrets))
-		for i, s := range ep.Secrets {
-			rows[i] = []string{s.Secret, fmtTime(&s.CreatedAt), fmtTime(s.ExpiresAt)}
-		}
-		return table(e.stdout, []string{"SECRET", "CREATED", "STOPS SIGNING"}, rows)
+	if cf.json {
+		return printJSON(e.stdout, ep.Raw)
 	}
-	return printEndpoint(e.stdout, &ep)
+	return printEndpoint(e.stdout, ep)
+}
+
+// idArgs parses "COMMAND ID [flags]" with only the client flags, and
+// returns the client, the ID and the flags.
+func idArgs(e *env, command, what string, args []string) (*client.Client, string, *clientFlags, error) {
+	fs := newFlagSet(command, e.stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := wantArgs(pos, what); err != nil {
+		return nil, "", nil, err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, pos[0], cf, nil
 }
 
 func runEndpointsGet(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "get", args, "GET", "", nil)
+	return endpointByID(ctx, e, "get", args, func(*flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
+			return c.GetEndpoint(ctx, id)
+		}
+	})
 }
 
 func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "delete", args, "DELETE", "", nil)
+	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args)
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteEndpoint(ctx, id); err != nil {
+		return err
+	}
+	if !cf.json { // the API answers 204, with nothing to print as JSON
+		fmt.Fprintf(e.stdout, "deleted %s\n", id)
+	}
+	return nil
 }
 
 func runEndpointsReveal(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "reveal-secret", args, "POST", "/secret/reveal", nil)
+	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args)
+	if err != nil {
+		return err
+	}
+	rs, err := c.RevealSecrets(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, rs.Raw)
+	}
+	rows := make([][]string, len(rs.Secrets))
+	for i, s := range rs.Secrets {
+		rows[i] = []string{s.Value, fmtTime(&s.CreatedAt), fmtTime(s.ExpiresAt)}
+	}
+	return table(e.stdout, []string{"SECRET", "CREATED", "STOPS SIGNING"}, rows)
 }
 
 func runEndpointsRotate(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "rotate-secret", args, "POST", "/rotate-secret", func(fs *flag.FlagSet) func() (any, error) {
+	return endpointByID(ctx, e, "rotate-secret", args, func(fs *flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		secret := fs.String("secret", "", "the new secret (default: generated)")
 		secretFile := fs.String("secret-file", "", "file holding the new secret")
 		overlap := fs.Duration("overlap", 0, "how long the old secret keeps signing; 0 stops it now (default: the server's, 24h)")
-		return func() (any, error) {
-			b := map[string]any{}
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
+			p := &client.RotateSecretParams{}
 			s, err := secretFromFlags(e, *secret, *secretFile, true, true)
 			if err != nil {
 				return nil, err
 			}
-			if s != "" {
-				b["secret"] = s
-			}
+			p.Secret = s
 			fs.Visit(func(f *flag.Flag) {
 				if f.Name == "overlap" {
-					b["overlap_seconds"] = int64(overlap.Seconds())
+					p.OverlapSeconds = new(int64(overlap.Seconds()))
 				}
 			})
-			return b, nil
+			return c.RotateSecret(ctx, id, p)
 		}
 	})
 }
 
 func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "update", args, "PATCH", "", func(fs *flag.FlagSet) func() (any, error) {
+	return endpointByID(ctx, e, "update", args, func(fs *flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		var f endpointFields
 		f.define(fs)
 		allTypes := fs.Bool("all-event-types", false, "receive every event type (clears the filter)")
 		disable := fs.Bool("disable", false, "disable the endpoint")
 		enable := fs.Bool("enable", false, "enable the endpoint")
-		return func() (any, error) {
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
 			set := map[string]bool{}
 			fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-			b, err := f.body(e, set)
+			p, err := f.update(e, set)
 			if err != nil {
 				return nil, err
 			}
@@ -427,20 +451,20 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 				if len(f.eventTypes) > 0 {
 					return nil, usagef("give --event-type or --all-event-types, not both")
 				}
-				b["event_types"] = []string{}
+				p.EventTypes = new([]string{})
 			}
 			switch {
 			case *disable && *enable:
 				return nil, usagef("give --disable or --enable, not both")
 			case *disable:
-				b["disabled"] = true
+				p.Disabled = new(true)
 			case *enable:
-				b["disabled"] = false
+				p.Disabled = new(false)
 			}
-			if len(b) == 0 {
+			if b, err := json.Marshal(p); err != nil || string(b) == "{}" {
 				return nil, usagef("nothing to change: give at least one flag")
 			}
-			return b, nil
+			return c.UpdateEndpoint(ctx, id, p)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hookrelay/hookrelay/client"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -189,7 +191,7 @@ func TestServeEndToEnd(t *testing.T) {
 	defer recv.Close()
 
 	// Create an endpoint; its secret comes back once.
-	var ep endpointOut
+	var ep client.Endpoint
 	out := svc.mustCLI(t, "", "endpoints", "create", "--url", recv.URL+"/hook", "--description", "test receiver", "--json")
 	if err := json.Unmarshal([]byte(out), &ep); err != nil || ep.Secret == "" {
 		t.Fatalf("endpoints create --json: %v: %s", err, out)
@@ -199,12 +201,12 @@ func TestServeEndToEnd(t *testing.T) {
 	// Send an event; the payload arrives byte for byte, signed.
 	payload := `{"z": 1.0, "a": [12345678901234567890, "\u00e9"], "html": "<&>"}`
 	out = svc.mustCLI(t, payload+"\n", "events", "send", "--type", "order.created", "--idempotency-key", "once", "--json")
-	var ev eventOut
+	var ev client.Event
 	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.ID == "" || ev.Deliveries == nil || *ev.Deliveries != 1 {
 		t.Fatalf("events send --json: %v: %s", err, out)
 	}
 	var dl struct {
-		Data []deliveryOut `json:"data"`
+		Data []client.Delivery `json:"data"`
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
