@@ -194,6 +194,7 @@ func New(cfg Config) (*API, error) {
 		{"DELETE", "/api/v1/sources/{id}", a.deleteSource},
 		{"POST", "/api/v1/sources/{id}/destinations", a.createDestination},
 		{"GET", "/api/v1/sources/{id}/rejections", a.listRejections},
+		{"GET", openAPIPath, a.serveOpenAPI}, // no API key needed: see openapi.go
 	}
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes {
@@ -219,6 +220,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
+	if r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		a.wrap(a.serveOpenAPI).ServeHTTP(w, r) // public: the API's shape, no data
+		return
+	}
 	addr := authlimit.Addr(r)
 	if ok, wait := a.limiter.Allow(addr); !ok {
 		secs := int(wait / time.Second)
