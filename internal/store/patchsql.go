@@ -73,6 +73,9 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 	if p.RateLimit != nil {
 		set("rate_limit", *p.RateLimit)
 	}
+	if p.TraceContext != nil {
+		set("trace_context", *p.TraceContext)
+	}
 	if p.Enabled != nil && *p.Enabled == cur.Disabled {
 		if *p.Enabled {
 			set("disabled", false)
@@ -154,6 +157,7 @@ func PatchOf(e *Endpoint) EndpointPatch {
 		EventTypes:   new(e.EventTypes),
 		FIFO:         new(e.FIFO),
 		RateLimit:    new(e.RateLimit),
+		TraceContext: new(e.TraceContext),
 		UpdatedAt:    e.UpdatedAt,
 	}
 }

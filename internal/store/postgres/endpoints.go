@@ -15,7 +15,7 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at, trace_context`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -44,6 +44,19 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
 }
 
+// endpointRow returns e's row in the order of endpointCols.
+func (s *Store) endpointRow(e *store.Endpoint) ([]any, error) {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return nil, err
+	}
+	args = append([]any{e.ID}, args...)
+	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), e.TraceContext), nil
+}
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16`
+
 // scanEndpoint reads a row of endpointCols, every secret included.
 func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 	var (
@@ -54,7 +67,7 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 		created, updated int64
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated); err != nil {
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated, &e.TraceContext); err != nil {
 		return nil, interpretError(err)
 	}
 	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
@@ -85,17 +98,15 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointArgs(e)
+	args, err := s.endpointRow(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	args = append([]any{e.ID}, args...)
-	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
 	// No lock: a new endpoint has no deliveries, and an event accepted
 	// while it is being created may or may not reach it, as if accepted
 	// just before.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...); err != nil {
+		VALUES (`+endpointValues+`)`, args...); err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, interpretError(err))
 	}
 	return nil

@@ -92,7 +92,7 @@ func exportEndpoint(rows pgx.Rows) (any, error) {
 		types string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
-		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt, &r.TraceContext); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
@@ -154,10 +154,10 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
+		traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES ($1, $2, $3, $4)`,
 	store.KindDelivery: `INSERT INTO deliveries (` + deliveryRecordCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
@@ -270,7 +270,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			return importRow{}, err
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt, r.TraceContext}}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -298,7 +298,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			r.Payload = []byte{}
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, r.Payload, r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers}}, nil
+			r.ContentType, headers, cleanText(r.TraceParent)}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {

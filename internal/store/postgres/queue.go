@@ -89,8 +89,8 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 const claimReturning = `RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.event_type, d.status, d.attempts, d.next_attempt_at,
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
-		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at,
-		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers`
+		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at, e.trace_context,
+		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers, ev.traceparent`
 
 // ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
 // endpoints (for FIFO endpoints only the oldest pending one), oldest due
@@ -148,9 +148,9 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		)
 		dest := append(deliveryDest(&j.Delivery),
 			&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
+			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated, &e.TraceContext,
 			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
-			&j.Event.ContentType, &evHeaders)
+			&j.Event.ContentType, &evHeaders, &j.Event.TraceParent)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}

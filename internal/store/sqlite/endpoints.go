@@ -13,7 +13,7 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at, trace_context`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -46,6 +46,19 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince)}, nil
 }
 
+// endpointRow returns e's row in the order of endpointCols.
+func (s *Store) endpointRow(e *store.Endpoint) ([]any, error) {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return nil, err
+	}
+	args = append([]any{e.ID}, args...)
+	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), boolInt(e.TraceContext)), nil
+}
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
 type scanner = store.RowScanner
 
 // scanEndpoint reads a row of endpointCols, every secret included.
@@ -56,11 +69,12 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 		sealed           []byte
 		types            string
 		disabled, fifo   int64
+		traceContext     int64
 		failing          sql.NullInt64
 		created, updated int64
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
-		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated); err != nil {
+		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated, &traceContext); err != nil {
 		return nil, interpretError(err)
 	}
 	if custom.Valid {
@@ -76,7 +90,7 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 	if len(e.EventTypes) == 0 {
 		e.EventTypes = nil
 	}
-	e.Disabled, e.FIFO = disabled != 0, fifo != 0
+	e.Disabled, e.FIFO, e.TraceContext = disabled != 0, fifo != 0, traceContext != 0
 	e.FailingSince = fromNullMS(failing)
 	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 	return &e, nil
@@ -88,15 +102,13 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointArgs(e)
+	args, err := s.endpointRow(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	args = append([]any{e.ID}, args...)
-	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
 	err = s.write(ctx, func(w *writer) error {
 		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			VALUES (`+endpointValues+`)`, args...); err != nil {
 			return err
 		}
 		w.forgetEndpoint(e.ID)

@@ -99,10 +99,11 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		custom         sql.NullString
 		types          string
 		disabled, fifo int64
+		traceContext   int64
 		failing        sql.NullInt64
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
-		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt, &traceContext); err != nil {
 		return nil, err
 	}
 	if custom.Valid {
@@ -111,7 +112,7 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
 		return nil, fmt.Errorf("endpoint %s: decode event types: %w", r.ID, err)
 	}
-	r.Disabled, r.FIFO = disabled != 0, fifo != 0
+	r.Disabled, r.FIFO, r.TraceContext = disabled != 0, fifo != 0, traceContext != 0
 	r.FailingSince = nullInt(failing)
 	return &r, nil
 }
@@ -201,10 +202,10 @@ type importRow struct {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
+		traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
 	store.KindDelivery:       `INSERT INTO deliveries (` + deliveryRecordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindAttempt: `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
@@ -300,7 +301,8 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			custom = string(r.CustomScheme)
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt,
+			boolInt(r.TraceContext)}}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -329,7 +331,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			headers = h
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, string(r.Payload), r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers}}, nil
+			r.ContentType, headers, r.TraceParent}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {
