@@ -26,6 +26,7 @@ type endpointJSON struct {
 	DisabledReason string          `json:"disabled_reason,omitempty"`
 	FIFO           bool            `json:"fifo"`
 	RateLimit      float64         `json:"rate_limit"`
+	TraceContext   bool            `json:"trace_context"`
 	FailingSince   *time.Time      `json:"failing_since,omitempty"`
 	Secrets        []secretJSON    `json:"secrets"`
 	Secret         string          `json:"secret,omitempty"`
@@ -68,6 +69,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		DisabledReason: e.DisabledReason,
 		FIFO:           e.FIFO,
 		RateLimit:      e.RateLimit,
+		TraceContext:   e.TraceContext,
 		FailingSince:   utcPtr(e.FailingSince),
 		Secrets:        secretsJSON(e.Secrets, false),
 		CreatedAt:      utc(e.CreatedAt),
@@ -87,6 +89,7 @@ type createEndpointRequest struct {
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
 	RateLimit    float64         `json:"rate_limit"`
+	TraceContext bool            `json:"trace_context"`
 }
 
 func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -98,6 +101,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description,
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
 		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		TraceContext: req.TraceContext,
 	})
 	if err != nil {
 		return rulesError(err, "endpoint", "")
@@ -164,6 +168,7 @@ type updateEndpointRequest struct {
 	Disabled     *bool           `json:"disabled"`
 	FIFO         *bool           `json:"fifo"`
 	RateLimit    *float64        `json:"rate_limit"`
+	TraceContext *bool           `json:"trace_context"`
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -174,6 +179,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	ch := rules.EndpointChange{
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description, Scheme: req.Scheme,
 		Secret: req.Secret, EventTypes: req.EventTypes, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		TraceContext: req.TraceContext,
 	}
 	if len(req.CustomScheme) > 0 && string(req.CustomScheme) != "null" {
 		ch.CustomScheme = req.CustomScheme

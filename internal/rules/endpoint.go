@@ -78,6 +78,10 @@ type EndpointSpec struct {
 	Disabled   bool
 	FIFO       bool
 	RateLimit  float64
+	// TraceContext sends each delivery attempt's W3C traceparent header
+	// to the endpoint (when tracing is on); off by default, since it
+	// tells the receiver the sender's trace ids.
+	TraceContext bool
 }
 
 // SchemeChoices lists the schemes a form may offer for an endpoint of
@@ -137,15 +141,16 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	var c collector
 	now := r.cfg.Now()
 	e := &store.Endpoint{
-		ID:          store.NewID("ep"),
-		Tenant:      spec.Tenant,
-		URL:         spec.URL,
-		Description: spec.Description,
-		Disabled:    spec.Disabled,
-		FIFO:        spec.FIFO,
-		RateLimit:   spec.RateLimit,
-		CreatedAt:   now,
-		UpdatedAt:   now,
+		ID:           store.NewID("ep"),
+		Tenant:       spec.Tenant,
+		URL:          spec.URL,
+		Description:  spec.Description,
+		Disabled:     spec.Disabled,
+		FIFO:         spec.FIFO,
+		RateLimit:    spec.RateLimit,
+		CreatedAt:    now,
+		TraceContext: spec.TraceContext,
+		UpdatedAt:    now,
 	}
 	if e.Disabled {
 		e.DisabledReason = "manual"
@@ -241,6 +246,8 @@ type EndpointChange struct {
 	Enabled    *bool
 	FIFO       *bool
 	RateLimit  *float64
+	// TraceContext turns the traceparent header of deliveries on or off.
+	TraceContext *bool
 }
 
 // UpdateEndpoint applies ch to the endpoint id in one transaction that
@@ -293,7 +300,7 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 		if ch.URL != nil && *ch.URL != cur.URL {
 			p.URL = ch.URL
 		}
-		p.Description, p.FIFO, p.RateLimit = ch.Description, ch.FIFO, ch.RateLimit
+		p.Description, p.FIFO, p.RateLimit, p.TraceContext = ch.Description, ch.FIFO, ch.RateLimit, ch.TraceContext
 		if ch.EventTypes != nil {
 			p.EventTypes = &types
 		}

@@ -179,6 +179,7 @@ type endpointForm struct {
 	Secret       string
 	Enabled      bool
 	FIFO         bool
+	TraceContext bool
 	RateLimit    string
 }
 
@@ -201,6 +202,7 @@ func formFromEndpoint(e *store.Endpoint) endpointForm {
 		Tenant:       e.Tenant,
 		Enabled:      !e.Disabled,
 		FIFO:         e.FIFO,
+		TraceContext: e.TraceContext,
 	}
 	if e.RateLimit > 0 {
 		f.RateLimit = strconv.FormatFloat(e.RateLimit, 'f', -1, 64)
@@ -221,6 +223,7 @@ func readEndpointForm(r *http.Request) endpointForm {
 		Secret:       strings.TrimSpace(p.Get("secret")),
 		Enabled:      p.Get("enabled") != "",
 		FIFO:         p.Get("fifo") != "",
+		TraceContext: p.Get("trace_context") != "",
 		RateLimit:    strings.TrimSpace(p.Get("rate_limit")),
 	}
 }
@@ -262,6 +265,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 			Tenant: f.Tenant, URL: f.URL, Description: f.Description,
 			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
 			EventTypes: rules.SplitList(f.EventTypes), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+			TraceContext: f.TraceContext,
 		})
 		if errs = messages(err); errs == nil && err != nil {
 			return err
@@ -383,6 +387,9 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		if f.FIFO != e.FIFO {
 			ch.FIFO = &f.FIFO
+		}
+		if f.TraceContext != e.TraceContext {
+			ch.TraceContext = &f.TraceContext
 		}
 		if rate != e.RateLimit {
 			ch.RateLimit = &rate
