@@ -29,6 +29,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/storeopen"
+	"github.com/hookrelay/hookrelay/internal/tracing"
 	"github.com/hookrelay/hookrelay/internal/ui"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -460,6 +461,18 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		}
 		return 0
 	}))
+	// OpenTelemetry tracing, when the OTEL_* environment asks for it.
+	tr, err := tracing.New(ctx, &tracing.Config{Getenv: e.getenv, Version: buildVersion()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if terr := tr.Shutdown(sctx); terr != nil {
+			logger.Warn("tracing: could not export the last spans", "error", terr)
+		}
+	}()
 	retention := cfg.Retention
 	if retention == 0 {
 		retention = -1 // the engine's "never"
@@ -481,6 +494,11 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	}
 	if cfg.OperatorSecret != "" {
 		dcfg.OperatorSecrets = []string{cfg.OperatorSecret}
+	}
+	var apiTracer api.Tracer
+	if tr != nil {
+		dcfg.Tracer, apiTracer = tr, tr
+		logger.Info("tracing on: spans go to the OTLP endpoint of OTEL_EXPORTER_OTLP_*")
 	}
 	engine, err := delivery.New(dcfg)
 	if err != nil {
@@ -517,6 +535,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		MaxPayloadBytes:      cfg.MaxPayloadBytes,
 		PortalLinks:          dash,
+		Tracer:               apiTracer,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

@@ -99,6 +99,18 @@ type Config struct {
 	// may make in a burst before its requests get 429, and how many it
 	// earns back per minute. 0: authlimit.DefaultFailures (10).
 	AuthFailures int
+	// Tracer, if set, traces event posts (internal/tracing implements
+	// it); nil traces nothing.
+	Tracer Tracer
+}
+
+// A Tracer reports the spans of an event post: the request, the storage
+// of the event, and the traceparent stored with the event so that its
+// deliveries' spans link to the request's.
+type Tracer interface {
+	StartRequest(ctx context.Context, r *http.Request, name string) (context.Context, func(status int))
+	StartStorage(ctx context.Context, name string) (context.Context, func(error))
+	TraceParent(ctx context.Context) string
 }
 
 // API is the http.Handler of the /api/v1 routes. Create it with New.
@@ -118,6 +130,7 @@ type API struct {
 	keys    *keyCache
 	portal  PortalLinkMinter
 	limiter *authlimit.Limiter
+	tracer  Tracer
 }
 
 // route is one registered pattern and its handler.
@@ -146,6 +159,7 @@ func New(cfg Config) (*API, error) {
 		maxPayload: orDefault(cfg.MaxPayloadBytes, DefaultMaxPayloadBytes),
 		timeout:    orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		portal:     cfg.PortalLinks,
+		tracer:     cfg.Tracer,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -176,7 +190,7 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/secret/reveal", a.revealSecret},
 		{"GET", "/api/v1/endpoints/{id}/deliveries", a.listEndpointDeliveries},
 		{"POST", "/api/v1/endpoints/{id}/replay", a.replayEndpoint},
-		{"POST", "/api/v1/events", a.createEvent},
+		{"POST", "/api/v1/events", a.tracedCreateEvent},
 		{"GET", "/api/v1/events/{id}", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", a.listEventDeliveries},
 		{"GET", "/api/v1/deliveries", a.listDeliveries},

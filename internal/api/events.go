@@ -57,6 +57,24 @@ func toEventJSON(ev *store.Event) eventJSON {
 	}
 }
 
+// tracedCreateEvent is createEvent in a span of its own, when tracing.
+func (a *API) tracedCreateEvent(w http.ResponseWriter, r *http.Request) error {
+	if a.tracer == nil {
+		return a.createEvent(w, r)
+	}
+	ctx, end := a.tracer.StartRequest(r.Context(), r, "POST /api/v1/events")
+	err := a.createEvent(w, r.WithContext(ctx))
+	status := http.StatusAccepted
+	if err != nil {
+		status = http.StatusInternalServerError
+		if e, ok := errors.AsType[*Error](err); ok {
+			status = e.Status
+		}
+	}
+	end(status)
+	return err
+}
+
 func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(w, r, a.maxPayload+eventEnvelopeBytes)
 	if err != nil {
@@ -97,7 +115,20 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 		IdempotencyKey: req.IdempotencyKey,
 		CreatedAt:      now,
 	}
-	stored, deliveries, err := a.store.CreateEvent(r.Context(), ev, now.Add(-a.idemWindow))
+	ctx := r.Context()
+	var endStore func(error)
+	if a.tracer != nil {
+		ev.TraceParent = a.tracer.TraceParent(ctx)
+		ctx, endStore = a.tracer.StartStorage(ctx, "store event")
+	}
+	stored, deliveries, err := a.store.CreateEvent(ctx, ev, now.Add(-a.idemWindow))
+	if endStore != nil {
+		if errors.Is(err, store.ErrConflict) {
+			endStore(nil) // a duplicate: stored before, not a failure
+		} else {
+			endStore(err)
+		}
+	}
 	if errors.Is(err, store.ErrConflict) && stored != nil {
 		out := toEventJSON(stored)
 		out.Duplicate = true
