@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/hookrelay/hookrelay/client"
+	"maps"
 
 	"bytes"
 	"context"
@@ -65,8 +66,16 @@ type liveService struct {
 // temporary directory and waits until /healthz answers 200.
 func startServe(t *testing.T, extra ...string) *liveService {
 	t.Helper()
+	return startServeEnv(t, nil, extra...)
+}
+
+// startServeEnv is startServe with more environment variables.
+func startServeEnv(t *testing.T, vars map[string]string, extra ...string) *liveService {
+	t.Helper()
 	s := &liveService{key: "hr_test_admin_key_0123456789", dir: t.TempDir(), done: make(chan int, 1)}
-	e, _, stderr := testEnv(map[string]string{"HOOKRELAY_ADMIN_KEY": s.key}, "")
+	env := map[string]string{"HOOKRELAY_ADMIN_KEY": s.key}
+	maps.Copy(env, vars)
+	e, _, stderr := testEnv(env, "")
 	s.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
