@@ -14,7 +14,7 @@ import (
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver on loopback that records the
-XX
+// names of the spans exported to it.
 type otlpReceiver struct {
 	mu    sync.Mutex
 	names []string
