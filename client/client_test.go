@@ -174,6 +174,20 @@ func TestTypedErrors(t *testing.T) {
 	if !errors.Is(err, client.ErrValidation) || !strings.Contains(err.Error(), "unknown scheme") {
 		t.Errorf("unknown scheme: %v", err)
 	}
+	// A validation error names the fields it refuses, every one.
+	_, err = c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "ftp://x", Scheme: "rot13", EventTypes: []string{"a*b"}})
+	if e, ok := errors.AsType[*client.Error](err); !ok || e.Field != "url" || len(e.Fields) != 3 ||
+		e.Fields[0].Field != "url" || e.Fields[0].Reason == "" {
+		t.Errorf("fields of a validation error: %#v", err)
+	} else {
+		var names []string
+		for _, f := range e.Fields {
+			names = append(names, f.Field)
+		}
+		if got := strings.Join(names, ","); got != "url,event_types,scheme" {
+			t.Errorf("fields %s, want url,event_types,scheme", got)
+		}
+	}
 
 	_, err = c.SendEvent(ctx, &client.SendEventParams{Type: "x", Payload: json.RawMessage(`{"a":`)})
 	if !errors.Is(err, client.ErrBadRequest) {

@@ -365,5 +365,24 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
 	}
-	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if fe, ok := errors.AsType[*fieldsError](err); ok {
+		fields := make([]map[string]string, len(fe.fields))
+		for i, f := range fe.fields {
+			fields[i] = map[string]string{"field": f.Field, "reason": f.Reason}
+		}
+		body["field"], body["fields"] = fe.fields[0].Field, fields
+	}
+	writeJSON(w, e.Status, map[string]any{"error": body})
 }
+
+// fieldsError is a 422 about named request fields (rules' field errors):
+// the answer lists them in error.fields, and names the first in
+// error.field.
+type fieldsError struct {
+	err    *Error
+	fields []*rules.FieldError
+}
+
+func (e *fieldsError) Error() string { return e.err.Error() }
+func (e *fieldsError) Unwrap() error { return e.err }

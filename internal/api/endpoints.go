@@ -274,7 +274,10 @@ func (a *API) revealSecret(w http.ResponseWriter, r *http.Request) error {
 // storeError says.
 func rulesError(err error, what, id string) error {
 	if fs := rules.Fields(err); fs != nil {
-		return invalid("%v", rules.FieldErrors(fs))
+		return &fieldsError{
+			err:    &Error{http.StatusUnprocessableEntity, CodeValidation, rules.FieldErrors(fs).Error()},
+			fields: fs,
+		}
 	}
 	if errors.Is(err, rules.ErrChanged) {
 		return &Error{http.StatusConflict, CodeConflict, what + " " + id + " was changed meanwhile: read it again and retry"}
