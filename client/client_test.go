@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/client"
+	"github.com/hookrelay/hookrelay/docs"
 	"github.com/hookrelay/hookrelay/internal/api"
 )
 
@@ -621,5 +622,19 @@ func TestPaths(t *testing.T) {
 	}
 	if _, err := (&client.Client{Key: "k"}).GetEvent(t.Context(), "x"); !errors.Is(err, client.ErrNoBaseURL) {
 		t.Errorf("no base URL: %v", err)
+	}
+}
+
+// TestOpenAPI reads the service's OpenAPI document: the bytes of
+// docs/openapi.yaml, even with a key that is not valid.
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	_, ts, _ := setup(t, nil, nil)
+	b, err := client.New(ts.URL, "hr_not_a_real_key_at_all").OpenAPI(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != docs.OpenAPIYAML {
+		t.Errorf("OpenAPI: %d bytes, not docs/openapi.yaml's %d", len(b), len(docs.OpenAPIYAML))
 	}
 }

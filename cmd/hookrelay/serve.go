@@ -215,6 +215,12 @@ must all have the same two keys: set both variables on every node. On first
 start an admin API key is created and printed once; set HOOKRELAY_ADMIN_KEY
 to choose it instead (on every node, when several start at once).
 
+OpenTelemetry traces are sent when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp) is set,
+by OTLP over HTTP; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
+them off. GET /api/v1/openapi.yaml serves the API's description, without
+an API key.
+
 Each flag may also be set by the environment variable named in its help; a
 flag on the command line wins.`)
 		fs.PrintDefaults()
