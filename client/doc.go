@@ -1,8 +1,7 @@
 // Package client is a Go client for hookrelay's REST API (/api/v1), as
 // docs/openapi.yaml describes it: endpoints, events, deliveries, API keys,
 // inbound sources, tenant portal links and the OpenAPI document itself.
-// It uses only the standard
-// library.
+// It uses only the standard library.
 //
 // # Calls
 //
