@@ -26,7 +26,7 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("events send", e.stderr)
 	typ := fs.String("type", "", "event type, such as invoice.paid (required)")
 	tenant := fs.String("tenant", "", "tenant whose endpoints receive it (default: the default tenant)")
-	idem := fs.String("idempotency-key", "", "a repeat of this key within 24 hours creates nothing")
+	idem := fs.String("idempotency-key", "", "a repeat of this key within 24 hours creates nothing (default: a new key, so that retries of this post are safe)")
 	cf := addClientFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay events send --type TYPE [--tenant T] [--idempotency-key K] < payload.json")
