@@ -71,7 +71,8 @@ func (m nullMSDest) Scan(src any) error {
 // without waiting for each other. MATERIALIZED keeps PostgreSQL from
 // folding the CTE into the UPDATE, which could run it more than once. The
 // UPDATE then moves each picked delivery's next attempt to the end of the
-// lease and bumps its claim, and returns it with its endpoint and event.
+// lease, records the node that holds it ($5) and bumps its claim, and
+// returns it with its endpoint and event.
 const claimQuery = `WITH picked AS MATERIALIZED (
 		SELECT id FROM deliveries
 		WHERE status = 'pending' AND NOT hold AND next_attempt_at <= $1 AND endpoint_id <> ALL($2::text[])
@@ -79,7 +80,7 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
 	)
-	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, claim = d.claim + 1, updated_at = $1
+	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, leased_by = $5, claim = d.claim + 1, updated_at = $1
 	FROM picked, endpoints AS e, events AS ev
 	WHERE d.id = picked.id AND e.id = d.endpoint_id AND ev.id = d.event_id
 	` + claimReturning
@@ -115,7 +116,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	if exclude == nil {
 		exclude = []string{}
 	}
-	rows, err := s.pool.Query(ctx, claimQuery, ms(p.Now), exclude, p.Limit, ms(p.Now.Add(p.Lease)))
+	rows, err := s.pool.Query(ctx, claimQuery, ms(p.Now), exclude, p.Limit, ms(p.Now.Add(p.Lease)), s.node)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -493,6 +494,33 @@ func sameNullInt(a, b *int64) bool {
 		return a == nil && b == nil
 	}
 	return *a == *b
+}
+
+// releaseQuery makes due at $1 the pending deliveries that node $2 holds
+// unexpired leases on, bumping their claims. The partial index
+// deliveries_leased holds only leased rows.
+const releaseQuery = `UPDATE deliveries SET next_attempt_at = $1, leased_until = NULL, leased_by = NULL,
+		claim = claim + 1, updated_at = $1
+	WHERE leased_until > $1 AND leased_by = $2 AND status = 'pending'`
+
+// ReleaseLeases makes due at now the pending deliveries whose unexpired
+// leases this node's claims took (Config.NodeID), and bumps their claims,
+// so that a node restarting after kill -9 or a crash sends at once what was
+// in flight when it died. Other nodes' leases are left to run out: they
+// may be alive. Without a NodeID it releases nothing. Open holds the node
+// id's advisory lock, so no other live Store has the same id (see
+// Config.NodeID). Call it before this Store claims anything: it releases
+// this Store's own leases too. A released FIFO head stays the head; a
+// delivery held back stays held.
+func (s *Store) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	if s.node == nil {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, releaseQuery, ms(now), *s.node)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of node %s: %w", *s.node, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // GetDelivery returns the delivery or ErrNotFound.

@@ -42,7 +42,7 @@ func scanDelivery(r scanner) (*store.Delivery, error) {
 // the index too.
 func claimQuery(excluded int) string {
 	var b strings.Builder
-	b.WriteString(`UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, claim = claim + 1, updated_at = ?
+	b.WriteString(`UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, leased_by = ?, claim = claim + 1, updated_at = ?
 	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 'pending' AND hold = 0 AND next_attempt_at <= ?`)
 	if excluded > 0 {
@@ -69,8 +69,8 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	now := ms(p.Now)
 	lease := ms(p.Now.Add(p.Lease))
 	q, dynamic := claimQueryPlain, false
-	args := make([]any, 0, 5+len(p.ExcludeEndpoints))
-	args = append(args, lease, lease, now, now)
+	args := make([]any, 0, 6+len(p.ExcludeEndpoints))
+	args = append(args, lease, lease, s.node, now, now)
 	if len(p.ExcludeEndpoints) > 0 {
 		q, dynamic = claimQuery(len(p.ExcludeEndpoints)), true
 		for _, id := range p.ExcludeEndpoints {
@@ -354,6 +354,34 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 		return nil, fmt.Errorf("complete attempts: %w", err)
 	}
 	return lost, nil
+}
+
+// releaseQuery makes every unexpired lease due at once, bumping its claim;
+// the partial index deliveries_pending limits the scan to the live queue.
+const releaseQuery = `UPDATE deliveries INDEXED BY deliveries_pending
+	SET next_attempt_at = ?, leased_until = NULL, leased_by = NULL, claim = claim + 1, updated_at = ?
+	WHERE status = 'pending' AND leased_until > ?`
+
+// ReleaseLeases makes every pending delivery whose lease is not over at
+// now due at now, whichever node leased it, and bumps its claim: the Store
+// holds the database's lock file (where the platform has flock), so no
+// other process is attempting anything, and the leases found at start are
+// those of a process that died (kill -9, a crash, a power cut). Call it
+// before claiming or creating anything with this Store: it releases this
+// Store's own leases too. A released delivery held back (its endpoint
+// disabled, or waiting behind a FIFO head) stays held; a FIFO head stays
+// the head.
+func (s *Store) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		n, err = w.exec(releaseQuery, ms(now), ms(now), ms(now))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release leases: %w", err)
+	}
+	return int(n), nil
 }
 
 // GetDelivery returns the delivery or ErrNotFound.
