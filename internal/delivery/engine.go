@@ -287,7 +287,10 @@ func (e *Engine) Notify() {
 	}
 }
 
-// Run claims and attempts due deliveries until ctx is done. Then it stops
+// Run claims and attempts due deliveries until ctx is done. It starts by
+// taking back the leases an earlier run of this node left
+// (store.Store.ReleaseLeases), so that what was in flight when a process
+// died is sent at once. When ctx is done it stops
 // claiming, waits up to Config.ShutdownGrace for the requests in flight
 // (aborting the rest, which are recorded as aborted and due again at once),
 // records every result, and returns nil. Claimed deliveries that had not
@@ -298,6 +301,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("delivery: engine is already running")
 	}
 	defer e.running.Store(false)
+
+	// What an earlier run of this node had in flight when it died is due
+	// at once, not when its leases run out (store.Store.ReleaseLeases),
+	// before this run claims or is handed anything.
+	if n, err := e.store.ReleaseLeases(ctx, e.now()); err != nil {
+		e.log.ErrorContext(ctx, "release the leases of an earlier run; they will run out instead", "err", err)
+	} else if n > 0 {
+		e.log.InfoContext(ctx, "released the leases of an earlier run", "count", n)
+	}
 
 	workCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()

@@ -829,18 +829,23 @@ func TestEngineLeaseExpiry(t *testing.T) {
 	b := setup(t, Config{AllowPrivateNetworks: true, Now: clk.now})
 	b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
 	_, ds := b.accept(t, "x", `{}`)
-	clk.set(time.Now())
+	// The engine starts before the delivery is due on its clock, so that
+	// the dead claim below is another worker's, made while this engine
+	// runs: not one of an earlier run, which Run would release at start.
+	claimedAt := ds[0].NextAttemptAt
+	clk.set(claimedAt.Add(-time.Second))
+	passes := watchPasses(b.engine)
+	b.start(t)
+	passes.lookedAt(t, clk.now())
 	// The "dead worker" claims it with a short lease and then does nothing.
 	const lease = 500 * time.Millisecond
-	claimedAt := clk.now()
 	jobs, err := b.store.ClaimDueDeliveries(context.Background(), store.ClaimParams{Now: claimedAt, Lease: lease, Limit: 10})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v, %v", jobs, err)
 	}
-	passes := watchPasses(b.engine)
-	b.start(t)
 	// Just before the lease runs out, the engine looks and leaves it.
-	clk.advance(lease - time.Millisecond)
+	clk.set(claimedAt.Add(lease - time.Millisecond))
+	b.engine.Notify()
 	passes.lookedAt(t, clk.now())
 	if inflight, _ := b.engine.counts(); inflight != 0 || rc.count() != 0 {
 		t.Fatalf("%d requests, %d in flight, before the dead claim's lease ran out", rc.count(), inflight)
@@ -861,6 +866,41 @@ func TestEngineLeaseExpiry(t *testing.T) {
 	}})
 	if err != nil || !slices.Equal(lost, []int{0}) {
 		t.Errorf("late completion of the dead claim: lost %v, %v; want [0]", lost, err)
+	}
+}
+
+// TestEngineReleasesEarlierLeases: deliveries an earlier run left leased
+// (claimed, or handed over at creation, and then the process was killed)
+// are sent as soon as the engine starts, not when their leases run out;
+// the dead claim's late result is lost.
+func TestEngineReleasesEarlierLeases(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	clk := newFakeClock(time.Time{})
+	b := setup(t, Config{AllowPrivateNetworks: true, Now: clk.now})
+	b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
+	_, ds := b.accept(t, "x", `{}`)
+	claimedAt := ds[0].NextAttemptAt
+	jobs, err := b.store.ClaimDueDeliveries(context.Background(), store.ClaimParams{Now: claimedAt, Lease: time.Hour, Limit: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	// The clock does not move: only the release can make it due.
+	clk.set(claimedAt.Add(time.Second))
+	b.start(t)
+	b.waitStatus(t, ds[0].ID, store.StatusSucceeded, 10*time.Second)
+	if n := rc.count(); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
+	}
+	err = store.CompleteAttempt(context.Background(), b.store, store.AttemptResult{
+		DeliveryID: ds[0].ID, Claim: jobs[0].Delivery.Claim, Status: store.StatusFailed,
+		Attempt: store.Attempt{StartedAt: claimedAt, URL: rc.URL, Trigger: "scheduled"},
+	})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("late completion of the dead claim = %v, want ErrLeaseLost", err)
+	}
+	if as := b.attempts(t, ds[0].ID); len(as) != 1 || as[0].StatusCode != 200 {
+		t.Errorf("attempts %s", describe(as))
 	}
 }
 

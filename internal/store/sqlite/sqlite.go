@@ -83,8 +83,8 @@ type Store struct {
 	log    *slog.Logger
 	lock   *os.File
 	node   sql.NullString // Config.NodeID, NULL when ""
-	wdb    *sql.DB // one connection, owned by the writer goroutine
-	rdb    *sql.DB // query_only pool
+	wdb    *sql.DB        // one connection, owned by the writer goroutine
+	rdb    *sql.DB        // query_only pool
 	// edb is a query_only connection of the delivery engine's own, for the
 	// events of claimed deliveries: busy dashboards on rdb must not hold
 	// up deliveries.
