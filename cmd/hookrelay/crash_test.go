@@ -64,11 +64,12 @@ func crashAndRestart(t *testing.T, exe string, c serviceConfig) {
 	c.Args = append(c.Args, "--retry-schedule", "200ms,500ms,1s,2s")
 
 	sink := newBenchSink()
+	gate := &stallGate{next: sink, killed: make(chan struct{}), stalledOne: make(chan struct{}, 1)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: sink}
+	srv := &http.Server{Handler: gate}
 	go srv.Serve(ln)
 	defer srv.Close()
 	sinkURL := "http://" + ln.Addr().String() + "/hook"
@@ -114,8 +115,11 @@ func crashAndRestart(t *testing.T, exe string, c serviceConfig) {
 			}
 		}()
 	}
-	// Kill once some events are accepted and some delivered: each arrival
-	// at the receiver wakes this loop.
+	// Once some events are accepted and some delivered (each arrival at
+	// the receiver wakes this loop), the receiver stops answering, so that
+	// the kill finds deliveries in flight, their leases held by the dying
+	// process; those not yet started are leased too (claimed, or handed
+	// over at creation).
 	for nAccepted.Load() < 2000 || sink.count.Load() < 500 {
 		select {
 		case <-sink.arrived:
@@ -123,14 +127,24 @@ func crashAndRestart(t *testing.T, exe string, c serviceConfig) {
 			t.Fatalf("timed out before the kill: accepted %d, delivered %d", nAccepted.Load(), sink.count.Load())
 		}
 	}
+	gate.stall.Store(true)
+	for gate.stalled.Load() < 16 {
+		select {
+		case <-gate.stalledOne:
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for requests in flight: %d", gate.stalled.Load())
+		}
+	}
 	if err := svc.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	<-svc.done
+	close(gate.killed) // the stalled requests get a 503, not recorded
+	gate.stall.Store(false)
 	close(stop)
 	wg.Wait()
 	before := sink.count.Load()
-	t.Logf("killed with %d events accepted, %d delivered", nAccepted.Load(), before)
+	t.Logf("killed with %d events accepted, %d delivered, %d requests in flight", nAccepted.Load(), before, gate.stalled.Load())
 
 	svc2, err := startServiceConfig(ctx, e, exe, c)
 	if err != nil {
@@ -173,4 +187,32 @@ func crashAndRestart(t *testing.T, exe string, c serviceConfig) {
 	}
 	t.Logf("all %d accepted events delivered, the last %v after the restart was healthy; %d delivered after the restart; %d duplicates",
 		nAccepted.Load(), time.Since(healthy).Round(time.Millisecond), sink.count.Load()-before, sink.duplicates())
+}
+
+// stallGate passes requests to next until stall is set; then it holds each
+// request, unrecorded, until killed is closed, and answers 503: requests in
+// flight when the service is killed.
+type stallGate struct {
+	next       http.Handler
+	stall      atomic.Bool
+	stalled    atomic.Int64
+	stalledOne chan struct{} // a request was stalled; buffered, 1
+	killed     chan struct{}
+}
+
+func (g *stallGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.stall.Load() {
+		g.next.ServeHTTP(w, r)
+		return
+	}
+	g.stalled.Add(1)
+	select {
+	case g.stalledOne <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.killed:
+	case <-r.Context().Done():
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
 }
