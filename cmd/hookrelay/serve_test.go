@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
@@ -429,5 +430,39 @@ func TestServeConfig(t *testing.T) {
 	e, _, stderr := testEnv(nil, "")
 	if _, err := parseServeConfig(e, []string{"-h"}); err != errHelp || !strings.Contains(stderr.String(), "HOOKRELAY_ADDR") {
 		t.Errorf("-h: %v, help does not name the env vars:\n%s", err, stderr)
+	}
+}
+
+// TestServeMaxEndpointsPerTenant: --max-endpoints-per-tenant bounds the
+// endpoints of a tenant (422 past it); the default is
+// rules.DefaultMaxEndpointsPerTenant, and --node-id is checked.
+func TestServeMaxEndpointsPerTenant(t *testing.T) {
+	t.Parallel()
+	svc := startServe(t, "--max-endpoints-per-tenant", "2", "--node-id", "node-a")
+	body := `{"url":"http://127.0.0.1:9/hook","scheme":"standard"}`
+	for range 2 {
+		mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints", body, nil)
+	}
+	if code, b := call(t, svc.url, svc.key, "POST", "/api/v1/endpoints", body); code != http.StatusUnprocessableEntity {
+		t.Fatalf("third endpoint: %d %s, want 422", code, b)
+	}
+
+	parse := func(vars map[string]string, args ...string) (*serveConfig, error) {
+		e, _, _ := testEnv(vars, "")
+		return parseServeConfig(e, args)
+	}
+	c, err := parse(map[string]string{"HOOKRELAY_NODE_ID": "n1"})
+	if err != nil || c.MaxEndpointsPerTenant != rules.DefaultMaxEndpointsPerTenant || c.NodeID != "n1" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	c, err = parse(map[string]string{"HOOKRELAY_MAX_ENDPOINTS_PER_TENANT": "-1"})
+	if err != nil || c.MaxEndpointsPerTenant != -1 {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	if _, err := parse(nil, "--node-id", "a\nb"); err == nil {
+		t.Error("--node-id with a newline: no error")
+	}
+	if a, b := defaultNodeID("h", "/data/one"), defaultNodeID("h", "/data/two"); a == b || a != "h:/data/one" {
+		t.Errorf("default node ids %q and %q", a, b)
 	}
 }
