@@ -297,8 +297,8 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 
 // completed is what the delivery row said once a result was applied.
 type completed struct {
-	endpointID, eventID string
-	attempts            int
+	endpointID, eventID, eventType string
+	attempts                       int
 	// held: the delivery was held while in flight (its endpoint was
 	// disabled, or turned FIFO behind another), so it is not a FIFO head.
 	held bool
@@ -312,7 +312,7 @@ const completeQuery = `UPDATE deliveries AS d SET status = r.status, attempts = 
 		completed_at = CASE WHEN r.status = 'pending' THEN NULL ELSE $7::bigint END
 	FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int4[], $6::text[]) AS r(id, claim, status, next, code, err)
 	WHERE d.id = r.id AND d.claim = r.claim AND d.status = 'pending'
-	RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.hold`
+	RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.hold`
 
 // completeRound applies the results at the indexes of round (each naming a
 // different delivery) in one statement, and records in applied those whose
@@ -348,7 +348,7 @@ func (s *Store) completeRound(ctx context.Context, tx pgx.Tx, results []store.At
 			id string
 			c  completed
 		)
-		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.attempts, &c.held); err != nil {
+		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.eventType, &c.attempts, &c.held); err != nil {
 			return err
 		}
 		applied[index[id]] = &c
@@ -410,7 +410,10 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 		retried      bool
 	}
 	states := map[string]*state{}
-	var demote []string // FIFO heads back to waiting for a retry
+	var (
+		demote []string    // FIFO heads back to waiting for a retry
+		ops    []opWebhook // operational webhooks to write
+	)
 	rows, err := tx.Query(ctx, `SELECT id, failing_since, fifo AND NOT disabled FROM endpoints WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return err
@@ -440,6 +443,18 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 			continue // the endpoint was deleted while the attempt was in flight
 		}
 		r := &results[i]
+		if c.endpointID != store.OperatorEndpointID {
+			// The operational webhooks this result makes; none about the
+			// operator endpoint's own.
+			switch {
+			case r.Status == store.StatusFailed:
+				ops = append(ops, opWebhook{store.OpDeliveryExhausted, store.Exhausted(
+					c.endpointID, r.DeliveryID, c.eventID, c.eventType, c.attempts, r.Attempt.StatusCode, cleanText(r.Attempt.Error))})
+			case r.Status == store.StatusSucceeded && st.failing != nil:
+				ops = append(ops, opWebhook{store.OpDeliveryRecovered, store.Recovered(
+					c.endpointID, r.DeliveryID, c.eventID, c.eventType, fromMS(*st.failing), c.attempts)})
+			}
+		}
 		switch succeeded := r.Status == store.StatusSucceeded; {
 		case !succeeded && st.failing == nil:
 			v := ms(r.Attempt.StartedAt)
@@ -486,7 +501,10 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 			return err
 		}
 	}
-	return promoteHeads(ctx, tx, promote)
+	if err := promoteHeads(ctx, tx, promote); err != nil {
+		return err
+	}
+	return s.operational(ctx, tx, time.Now(), ops)
 }
 
 func sameNullInt(a, b *int64) bool {

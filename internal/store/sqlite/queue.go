@@ -224,7 +224,7 @@ func (w *writer) unclaimable(d *store.Delivery, e *store.Endpoint) error {
 const completeQuery = `UPDATE deliveries SET status = ?, attempts = attempts + 1,
 	next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, last_error = ?, leased_until = NULL,
 	updated_at = ?, completed_at = ? WHERE id = ? AND claim = ? AND status = 'pending'
-	RETURNING endpoint_id, event_id, attempts, fifo, hold`
+	RETURNING endpoint_id, event_id, event_type, attempts, fifo, hold`
 
 // completeArgs is an AttemptResult encoded outside the writer.
 type completeArgs struct {
@@ -275,13 +275,13 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 				completed = now
 			}
 			var (
-				endpointID, eventID string
-				attempts            int
-				fifo, hold          int64
+				endpointID, eventID, eventType string
+				attempts                       int
+				fifo, hold                     int64
 			)
 			err := w.queryRow(completeQuery,
 				string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completed, r.DeliveryID, r.Claim,
-			).Scan(&endpointID, &eventID, &attempts, &fifo, &hold)
+			).Scan(&endpointID, &eventID, &eventType, &attempts, &fifo, &hold)
 			w.dirty = true
 			if errors.Is(err, sql.ErrNoRows) {
 				lost = append(lost, i)
@@ -313,9 +313,25 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 			if err != nil {
 				return err
 			}
+			// The operational webhooks this result makes, in the same
+			// transaction; none about the operator endpoint's own.
+			succeeded := r.Status == store.StatusSucceeded
+			if endpointID != store.OperatorEndpointID {
+				switch {
+				case r.Status == store.StatusFailed:
+					if err := w.operational(store.OpDeliveryExhausted, fromMS(now), store.Exhausted(
+						endpointID, r.DeliveryID, eventID, eventType, attempts, a.StatusCode, a.Error)); err != nil {
+						return err
+					}
+				case succeeded && e.FailingSince != nil:
+					if err := w.operational(store.OpDeliveryRecovered, fromMS(now), store.Recovered(
+						endpointID, r.DeliveryID, eventID, eventType, *e.FailingSince, attempts)); err != nil {
+						return err
+					}
+				}
+			}
 			// The cached endpoint is replaced, not modified: jobs share
 			// nothing with it but copies.
-			succeeded := r.Status == store.StatusSucceeded
 			switch {
 			case !succeeded && e.FailingSince == nil:
 				if _, err := w.exec(`UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
