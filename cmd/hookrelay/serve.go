@@ -490,6 +490,18 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err := ensureAdminKey(ctx, st, cfg.AdminKey, e.stderr); err != nil {
 		return err
 	}
+	// Operational webhooks go to the operator endpoint, which the store
+	// writes them for in the transaction of what they report.
+	var op *delivery.Operator
+	if cfg.OperatorURL != "" {
+		op = &delivery.Operator{URL: cfg.OperatorURL, Scheme: cfg.OperatorScheme}
+		if cfg.OperatorSecret != "" {
+			op.Secrets = []string{cfg.OperatorSecret}
+		}
+	}
+	if err := delivery.SyncOperator(ctx, st, op, time.Now()); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -524,12 +536,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
 		Leader:               elector,
-		OperatorURL:          cfg.OperatorURL,
-		OperatorScheme:       cfg.OperatorScheme,
 		Registerer:           reg,
-	}
-	if cfg.OperatorSecret != "" {
-		dcfg.OperatorSecrets = []string{cfg.OperatorSecret}
 	}
 	engine, err := delivery.New(dcfg)
 	if err != nil {
