@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/leader"
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/storeopen"
@@ -80,6 +83,13 @@ type serveConfig struct {
 	// from all the nodes of a PostgreSQL database together; 0 is the
 	// engine's default.
 	EndpointConcurrency int
+	// NodeID names this node in the leases it takes; "" is
+	// defaultNodeID(hostname, DataDir). See nodeIDHelp.
+	NodeID string
+	// MaxEndpointsPerTenant bounds the endpoints of one tenant
+	// (rules.Config): 0 is rules.DefaultMaxEndpointsPerTenant, negative
+	// no bound.
+	MaxEndpointsPerTenant int
 
 	// From the environment only.
 	SecretKey  []byte // HOOKRELAY_SECRET_KEY, decoded; nil: the key file
@@ -104,6 +114,9 @@ func (c *serveConfig) Validate() error {
 	}
 	if c.EndpointConcurrency < 0 {
 		return usagef("--endpoint-concurrency must not be negative")
+	}
+	if len(c.NodeID) > maxNodeID || strings.ContainsFunc(c.NodeID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return usagef("--node-id: at most %d characters, no control characters", maxNodeID)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usagef("--log-format %q: want text or json", c.LogFormat)
@@ -169,6 +182,8 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
 	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint, from all nodes together when they share PostgreSQL (default 32)")
+	fs.StringVar(&c.NodeID, "node-id", "", nodeIDHelp)
+	fs.IntVar(&c.MaxEndpointsPerTenant, "max-endpoints-per-tenant", rules.DefaultMaxEndpointsPerTenant, "endpoints one tenant may have (a source's destinations aside); negative: no bound")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
@@ -189,6 +204,8 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("database", "HOOKRELAY_DATABASE_URL")
 	ef.bind("retention", "HOOKRELAY_RETENTION")
 	ef.bind("endpoint-concurrency", "HOOKRELAY_ENDPOINT_CONCURRENCY")
+	ef.bind("node-id", "HOOKRELAY_NODE_ID")
+	ef.bind("max-endpoints-per-tenant", "HOOKRELAY_MAX_ENDPOINTS_PER_TENANT")
 	ef.bind("allow-private-networks", "HOOKRELAY_ALLOW_PRIVATE_NETWORKS")
 	ef.bind("log-format", "HOOKRELAY_LOG_FORMAT")
 	ef.bind("log-level", "HOOKRELAY_LOG_LEVEL")
@@ -273,6 +290,31 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	return serve(ctx, e, cfg)
 }
 
+// maxNodeID bounds the length of --node-id.
+const maxNodeID = 200
+
+// nodeIDHelp is the help of --node-id.
+const nodeIDHelp = "this node's stable identity in the leases it takes, unique among the nodes of a PostgreSQL database: " +
+	"restarted after a crash, a node takes back its own leases at once (default: hostname:absolute data directory)"
+
+// defaultNodeID is the node id of a node started without --node-id: its
+// host name and its data directory, stable across restarts on one machine,
+// and distinct for two nodes on one machine unless they share a data
+// directory (which SQLite refuses, and PostgreSQL nodes refuse at start,
+// the id being in use).
+func defaultNodeID(host, dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	id := host + ":" + dataDir
+	if len(id) > maxNodeID {
+		// A long path: keep the host and a digest of the rest.
+		sum := sha256.Sum256([]byte(dataDir))
+		id = host + ":" + hex.EncodeToString(sum[:8])
+	}
+	return id
+}
+
 // newLogger returns the slog logger cfg asks for, writing to w.
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
@@ -319,6 +361,9 @@ func redactURL(dsn string) string {
 type database struct {
 	URL     string
 	DataDir string
+	// NodeID names the node in the leases it takes (serve's --node-id);
+	// "" for the commands that claim nothing.
+	NodeID string
 }
 
 // String describes the database for logs and messages, without a
@@ -332,7 +377,7 @@ func (d database) String() string {
 
 // config is the storeopen.Config of d, without a Cipher.
 func (d database) config(logger *slog.Logger) storeopen.Config {
-	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger}
+	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger, NodeID: d.NodeID}
 }
 
 // open opens the store, with secrets sealed by key (nil: the key file in
@@ -417,7 +462,12 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 // then the store.
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
+	host, _ := os.Hostname()
+	nodeID := cfg.NodeID
+	if nodeID == "" {
+		nodeID = defaultNodeID(host, cfg.DataDir)
+	}
+	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, NodeID: nodeID}
 	guard, err := newKeyGuard(cfg) // before open, which creates a missing key file
 	if err != nil {
 		return err
@@ -440,10 +490,21 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err := ensureAdminKey(ctx, st, cfg.AdminKey, e.stderr); err != nil {
 		return err
 	}
+	// Operational webhooks go to the operator endpoint, which the store
+	// writes them for in the transaction of what they report.
+	var op *delivery.Operator
+	if cfg.OperatorURL != "" {
+		op = &delivery.Operator{URL: cfg.OperatorURL, Scheme: cfg.OperatorScheme}
+		if cfg.OperatorSecret != "" {
+			op.Secrets = []string{cfg.OperatorSecret}
+		}
+	}
+	if err := delivery.SyncOperator(ctx, st, op, time.Now()); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	host, _ := os.Hostname()
 	// The periodic jobs run on one node: the holder of an advisory lock on
 	// PostgreSQL, the only node on SQLite.
 	lcfg := &leader.Config{Logger: logger}
@@ -467,7 +528,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	dcfg := delivery.Config{
 		Store:                st,
 		Logger:               logger,
-		NodeID:               fmt.Sprintf("%s-%d", host, os.Getpid()),
+		NodeID:               nodeID,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		RetrySchedule:        cfg.RetrySchedule,
 		RequestTimeout:       cfg.RequestTimeout,
@@ -475,12 +536,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
 		Leader:               elector,
-		OperatorURL:          cfg.OperatorURL,
-		OperatorScheme:       cfg.OperatorScheme,
 		Registerer:           reg,
-	}
-	if cfg.OperatorSecret != "" {
-		dcfg.OperatorSecrets = []string{cfg.OperatorSecret}
 	}
 	engine, err := delivery.New(dcfg)
 	if err != nil {
@@ -503,20 +559,22 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		SessionKey:           sessionKey,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
-		Secure:   !cfg.InsecureCookies,
-		BasePath: "/ui",
-		Leader:   elector, // prunes expired sessions (Run) on one node
+		Secure:                !cfg.InsecureCookies,
+		BasePath:              "/ui",
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		Leader:                elector, // prunes expired sessions (Run) on one node
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	apiHandler, err := api.New(api.Config{
-		Store:                st,
-		Notifier:             engine,
-		Logger:               logger,
-		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
-		MaxPayloadBytes:      cfg.MaxPayloadBytes,
-		PortalLinks:          dash,
+		Store:                 st,
+		Notifier:              engine,
+		Logger:                logger,
+		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		MaxPayloadBytes:       cfg.MaxPayloadBytes,
+		PortalLinks:           dash,
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -594,7 +652,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", metrics.ln.Addr())
 	}
 	addr := ln.Addr().String()
-	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "allow_private_networks", cfg.AllowPrivateNetworks)
+	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "node_id", nodeID, "allow_private_networks", cfg.AllowPrivateNetworks)
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
 
 	select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
@@ -429,5 +431,95 @@ func TestServeConfig(t *testing.T) {
 	e, _, stderr := testEnv(nil, "")
 	if _, err := parseServeConfig(e, []string{"-h"}); err != errHelp || !strings.Contains(stderr.String(), "HOOKRELAY_ADDR") {
 		t.Errorf("-h: %v, help does not name the env vars:\n%s", err, stderr)
+	}
+}
+
+// TestServeMaxEndpointsPerTenant: --max-endpoints-per-tenant bounds the
+// endpoints of a tenant (422 past it); the default is
+// rules.DefaultMaxEndpointsPerTenant, and --node-id is checked.
+func TestServeMaxEndpointsPerTenant(t *testing.T) {
+	t.Parallel()
+	svc := startServe(t, "--max-endpoints-per-tenant", "2", "--node-id", "node-a")
+	body := `{"url":"http://127.0.0.1:9/hook","scheme":"standard"}`
+	for range 2 {
+		mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints", body, nil)
+	}
+	if code, b := call(t, svc.url, svc.key, "POST", "/api/v1/endpoints", body); code != http.StatusUnprocessableEntity {
+		t.Fatalf("third endpoint: %d %s, want 422", code, b)
+	}
+
+	parse := func(vars map[string]string, args ...string) (*serveConfig, error) {
+		e, _, _ := testEnv(vars, "")
+		return parseServeConfig(e, args)
+	}
+	c, err := parse(map[string]string{"HOOKRELAY_NODE_ID": "n1"})
+	if err != nil || c.MaxEndpointsPerTenant != rules.DefaultMaxEndpointsPerTenant || c.NodeID != "n1" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	c, err = parse(map[string]string{"HOOKRELAY_MAX_ENDPOINTS_PER_TENANT": "-1"})
+	if err != nil || c.MaxEndpointsPerTenant != -1 {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	if _, err := parse(nil, "--node-id", "a\nb"); err == nil {
+		t.Error("--node-id with a newline: no error")
+	}
+	if a, b := defaultNodeID("h", "/data/one"), defaultNodeID("h", "/data/two"); a == b || a != "h:/data/one" {
+		t.Errorf("default node ids %q and %q", a, b)
+	}
+}
+
+// TestServeOperationalWebhooks: with --operator-url, a delivery that fails
+// for good is reported to the operator, signed, as a delivery of its own
+// that the deliveries API lists (tenant hookrelay:operator).
+func TestServeOperationalWebhooks(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	standard, err := signature.Lookup("standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &receiver{scheme: standard, secret: secret}
+	arrived := make(chan struct{}, 1)
+	opSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op.ServeHTTP(w, r)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+	}))
+	defer opSrv.Close()
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	svc := startServe(t, "--operator-url", opSrv.URL+"/ops", "--operator-secret", secret)
+
+	var ep endpointOut
+	mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints",
+		fmt.Sprintf(`{"url":%q,"scheme":"standard"}`, gone.URL+"/hook"), &ep)
+	var ev eventOut
+	mustCall(t, http.StatusAccepted, svc.url, svc.key, "POST", "/api/v1/events", `{"type":"order.created","payload":{}}`, &ev)
+
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no operational webhook within 20s")
+	}
+	var dl struct {
+		Data []deliveryOut `json:"data"`
+	}
+	mustCall(t, http.StatusOK, svc.url, svc.key, "GET", "/api/v1/deliveries?tenant=hookrelay:operator", "", &dl)
+	if len(dl.Data) != 1 || dl.Data[0].EventType != "delivery.exhausted" || dl.Data[0].EndpointID != "ep_operator" {
+		t.Errorf("operational deliveries %+v", dl.Data)
+	}
+	bodies, errs := op.received()
+	if len(errs) > 0 || len(bodies) != 1 {
+		t.Fatalf("operator got %d bodies, errors %v", len(bodies), errs)
+	}
+	var body struct {
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(bodies[0], &body); err != nil || body.Type != "delivery.exhausted" ||
+		body.Data["event_id"] != ev.ID || body.Data["endpoint_id"] != ep.ID || body.Data["last_status"] != float64(410) {
+		t.Errorf("operational webhook %s (%v)", bodies[0], err)
 	}
 }

@@ -176,12 +176,16 @@
 //
 // # Operational webhooks
 //
-// With Config.OperatorURL set, endpoint.disabled, delivery.exhausted (a
-// delivery failed for good) and delivery.recovered (the first success of an
-// endpoint that was failing) are POSTed there as OperationalEvent JSON,
-// signed with OperatorScheme. They go through a bounded queue and a
-// goroutine of their own, with two quick retries; when the queue is full
-// they are dropped and logged. They never slow deliveries.
+// endpoint.disabled, delivery.exhausted (a delivery failed for good) and
+// delivery.recovered (the first success of an endpoint that was failing)
+// are durable: the store writes each, as an event of store.OperatorTenant
+// and its delivery to the operator endpoint, in the transaction of the
+// change it reports (see store.OperatorTenant), and the engine sends them
+// as it sends every delivery, signed, retried on the retry schedule, with
+// their attempts on record and in the dashboard. A crash between the
+// change and the webhook loses nothing. SyncOperator keeps the operator
+// endpoint in step with serve's --operator-url; its URL is configuration,
+// which the private-network guard does not apply to.
 //
 // # SSRF
 //

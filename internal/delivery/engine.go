@@ -81,14 +81,6 @@ type Config struct {
 	// requests in flight to finish before aborting them; 0 means
 	// RequestTimeout.
 	ShutdownGrace time.Duration
-	// OperatorURL, if set, receives operational webhooks
-	// (endpoint.disabled, delivery.exhausted, delivery.recovered), signed
-	// with OperatorScheme ("" means "standard") and OperatorSecrets (newest
-	// first; none means unsigned). The operator URL is trusted
-	// configuration: it is not subject to the private-network guard.
-	OperatorURL     string
-	OperatorScheme  string
-	OperatorSecrets []string
 	// Registerer, if set, gets the engine's metrics.
 	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now. The engine reads it for
@@ -129,7 +121,9 @@ type Engine struct {
 	policy  Policy
 	schemes schemeCache
 	metrics *metrics
-	ops     *operator // nil without OperatorURL
+	// trusted sends to the operator endpoint, whose URL is configuration
+	// (SyncOperator): the private-network guard does not apply to it.
+	trusted *http.Client
 
 	recorded atomic.Int64 // attempts recorded, for tests
 	expired  atomic.Int64 // held deliveries dropped at their deadline, for tests
@@ -178,7 +172,6 @@ type heldJob struct {
 type completion struct {
 	result   store.AttemptResult
 	endpoint *store.Endpoint
-	event    string // event type, for operational webhooks
 	scheme   string
 	aborted  bool
 }
@@ -263,13 +256,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.NodeID != "" {
 		e.log = e.log.With("node", cfg.NodeID)
 	}
-	if cfg.OperatorURL != "" {
-		ops, err := newOperator(cfg, e.log)
-		if err != nil {
-			return nil, err
-		}
-		e.ops = ops
-	}
+	e.trusted = NewHTTPClient(true, cfg.RequestTimeout)
 	m, err := newMetrics(cfg.Registerer, e.queueStats)
 	if err != nil {
 		return nil, err
@@ -287,7 +274,10 @@ func (e *Engine) Notify() {
 	}
 }
 
-// Run claims and attempts due deliveries until ctx is done. Then it stops
+// Run claims and attempts due deliveries until ctx is done. It starts by
+// taking back the leases an earlier run of this node left
+// (store.Store.ReleaseLeases), so that what was in flight when a process
+// died is sent at once. When ctx is done it stops
 // claiming, waits up to Config.ShutdownGrace for the requests in flight
 // (aborting the rest, which are recorded as aborted and due again at once),
 // records every result, and returns nil. Claimed deliveries that had not
@@ -298,6 +288,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("delivery: engine is already running")
 	}
 	defer e.running.Store(false)
+
+	// What an earlier run of this node had in flight when it died is due
+	// at once, not when its leases run out (store.Store.ReleaseLeases),
+	// before this run claims or is handed anything.
+	if n, err := e.store.ReleaseLeases(ctx, e.now()); err != nil {
+		e.log.ErrorContext(ctx, "release the leases of an earlier run; they will run out instead", "err", err)
+	} else if n > 0 {
+		e.log.InfoContext(ctx, "released the leases of an earlier run", "count", n)
+	}
 
 	workCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
@@ -313,10 +312,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer close(completerDone)
 		e.completer(workCtx)
 	}()
-	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
-	if e.ops != nil {
-		bg.Go(func() { e.ops.run(opsCtx) })
-	}
 	if e.cfg.DisableAfter > 0 {
 		every := min(time.Minute, max(e.cfg.DisableAfter/4, 10*time.Millisecond))
 		bg.Go(func() { e.periodic(ctx, every, e.disableFailing) })
@@ -355,12 +350,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	grace.Stop()
 	close(e.results)
 	<-completerDone
-	stopOps()
 	bg.Wait()
-	if e.ops != nil {
-		// Give queued operational webhooks a moment, then stop.
-		e.ops.drain(2 * time.Second)
-	}
 	e.log.Info("delivery engine stopped")
 	return nil
 }
@@ -678,7 +668,6 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	now := e.now()
 	c := completion{
 		endpoint: ep,
-		event:    job.Event.Type,
 		scheme:   ep.Scheme,
 		result: store.AttemptResult{
 			DeliveryID: d.ID,
@@ -712,7 +701,11 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 
 	// The request takes real time, whatever the engine's clock says.
 	start := time.Now()
-	res, err := sendWith(e.workCtx, e.client, ep.URL, signed.Body, h, e.cfg.MaxResponseBytes)
+	client := e.client
+	if ep.ID == store.OperatorEndpointID && ep.Tenant == store.OperatorTenant {
+		client = e.trusted
+	}
+	res, err := sendWith(e.workCtx, client, ep.URL, signed.Body, h, e.cfg.MaxResponseBytes)
 	dur := time.Since(start)
 	a.Duration = dur
 	e.metrics.duration.Observe(dur.Seconds())
@@ -850,6 +843,7 @@ func (e *Engine) complete(ctx context.Context, results []store.AttemptResult) ([
 // afterComplete counts, logs and reports what was just recorded.
 func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[string]time.Time) {
 	li := 0
+	operational := false
 	for i, c := range batch {
 		r := &c.result
 		a := &r.Attempt
@@ -876,10 +870,7 @@ func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[str
 			if fs := c.endpoint.FailingSince; fs != nil && !recovered[a.EndpointID].Equal(*fs) {
 				recovered[a.EndpointID] = *fs
 				e.log.Info("endpoint recovered", "endpoint_id", a.EndpointID, "failing_since", *fs)
-				e.emit("delivery.recovered", map[string]any{
-					"endpoint_id": a.EndpointID, "delivery_id": r.DeliveryID, "event_id": a.EventID,
-					"event_type": c.event, "failing_since": fs.UTC(), "attempt": a.Number,
-				})
+				operational = true // the store wrote delivery.recovered
 			}
 		case r.Status == store.StatusPending:
 			e.log.Debug("attempt failed, will retry", "endpoint_id", a.EndpointID, "delivery_id", r.DeliveryID,
@@ -887,11 +878,11 @@ func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[str
 		default:
 			e.log.Warn("delivery failed", "endpoint_id", a.EndpointID, "delivery_id", r.DeliveryID,
 				"attempt", a.Number, "status", a.StatusCode, "err", a.Error)
-			e.emit("delivery.exhausted", map[string]any{
-				"endpoint_id": a.EndpointID, "delivery_id": r.DeliveryID, "event_id": a.EventID,
-				"event_type": c.event, "attempts": a.Number, "last_status": a.StatusCode, "last_error": a.Error,
-			})
+			operational = true // the store wrote delivery.exhausted
 		}
+	}
+	if operational {
+		e.Notify() // send the operational webhook the store may have written
 	}
 }
 
@@ -913,16 +904,9 @@ func (e *Engine) disableFailing(ctx context.Context) {
 			since = ep.FailingSince.UTC()
 		}
 		e.log.WarnContext(ctx, "endpoint disabled", "endpoint_id", ep.ID, "reason", reason, "failing_since", since)
-		e.emit("endpoint.disabled", map[string]any{
-			"endpoint_id": ep.ID, "tenant": ep.Tenant, "url": ep.URL, "reason": ep.DisabledReason, "failing_since": since,
-		})
 	}
-}
-
-// emit queues an operational webhook, if they are configured.
-func (e *Engine) emit(typ string, data map[string]any) {
-	if e.ops != nil {
-		e.ops.emit(typ, e.now(), data)
+	if len(eps) > 0 {
+		e.Notify() // send the endpoint.disabled webhooks the store wrote
 	}
 }
 

@@ -12,7 +12,9 @@
 // when its status is pending and its next_attempt_at has passed. Claiming it
 // moves next_attempt_at forward by the lease and bumps its Claim counter; a
 // worker that dies mid-attempt simply lets the lease run out, after which the
-// delivery is due again. Completing an attempt names the claim it completes,
+// delivery is due again; or, when the process that died starts again, it
+// takes back its own leases at once (ReleaseLeases): each claim records
+// the node that made it. Completing an attempt names the claim it completes,
 // so a worker whose lease was taken over cannot overwrite the newer claim's
 // result.
 //
@@ -21,7 +23,8 @@
 // once their transaction commits: the first attempt of a fresh delivery then
 // costs no claim and no wait for the next poll. Such a delivery is stored
 // already leased, so if the process dies before attempting it, it is due
-// again when its lease runs out, like any other claimed delivery.
+// again when its lease runs out, or when the store is opened again and
+// releases its leases, like any other claimed delivery.
 //
 // An endpoint with FIFO set has its deliveries attempted strictly one at a
 // time in the order their events were accepted: only its oldest pending
@@ -77,9 +80,26 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write would break a uniqueness rule.
 	ErrConflict = errors.New("conflict")
-	// ErrLeaseLost: CompleteAttempt named a claim that is no longer current.
+	// ErrLeaseLost: CompleteAttempt named a claim that is no longer
+	// current (another claim took the delivery over, or ReleaseLeases
+	// released it); nothing was recorded.
 	ErrLeaseLost = errors.New("lease lost")
 )
+
+// CompleteAttempt records one result with s.CompleteAttempts, for a
+// worker that completes one claim at a time: ErrLeaseLost (wrapped) if
+// its claim is no longer current, in which case nothing was written and
+// the newer claim's state stands.
+func CompleteAttempt(ctx context.Context, s Store, r AttemptResult) error {
+	lost, err := s.CompleteAttempts(ctx, []AttemptResult{r})
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("complete attempt of delivery %s, claim %d: %w", r.DeliveryID, r.Claim, ErrLeaseLost)
+	}
+	return nil
+}
 
 // Secret is one signing secret of an endpoint. Stores keep it encrypted at
 // rest (see Config.Cipher); in memory it is plain text.
@@ -383,6 +403,20 @@ type Store interface {
 	// results whose claim is stale are skipped and reported by index in
 	// lost. It also maintains each endpoint's FailingSince.
 	CompleteAttempts(ctx context.Context, results []AttemptResult) (lost []int, err error)
+	// ReleaseLeases takes back, at once, the leases of an earlier run of
+	// this Store's node, whose attempts died with it: each pending
+	// delivery so leased, its lease not over at now, becomes due at now,
+	// with its Claim bumped so that a result of the dead claim is lost
+	// (CompleteAttempts) rather than recorded. Which leases are the node's
+	// is the store's to know: a store that one process alone opens
+	// (SQLite, which holds a lock file while open; Shared false) knows
+	// every lease in the database is a dead process's and releases them
+	// all; a shared one (PostgreSQL) releases those its claims recorded
+	// under its node id, and leaves other nodes' to run out. Call it once
+	// at start, before this Store claims or creates anything (the engine
+	// does, as Run starts): it cannot tell this run's leases from the
+	// earlier one's. It returns how many it released.
+	ReleaseLeases(ctx context.Context, now time.Time) (int, error)
 	// GetDelivery returns the delivery or ErrNotFound.
 	GetDelivery(ctx context.Context, id string) (*Delivery, error)
 	// ListDeliveries returns a page of deliveries, newest first.

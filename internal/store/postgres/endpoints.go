@@ -359,11 +359,16 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 			WHERE endpoint_id = ANY($1) AND status = 'pending' AND NOT hold`, ids); err != nil {
 			return err
 		}
+		var ops []opWebhook
 		for _, e := range out {
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
+			if e.ID != store.OperatorEndpointID {
+				ops = append(ops, opWebhook{store.OpEndpointDisabled, store.Disabled(e)})
+			}
 		}
-		return nil
+		// The operational webhooks, in the same transaction.
+		return s.operational(ctx, tx, now, ops)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("disable failing endpoints: %w", err)

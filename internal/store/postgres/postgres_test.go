@@ -1059,3 +1059,52 @@ func dumpAttempts(as []*store.Attempt) string {
 	}
 	return strings.Join(out, "; ")
 }
+
+// TestStoreRestart runs the suite's restart tests: nodes with ids of their
+// own on one schema.
+func TestStoreRestart(t *testing.T) {
+	t.Parallel()
+	baseURL(t)
+	cipher := newCipher(t)
+	storetest.RunRestart(t, func(t *testing.T) func(node string) store.Store {
+		dsn := freshSchema(t)
+		return func(node string) store.Store {
+			s, err := postgres.Open(t.Context(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 4, NodeID: node})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		}
+	})
+}
+
+// TestNodeIDInUse: a second live Store with the same node id is refused
+// (it would take back the first one's live leases); once the first is
+// closed, the id is free again.
+func TestNodeIDInUse(t *testing.T) {
+	t.Parallel()
+	dsn := freshSchema(t)
+	cipher := newCipher(t)
+	cfg := &postgres.Config{Cipher: cipher, MaxConns: 2, NodeID: "node-a"}
+	a, err := postgres.Open(t.Context(), dsn, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if b, err := postgres.Open(t.Context(), dsn, cfg); !errors.Is(err, postgres.ErrNodeInUse) {
+		if err == nil {
+			b.Close()
+		}
+		t.Fatalf("second Open with the same node id = %v, want ErrNodeInUse", err)
+	}
+	other, err := postgres.Open(t.Context(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 2, NodeID: "node-b"})
+	if err != nil {
+		t.Fatalf("Open with another node id: %v", err)
+	}
+	other.Close()
+	a.Close()
+	again, err := postgres.Open(t.Context(), dsn, cfg)
+	if err != nil {
+		t.Fatalf("Open once the first Store is closed: %v", err)
+	}
+	again.Close()
+}

@@ -310,6 +310,16 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
 		}
+		// The operational webhooks, in the same transaction (after every
+		// disable: the operator endpoint may be one of them).
+		for _, e := range out {
+			if e.ID == store.OperatorEndpointID {
+				continue
+			}
+			if err := w.operational(store.OpEndpointDisabled, now, store.Disabled(e)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

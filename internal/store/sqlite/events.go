@@ -161,15 +161,15 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 					ep = nil
 				}
 			}
-			next, leased := created, any(nil)
+			next, leased, leasedBy := created, any(nil), any(nil)
 			if ep != nil {
 				d.Claim, d.NextAttemptAt = 1, claimedAt.Add(dc.lease).Truncate(time.Millisecond)
 				next = ms(d.NextAttemptAt)
-				leased = next
+				leased, leasedBy = next, w.s.node
 			}
 			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
-				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
+				next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
 				return err
 			}
 			out = append(out, d)

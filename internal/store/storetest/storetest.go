@@ -77,11 +77,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"Health", testHealth},
 	}
-	tests = append(tests, sourceTests...)  // sources.go
-	tests = append(tests, writeTests...)   // writes.go
-	tests = append(tests, historyTests...) // history.go
-	tests = append(tests, limitTests...)   // limits.go
-	tests = append(tests, hardenTests...)  // harden.go
+	tests = append(tests, sourceTests...)   // sources.go
+	tests = append(tests, writeTests...)    // writes.go
+	tests = append(tests, historyTests...)  // history.go
+	tests = append(tests, limitTests...)    // limits.go
+	tests = append(tests, hardenTests...)   // harden.go
+	tests = append(tests, operatorTests...) // operator.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
