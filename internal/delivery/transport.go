@@ -165,11 +165,14 @@ func (p *connectProxy) resolve(ctx context.Context, host string) (netip.Addr, er
 // clientTLSConfig is the TLS configuration of an endpoint's client
 // certificate and roots.
 func clientTLSConfig(t *store.ClientTLS) (*tls.Config, error) {
-	cert, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(t.KeyPEM))
-	if err != nil {
-		return nil, errors.New("client certificate: the certificate and key do not make a pair")
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CertPEM != "" {
+		cert, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(t.KeyPEM))
+		if err != nil {
+			return nil, errors.New("client certificate: the certificate and key do not make a pair")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if t.CAPEM != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(t.CAPEM)) {

@@ -195,7 +195,7 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	if spec.Auth != nil && spec.Auth.Type != "" {
 		e.Auth = spec.Auth
 	}
-	if spec.ClientTLS != nil && spec.ClientTLS.CertPEM != "" {
+	if spec.ClientTLS != nil && !spec.ClientTLS.Empty() {
 		e.ClientTLS = spec.ClientTLS
 	}
 	e.Timeout, e.RetrySchedule = spec.Timeout, spec.RetrySchedule

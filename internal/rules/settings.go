@@ -218,23 +218,25 @@ func (r *Rules) checkAuthURL(ctx context.Context, a *store.ReceiverAuth) error {
 	return r.CheckURL(ctx, "auth.token_url", a.TokenURL)
 }
 
-// checkClientTLS checks a client certificate: a certificate and key PEM
-// that make a pair, the certificate valid at now, and a CA bundle of at
-// least one certificate if one is given. nil and an empty CertPEM are
-// none; url is the endpoint's, which must be https.
+// checkClientTLS checks a client certificate and CA bundle: a
+// certificate and key PEM that make a pair, the certificate valid at now,
+// or neither; and a CA bundle of at least one certificate, or none. nil
+// and an empty one are none; url is the endpoint's, which must be https.
 func checkClientTLS(t *store.ClientTLS, rawURL string, now time.Time) error {
-	if t == nil || (t.CertPEM == "" && t.KeyPEM == "" && t.CAPEM == "") {
+	if t == nil || t.Empty() {
 		return nil
 	}
 	var c collector
 	switch {
+	case t.CertPEM == "" && t.KeyPEM == "":
+		// A CA bundle alone: the server is verified, no client certificate.
 	case t.CertPEM == "":
-		c.add(fieldError("client_tls.cert_pem", "is required with a key or a CA bundle"))
+		c.add(fieldError("client_tls.cert_pem", "is required with a key"))
 	case len(t.CertPEM) > MaxCertPEMLen:
 		c.add(fieldError("client_tls.cert_pem", "is longer than %d bytes", MaxCertPEMLen))
 	}
 	switch {
-	case t.KeyPEM == "":
+	case t.KeyPEM == "" && t.CertPEM != "":
 		c.add(fieldError("client_tls.key_pem", "is required with a certificate"))
 	case len(t.KeyPEM) > MaxKeyPEMLen:
 		c.add(fieldError("client_tls.key_pem", "is longer than %d bytes", MaxKeyPEMLen))
@@ -248,7 +250,9 @@ func checkClientTLS(t *store.ClientTLS, rawURL string, now time.Time) error {
 	if u, err := url.Parse(rawURL); err == nil && u.Scheme != "https" {
 		c.add(fieldError("client_tls", "needs an https endpoint URL"))
 	}
-	if b, _ := pem.Decode([]byte(t.CertPEM)); b == nil || b.Type != "CERTIFICATE" {
+	if t.CertPEM == "" {
+		// No certificate to check.
+	} else if b, _ := pem.Decode([]byte(t.CertPEM)); b == nil || b.Type != "CERTIFICATE" {
 		c.add(fieldError("client_tls.cert_pem", "is not a PEM CERTIFICATE block"))
 	} else if cert, err := x509.ParseCertificate(b.Bytes); err != nil {
 		c.add(fieldError("client_tls.cert_pem", "does not parse: %v", err))

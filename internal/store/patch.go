@@ -30,8 +30,8 @@ type EndpointPatch struct {
 	// Auth, when set, replaces the receiver authentication; one with no
 	// Type clears it.
 	Auth *ReceiverAuth
-	// ClientTLS, when set, replaces the client certificate; one with no
-	// CertPEM clears it.
+	// ClientTLS, when set, replaces the client certificate and CA
+	// bundle; an empty one clears them.
 	ClientTLS *ClientTLS
 	// Timeout, when set, replaces the request timeout (0: the server's).
 	Timeout *time.Duration

@@ -87,7 +87,7 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 		}
 		if p.ClientTLS != nil {
 			next.ClientTLS = p.ClientTLS
-			if p.ClientTLS.CertPEM == "" {
+			if p.ClientTLS.Empty() {
 				next.ClientTLS = nil
 			}
 		}

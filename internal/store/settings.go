@@ -41,10 +41,11 @@ func (a ReceiverAuth) LogValue() slog.Value { return slog.StringValue(a.String()
 
 // ClientTLS is the client certificate an endpoint's deliveries present
 // (mutual TLS), and the CA bundle they trust for it instead of the
-// system's roots, when set. PEM text; sealed at rest.
+// system's roots, when set. PEM text; sealed at rest. Either may be given
+// without the other.
 type ClientTLS struct {
-	CertPEM string `json:"cert_pem"`
-	KeyPEM  string `json:"key_pem"`
+	CertPEM string `json:"cert_pem,omitempty"`
+	KeyPEM  string `json:"key_pem,omitempty"`
 	// CAPEM, if set, is the only set of roots the endpoint's server
 	// certificate is verified against.
 	CAPEM string `json:"ca_pem,omitempty"`
@@ -203,3 +204,6 @@ func (r *EndpointRecord) SetSettingsColumns(settings []byte, timeoutMS int64, sc
 	r.RetryScheduleMS = ScheduleMS(d)
 	return nil
 }
+
+// Empty reports whether t sets nothing (a patch with it clears).
+func (t *ClientTLS) Empty() bool { return t.CertPEM == "" && t.KeyPEM == "" && t.CAPEM == "" }
