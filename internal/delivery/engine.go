@@ -762,6 +762,8 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	} else if err != nil {
 		a.Error = err.Error()
 		switch {
+		case e.workCtx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			a.Error = fmt.Sprintf("request timeout (%v) exceeded: %s", timeout, a.Error)
 		case e.workCtx.Err() != nil:
 			// Aborted by shutdown: due again at once, on any node.
 			a.Error = "aborted: engine shutting down: " + a.Error

@@ -292,7 +292,7 @@ func TestEngineEndpointSettings(t *testing.T) {
 	}
 	// The slow receiver is still blocked (it is released only now): the
 	// attempt ended on the endpoint's timeout, not the server's 10 minutes.
-	if a := b.attempts(t, byEndpoint[eps["timeout"].ID].ID); !strings.Contains(a[0].Error, "deadline exceeded") {
+	if a := b.attempts(t, byEndpoint[eps["timeout"].ID].ID); !strings.Contains(a[0].Error, "request timeout (200ms) exceeded") {
 		t.Errorf("timeout: attempt error %q, want a deadline", a[0].Error)
 	}
 	slowOnce.Do(func() { close(release) })
