@@ -94,6 +94,8 @@ func checkHeaders(h map[string]string, s *signature.Scheme, withAuth bool) error
 			c.add(fieldError(field, "has a value longer than %d bytes", MaxHeaderValueLen))
 		case !validHeaderValue(v):
 			c.add(fieldError(field, "has a value with a control character"))
+		case isMasked(v):
+			c.add(fieldError(field, "is a masked value as the API shows it: send the value itself"))
 		}
 		seen[canon] = true
 	}
@@ -151,6 +153,8 @@ func checkAuthForm(a *store.ReceiverAuth) error {
 			c.add(fieldError(field, "is longer than %d bytes", max))
 		case !validHeaderValue(v):
 			c.add(fieldError(field, "contains a control character"))
+		case isMasked(v):
+			c.add(fieldError(field, "is a masked value as the API shows it: send the value itself"))
 		}
 	}
 	unused := func(fields map[string]string) {
@@ -238,6 +242,8 @@ func checkClientTLS(t *store.ClientTLS, rawURL string, now time.Time) error {
 	switch {
 	case t.KeyPEM == "" && t.CertPEM != "":
 		c.add(fieldError("client_tls.key_pem", "is required with a certificate"))
+	case isMasked(t.KeyPEM):
+		c.add(fieldError("client_tls.key_pem", "is a masked value as the API shows it: send the key itself"))
 	case len(t.KeyPEM) > MaxKeyPEMLen:
 		c.add(fieldError("client_tls.key_pem", "is longer than %d bytes", MaxKeyPEMLen))
 	}
@@ -313,6 +319,11 @@ func MaskSecret(v string) string {
 	}
 	return "****"
 }
+
+// isMasked reports whether v is what MaskSecret shows: sent back as is
+// (a form or a script that read the endpoint), it would replace the
+// secret with its mask.
+func isMasked(v string) bool { return strings.HasPrefix(v, "****") }
 
 // MaskedHeaders returns h with every value masked (MaskSecret).
 func MaskedHeaders(h map[string]string) map[string]string {
