@@ -347,3 +347,58 @@ func MaskedAuth(a *store.ReceiverAuth) *store.ReceiverAuth {
 	m.Password, m.Token, m.ClientSecret = MaskSecret(a.Password), MaskSecret(a.Token), MaskSecret(a.ClientSecret)
 	return &m
 }
+
+// ParseHeaderLines reads static headers typed one a line as
+// "Name: value", as forms take them; blank lines are skipped.
+func ParseHeaderLines(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for line := range strings.Lines(s) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fieldError("headers", "has a line without ':' (one \"Name: value\" a line)")
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// ParseSchedule reads a retry schedule typed as durations separated by
+// commas or spaces ("10s, 1m, 10m"): "" is the server's (nil), "none" no
+// retries.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return nil, nil
+	case "none":
+		return []time.Duration{}, nil
+	}
+	var out []time.Duration
+	for _, p := range SplitList(s) {
+		d, err := time.ParseDuration(p)
+		if err != nil {
+			return nil, fieldError("retry_schedule_seconds", "%q is not a duration such as 30s or 5m", p)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// FormatSchedule is the inverse of ParseSchedule.
+func FormatSchedule(s []time.Duration) string {
+	if s == nil {
+		return ""
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ", ")
+}
