@@ -409,3 +409,24 @@ func TestEngineEgressProxy(t *testing.T) {
 		t.Errorf("receiver got %d requests, want 1 (through the proxy)", len(reqs))
 	}
 }
+
+// TestEngineTokenURLGuarded: the OAuth2 token URL goes through the SSRF
+// guard as deliveries do: a token server on loopback is never asked.
+func TestEngineTokenURLGuarded(t *testing.T) {
+	t.Parallel()
+	tokens := newTokenServer(t, "c", "s")
+	b := setup(t, Config{RetrySchedule: []time.Duration{}})
+	ep := b.endpoint(t, "http://93.184.215.14/hook", "", nil, func(e *store.Endpoint) {
+		e.Scheme = "none"
+		e.Auth = &store.ReceiverAuth{Type: store.AuthOAuth2, TokenURL: tokens.URL, ClientID: "c", ClientSecret: "s"}
+	})
+	b.start(t)
+	_, ds := b.accept(t, "x", `{}`)
+	if len(ds) != 1 || ds[0].EndpointID != ep.ID {
+		t.Fatalf("deliveries %v", ds)
+	}
+	b.waitStatus(t, ds[0].ID, store.StatusFailed, 30*time.Second)
+	if a := b.attempts(t, ds[0].ID); !strings.Contains(a[0].Error, ErrForbiddenAddress.Error()) || tokens.fetches.Load() != 0 {
+		t.Errorf("attempt error %q with %d token fetches, want %v and none", a[0].Error, tokens.fetches.Load(), ErrForbiddenAddress)
+	}
+}
