@@ -270,9 +270,10 @@ func New(cfg Config) (*Engine, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		clients: newClients(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: maxTimeout, Proxy: cfg.EgressProxy}),
+		// Token expiry is real time (the token server's), whatever the
+		// engine's clock says: the cache keeps time.Now.
 		tokens: &oauthtoken.Cache{
 			HTTPClient: NewClient(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: 10 * time.Second, Proxy: cfg.EgressProxy}),
-			Now:        cfg.Now,
 		},
 		maxTimeout: maxTimeout,
 		policy:     Policy{Schedule: cfg.RetrySchedule, Jitter: DefaultJitter},
