@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,6 +85,15 @@ func TestEndpointSettingsCLI(t *testing.T) {
 		t.Errorf("endpoints get: %s", get)
 	}
 	all.WriteString(get)
+	// And an export, once serve has stopped: the settings travel sealed.
+	svc.cancel()
+	code := <-svc.done
+	svc.done <- code // for startServe's cleanup
+	e, dump, errb := testEnv(nil, "")
+	if code := run(context.Background(), e, []string{"export", "--data", svc.dir}); code != 0 || !strings.Contains(dump.String(), `"sealed_settings"`) {
+		t.Fatalf("export: exit %d: %s\n%s", code, errb, dump)
+	}
+	all.WriteString(dump.String())
 	all.WriteString(svc.stderr.String())
 	for _, s := range []string{headerValue, password} {
 		if strings.Contains(all.String(), s) {
