@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -71,7 +72,7 @@ func checkHeaders(h map[string]string, s *signature.Scheme, withAuth bool) error
 	}
 	total := 0
 	seen := make(map[string]bool, len(h))
-	for _, name := range slices.Sorted(mapKeys(h)) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
 		v := h[name]
 		field := "headers[" + name + "]"
 		total += len(name) + len(v)
@@ -103,16 +104,6 @@ func checkHeaders(h map[string]string, s *signature.Scheme, withAuth bool) error
 		c.add(fieldError("headers", "take %d bytes, more than %d", total, MaxHeadersTotalLen))
 	}
 	return c.err()
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // validToken reports whether s is an RFC 9110 token (a header name).
