@@ -430,3 +430,29 @@ func TestEngineTokenURLGuarded(t *testing.T) {
 		t.Errorf("attempt error %q with %d token fetches, want %v and none", a[0].Error, tokens.fetches.Load(), ErrForbiddenAddress)
 	}
 }
+
+// TestEngineClientTLSGuarded: an endpoint's own client (for its client
+// certificate) dials through the SSRF guard like the shared one.
+func TestEngineClientTLSGuarded(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	var reached atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Add(1) }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pki.serverCert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	b := setup(t, Config{RetrySchedule: []time.Duration{}})
+	ep := b.endpoint(t, srv.URL+"/mtls", "", nil, func(e *store.Endpoint) {
+		e.Scheme = "none"
+		e.ClientTLS = &store.ClientTLS{CertPEM: pki.clientCert, KeyPEM: pki.clientK, CAPEM: pki.caPEM}
+	})
+	b.start(t)
+	_, ds := b.accept(t, "x", `{}`)
+	if len(ds) != 1 || ds[0].EndpointID != ep.ID {
+		t.Fatalf("deliveries %v", ds)
+	}
+	b.waitStatus(t, ds[0].ID, store.StatusFailed, 30*time.Second)
+	if a := b.attempts(t, ds[0].ID); !strings.Contains(a[0].Error, ErrForbiddenAddress.Error()) || reached.Load() != 0 {
+		t.Errorf("attempt error %q, %d requests reached the server; want %v and none", a[0].Error, reached.Load(), ErrForbiddenAddress)
+	}
+}

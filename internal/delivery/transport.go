@@ -207,6 +207,13 @@ func newClients(cfg ClientConfig) *clients {
 // get returns the client for ep.
 func (c *clients) get(ep *store.Endpoint) (*http.Client, error) {
 	if ep.ClientTLS == nil {
+		// It may have had a certificate: let its pool go.
+		c.mu.Lock()
+		if oc, ok := c.own[ep.ID]; ok {
+			oc.client.CloseIdleConnections()
+			delete(c.own, ep.ID)
+		}
+		c.mu.Unlock()
 		return c.shared, nil
 	}
 	t := ep.ClientTLS
