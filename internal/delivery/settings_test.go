@@ -456,3 +456,31 @@ func TestEngineClientTLSGuarded(t *testing.T) {
 		t.Errorf("attempt error %q, %d requests reached the server; want %v and none", a[0].Error, reached.Load(), ErrForbiddenAddress)
 	}
 }
+
+// TestClientsCache: one client per endpoint and certificate version; a
+// changed certificate gets a new client, none the shared one.
+func TestClientsCache(t *testing.T) {
+	t.Parallel()
+	pki, other := newPKI(t), newPKI(t)
+	c := newClients(ClientConfig{})
+	ep := &store.Endpoint{ID: "ep_1", ClientTLS: &store.ClientTLS{CertPEM: pki.clientCert, KeyPEM: pki.clientK}}
+	first, err := c.get(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.get(ep); again != first || first == c.shared {
+		t.Errorf("same certificate: a different client (or the shared one)")
+	}
+	ep.ClientTLS = &store.ClientTLS{CertPEM: other.clientCert, KeyPEM: other.clientK}
+	if changed, _ := c.get(ep); changed == first {
+		t.Errorf("changed certificate: the old client")
+	}
+	ep.ClientTLS = nil
+	if shared, _ := c.get(ep); shared != c.shared || len(c.own) != 0 {
+		t.Errorf("no certificate: not the shared client, or %d own clients kept", len(c.own))
+	}
+	ep.ClientTLS = &store.ClientTLS{CertPEM: pki.clientCert, KeyPEM: other.clientK}
+	if _, err := c.get(ep); err == nil {
+		t.Errorf("a certificate and another's key: no error")
+	}
+}
