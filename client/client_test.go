@@ -609,3 +609,30 @@ func TestPaths(t *testing.T) {
 		t.Errorf("no base URL: %v", err)
 	}
 }
+
+// TestEndpointSettings: the delivery settings go through the client both
+// ways, masked on the way back, and a nil schedule goes back to the
+// server's.
+func TestEndpointSettings(t *testing.T) {
+	t.Parallel()
+	c, _, _ := setup(t, nil, nil)
+	ctx := t.Context()
+	ep, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:9/hook",
+		Headers:              map[string]string{"X-Api-Key": "sk_live_client_secret_0042"},
+		Auth:                 &client.ReceiverAuth{Type: "bearer", Token: "client-bearer-token-0043"},
+		TimeoutSeconds:       3,
+		RetryScheduleSeconds: new([]float64{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Headers["X-Api-Key"] != "****0042" || ep.Auth.Token != "****0043" || ep.TimeoutSeconds != 3 ||
+		ep.RetryScheduleSeconds == nil || len(ep.RetryScheduleSeconds) != 0 {
+		t.Fatalf("created: %+v %+v", ep, ep.Auth)
+	}
+	up, err := c.UpdateEndpoint(ctx, ep.ID, &client.UpdateEndpointParams{Auth: &client.ReceiverAuth{},
+		RetryScheduleSeconds: new([]float64(nil))})
+	if err != nil || up.Auth != nil || up.RetryScheduleSeconds != nil || up.Headers["X-Api-Key"] != "****0042" {
+		t.Fatalf("updated: %+v, %v", up, err)
+	}
+}

@@ -39,6 +39,15 @@ type Endpoint struct {
 	Secret    string    `json:"secret,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Headers, Auth and ClientTLS are the delivery settings, their
+	// secrets masked ("****" and at most the last 4 characters).
+	Headers   map[string]string `json:"headers,omitempty"`
+	Auth      *ReceiverAuth     `json:"auth,omitempty"`
+	ClientTLS *ClientTLS        `json:"client_tls,omitempty"`
+	// TimeoutSeconds is 0 for the server's request timeout.
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	// RetryScheduleSeconds is nil for the server's retry schedule.
+	RetryScheduleSeconds []float64 `json:"retry_schedule_seconds"`
 	// Raw is the endpoint's JSON as the server sent it.
 	Raw json.RawMessage `json:"-"`
 }
@@ -71,6 +80,40 @@ type CreateEndpointParams struct {
 	Disabled     bool            `json:"disabled,omitempty"`
 	FIFO         bool            `json:"fifo,omitempty"`
 	RateLimit    float64         `json:"rate_limit,omitempty"`
+	// Headers are static headers sent with every delivery.
+	Headers   map[string]string `json:"headers,omitempty"`
+	Auth      *ReceiverAuth     `json:"auth,omitempty"`
+	ClientTLS *ClientTLS        `json:"client_tls,omitempty"`
+	// TimeoutSeconds is the endpoint's request timeout; 0: the server's.
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	// RetryScheduleSeconds are the delays after attempts 1, 2, ...; nil:
+	// the server's schedule, new([]float64{}): no retries.
+	RetryScheduleSeconds *[]float64 `json:"retry_schedule_seconds,omitempty"`
+}
+
+// ReceiverAuth is how deliveries authenticate to an endpoint's receiver:
+// Type "basic" (Username, Password), "bearer" (Token) or "oauth2" (a
+// client-credentials token from TokenURL). In an Endpoint the secrets are
+// masked; in an update, a zero ReceiverAuth removes it.
+type ReceiverAuth struct {
+	Type         string   `json:"type,omitempty"`
+	Username     string   `json:"username,omitempty"`
+	Password     string   `json:"password,omitempty"`
+	Token        string   `json:"token,omitempty"`
+	TokenURL     string   `json:"token_url,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Audience     string   `json:"audience,omitempty"`
+}
+
+// ClientTLS is an endpoint's client certificate and key for mutual TLS
+// and the CA bundle it trusts, PEM. In an Endpoint the key is masked; in
+// an update, a zero ClientTLS removes them.
+type ClientTLS struct {
+	CertPEM string `json:"cert_pem,omitempty"`
+	KeyPEM  string `json:"key_pem,omitempty"`
+	CAPEM   string `json:"ca_pem,omitempty"`
 }
 
 // CreateEndpoint creates an endpoint. Its answer is the only one holding
@@ -131,6 +174,15 @@ type UpdateEndpointParams struct {
 	Disabled    *bool     `json:"disabled,omitempty"`
 	FIFO        *bool     `json:"fifo,omitempty"`
 	RateLimit   *float64  `json:"rate_limit,omitempty"`
+	// Headers replaces every static header; new(map[string]string{})
+	// removes them.
+	Headers        *map[string]string `json:"headers,omitempty"`
+	Auth           *ReceiverAuth      `json:"auth,omitempty"`
+	ClientTLS      *ClientTLS         `json:"client_tls,omitempty"`
+	TimeoutSeconds *float64           `json:"timeout_seconds,omitempty"`
+	// RetryScheduleSeconds replaces the retry schedule; a pointer to a nil
+	// slice goes back to the server's.
+	RetryScheduleSeconds *[]float64 `json:"retry_schedule_seconds,omitempty"`
 }
 
 // UpdateEndpoint changes the fields p sets and returns the endpoint as it

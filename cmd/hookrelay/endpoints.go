@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +36,62 @@ type endpointOut struct {
 	Secret    string    `json:"secret"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// The delivery settings, masked by the server.
+	Headers map[string]string `json:"headers"`
+	Auth    *struct {
+		Type     string `json:"type"`
+		Username string `json:"username"`
+		TokenURL string `json:"token_url"`
+		ClientID string `json:"client_id"`
+	} `json:"auth"`
+	ClientTLS *struct {
+		CertPEM string `json:"cert_pem"`
+		CAPEM   string `json:"ca_pem"`
+	} `json:"client_tls"`
+	TimeoutSeconds       float64   `json:"timeout_seconds"`
+	RetryScheduleSeconds []float64 `json:"retry_schedule_seconds"`
+}
+
+// settingsRows are the name-value lines of ep's delivery settings.
+func (ep *endpointOut) settingsRows() [][]string {
+	var rows [][]string
+	for _, k := range slices.Sorted(maps.Keys(ep.Headers)) {
+		rows = append(rows, []string{"header " + k, ep.Headers[k]})
+	}
+	if a := ep.Auth; a != nil {
+		v := a.Type
+		switch a.Type {
+		case "basic":
+			v += " (user " + a.Username + ")"
+		case "oauth2":
+			v += " (client " + a.ClientID + " at " + a.TokenURL + ")"
+		}
+		rows = append(rows, []string{"auth", v})
+	}
+	if t := ep.ClientTLS; t != nil {
+		v := "CA bundle only"
+		if t.CertPEM != "" {
+			v = "client certificate"
+			if t.CAPEM != "" {
+				v += " and CA bundle"
+			}
+		}
+		rows = append(rows, []string{"tls", v})
+	}
+	timeout := "server's"
+	if ep.TimeoutSeconds > 0 {
+		timeout = (time.Duration(ep.TimeoutSeconds * float64(time.Second))).String()
+	}
+	rows = append(rows, []string{"timeout", timeout})
+	sched := "server's"
+	if ep.RetryScheduleSeconds != nil {
+		parts := make([]string, len(ep.RetryScheduleSeconds))
+		for i, s := range ep.RetryScheduleSeconds {
+			parts[i] = (time.Duration(s * float64(time.Second))).String()
+		}
+		sched = orDash(strings.Join(parts, ","))
+	}
+	return append(rows, []string{"retry schedule", sched})
 }
 
 func (ep *endpointOut) state() string {
@@ -71,9 +129,17 @@ type endpointFields struct {
 	eventTypes                                                         stringList
 	fifo                                                               bool
 	rateLimit                                                          float64
+	settings                                                           settingsFlags
 }
 
-func (f *endpointFields) define(fs *flag.FlagSet) {
+// Which delivery settings flags endpointFields.define adds.
+const (
+	noSettings     = iota // a source's destinations
+	createSettings        // endpoints create
+	updateSettings        // endpoints update: also the flags that clear
+)
+
+func (f *endpointFields) define(fs *flag.FlagSet, settings int) {
 	fs.StringVar(&f.url, "url", "", "URL that receives the webhooks")
 	fs.StringVar(&f.scheme, "scheme", "", "signature scheme: standard (default), github, stripe, shopify, slack, plextrac, teak, or custom")
 	fs.StringVar(&f.customScheme, "custom-scheme", "", "custom scheme as JSON, or @FILE to read it from FILE (implies --scheme custom)")
@@ -83,6 +149,9 @@ func (f *endpointFields) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.BoolVar(&f.fifo, "fifo", false, "deliver strictly one at a time in event order")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "at most this many deliveries per second (0: no limit)")
+	if settings != noSettings {
+		f.settings.define(fs, settings == updateSettings)
+	}
 }
 
 // body returns the request fields for the flags in set (all when set is nil).
@@ -133,6 +202,9 @@ func (f *endpointFields) body(e *env, set map[string]bool) (map[string]any, erro
 	if has("rate-limit") && (set != nil || f.rateLimit != 0) {
 		b["rate_limit"] = f.rateLimit
 	}
+	if err := f.settings.add(b, set); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -158,7 +230,7 @@ func secretFromFlags(e *env, secret, file string, useSecret, useFile bool) (stri
 func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("endpoints create", e.stderr)
 	var f endpointFields
-	f.define(fs)
+	f.define(fs, createSettings)
 	fs.StringVar(&f.tenant, "tenant", "", "tenant: the endpoint receives only this tenant's events")
 	disabled := fs.Bool("disabled", false, "create it disabled")
 	cf := addClientFlags(fs)
@@ -214,6 +286,7 @@ func printEndpoint(w io.Writer, ep *endpointOut) error {
 		{"created", fmtTime(&ep.CreatedAt)},
 		{"updated", fmtTime(&ep.UpdatedAt)},
 	}
+	rows = append(rows, ep.settingsRows()...)
 	for i, s := range ep.Secrets {
 		v := "created " + fmtTime(&s.CreatedAt)
 		if s.ExpiresAt != nil {
@@ -412,7 +485,7 @@ func runEndpointsRotate(ctx context.Context, e *env, args []string) error {
 func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 	return endpointByID(ctx, e, "update", args, "PATCH", "", func(fs *flag.FlagSet) func() (any, error) {
 		var f endpointFields
-		f.define(fs)
+		f.define(fs, updateSettings)
 		allTypes := fs.Bool("all-event-types", false, "receive every event type (clears the filter)")
 		disable := fs.Bool("disable", false, "disable the endpoint")
 		enable := fs.Bool("enable", false, "enable the endpoint")

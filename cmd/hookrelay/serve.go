@@ -65,13 +65,20 @@ type serveConfig struct {
 	LogLevel             slog.Level
 	RetrySchedule        durationList
 	RequestTimeout       time.Duration
-	DisableAfter         time.Duration
-	MaxPayloadBytes      int64
-	OperatorURL          string
-	OperatorSecret       string
-	OperatorSecretFile   string
-	OperatorScheme       string
-	InsecureCookies      bool
+	// MaxEndpointTimeout and MaxRetrySchedule bound what an endpoint may
+	// set as its own request timeout and retry schedule (its span).
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
+	// EgressProxy is an HTTP CONNECT proxy for every delivery; "" none.
+	EgressProxy        string
+	egressProxy        *url.URL
+	DisableAfter       time.Duration
+	MaxPayloadBytes    int64
+	OperatorURL        string
+	OperatorSecret     string
+	OperatorSecretFile string
+	OperatorScheme     string
+	InsecureCookies    bool
 	// DatabaseURL is a postgres:// URL; "" means SQLite in DataDir.
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
@@ -128,6 +135,19 @@ func (c *serveConfig) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		return usagef("--request-timeout must not be negative")
+	}
+	if c.MaxEndpointTimeout < rules.MinEndpointTimeout {
+		return usagef("--max-endpoint-timeout must be at least %v", rules.MinEndpointTimeout)
+	}
+	if c.MaxRetrySchedule <= 0 {
+		return usagef("--max-retry-schedule must be positive")
+	}
+	if c.EgressProxy != "" {
+		u, err := url.Parse(c.EgressProxy)
+		if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return usagef("--egress-proxy: want http://host:port of an HTTP CONNECT proxy")
+		}
+		c.egressProxy = u
 	}
 	if c.MaxPayloadBytes < 0 {
 		return usagef("--max-payload-bytes must not be negative")
@@ -189,6 +209,9 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.Var(&c.RetrySchedule, "retry-schedule", "delays between attempts, comma separated, such as 5s,5m,30m,2h (default: the engine's, 8 attempts over about 27 h)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 0, "time limit of one delivery attempt (default 15s)")
+	fs.DurationVar(&c.MaxEndpointTimeout, "max-endpoint-timeout", rules.DefaultMaxEndpointTimeout, "longest request timeout an endpoint may set for itself (leases last this plus 30s)")
+	fs.DurationVar(&c.MaxRetrySchedule, "max-retry-schedule", rules.DefaultMaxRetrySchedule, "longest an endpoint's own retry schedule may span (the sum of its delays)")
+	fs.StringVar(&c.EgressProxy, "egress-proxy", "", "HTTP CONNECT proxy every delivery goes through (http://host:port); the private-network guard still checks the targets")
 	fs.DurationVar(&c.DisableAfter, "disable-after", 0, "disable an endpoint after it has failed for this long; negative: never (default 120h)")
 	fs.Int64Var(&c.MaxPayloadBytes, "max-payload-bytes", api.DefaultMaxPayloadBytes, "largest event payload accepted")
 	fs.StringVar(&c.OperatorURL, "operator-url", "", "URL that receives operational webhooks (endpoint disabled, delivery exhausted or recovered)")
@@ -211,6 +234,9 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("log-level", "HOOKRELAY_LOG_LEVEL")
 	ef.bind("retry-schedule", "HOOKRELAY_RETRY_SCHEDULE")
 	ef.bind("request-timeout", "HOOKRELAY_REQUEST_TIMEOUT")
+	ef.bind("max-endpoint-timeout", "HOOKRELAY_MAX_ENDPOINT_TIMEOUT")
+	ef.bind("max-retry-schedule", "HOOKRELAY_MAX_RETRY_SCHEDULE")
+	ef.bind("egress-proxy", "HOOKRELAY_EGRESS_PROXY")
 	ef.bind("disable-after", "HOOKRELAY_DISABLE_AFTER")
 	ef.bind("max-payload-bytes", "HOOKRELAY_MAX_PAYLOAD_BYTES")
 	ef.bind("operator-url", "HOOKRELAY_OPERATOR_URL")
@@ -532,6 +558,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		RetrySchedule:        cfg.RetrySchedule,
 		RequestTimeout:       cfg.RequestTimeout,
+		MaxEndpointTimeout:   cfg.MaxEndpointTimeout,
+		EgressProxy:          cfg.egressProxy,
 		DisableAfter:         cfg.DisableAfter,
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
@@ -558,6 +586,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Logger:               logger,
 		SessionKey:           sessionKey,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		MaxEndpointTimeout:   cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:     cfg.MaxRetrySchedule,
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
 		Secure:                !cfg.InsecureCookies,
 		BasePath:              "/ui",
@@ -572,6 +602,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Notifier:              engine,
 		Logger:                logger,
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		MaxEndpointTimeout:    cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:      cfg.MaxRetrySchedule,
 		MaxPayloadBytes:       cfg.MaxPayloadBytes,
 		PortalLinks:           dash,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
@@ -653,6 +685,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	}
 	addr := ln.Addr().String()
 	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "node_id", nodeID, "allow_private_networks", cfg.AllowPrivateNetworks)
+	if cfg.egressProxy != nil {
+		logger.Info("deliveries go through an egress proxy", "proxy", cfg.egressProxy.Redacted())
+	}
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
 
 	select {

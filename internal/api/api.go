@@ -92,6 +92,11 @@ type Config struct {
 	// rules.Config). 0: rules.DefaultMaxEndpointsPerTenant; negative: no
 	// bound.
 	MaxEndpointsPerTenant int
+	// MaxEndpointTimeout and MaxRetrySchedule bound the request timeout
+	// and the retry schedule an endpoint may set (see rules.Config); 0:
+	// the rules' defaults.
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
 	// PortalLinks mints tenant portal links for POST /api/v1/portal-links.
 	// nil: the route answers 404.
 	PortalLinks PortalLinkMinter
@@ -158,6 +163,8 @@ func New(cfg Config) (*API, error) {
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
 		RotationOverlap:       cfg.RotationOverlap,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		MaxEndpointTimeout:    cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:      cfg.MaxRetrySchedule,
 		Now:                   a.now,
 	})
 	if err != nil {

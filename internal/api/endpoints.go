@@ -31,6 +31,7 @@ type endpointJSON struct {
 	Secret         string          `json:"secret,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
+	settingsJSON
 }
 
 // secretJSON describes one secret; Secret holds its value only in a reveal.
@@ -72,6 +73,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		Secrets:        secretsJSON(e.Secrets, false),
 		CreatedAt:      utc(e.CreatedAt),
 		UpdatedAt:      utc(e.UpdatedAt),
+		settingsJSON:   toSettingsJSON(e),
 	}
 }
 
@@ -87,6 +89,12 @@ type createEndpointRequest struct {
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
 	RateLimit    float64         `json:"rate_limit"`
+	// The delivery settings (settingsJSON), in clear.
+	Headers              map[string]string   `json:"headers"`
+	Auth                 *store.ReceiverAuth `json:"auth"`
+	ClientTLS            *store.ClientTLS    `json:"client_tls"`
+	TimeoutSeconds       float64             `json:"timeout_seconds"`
+	RetryScheduleSeconds json.RawMessage     `json:"retry_schedule_seconds"`
 }
 
 func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -94,11 +102,20 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	e, secret, err := a.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
+	sched, err := schedule(req.RetryScheduleSeconds)
+	if err != nil {
+		return err
+	}
+	spec := rules.EndpointSpec{
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description,
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
 		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
-	})
+		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, Timeout: seconds(req.TimeoutSeconds),
+	}
+	if sched != nil {
+		spec.RetrySchedule = *sched
+	}
+	e, secret, err := a.rules.CreateEndpoint(r.Context(), spec)
 	if err != nil {
 		return rulesError(err, "endpoint", "")
 	}
@@ -164,6 +181,14 @@ type updateEndpointRequest struct {
 	Disabled     *bool           `json:"disabled"`
 	FIFO         *bool           `json:"fifo"`
 	RateLimit    *float64        `json:"rate_limit"`
+	// Headers replaces every header ({} clears them); auth and client_tls
+	// replace theirs ({} clears); retry_schedule_seconds null goes back
+	// to the server's schedule.
+	Headers              *map[string]string  `json:"headers"`
+	Auth                 *store.ReceiverAuth `json:"auth"`
+	ClientTLS            *store.ClientTLS    `json:"client_tls"`
+	TimeoutSeconds       *float64            `json:"timeout_seconds"`
+	RetryScheduleSeconds json.RawMessage     `json:"retry_schedule_seconds"`
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -171,9 +196,17 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
+	sched, err := schedule(req.RetryScheduleSeconds)
+	if err != nil {
+		return err
+	}
 	ch := rules.EndpointChange{
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description, Scheme: req.Scheme,
 		Secret: req.Secret, EventTypes: req.EventTypes, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, RetrySchedule: sched,
+	}
+	if req.TimeoutSeconds != nil {
+		ch.Timeout = new(seconds(*req.TimeoutSeconds))
 	}
 	if len(req.CustomScheme) > 0 && string(req.CustomScheme) != "null" {
 		ch.CustomScheme = req.CustomScheme

@@ -11,7 +11,8 @@
 // a crash: everything is in the store. An event is accepted only once the
 // store has committed it with its deliveries (store.Store.CreateEvent), so
 // accepting is independent of the engine. A delivery is claimed with a
-// lease (Config.Lease, RequestTimeout + 30s by default) by moving its
+// lease (Config.Lease, the longer of RequestTimeout and MaxEndpointTimeout,
+// plus 30s, by default) by moving its
 // next_attempt_at past the lease and bumping its claim counter; if the
 // process dies at any moment, the lease runs out and the delivery is due
 // again, on this node after a restart or on another. An attempt's result is
@@ -32,6 +33,16 @@
 // win; endpoints with scheme "none" (schemes.None: the destinations of
 // inbound sources whose services trust the network) get the payload
 // unsigned. Inbound events are the only ones with either.
+//
+// An endpoint's own settings shape the rest of the request (auth.go,
+// transport.go): its static headers, under the signature and content
+// headers; its receiver authentication (basic, bearer, or an OAuth2
+// client-credentials token from internal/oauthtoken, fetched again once
+// on a 401); its client certificate and CA bundle, with a client of its own
+// per certificate; its request timeout (up to Config.MaxEndpointTimeout)
+// and retry schedule. Attempts record those headers and Authorization as
+// Redacted. With Config.EgressProxy every connection is a CONNECT tunnel
+// to the address the SSRF guard checked.
 //
 // # Pipeline
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookrelay/hookrelay/internal/oauthtoken"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -31,8 +33,16 @@ type Config struct {
 	// DefaultRetrySchedule (8 attempts). Each delay gets ±20% jitter.
 	RetrySchedule []time.Duration
 	// RequestTimeout bounds one attempt, connection to response body; 0
-	// means 15s.
+	// means 15s. An endpoint's Timeout replaces it for that endpoint, up
+	// to MaxEndpointTimeout.
 	RequestTimeout time.Duration
+	// MaxEndpointTimeout caps the request timeout an endpoint sets; 0
+	// means RequestTimeout. Leases are sized for the longer of the two.
+	MaxEndpointTimeout time.Duration
+	// EgressProxy, if set, is an HTTP CONNECT proxy every delivery (and
+	// OAuth2 token request) goes through; the SSRF guard checks the
+	// targets before the CONNECT (see ClientConfig.Proxy).
+	EgressProxy *url.URL
 	// MaxResponseBytes is how much of a response body is kept on the
 	// attempt; 0 means 4 KiB. At most MaxResponseRead is read, then the
 	// connection is closed.
@@ -53,8 +63,8 @@ type Config struct {
 	// by 8×Workers.
 	Workers int
 	// Lease is how long a claimed delivery stays claimed before another
-	// worker may take it over; 0 means RequestTimeout + 30s. It must be
-	// longer than RequestTimeout.
+	// worker may take it over; 0 means the longer of RequestTimeout and
+	// MaxEndpointTimeout, plus 30s. It must be longer than both.
 	Lease time.Duration
 	// BatchSize is how many deliveries one claim takes at most; 0 means 256.
 	BatchSize int
@@ -117,12 +127,17 @@ type Engine struct {
 	shared  bool // store.Shared(): other nodes claim from the store too
 	log     *slog.Logger
 	now     func() time.Time
-	client  *http.Client
-	policy  Policy
-	schemes schemeCache
-	metrics *metrics
+	clients *clients
+	tokens  *oauthtoken.Cache
+	// maxTimeout is the longest an attempt may take: RequestTimeout or
+	// MaxEndpointTimeout, whichever is longer.
+	maxTimeout time.Duration
+	policy     Policy
+	schemes    schemeCache
+	metrics    *metrics
 	// trusted sends to the operator endpoint, whose URL is configuration
-	// (SyncOperator): the private-network guard does not apply to it.
+	// (SyncOperator): the private-network guard and the egress proxy do not
+	// apply to it.
 	trusted *http.Client
 
 	recorded atomic.Int64 // attempts recorded, for tests
@@ -208,11 +223,15 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = defaultWorkers
 	}
-	if cfg.Lease == 0 {
-		cfg.Lease = cfg.RequestTimeout + defaultLeaseMargin
+	if cfg.MaxEndpointTimeout < 0 {
+		return nil, errors.New("delivery: negative MaxEndpointTimeout")
 	}
-	if cfg.Lease <= cfg.RequestTimeout {
-		return nil, fmt.Errorf("delivery: lease %s is not longer than the request timeout %s", cfg.Lease, cfg.RequestTimeout)
+	maxTimeout := max(cfg.RequestTimeout, cfg.MaxEndpointTimeout)
+	if cfg.Lease == 0 {
+		cfg.Lease = maxTimeout + defaultLeaseMargin
+	}
+	if cfg.Lease <= maxTimeout {
+		return nil, fmt.Errorf("delivery: lease %s is not longer than the request timeout %s", cfg.Lease, maxTimeout)
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = defaultBatchSize
@@ -244,19 +263,25 @@ func New(cfg Config) (*Engine, error) {
 		shared:  cfg.Store.Shared(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		client:  NewHTTPClient(cfg.AllowPrivateNetworks, cfg.RequestTimeout),
-		policy:  Policy{Schedule: cfg.RetrySchedule, Jitter: DefaultJitter},
-		wake:    make(chan struct{}, 1),
-		eps:     make(map[string]*epState),
-		waiting: make(map[string]*epState),
-		workCtx: context.Background(),
+		clients: newClients(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: maxTimeout, Proxy: cfg.EgressProxy}),
+		// Token expiry is real time (the token server's), whatever the
+		// engine's clock says: the cache keeps time.Now.
+		tokens: &oauthtoken.Cache{
+			HTTPClient: NewClient(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: 10 * time.Second, Proxy: cfg.EgressProxy}),
+		},
+		maxTimeout: maxTimeout,
+		policy:     Policy{Schedule: cfg.RetrySchedule, Jitter: DefaultJitter},
+		wake:       make(chan struct{}, 1),
+		eps:        make(map[string]*epState),
+		waiting:    make(map[string]*epState),
+		workCtx:    context.Background(),
 		// Nothing starts before Run: it sets up where results go.
 		stopping: true,
 	}
 	if cfg.NodeID != "" {
 		e.log = e.log.With("node", cfg.NodeID)
 	}
-	e.trusted = NewHTTPClient(true, cfg.RequestTimeout)
+	e.trusted = NewClient(ClientConfig{AllowPrivateNetworks: true, Timeout: maxTimeout})
 	m, err := newMetrics(cfg.Registerer, e.queueStats)
 	if err != nil {
 		return nil, err
@@ -502,7 +527,7 @@ func (e *Engine) admit(jobs []*store.Job, claimedAt time.Time) {
 		return
 	}
 	// A held job must start early enough to finish within its lease.
-	slack := e.cfg.Lease - e.cfg.RequestTimeout
+	slack := e.cfg.Lease - e.maxTimeout
 	if slack > 2*time.Second {
 		slack -= time.Second
 	} else {
@@ -547,7 +572,7 @@ func (e *Engine) admit(jobs []*store.Job, claimedAt time.Time) {
 // its rate limit, within [EndpointConcurrency, BatchSize].
 func (e *Engine) holdCap(ep *epState, now time.Time) int {
 	c := e.cfg.BatchSize
-	slack := e.cfg.Lease - e.cfg.RequestTimeout
+	slack := e.cfg.Lease - e.maxTimeout
 	lat := ep.latency
 	if ep.inflight > 0 && !ep.busySince.IsZero() {
 		lat = max(lat, now.Sub(ep.busySince))
@@ -697,15 +722,25 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 		return fail(err.Error())
 	}
 	h := eventHeader(signed, &job.Event) // with the event's content type and headers
-	a.RequestHeaders = flattenHeader(h)
+	endpointHeader(h, ep)                // and the endpoint's static headers
+	client, err := e.clients.get(ep)
+	if err != nil {
+		return fail(err.Error())
+	}
+	timeout := e.cfg.RequestTimeout
+	if ep.Timeout > 0 {
+		timeout = min(ep.Timeout, e.maxTimeout)
+	}
+	ctx, cancel := context.WithTimeout(e.workCtx, timeout)
+	defer cancel()
 
 	// The request takes real time, whatever the engine's clock says.
 	start := time.Now()
-	client := e.client
 	if ep.ID == store.OperatorEndpointID && ep.Tenant == store.OperatorTenant {
 		client = e.trusted
 	}
-	res, err := sendWith(e.workCtx, client, ep.URL, signed.Body, h, e.cfg.MaxResponseBytes)
+	res, err := e.send(ctx, client, ep, signed.Body, h)
+	a.RequestHeaders = redactedHeader(h, ep)
 	dur := time.Since(start)
 	a.Duration = dur
 	e.metrics.duration.Observe(dur.Seconds())
@@ -721,6 +756,8 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	} else if err != nil {
 		a.Error = err.Error()
 		switch {
+		case e.workCtx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			a.Error = fmt.Sprintf("request timeout (%v) exceeded: %s", timeout, a.Error)
 		case e.workCtx.Err() != nil:
 			// Aborted by shutdown: due again at once, on any node.
 			a.Error = "aborted: engine shutting down: " + a.Error
@@ -733,7 +770,11 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 			return c, dur
 		}
 	}
-	switch next, retry := e.policy.Next(a.Number, a.StatusCode, retryAfter, e.now()); {
+	policy := e.policy
+	if ep.RetrySchedule != nil {
+		policy.Schedule = ep.RetrySchedule
+	}
+	switch next, retry := policy.Next(a.Number, a.StatusCode, retryAfter, e.now()); {
 	case Success(a.StatusCode):
 		r.Status = store.StatusSucceeded
 	case retry:
@@ -743,6 +784,24 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 		r.Status = store.StatusFailed
 	}
 	return c, dur
+}
+
+// send authorizes and sends one attempt to ep. A 401 to an OAuth2 token
+// makes it fetch a new token and send once more.
+func (e *Engine) send(ctx context.Context, client *http.Client, ep *store.Endpoint, body []byte, h http.Header) (*Result, error) {
+	tok, err := e.authorize(ctx, h, ep)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sendWith(ctx, client, ep.URL, body, h, e.cfg.MaxResponseBytes)
+	if res == nil || res.StatusCode != http.StatusUnauthorized || tok == "" {
+		return res, err
+	}
+	e.tokens.Invalidate(credentials(ep.Auth), tok)
+	if _, err := e.authorize(ctx, h, ep); err != nil {
+		return nil, err
+	}
+	return sendWith(ctx, client, ep.URL, body, h, e.cfg.MaxResponseBytes)
 }
 
 // flattenHeader turns a header into the one-value-per-name form attempts

@@ -475,7 +475,7 @@ func TestEngineRetries(t *testing.T) {
 	// Timeout, then success.
 	b.waitStatus(t, d["slowOnce"].ID, store.StatusSucceeded, 10*time.Second)
 	as = b.attempts(t, d["slowOnce"].ID)
-	if len(as) != 2 || as[0].StatusCode != 0 || !strings.Contains(as[0].Error, "Timeout") || as[1].StatusCode != 200 {
+	if len(as) != 2 || as[0].StatusCode != 0 || !strings.Contains(as[0].Error, "timeout") || as[1].StatusCode != 200 {
 		t.Errorf("slowOnce: attempts %s", describe(as))
 	}
 

@@ -139,6 +139,19 @@ type Endpoint struct {
 	FailingSince *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Headers are static headers sent with every attempt (their values
+	// are secrets: sealed at rest with Auth and ClientTLS); nil for none.
+	Headers map[string]string
+	// Auth authenticates deliveries to the receiver; nil for none.
+	Auth *ReceiverAuth
+	// ClientTLS is the endpoint's client certificate; nil for none.
+	ClientTLS *ClientTLS
+	// Timeout bounds one attempt instead of the server's request timeout;
+	// 0 means the server's.
+	Timeout time.Duration
+	// RetrySchedule replaces the server's retry schedule (the delay after
+	// attempts 1, 2, ...); nil means the server's.
+	RetrySchedule []time.Duration
 }
 
 // Accepts reports whether the endpoint subscribes to eventType. A filter
@@ -655,6 +668,11 @@ type EndpointRecord struct {
 	FailingSince   *int64   `json:"failing_since"`
 	CreatedAt      int64    `json:"created_at"`
 	UpdatedAt      int64    `json:"updated_at"`
+	// SealedSettings is the sealed headers, receiver authentication and
+	// client certificate (see SealSettings); null when none.
+	SealedSettings  []byte  `json:"sealed_settings,omitempty"`
+	TimeoutMS       int64   `json:"timeout_ms,omitempty"`
+	RetryScheduleMS []int64 `json:"retry_schedule_ms,omitempty"`
 }
 
 // SourceRecord is the Data of a KindSource Record: a row of Source, its

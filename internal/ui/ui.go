@@ -52,6 +52,10 @@ type Config struct {
 	// MaxEndpointsPerTenant bounds the endpoints of one tenant, as the
 	// API's setting of the same name (see rules.Config).
 	MaxEndpointsPerTenant int
+	// MaxEndpointTimeout and MaxRetrySchedule bound an endpoint's request
+	// timeout and retry schedule, as the API's settings of the same names.
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
 	// Secure sets the Secure flag on the session cookie. Set it whenever
 	// the dashboard is reached over HTTPS (browsers also keep Secure
 	// cookies from http://localhost); false only for plain-HTTP tests.
@@ -126,6 +130,7 @@ func New(cfg Config) (*UI, error) {
 	if u.rules, err = rules.New(rules.Config{
 		Store: cfg.Store, AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant, Now: u.now,
+		MaxEndpointTimeout: cfg.MaxEndpointTimeout, MaxRetrySchedule: cfg.MaxRetrySchedule,
 	}); err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}

@@ -15,7 +15,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at,
+	settings, timeout_ms, retry_schedule`
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -44,6 +48,38 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
 }
 
+// insertArgs are the arguments of an INSERT of endpointCols for e.
+func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := store.SealSettings(s.cipher, e)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := store.EncodeSchedule(e.RetrySchedule)
+	if err != nil {
+		return nil, err
+	}
+	args = append([]any{e.ID}, args...)
+	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), settings, e.Timeout.Milliseconds(), sched), nil
+}
+
+// decodeSettings fills e's settings from its settings, timeout_ms and
+// retry_schedule columns.
+func (s *Store) decodeSettings(e *store.Endpoint, settings []byte, timeoutMS int64, sched *string) error {
+	if err := store.OpenSettings(s.cipher, e, settings); err != nil {
+		return fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	e.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	var err error
+	if e.RetrySchedule, err = store.DecodeSchedule(sched); err != nil {
+		return fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
 // scanEndpoint reads a row of endpointCols, every secret included.
 func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 	var (
@@ -52,12 +88,19 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 		types            string
 		failing          *int64
 		created, updated int64
+		settings         []byte
+		timeoutMS        int64
+		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated); err != nil {
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
+		&settings, &timeoutMS, &sched); err != nil {
 		return nil, interpretError(err)
 	}
 	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
+		return nil, err
+	}
+	if err := s.decodeSettings(&e, settings, timeoutMS, sched); err != nil {
 		return nil, err
 	}
 	e.FailingSince = fromNullMS(failing)
@@ -85,17 +128,15 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointArgs(e)
+	args, err := s.insertArgs(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	args = append([]any{e.ID}, args...)
-	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
 	// No lock: a new endpoint has no deliveries, and an event accepted
 	// while it is being created may or may not reach it, as if accepted
 	// just before.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...); err != nil {
+		VALUES (`+endpointValues+`)`, args...); err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, interpretError(err))
 	}
 	return nil

@@ -88,11 +88,18 @@ func exportAPIKey(rows pgx.Rows) (any, error) {
 
 func exportEndpoint(rows pgx.Rows) (any, error) {
 	var (
-		r     store.EndpointRecord
-		types string
+		r         store.EndpointRecord
+		types     string
+		settings  []byte
+		timeoutMS int64
+		sched     *string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
-		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt,
+		&settings, &timeoutMS, &sched); err != nil {
+		return nil, err
+	}
+	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
@@ -154,7 +161,7 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -269,8 +276,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+		set, err := r.SettingsColumns(s.cipher)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}, set...)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

@@ -91,6 +91,7 @@ const claimReturning = `RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.e
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
 		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at,
+		e.settings, e.timeout_ms, e.retry_schedule,
 		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers`
 
 // ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
@@ -146,10 +147,14 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			key              *string
 			evCreated        int64
 			evHeaders        *string
+			settings         []byte
+			timeoutMS        int64
+			sched            *string
 		)
 		dest := append(deliveryDest(&j.Delivery),
 			&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
 			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
+			&settings, &timeoutMS, &sched,
 			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
 			&j.Event.ContentType, &evHeaders)
 		if err := rows.Scan(dest...); err != nil {
@@ -159,6 +164,9 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		ep, ok := endpoints[e.ID]
 		if !ok {
 			if err := s.decodeEndpoint(&e, sealed, types); err != nil {
+				return nil, err
+			}
+			if err := s.decodeSettings(&e, settings, timeoutMS, sched); err != nil {
 				return nil, err
 			}
 			e.FailingSince = fromNullMS(failing)
@@ -171,6 +179,7 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		j.Endpoint.Secrets = slices.Clone(ep.Secrets)
 		j.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
 		j.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
+		store.CloneSettings(&j.Endpoint)
 		if j.Event.Payload == nil {
 			j.Event.Payload = []byte{}
 		}

@@ -73,12 +73,11 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		if e.ID == "" || e.Tenant != src.Tenant() {
 			return fmt.Errorf("create source %s: destination %d: an id and tenant %q are required", src.ID, i, src.Tenant())
 		}
-		a, err := s.endpointArgs(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("create source %s: destination %s: %w", src.ID, e.ID, err)
 		}
-		a = append([]any{e.ID}, a...)
-		dests[i] = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+		dests[i] = a
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sources (`+sourceCols+`)
@@ -88,7 +87,7 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
 		for i, a := range dests {
 			if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+				VALUES (`+endpointValues+`)`, a...); err != nil {
 				return fmt.Errorf("destination %s: %w", destinations[i].ID, interpretError(err))
 			}
 		}
@@ -341,15 +340,13 @@ func (s *Store) applyDestinations(ctx context.Context, tx pgx.Tx, src *store.Sou
 		if e.ID == "" || e.Tenant != tenant {
 			return fmt.Errorf("destination %q: an id and tenant %q are required", e.ID, tenant)
 		}
-		a, err := s.endpointArgs(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, err)
 		}
-		a = append([]any{e.ID}, a...)
-		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
 		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
 		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+			VALUES (`+endpointValues+`)`, a...); err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
 		}
 	}

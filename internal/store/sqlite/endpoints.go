@@ -13,7 +13,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at,
+	settings, timeout_ms, retry_schedule`
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -23,8 +27,9 @@ func (s *Store) openSecrets(sealed []byte) ([]store.Secret, error) {
 	return store.OpenSecrets(s.cipher, sealed)
 }
 
-// endpointArgs encodes e's columns but id, created_at and updated_at, in
-// the order of the statements below.
+// endpointArgs encodes e's columns but id, created_at, updated_at and
+// the settings columns (see settingsArgs), in the order of the statements
+// below.
 func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 	secrets, err := s.sealSecrets(e.Secrets)
 	if err != nil {
@@ -46,6 +51,39 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince)}, nil
 }
 
+// settingsArgs encodes e's settings, timeout_ms and retry_schedule
+// columns.
+func (s *Store) settingsArgs(e *store.Endpoint) ([]any, error) {
+	sealed, err := store.SealSettings(s.cipher, e)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := store.EncodeSchedule(e.RetrySchedule)
+	if err != nil {
+		return nil, err
+	}
+	var col any
+	if sealed != nil {
+		col = sealed
+	}
+	return []any{col, e.Timeout.Milliseconds(), sched}, nil
+}
+
+// insertArgs are the arguments of an INSERT of endpointCols for e.
+func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
+	args, err := s.endpointArgs(e)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.settingsArgs(e)
+	if err != nil {
+		return nil, err
+	}
+	args = append([]any{e.ID}, args...)
+	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
+	return append(args, set...), nil
+}
+
 type scanner = store.RowScanner
 
 // scanEndpoint reads a row of endpointCols, every secret included.
@@ -58,15 +96,26 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 		disabled, fifo   int64
 		failing          sql.NullInt64
 		created, updated int64
+		settings         []byte
+		timeoutMS        int64
+		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
-		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated); err != nil {
+		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated,
+		&settings, &timeoutMS, &sched); err != nil {
 		return nil, interpretError(err)
+	}
+	if err := store.OpenSettings(s.cipher, &e, settings); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	e.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	var err error
+	if e.RetrySchedule, err = store.DecodeSchedule(sched); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
 	if custom.Valid {
 		e.CustomScheme = []byte(custom.String)
 	}
-	var err error
 	if e.Secrets, err = s.openSecrets(sealed); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
@@ -88,15 +137,13 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointArgs(e)
+	args, err := s.insertArgs(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	args = append([]any{e.ID}, args...)
-	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
 	err = s.write(ctx, func(w *writer) error {
 		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			VALUES (`+endpointValues+`)`, args...); err != nil {
 			return err
 		}
 		w.forgetEndpoint(e.ID)

@@ -100,9 +100,16 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		types          string
 		disabled, fifo int64
 		failing        sql.NullInt64
+		settings       []byte
+		timeoutMS      int64
+		sched          *string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
-		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt,
+		&settings, &timeoutMS, &sched); err != nil {
+		return nil, err
+	}
+	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
 		return nil, err
 	}
 	if custom.Valid {
@@ -201,7 +208,7 @@ type importRow struct {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -299,8 +306,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if r.CustomScheme != nil {
 			custom = string(r.CustomScheme)
 		}
-		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+		set, err := r.SettingsColumns(s.cipher)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}, set...)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

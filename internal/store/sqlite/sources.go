@@ -82,12 +82,11 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		if e.ID == "" || e.Tenant != src.Tenant() {
 			return fmt.Errorf("create source %s: destination %d: an id and tenant %q are required", src.ID, i, src.Tenant())
 		}
-		a, err := s.endpointArgs(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("create source %s: destination %s: %w", src.ID, e.ID, err)
 		}
-		a = append([]any{e.ID}, a...)
-		dests[i] = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
+		dests[i] = a
 	}
 	err = s.write(ctx, func(w *writer) error {
 		if _, err := w.exec(`INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
@@ -98,7 +97,7 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		// without this one: the source is not left behind.
 		for i, a := range dests {
 			if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+				VALUES (`+endpointValues+`)`, a...); err != nil {
 				return fmt.Errorf("destination %s: %w", destinations[i].ID, err)
 			}
 			w.forgetEndpoint(destinations[i].ID)
@@ -341,14 +340,12 @@ func (s *Store) applyDestinations(w *writer, src *store.Source, p store.SourcePa
 		if e.ID == "" || e.Tenant != tenant {
 			return fmt.Errorf("destination %q: an id and tenant %q are required", e.ID, tenant)
 		}
-		a, err := s.endpointArgs(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, err)
 		}
-		a = append([]any{e.ID}, a...)
-		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
 		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+			VALUES (`+endpointValues+`)`, a...); err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
 		}
 		w.forgetEndpoint(e.ID)

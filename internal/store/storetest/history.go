@@ -464,6 +464,7 @@ func testExportImport(h *harness) {
 		e.EventTypes = []string{"invoice.*", "order.paid"}
 		expires := t0.Add(time.Hour)
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now().Add(-time.Hour), ExpiresAt: &expires})
+		setSettings(e)
 	})
 	off := h.endpoint("acme", func(e *store.Endpoint) { e.EventTypes = []string{"x"} })
 	// A source with every field set, secrets sealed as endpoints' are.

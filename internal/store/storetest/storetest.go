@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"EndpointCRUD", testEndpointCRUD},
 		{"EndpointSecrets", testEndpointSecrets},
+		{"EndpointSettings", testEndpointSettings},
 		{"ListEndpoints", testListEndpoints},
 		{"EventRoundTrip", testEventRoundTrip},
 		{"Idempotency", testIdempotency},
