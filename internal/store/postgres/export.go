@@ -79,9 +79,15 @@ func exportTable(ctx context.Context, tx pgx.Tx, kind, q string, row func(pgx.Ro
 }
 
 func exportAPIKey(rows pgx.Rows) (any, error) {
-	var r store.APIKeyRecord
-	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt); err != nil {
+	var (
+		r      store.APIKeyRecord
+		scopes string
+	)
+	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt, &r.Tenant, &scopes); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", r.ID, err)
 	}
 	return &r, nil
 }
@@ -153,7 +159,7 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
@@ -253,7 +259,11 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt}}, nil
+		scopes, err := scopesJSON(r.Scopes)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt, r.Tenant, scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
 		if err := decode(&r); err != nil {

@@ -85,11 +85,19 @@ func exportAPIKey(_ *Store, rows *sql.Rows) (any, error) {
 	var (
 		r             store.APIKeyRecord
 		used, revoked sql.NullInt64
+		tenant        sql.NullString
+		scopes        string
 	)
-	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &used, &revoked); err != nil {
+	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &used, &revoked, &tenant, &scopes); err != nil {
 		return nil, err
 	}
 	r.LastUsedAt, r.RevokedAt = nullInt(used), nullInt(revoked)
+	if tenant.Valid {
+		r.Tenant = &tenant.String
+	}
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", r.ID, err)
+	}
 	return &r, nil
 }
 
@@ -200,7 +208,7 @@ type importRow struct {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
@@ -279,7 +287,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt}}, nil
+		scopes, err := scopesJSON(r.Scopes)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt,
+			nullTenant(r.Tenant), scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
 		if err := decode(&r); err != nil {
