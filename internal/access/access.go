@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A Scope is one permission of a key.
@@ -125,6 +126,8 @@ type Principal struct {
 	Tenant *string
 	// Scopes it holds.
 	Scopes []Scope
+	// Expires is when a token stops working; zero for a key.
+	Expires time.Time
 }
 
 // Has reports whether p holds scope s (Admin holds every scope).
