@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
 	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/inbound"
@@ -517,6 +518,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		MaxPayloadBytes:      cfg.MaxPayloadBytes,
 		PortalLinks:          dash,
+		TokenKey:             access.DeriveTokenKey(sessionKey),
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

@@ -305,6 +305,27 @@ func TestServeEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ci") || !strings.Contains(out, "admin") || strings.Contains(out, k.Key) {
 		t.Errorf("keys list with the new key: exit %d:\n%s", code, out)
 	}
+	// A tenant key with scopes, shown with its tenant, scopes and last use.
+	var tk keyOut
+	out = svc.mustCLI(t, "", "keys", "create", "--name", "acme-ro", "--tenant", "acme",
+		"--scope", "endpoints:read", "--scope", "deliveries:read", "--json")
+	if err := json.Unmarshal([]byte(out), &tk); err != nil || tk.Tenant == nil || *tk.Tenant != "acme" ||
+		strings.Join(tk.Scopes, ",") != "deliveries:read,endpoints:read" {
+		t.Fatalf("keys create --tenant --scope: %v: %s", err, out)
+	}
+	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": tk.Key}, "", "keys", "list")
+	if code != 1 || !strings.Contains(errs2, "keys:write") {
+		t.Errorf("keys list with a read-only key: exit %d: %s", code, errs2)
+	}
+	out = svc.mustCLI(t, "", "keys", "list")
+	if !strings.Contains(out, `"acme"`) || !strings.Contains(out, "deliveries:read,endpoints:read") {
+		t.Errorf("keys list does not show tenant and scopes:\n%s", out)
+	}
+	_, errs2, code = svc.cli(t, nil, "", "keys", "create", "--scope", "everything")
+	if code != 2 || !strings.Contains(errs2, "everything") {
+		t.Errorf("keys create --scope everything: exit %d: %s", code, errs2)
+	}
+
 	svc.mustCLI(t, "", "keys", "revoke", k.ID)
 	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": k.Key}, "", "keys", "list")
 	if code != 1 || !strings.Contains(errs2, "401") {

@@ -102,3 +102,12 @@ func (t *Tokens) Open(token string, now time.Time) (TokenClaims, error) {
 	}
 	return c, nil
 }
+
+// DeriveTokenKey derives the key that signs tenant tokens from a server
+// secret (the dashboard's session key), so that an installation needs no
+// key of its own for them and every node that shares the secret agrees.
+func DeriveTokenKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("hookrelay tenant token key v1"))
+	return m.Sum(nil)
+}

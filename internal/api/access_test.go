@@ -504,4 +504,3 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("globex sees %d of acme's entries, want 0", len(l.Data))
 	}
 }
-
