@@ -163,6 +163,6 @@ func (u *UI) openPortal(w http.ResponseWriter, r *http.Request, s *session) erro
 		return err
 	}
 	u.auditEntry(r, &session{Kind: kindTenant, Tenant: c.Tenant}, "portal.open", &c.Tenant, "")
-	http.Redirect(w, r, u.path("/endpoints"), http.StatusSeeOther)
+	http.Redirect(w, r, u.path("/"+u.brandingOf(&session{Kind: kindTenant, Tenant: c.Tenant}).firstPage()), http.StatusSeeOther)
 	return nil
 }
