@@ -423,6 +423,15 @@ func TestServeConfig(t *testing.T) {
 		len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Minute {
 		t.Errorf("from the environment: %+v", c)
 	}
+	c, err = parse(map[string]string{"HOOKRELAY_PORTAL_FRAME_ANCESTORS": "https://app.example.com, https://b.example.com"},
+		"--portal-name", "Acme Hooks", "--portal-accent", "#c81e5a", "--portal-pages", "endpoints,deliveries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.frameAncestors(); len(got) != 2 || got[1] != "https://b.example.com" || c.Portal.ProductName != "Acme Hooks" ||
+		c.Portal.AccentColor != "#c81e5a" || len(c.Portal.Pages) != 2 {
+		t.Errorf("portal settings: %+v %v", c.Portal, got)
+	}
 	c, err = parse(env, "--addr", ":9001", "--allow-private-networks=false")
 	if err != nil {
 		t.Fatal(err)
@@ -436,6 +445,10 @@ func TestServeConfig(t *testing.T) {
 	}{
 		{nil, []string{"--log-format", "xml"}},
 		{nil, []string{"--retry-schedule", "1s,-2s"}},
+		{nil, []string{"--portal-frame-ancestors", "https://app.example.com/path"}},
+		{nil, []string{"--portal-frame-ancestors", "*"}},
+		{nil, []string{"--portal-accent", "red;}"}},
+		{nil, []string{"--portal-pages", "endpoints,sources"}},
 		{map[string]string{"HOOKRELAY_REQUEST_TIMEOUT": "soon"}, nil},
 		{map[string]string{"HOOKRELAY_SECRET_KEY": "c2hvcnQ="}, nil},
 		{map[string]string{"HOOKRELAY_ADMIN_KEY": "short"}, nil},

@@ -62,7 +62,9 @@ func (b *Branding) Check() error {
 }
 
 // shows reports whether the portal shows page.
-func (b *Branding) shows(page string) bool { return len(b.Pages) == 0 || slices.Contains(b.Pages, page) }
+func (b *Branding) shows(page string) bool {
+	return len(b.Pages) == 0 || slices.Contains(b.Pages, page)
+}
 
 // firstPage is the page a portal opens on.
 func (b *Branding) firstPage() string {
