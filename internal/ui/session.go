@@ -311,8 +311,8 @@ func (u *UI) setSession(w http.ResponseWriter, s *session) error {
 // setCookie writes the session cookie with value, expiring at expires
 // (Unix seconds). A portal's cookie (portal true: an anonymous or tenant
 // session) is SameSite=None and Secure when the portal may be framed
-// (Config.FrameAncestors), for the browser to send it inside the frame of
-// another site; an admin's never is.
+// (Config.FrameAncestors), and Partitioned, for the browser to send it
+// inside the frame of another site; an admin's never is.
 func (u *UI) setCookie(w http.ResponseWriter, value string, expires int64, portal bool) {
 	if portal && len(u.frameAncestors) > 0 {
 		http.SetCookie(w, &http.Cookie{
@@ -322,6 +322,11 @@ func (u *UI) setCookie(w http.ResponseWriter, value string, expires int64, porta
 			// a POST with a CSRF token, and the dashboard's
 			// CrossOriginProtection refuses cross-origin POSTs.
 			SameSite: http.SameSiteNoneMode,
+			// Partitioned (CHIPS): kept apart per embedding site, which
+			// is what browsers that block third-party cookies still
+			// accept in a frame, and which keeps one vendor's frame from
+			// seeing the session opened in another's.
+			Partitioned: true,
 		})
 		return
 	}
