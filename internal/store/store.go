@@ -626,12 +626,13 @@ const (
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
 	KindAttempt        = "attempt"
+	KindAudit          = "audit"
 )
 
 // RecordKinds lists the kinds in dependency order, the order in which
 // Export writes them and Import expects them. A stream written before a
 // kind was added (no source records) is still in order.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt, KindAudit}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000
@@ -770,6 +771,19 @@ type DeliveryRecord struct {
 	CreatedAt     int64  `json:"created_at"`
 	UpdatedAt     int64  `json:"updated_at"`
 	CompletedAt   *int64 `json:"completed_at"`
+}
+
+// AuditRecord is the Data of a KindAudit Record: an AuditEntry.
+type AuditRecord struct {
+	ID         string  `json:"id"`
+	At         int64   `json:"at"`
+	ActorKind  string  `json:"actor_kind"`
+	ActorID    string  `json:"actor_id"`
+	Tenant     *string `json:"tenant"`
+	Action     string  `json:"action"`
+	Target     string  `json:"target"`
+	RemoteAddr string  `json:"remote_addr"`
+	Detail     string  `json:"detail"`
 }
 
 // AttemptRecord is the Data of a KindAttempt Record: a row of Attempt.

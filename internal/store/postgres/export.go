@@ -34,6 +34,15 @@ var exportQueries = []struct {
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
 	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
 	{store.KindAttempt, `SELECT ` + attemptRecordCols + ` FROM attempts ORDER BY delivery_id, attempt_number`, exportAttempt},
+	{store.KindAudit, `SELECT ` + auditCols + ` FROM audit_log ORDER BY id`, exportAudit},
+}
+
+func exportAudit(rows pgx.Rows) (any, error) {
+	var r store.AuditRecord
+	if err := rows.Scan(&r.ID, &r.At, &r.ActorKind, &r.ActorID, &r.Tenant, &r.Action, &r.Target, &r.RemoteAddr, &r.Detail); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Export calls fn with every row of every table as store.Records, in the
@@ -168,12 +177,13 @@ var importQueries = map[string]string{
 	store.KindDelivery: `INSERT INTO deliveries (` + deliveryRecordCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 	store.KindAttempt: `INSERT INTO attempts (` + attemptRecordCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	store.KindAudit:   `INSERT INTO audit_log (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 }
 
 // usedQuery is true when a table Import writes has a row.
 const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
 	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
-	OR EXISTS (SELECT 1 FROM attempts)`
+	OR EXISTS (SELECT 1 FROM attempts) OR EXISTS (SELECT 1 FROM audit_log)`
 
 // importRow is one record made ready for its INSERT.
 type importRow struct {
@@ -205,7 +215,7 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 				// Nodes importing at once would both find the store
 				// empty: one import per database at a time.
 				if _, err := tx.Exec(ctx, `LOCK TABLE api_keys, endpoints, sources, events, idempotency_keys, deliveries,
-					attempts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+					attempts, audit_log IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 					return err
 				}
 				var used bool
@@ -254,6 +264,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		return nil
 	}
 	switch rec.Kind {
+	case store.KindAudit:
+		var r store.AuditRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.At, r.ActorKind, r.ActorID, r.Tenant, r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
 	case store.KindAPIKey:
 		var r store.APIKeyRecord
 		if err := decode(&r); err != nil {
