@@ -3,12 +3,18 @@
 // docs/openapi.yaml describes every route; a test keeps the two in step.
 //
 // Every call needs an Authorization: Bearer <key> header naming an unrevoked
-// API key. Errors are JSON objects of the form
+// API key, or a tenant token one minted. Each route needs a scope
+// (internal/access; the route table in New names it), and a key bound to a
+// tenant sees only that tenant: another tenant's resources answer 404 as
+// unknown ids do, lists hold only its own, and a create body naming
+// another tenant gets 403. Every successful change is recorded in the
+// audit log. Errors are JSON objects of the form
 //
 //	{"error":{"code":"invalid_request","message":"..."}}
 //
 // with the status saying what kind: 400 for a request that cannot be read
-// (malformed JSON, with its byte offset), 401 without a valid key, 404 for an
+// (malformed JSON, with its byte offset), 401 without a valid key, 403
+// outside the key's scopes (error.scope names the missing one), 404 for an
 // unknown id, 409 for a conflict, 413 for an oversized body or payload, 422
 // for a well-formed request whose content is refused (an unknown signature
 // scheme, a URL in a private network), 429 with Retry-After for a client
