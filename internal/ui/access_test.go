@@ -93,7 +93,7 @@ func TestKeysAndAuditPages(t *testing.T) {
 	if want := []string{"secret.reveal", "endpoint.create", "session.sign_in"}; !slices.Equal(actions, want) {
 		t.Fatalf("actions %v, want %v", actions, want)
 	}
-	if es[0].Target != id || es[0].ActorID == "" {
+	if es[0].Target != id || es[0].ActorID == "" || es[0].Tenant == nil || *es[0].Tenant != "acme" {
 		t.Errorf("reveal entry %+v", es[0])
 	}
 	r = c.get("/ui/audit")

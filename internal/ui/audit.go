@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/authlimit"
@@ -13,14 +14,30 @@ import (
 
 // audited wraps a POST handler whose success changes something: once it
 // has answered with a status below 400 (the pages redirect on success), it
-// records action in the audit log, with the session as the actor and the
-// {id} path value as the target.
+// records action in the audit log, with the session as the actor, the
+// {id} path value as the target, and the tenant of what it changed.
 func (u *UI) audited(action string, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, s *session) error {
+		// The tenant the change concerns: a portal's own, or for an
+		// admin the endpoint's or delivery's, read before the change
+		// (a deleted endpoint is gone after it).
+		tenant := s.tenantFilter()
+		if id := r.PathValue("id"); tenant == nil && id != "" {
+			switch {
+			case strings.HasPrefix(action, "endpoint.") || strings.HasPrefix(action, "secret."):
+				if e, err := u.store.GetEndpoint(r.Context(), id); err == nil {
+					tenant = &e.Tenant
+				}
+			case strings.HasPrefix(action, "delivery."):
+				if d, err := u.store.GetDelivery(r.Context(), id); err == nil {
+					tenant = &d.Tenant
+				}
+			}
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r, s)
 		if err == nil && sw.status != 0 && sw.status < 400 {
-			u.auditEntry(r, s, action, s.tenantFilter(), r.PathValue("id"))
+			u.auditEntry(r, s, action, tenant, r.PathValue("id"))
 		}
 		return err
 	}
