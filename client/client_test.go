@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -561,6 +562,32 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := ci.ListAPIKeys(ctx); !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("revoked key: %v", err)
+	}
+}
+
+func TestScopedKeysAndTenantTokens(t *testing.T) {
+	t.Parallel()
+	c, ts, _ := setup(t, nil, func(cfg *api.Config) { cfg.TokenKey = bytes.Repeat([]byte{9}, 32) })
+	ctx := t.Context()
+	acme := "acme"
+	k, err := c.CreateScopedAPIKey(ctx, &client.KeyParams{Name: "acme", Tenant: &acme, Scopes: []string{"endpoints:read", "keys:write"}})
+	if err != nil || k.Tenant == nil || *k.Tenant != "acme" || strings.Join(k.Scopes, ",") != "endpoints:read,keys:write" {
+		t.Fatalf("create scoped key: %+v, %v", k, err)
+	}
+	ca := client.New(ts.URL, k.Key)
+	if _, err := ca.CreateScopedAPIKey(ctx, &client.KeyParams{Scopes: []string{"admin"}}); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("minting admin from a limited key: %v", err)
+	}
+	tok, err := ca.CreateTenantToken(ctx, &client.KeyParams{Scopes: []string{"endpoints:read"}, TTL: time.Minute})
+	if err != nil || tok.Tenant != "acme" || !strings.HasPrefix(tok.Token, "hrt_") {
+		t.Fatalf("create tenant token: %+v, %v", tok, err)
+	}
+	ct := client.New(ts.URL, tok.Token)
+	if _, err := ct.ListEndpoints(ctx, nil); err != nil {
+		t.Errorf("list endpoints with the token: %v", err)
+	}
+	if _, err := ct.ListAPIKeys(ctx); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("list keys with an endpoints:read token: %v", err)
 	}
 }
 

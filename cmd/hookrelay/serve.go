@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
 	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/inbound"
@@ -79,6 +80,12 @@ type serveConfig struct {
 	OperatorSecretFile string
 	OperatorScheme     string
 	InsecureCookies    bool
+	// PortalFrameAncestors are the origins that may frame the tenant
+	// portal (comma separated on the command line).
+	PortalFrameAncestors string
+	// Portal is the tenant portal's branding.
+	Portal      ui.Branding
+	portalPages string
 	// DatabaseURL is a postgres:// URL; "" means SQLite in DataDir.
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
@@ -157,6 +164,13 @@ func (c *serveConfig) Validate() error {
 			return usagef("HOOKRELAY_ADMIN_KEY: %v", err)
 		}
 	}
+	if err := ui.CheckFrameAncestors(c.frameAncestors()); err != nil {
+		return usagef("--portal-frame-ancestors: %v", err)
+	}
+	c.Portal.Pages = rules.SplitList(c.portalPages)
+	if err := c.Portal.Check(); err != nil {
+		return usagef("portal branding: %v", err)
+	}
 	if c.OperatorSecretFile != "" {
 		if c.OperatorSecret != "" {
 			return usagef("give --operator-secret or --operator-secret-file, not both")
@@ -192,6 +206,9 @@ func (c *serveConfig) Validate() error {
 	return nil
 }
 
+// frameAncestors splits --portal-frame-ancestors.
+func (c *serveConfig) frameAncestors() []string { return rules.SplitList(c.PortalFrameAncestors) }
+
 // parseServeConfig reads serve's flags and environment.
 func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	c := &serveConfig{LogLevel: slog.LevelInfo}
@@ -219,7 +236,17 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.OperatorSecretFile, "operator-secret-file", "", "file holding the operator secret, kept out of ps and shell history")
 	fs.StringVar(&c.OperatorScheme, "operator-scheme", "standard", "signature scheme of operational webhooks")
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "let dashboard session cookies travel over plain http to non-loopback hosts (only behind a TLS-terminating proxy you trust)")
+	fs.StringVar(&c.PortalFrameAncestors, "portal-frame-ancestors", "", "origins that may frame the tenant portal, comma separated (https://app.example.com); empty: none")
+	fs.StringVar(&c.Portal.ProductName, "portal-name", "", "product name the tenant portal shows instead of hookrelay")
+	fs.StringVar(&c.Portal.LogoURL, "portal-logo-url", "", "https URL of the logo the tenant portal shows")
+	fs.StringVar(&c.Portal.AccentColor, "portal-accent", "", "accent colour of the tenant portal, #rgb or #rrggbb")
+	fs.StringVar(&c.portalPages, "portal-pages", "", "pages the tenant portal shows, comma separated: endpoints, deliveries, verify (default all)")
 	ef := envFlags{fs: fs}
+	ef.bind("portal-frame-ancestors", "HOOKRELAY_PORTAL_FRAME_ANCESTORS")
+	ef.bind("portal-name", "HOOKRELAY_PORTAL_NAME")
+	ef.bind("portal-logo-url", "HOOKRELAY_PORTAL_LOGO_URL")
+	ef.bind("portal-accent", "HOOKRELAY_PORTAL_ACCENT")
+	ef.bind("portal-pages", "HOOKRELAY_PORTAL_PAGES")
 	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
 	ef.bind("addr", "HOOKRELAY_ADDR")
 	ef.bind("metrics-addr", "HOOKRELAY_METRICS_ADDR")
@@ -593,6 +620,10 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		BasePath:              "/ui",
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
 		Leader:                elector, // prunes expired sessions (Run) on one node
+
+		FrameAncestors: cfg.frameAncestors(),
+		Branding:       cfg.Portal,
+		TokenKey:       access.DeriveTokenKey(sessionKey),
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -607,6 +638,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:       cfg.MaxPayloadBytes,
 		PortalLinks:           dash,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		TokenKey:              access.DeriveTokenKey(sessionKey),
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

@@ -307,6 +307,27 @@ func TestServeEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ci") || !strings.Contains(out, "admin") || strings.Contains(out, k.Key) {
 		t.Errorf("keys list with the new key: exit %d:\n%s", code, out)
 	}
+	// A tenant key with scopes, shown with its tenant, scopes and last use.
+	var tk keyOut
+	out = svc.mustCLI(t, "", "keys", "create", "--name", "acme-ro", "--tenant", "acme",
+		"--scope", "endpoints:read", "--scope", "deliveries:read", "--json")
+	if err := json.Unmarshal([]byte(out), &tk); err != nil || tk.Tenant == nil || *tk.Tenant != "acme" ||
+		strings.Join(tk.Scopes, ",") != "deliveries:read,endpoints:read" {
+		t.Fatalf("keys create --tenant --scope: %v: %s", err, out)
+	}
+	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": tk.Key}, "", "keys", "list")
+	if code != 1 || !strings.Contains(errs2, "keys:write") {
+		t.Errorf("keys list with a read-only key: exit %d: %s", code, errs2)
+	}
+	out = svc.mustCLI(t, "", "keys", "list")
+	if !strings.Contains(out, `"acme"`) || !strings.Contains(out, "deliveries:read,endpoints:read") {
+		t.Errorf("keys list does not show tenant and scopes:\n%s", out)
+	}
+	_, errs2, code = svc.cli(t, nil, "", "keys", "create", "--scope", "everything")
+	if code != 2 || !strings.Contains(errs2, "everything") {
+		t.Errorf("keys create --scope everything: exit %d: %s", code, errs2)
+	}
+
 	svc.mustCLI(t, "", "keys", "revoke", k.ID)
 	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": k.Key}, "", "keys", "list")
 	if code != 1 || !strings.Contains(errs2, "401") {
@@ -404,6 +425,15 @@ func TestServeConfig(t *testing.T) {
 		len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Minute {
 		t.Errorf("from the environment: %+v", c)
 	}
+	c, err = parse(map[string]string{"HOOKRELAY_PORTAL_FRAME_ANCESTORS": "https://app.example.com, https://b.example.com"},
+		"--portal-name", "Acme Hooks", "--portal-accent", "#c81e5a", "--portal-pages", "endpoints,deliveries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.frameAncestors(); len(got) != 2 || got[1] != "https://b.example.com" || c.Portal.ProductName != "Acme Hooks" ||
+		c.Portal.AccentColor != "#c81e5a" || len(c.Portal.Pages) != 2 {
+		t.Errorf("portal settings: %+v %v", c.Portal, got)
+	}
 	c, err = parse(env, "--addr", ":9001", "--allow-private-networks=false")
 	if err != nil {
 		t.Fatal(err)
@@ -417,6 +447,10 @@ func TestServeConfig(t *testing.T) {
 	}{
 		{nil, []string{"--log-format", "xml"}},
 		{nil, []string{"--retry-schedule", "1s,-2s"}},
+		{nil, []string{"--portal-frame-ancestors", "https://app.example.com/path"}},
+		{nil, []string{"--portal-frame-ancestors", "*"}},
+		{nil, []string{"--portal-accent", "red;}"}},
+		{nil, []string{"--portal-pages", "endpoints,sources"}},
 		{map[string]string{"HOOKRELAY_REQUEST_TIMEOUT": "soon"}, nil},
 		{map[string]string{"HOOKRELAY_SECRET_KEY": "c2hvcnQ="}, nil},
 		{map[string]string{"HOOKRELAY_ADMIN_KEY": "short"}, nil},

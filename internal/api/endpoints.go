@@ -84,7 +84,7 @@ type createEndpointRequest struct {
 	Scheme       string          `json:"scheme"`
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   []string        `json:"event_types"`
-	Tenant       string          `json:"tenant"`
+	Tenant       *string         `json:"tenant"`
 	Description  string          `json:"description"`
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
@@ -102,12 +102,17 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
+	tenant, err := tenantOf(r, req.Tenant)
+	if err != nil {
+		return err
+	}
+	noteTenant(r, tenant)
 	sched, err := schedule(req.RetryScheduleSeconds)
 	if err != nil {
 		return err
 	}
 	spec := rules.EndpointSpec{
-		Tenant: req.Tenant, URL: req.URL, Description: req.Description,
+		Tenant: tenant, URL: req.URL, Description: req.Description,
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
 		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
 		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, Timeout: seconds(req.TimeoutSeconds),
@@ -119,6 +124,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return rulesError(err, "endpoint", "")
 	}
+	noteTarget(r, e.ID, e.URL)
 	out := toEndpointJSON(e)
 	out.Secret = secret
 	w.Header().Set("Location", "/api/v1/endpoints/"+e.ID)
@@ -135,6 +141,11 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	tenant, ok := principalOf(r).Filter(tenant)
+	if !ok {
+		writeJSON(w, http.StatusOK, list[endpointJSON]{Data: []endpointJSON{}})
+		return nil
+	}
 	eps, next, err := a.store.ListEndpoints(r.Context(), store.EndpointFilter{Tenant: tenant, Page: page})
 	if err != nil {
 		return storeError(err, "cursor", page.Cursor)
@@ -147,13 +158,15 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// endpoint loads the endpoint named by the {id} path value.
+// endpoint loads the endpoint named by the {id} path value; one of
+// another tenant than the caller's is not found.
 func (a *API) endpoint(r *http.Request) (*store.Endpoint, error) {
 	id := r.PathValue("id")
-	e, err := a.rules.GetEndpoint(r.Context(), id, nil)
+	e, err := a.rules.GetEndpoint(r.Context(), id, principalOf(r).Within())
 	if err != nil {
 		return nil, storeError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	return e, nil
 }
 
@@ -214,11 +227,17 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if req.Disabled != nil {
 		ch.Enabled = new(!*req.Disabled)
 	}
+	if req.Tenant != nil {
+		if _, err := tenantOf(r, req.Tenant); err != nil {
+			return err
+		}
+	}
 	id := r.PathValue("id")
-	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, nil)
+	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, principalOf(r).Within())
 	if err != nil {
 		return rulesError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	if !e.Disabled {
 		// Deliveries held back while it was disabled may be due.
 		a.notify()
@@ -230,9 +249,12 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := a.rules.DeleteEndpoint(r.Context(), id, nil); err != nil {
-		return storeError(err, "endpoint", id)
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := a.rules.DeleteEndpoint(r.Context(), e.ID, principalOf(r).Within()); err != nil {
+		return storeError(err, "endpoint", e.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -265,18 +287,20 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		rot.Overlap = new(rules.Seconds(*req.OverlapSeconds))
 	}
 	id := r.PathValue("id")
-	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, nil)
+	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, principalOf(r).Within())
 	if errors.Is(err, rules.ErrUnsigned) {
 		// Not a bad request but one that does not apply to this endpoint
 		// as it stands: it has no secret, and rotating one in would not
 		// make it sign.
-		return &Error{http.StatusConflict, CodeConflict, fmt.Sprintf(
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf(
 			"endpoint %s forwards unsigned (scheme %q) and has no secret to rotate; to re-sign its deliveries, PATCH it with a scheme and a secret",
 			id, schemes.None)}
+
 	}
 	if err != nil {
 		return rulesError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	writeJSON(w, http.StatusOK, toEndpointJSON(e))
 	return nil
 }
@@ -304,7 +328,7 @@ func rulesError(err error, what, id string) error {
 		return invalid("%v", rules.FieldErrors(fs))
 	}
 	if errors.Is(err, rules.ErrChanged) {
-		return &Error{http.StatusConflict, CodeConflict, what + " " + id + " was changed meanwhile: read it again and retry"}
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: what + " " + id + " was changed meanwhile: read it again and retry"}
 	}
 	return storeError(err, what, id)
 }

@@ -318,13 +318,49 @@ type AttemptResult struct {
 
 // APIKey authorizes calls to the API. Only a hash of the key is stored.
 type APIKey struct {
-	ID         string
-	Name       string
-	Hash       []byte // SHA-256 of the whole key
-	Prefix     string // the first characters, to recognize it in lists
+	ID     string
+	Name   string
+	Hash   []byte // SHA-256 of the whole key
+	Prefix string // the first characters, to recognize it in lists
+	// Tenant is the only tenant the key sees; nil for every tenant.
+	Tenant *string
+	// Scopes are the key's scopes (internal/access); stored as given.
+	// Empty is read back as ["admin"], which is what keys made before
+	// scopes existed hold.
+	Scopes     []string
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+}
+
+// KeyUseInterval is how often at most TouchAPIKey records a key's use.
+const KeyUseInterval = time.Minute
+
+// AuditEntry is one change recorded in the audit log: who made it, what
+// it was, when and from where. It never holds a secret value.
+type AuditEntry struct {
+	ID string
+	At time.Time
+	// ActorKind is "key" (an API key), "token" (a tenant token; ActorID
+	// is the key that minted it), "admin" or "tenant" (a dashboard
+	// session; ActorID is the admin session's key).
+	ActorKind string
+	ActorID   string
+	// Tenant is the tenant the change concerns, or the actor's; nil for
+	// none (an admin's change of an inbound source, a key of every
+	// tenant).
+	Tenant     *string
+	Action     string // such as "endpoint.update", "secret.reveal"
+	Target     string // the id changed, "" when none
+	RemoteAddr string
+	// Detail is a short description for people, without secrets.
+	Detail string
+}
+
+// AuditFilter selects audit entries to list, newest first.
+type AuditFilter struct {
+	Tenant *string // nil: every entry
+	Page
 }
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -464,6 +500,21 @@ type Store interface {
 	CountEndpoints(ctx context.Context, tenant string, max int) (int, error)
 	// CountAPIKeys returns the number of unrevoked keys.
 	CountAPIKeys(ctx context.Context) (int, error)
+	// GetAPIKey returns the key with this id, revoked or not, or
+	// ErrNotFound.
+	GetAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// TouchAPIKey sets the key's LastUsedAt to at, and writes nothing
+	// else, unless it was set less than KeyUseInterval before at: the
+	// throttle holds across every node of the database. It reports
+	// whether it wrote. ErrNotFound is not returned for an unknown id
+	// (nothing is written).
+	TouchAPIKey(ctx context.Context, id string, at time.Time) (bool, error)
+
+	// AddAudit appends e to the audit log; e.ID and At must be set.
+	AddAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns a page of audit entries, newest first, and the
+	// cursor of the next page.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, string, error)
 
 	// CreateEventFor is CreateEvent for chosen endpoints, whatever their
 	// event type filters, for a test event: it durably stores ev and one
@@ -580,7 +631,8 @@ const DefaultPruneBatch = 1000
 //     (with any attempt of theirs left);
 //   - idempotency keys created before Before, so Before must be older
 //     than the idempotency window for keys to keep working;
-//   - events created before Before that have no delivery left.
+//   - events created before Before that have no delivery left;
+//   - audit log entries recorded before Before.
 //
 // Pending deliveries and their events are never pruned.
 type PruneParams struct {
@@ -596,6 +648,7 @@ type PruneResult struct {
 	Deliveries      int64
 	IdempotencyKeys int64
 	Events          int64
+	AuditEntries    int64
 }
 
 // Record is one row of a store, as Export writes it and Import reads it:
@@ -620,12 +673,13 @@ const (
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
 	KindAttempt        = "attempt"
+	KindAudit          = "audit"
 )
 
 // RecordKinds lists the kinds in dependency order, the order in which
 // Export writes them and Import expects them. A stream written before a
 // kind was added (no source records) is still in order.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt, KindAudit}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000
@@ -648,6 +702,18 @@ type APIKeyRecord struct {
 	CreatedAt  int64  `json:"created_at"`
 	LastUsedAt *int64 `json:"last_used_at"`
 	RevokedAt  *int64 `json:"revoked_at"`
+	// Tenant and Scopes are absent from streams written before keys had
+	// them: such keys are admins of every tenant.
+	Tenant *string  `json:"tenant"`
+	Scopes []string `json:"scopes"`
+}
+
+// KeyScopes returns what a key's stored scopes mean: ["admin"] when none.
+func KeyScopes(scopes []string) []string {
+	if len(scopes) == 0 {
+		return []string{"admin"}
+	}
+	return scopes
 }
 
 // EndpointRecord is the Data of a KindEndpoint Record: a row of Endpoint,
@@ -757,6 +823,19 @@ type DeliveryRecord struct {
 	CreatedAt     int64  `json:"created_at"`
 	UpdatedAt     int64  `json:"updated_at"`
 	CompletedAt   *int64 `json:"completed_at"`
+}
+
+// AuditRecord is the Data of a KindAudit Record: an AuditEntry.
+type AuditRecord struct {
+	ID         string  `json:"id"`
+	At         int64   `json:"at"`
+	ActorKind  string  `json:"actor_kind"`
+	ActorID    string  `json:"actor_id"`
+	Tenant     *string `json:"tenant"`
+	Action     string  `json:"action"`
+	Target     string  `json:"target"`
+	RemoteAddr string  `json:"remote_addr"`
+	Detail     string  `json:"detail"`
 }
 
 // AttemptRecord is the Data of a KindAttempt Record: a row of Attempt.

@@ -950,6 +950,10 @@ func TestImportFromSQLite(t *testing.T) {
 	if err := src.DeleteEndpoint(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.AddAudit(ctx, &store.AuditEntry{ID: store.NewID("aud"), At: t0, ActorKind: "key", ActorID: "key_1",
+		Tenant: new("acme"), Action: "endpoint.delete", Target: gone.ID, RemoteAddr: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Through JSON lines, as the command line does.
 	var stream []byte
