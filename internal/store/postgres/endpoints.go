@@ -15,7 +15,7 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -41,7 +41,7 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		return nil, fmt.Errorf("encode event types: %w", err)
 	}
 	return []any{e.Tenant, e.URL, e.Description, e.Scheme, e.CustomScheme, secrets, string(et),
-		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
+		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince), store.FilterColumn(e.Filter)}, nil
 }
 
 // scanEndpoint reads a row of endpointCols, every secret included.
@@ -51,11 +51,15 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 		sealed           []byte
 		types            string
 		failing          *int64
+		flt              *string
 		created, updated int64
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated); err != nil {
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated); err != nil {
 		return nil, interpretError(err)
+	}
+	if flt != nil {
+		e.Filter = []byte(*flt)
 	}
 	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
 		return nil, err
@@ -95,7 +99,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	// while it is being created may or may not reach it, as if accepted
 	// just before.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...); err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, interpretError(err))
 	}
 	return nil

@@ -92,7 +92,7 @@ func exportEndpoint(rows pgx.Rows) (any, error) {
 		types string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
-		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.Filter, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
@@ -154,7 +154,7 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -270,7 +270,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			return importRow{}, err
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

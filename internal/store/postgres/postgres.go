@@ -63,6 +63,8 @@ type Store struct {
 	log    *slog.Logger
 	ids    idGen
 	health *store.WriteHealth // failures of statements, for Health
+
+	filters store.FilterCache // compiled payload filters, for fan-out
 }
 
 var _ store.Store = (*Store)(nil)

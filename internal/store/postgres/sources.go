@@ -88,7 +88,7 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
 		for i, a := range dests {
 			if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, a...); err != nil {
 				return fmt.Errorf("destination %s: %w", destinations[i].ID, interpretError(err))
 			}
 		}
@@ -349,7 +349,7 @@ func (s *Store) applyDestinations(ctx context.Context, tx pgx.Tx, src *store.Sou
 		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
 		// No lock, as in CreateEndpoint: new endpoints have no deliveries.
 		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, a...); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, a...); err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
 		}
 	}

@@ -101,9 +101,13 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		disabled, fifo int64
 		failing        sql.NullInt64
 	)
+	var flt sql.NullString
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
-		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &flt, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return nil, err
+	}
+	if flt.Valid {
+		r.Filter = &flt.String
 	}
 	if custom.Valid {
 		r.CustomScheme = []byte(custom.String)
@@ -201,7 +205,7 @@ type importRow struct {
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
 	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -300,7 +304,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			custom = string(r.CustomScheme)
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}}, nil
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

@@ -98,7 +98,7 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		// without this one: the source is not left behind.
 		for i, a := range dests {
 			if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
 				return fmt.Errorf("destination %s: %w", destinations[i].ID, err)
 			}
 			w.forgetEndpoint(destinations[i].ID)
@@ -348,7 +348,7 @@ func (s *Store) applyDestinations(w *writer, src *store.Source, p store.SourcePa
 		a = append([]any{e.ID}, a...)
 		a = append(a, ms(e.CreatedAt), ms(e.UpdatedAt))
 		if _, err := w.exec(`INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a...); err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, interpretError(err))
 		}
 		w.forgetEndpoint(e.ID)
