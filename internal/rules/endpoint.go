@@ -75,9 +75,12 @@ type EndpointSpec struct {
 	// Secret signs; "" generates one, which Create returns to show once.
 	Secret     string
 	EventTypes []string
-	Disabled   bool
-	FIFO       bool
-	RateLimit  float64
+	// Filter is a payload filter (internal/filter's syntax, checked by
+	// CheckFilter); nil, empty, null or {} for none.
+	Filter    []byte
+	Disabled  bool
+	FIFO      bool
+	RateLimit float64
 }
 
 // SchemeChoices lists the schemes a form may offer for an endpoint of
@@ -153,6 +156,9 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	c.add(r.CheckURL(ctx, "url", spec.URL))
 	c.add(CheckText("description", spec.Description, MaxDescriptionLen))
 	c.add(CheckRateLimit(spec.RateLimit))
+	flt, err := CheckFilter(spec.Filter)
+	c.add(err)
+	e.Filter = flt
 	types, err := CheckEventTypes(spec.EventTypes)
 	c.add(err)
 	e.EventTypes = types
@@ -238,9 +244,12 @@ type EndpointChange struct {
 	// ones signing for a while).
 	Secret     *string
 	EventTypes *[]string
-	Enabled    *bool
-	FIFO       *bool
-	RateLimit  *float64
+	// Filter replaces the payload filter; a pointer to an empty text,
+	// null or {} removes it.
+	Filter    *[]byte
+	Enabled   *bool
+	FIFO      *bool
+	RateLimit *float64
 }
 
 // UpdateEndpoint applies ch to the endpoint id in one transaction that
@@ -264,6 +273,12 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 	}
 	if ch.RateLimit != nil {
 		c.add(CheckRateLimit(*ch.RateLimit))
+	}
+	var flt []byte
+	if ch.Filter != nil {
+		var err error
+		flt, err = CheckFilter(*ch.Filter)
+		c.add(err)
 	}
 	var types []string
 	if ch.EventTypes != nil {
@@ -296,6 +311,9 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 		p.Description, p.FIFO, p.RateLimit = ch.Description, ch.FIFO, ch.RateLimit
 		if ch.EventTypes != nil {
 			p.EventTypes = &types
+		}
+		if ch.Filter != nil {
+			p.Filter = &flt
 		}
 		if ch.Enabled != nil && *ch.Enabled == cur.Disabled {
 			p.Enabled = ch.Enabled
