@@ -173,6 +173,7 @@ func New(cfg Config) (*API, error) {
 		{"PATCH", "/api/v1/endpoints/{id}", a.updateEndpoint},
 		{"DELETE", "/api/v1/endpoints/{id}", a.deleteEndpoint},
 		{"POST", "/api/v1/endpoints/{id}/rotate-secret", a.rotateSecret},
+		{"POST", "/api/v1/endpoints/{id}/test-filter", a.testFilter},
 		{"POST", "/api/v1/endpoints/{id}/secret/reveal", a.revealSecret},
 		{"GET", "/api/v1/endpoints/{id}/deliveries", a.listEndpointDeliveries},
 		{"POST", "/api/v1/endpoints/{id}/replay", a.replayEndpoint},
