@@ -223,6 +223,8 @@ type lit struct {
 	b     bool
 	s     string // a string, or a number's text
 	n     *big.Rat
+	i     int64 // the number, when isInt
+	isInt bool  // the number is an integer literal that fits in an int64
 	value any // the plain value, for arrays and objects
 }
 
@@ -237,7 +239,8 @@ func literalOf(v any) lit {
 	case json.Number:
 		// readValue checked the number already.
 		r, _ := parseNumber(v)
-		return lit{kind: kindNumber, s: string(v), n: r}
+		i, err := strconv.ParseInt(string(v), 10, 64)
+		return lit{kind: kindNumber, s: string(v), n: r, i: i, isInt: err == nil}
 	case []any:
 		return lit{kind: kindArray, value: plain(v)}
 	}

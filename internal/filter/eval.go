@@ -1,7 +1,9 @@
 package filter
 
 import (
+	"cmp"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -198,6 +200,13 @@ func (l lit) compare(v any) (int, bool) {
 		}
 		if string(v) == l.s {
 			return 0, true
+		}
+		if l.isInt {
+			// The common case, exact without big numbers: both integers
+			// that fit in 64 bits.
+			if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				return cmp.Compare(i, l.i), true
+			}
 		}
 		r, err := parseNumber(v)
 		if err != nil {
