@@ -175,11 +175,15 @@ type endpointForm struct {
 	Scheme       string
 	CustomScheme string
 	EventTypes   string
-	Tenant       string
-	Secret       string
-	Enabled      bool
-	FIFO         bool
-	RateLimit    string
+	Filter       string
+	// TestPayload is the payload of the form's "test filter" check; it is
+	// not saved.
+	TestPayload string
+	Tenant      string
+	Secret      string
+	Enabled     bool
+	FIFO        bool
+	RateLimit   string
 }
 
 // endpointFormData is the content of the create and edit pages.
@@ -188,6 +192,28 @@ type endpointFormData struct {
 	Endpoint *store.Endpoint // nil when creating
 	Errors   []string
 	Schemes  []string
+	// FilterTested says the page answers a "test filter" check, and
+	// FilterMatches its answer.
+	FilterTested, FilterMatches bool
+}
+
+// testFilterAction is the value of the form button that checks the
+// payload filter against the test payload instead of saving.
+const testFilterAction = "test-filter"
+
+// testFilter answers the form's "test filter" check: the form again, with
+// whether its test payload matches its filter (as typed, not yet saved).
+func (u *UI) testFilter(w http.ResponseWriter, r *http.Request, s *session, f endpointForm, e *store.Endpoint) {
+	ok, err := rules.MatchFilter([]byte(f.Filter), []byte(f.TestPayload))
+	d := &endpointFormData{Form: f, Endpoint: e, Schemes: rules.SchemeChoices(f.Tenant)}
+	d.Errors = messages(err)
+	d.FilterTested, d.FilterMatches = d.Errors == nil, ok
+	d.Form.Secret = ""
+	status := http.StatusOK
+	if d.Errors != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	u.render(w, r, s, status, "endpoint_form", d)
 }
 
 // formFromEndpoint fills the endpoint form from a stored endpoint.
@@ -198,6 +224,7 @@ func formFromEndpoint(e *store.Endpoint) endpointForm {
 		Scheme:       e.Scheme,
 		CustomScheme: string(e.CustomScheme),
 		EventTypes:   strings.Join(e.EventTypes, ", "),
+		Filter:       string(e.Filter),
 		Tenant:       e.Tenant,
 		Enabled:      !e.Disabled,
 		FIFO:         e.FIFO,
@@ -217,6 +244,8 @@ func readEndpointForm(r *http.Request) endpointForm {
 		Scheme:       p.Get("scheme"),
 		CustomScheme: p.Get("custom_scheme"),
 		EventTypes:   p.Get("event_types"),
+		Filter:       strings.TrimSpace(p.Get("filter")),
+		TestPayload:  strings.TrimSpace(p.Get("test_payload")),
 		Tenant:       strings.TrimSpace(p.Get("tenant")),
 		Secret:       strings.TrimSpace(p.Get("secret")),
 		Enabled:      p.Get("enabled") != "",
@@ -254,6 +283,10 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if !s.admin() {
 		f.Tenant = s.Tenant // a portal session creates only in its tenant
 	}
+	if r.PostForm.Get("action") == testFilterAction {
+		u.testFilter(w, r, s, f, nil)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
 	var e *store.Endpoint
 	if len(errs) == 0 {
@@ -261,7 +294,8 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		e, _, err = u.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
 			Tenant: f.Tenant, URL: f.URL, Description: f.Description,
 			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
-			EventTypes: rules.SplitList(f.EventTypes), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+			EventTypes: rules.SplitList(f.EventTypes), Filter: []byte(f.Filter),
+			Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
 		})
 		if errs = messages(err); errs == nil && err != nil {
 			return err
@@ -366,9 +400,17 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	f := readEndpointForm(r)
+	if r.PostForm.Get("action") == testFilterAction {
+		f.Tenant = e.Tenant
+		u.testFilter(w, r, s, f, e)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
 	if len(errs) == 0 {
 		ch := rules.EndpointChange{}
+		if f.Filter != string(e.Filter) {
+			ch.Filter = new([]byte(f.Filter))
+		}
 		if f.URL != e.URL {
 			ch.URL = &f.URL
 		}
