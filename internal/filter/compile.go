@@ -225,7 +225,7 @@ type lit struct {
 	n     *big.Rat
 	i     int64 // the number, when isInt
 	isInt bool  // the number is an integer literal that fits in an int64
-	value any // the plain value, for arrays and objects
+	value any   // the plain value, for arrays and objects
 }
 
 func literalOf(v any) lit {

@@ -349,7 +349,7 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 	list := []*store.Endpoint{}
 	for rows.Next() {
 		var (
-			e     store.Endpoint
+			e       store.Endpoint
 			types   string
 			fifo    int64
 			flt     sql.NullString

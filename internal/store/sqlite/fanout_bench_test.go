@@ -43,12 +43,14 @@ func BenchmarkFanOut(b *testing.B) {
 				}
 			}
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				ev := &store.Event{ID: store.NewID("evt"), Type: "invoice.paid", Payload: benchPayload, CreatedAt: time.Now()}
 				if _, ds, err := s.CreateEvent(context.Background(), ev, time.Time{}); err != nil || len(ds) != 100 {
 					b.Fatalf("CreateEvent: %d deliveries, %v", len(ds), err)
 				}
 			}
+			reportCPU(b, cpu, b.N, "event")
 		})
 	}
 }
