@@ -243,18 +243,14 @@ func scanTargets(rows pgx.Rows, eventType string, only []string, match *store.Pa
 		var (
 			e       store.Endpoint
 			types   string
-			flt     *string
+			text    []byte // nil for NULL
 			updated int64
 		)
-		if err := rows.Scan(&e.ID, &types, &e.FIFO, &flt, &updated); err != nil {
+		if err := rows.Scan(&e.ID, &types, &e.FIFO, &text, &updated); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
-		}
-		var text []byte
-		if flt != nil {
-			text = []byte(*flt)
 		}
 		if only == nil && e.Accepts(eventType) && match.Matches(e.ID, updated, text) || only != nil && slices.Contains(only, e.ID) {
 			out = append(out, target{id: e.ID, fifo: e.FIFO})
