@@ -24,7 +24,9 @@ type Endpoint struct {
 	// EventTypes filters the events delivered ("invoice.*" matches a
 	// prefix); empty: every type.
 	EventTypes []string `json:"event_types"`
-	Disabled   bool     `json:"disabled"`
+	// Filter is the payload filter, as written; JSON null when none.
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Disabled bool            `json:"disabled"`
 	// DisabledReason is "manual", or why the service disabled it.
 	DisabledReason string  `json:"disabled_reason,omitempty"`
 	FIFO           bool    `json:"fifo"`
@@ -75,11 +77,15 @@ type CreateEndpointParams struct {
 	Scheme       string          `json:"scheme,omitempty"`
 	CustomScheme json.RawMessage `json:"custom_scheme,omitempty"`
 	EventTypes   []string        `json:"event_types,omitempty"`
-	Tenant       string          `json:"tenant,omitempty"`
-	Description  string          `json:"description,omitempty"`
-	Disabled     bool            `json:"disabled,omitempty"`
-	FIFO         bool            `json:"fifo,omitempty"`
-	RateLimit    float64         `json:"rate_limit,omitempty"`
+	// Filter is a payload filter: only events whose payload matches it
+	// are delivered, such as {"amount": {"$gte": 1000}} (see the API's
+	// PayloadFilter).
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Tenant      string          `json:"tenant,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Disabled    bool            `json:"disabled,omitempty"`
+	FIFO        bool            `json:"fifo,omitempty"`
+	RateLimit   float64         `json:"rate_limit,omitempty"`
 	// Headers are static headers sent with every delivery.
 	Headers   map[string]string `json:"headers,omitempty"`
 	Auth      *ReceiverAuth     `json:"auth,omitempty"`
@@ -169,11 +175,14 @@ type UpdateEndpointParams struct {
 	Scheme       *string         `json:"scheme,omitempty"`
 	CustomScheme json.RawMessage `json:"custom_scheme,omitempty"`
 	// EventTypes replaces the filter; new([]string{}) delivers every type.
-	EventTypes  *[]string `json:"event_types,omitempty"`
-	Description *string   `json:"description,omitempty"`
-	Disabled    *bool     `json:"disabled,omitempty"`
-	FIFO        *bool     `json:"fifo,omitempty"`
-	RateLimit   *float64  `json:"rate_limit,omitempty"`
+	EventTypes *[]string `json:"event_types,omitempty"`
+	// Filter replaces the payload filter; json.RawMessage("null") removes
+	// it.
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Description *string         `json:"description,omitempty"`
+	Disabled    *bool           `json:"disabled,omitempty"`
+	FIFO        *bool           `json:"fifo,omitempty"`
+	RateLimit   *float64        `json:"rate_limit,omitempty"`
 	// Headers replaces every static header; new(map[string]string{})
 	// removes them.
 	Headers        *map[string]string `json:"headers,omitempty"`
@@ -253,3 +262,27 @@ func (c *Client) ReplayFailed(ctx context.Context, endpointID string, since time
 	}{since}
 	return call[Replayed](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", endpointID, "/replay")}, in)
 }
+
+// TestFilter reports whether payload, a JSON value, matches the payload
+// filter of endpoint id, or filter instead when it is not nil (to try a
+// filter before saving it). An endpoint without a filter matches every
+// JSON payload. An invalid filter or payload is an ErrValidation naming
+// the JSON path of the fault.
+func (c *Client) TestFilter(ctx context.Context, id string, payload, filter json.RawMessage) (bool, error) {
+	body := struct {
+		Payload json.RawMessage `json:"payload"`
+		Filter  json.RawMessage `json:"filter,omitempty"`
+	}{payload, filter}
+	out, err := call[filterResult](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", id, "/test-filter"), retry: true}, &body)
+	if err != nil {
+		return false, err
+	}
+	return out.Matches, nil
+}
+
+// filterResult is the answer of test-filter.
+type filterResult struct {
+	Matches bool `json:"matches"`
+}
+
+func (r *filterResult) setRaw(json.RawMessage) {}

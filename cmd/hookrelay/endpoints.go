@@ -17,17 +17,18 @@ import (
 
 // endpointOut is what the CLI reads of an endpoint response.
 type endpointOut struct {
-	ID             string     `json:"id"`
-	Tenant         string     `json:"tenant"`
-	URL            string     `json:"url"`
-	Description    string     `json:"description"`
-	Scheme         string     `json:"scheme"`
-	EventTypes     []string   `json:"event_types"`
-	Disabled       bool       `json:"disabled"`
-	DisabledReason string     `json:"disabled_reason"`
-	FIFO           bool       `json:"fifo"`
-	RateLimit      float64    `json:"rate_limit"`
-	FailingSince   *time.Time `json:"failing_since"`
+	ID             string          `json:"id"`
+	Tenant         string          `json:"tenant"`
+	URL            string          `json:"url"`
+	Description    string          `json:"description"`
+	Scheme         string          `json:"scheme"`
+	EventTypes     []string        `json:"event_types"`
+	Filter         json.RawMessage `json:"filter"`
+	Disabled       bool            `json:"disabled"`
+	DisabledReason string          `json:"disabled_reason"`
+	FIFO           bool            `json:"fifo"`
+	RateLimit      float64         `json:"rate_limit"`
+	FailingSince   *time.Time      `json:"failing_since"`
 	Secrets        []struct {
 		Secret    string     `json:"secret"`
 		CreatedAt time.Time  `json:"created_at"`
@@ -101,6 +102,13 @@ func (ep *endpointOut) state() string {
 	return "enabled"
 }
 
+func (ep *endpointOut) filter() string {
+	if len(ep.Filter) == 0 || string(ep.Filter) == "null" {
+		return "-"
+	}
+	return string(ep.Filter)
+}
+
 func (ep *endpointOut) eventTypes() string {
 	if len(ep.EventTypes) == 0 {
 		return "*"
@@ -116,20 +124,21 @@ var endpointCommands = map[string]subcommand{
 	"delete":        {"delete an endpoint, canceling its pending deliveries", runEndpointsDelete},
 	"rotate-secret": {"make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
 	"reveal-secret": {"print an endpoint's current secrets", runEndpointsReveal},
+	"test-filter":   {"tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
 }
 
 func runEndpoints(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "endpoints", endpointCommands,
-		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret"}, args)
+		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter"}, args)
 }
 
 // endpointFields are the flags create and update share.
 type endpointFields struct {
-	url, scheme, customScheme, secret, secretFile, tenant, description string
-	eventTypes                                                         stringList
-	fifo                                                               bool
-	rateLimit                                                          float64
-	settings                                                           settingsFlags
+	url, scheme, customScheme, secret, secretFile, tenant, description, filter string
+	eventTypes                                                                 stringList
+	fifo                                                                       bool
+	rateLimit                                                                  float64
+	settings                                                                   settingsFlags
 }
 
 // Which delivery settings flags endpointFields.define adds.
@@ -146,6 +155,7 @@ func (f *endpointFields) define(fs *flag.FlagSet, settings int) {
 	fs.StringVar(&f.secret, "secret", "", "signing secret (default: generated for the scheme)")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the signing secret")
 	fs.Var(&f.eventTypes, "event-type", "event type to receive, repeatable; \"invoice.*\" matches a prefix (default: all)")
+	fs.StringVar(&f.filter, "filter", "", `payload filter as JSON, or @FILE to read it from FILE, such as '{"amount": {"$gte": 100}}'; on update, "" or null removes it`)
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.BoolVar(&f.fifo, "fifo", false, "deliver strictly one at a time in event order")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "at most this many deliveries per second (0: no limit)")
@@ -187,6 +197,13 @@ func (f *endpointFields) body(e *env, set map[string]bool) (map[string]any, erro
 	if secret != "" {
 		b["secret"] = secret
 	}
+	if has("filter") && (set != nil || f.filter != "") {
+		raw, err := jsonFlag("--filter", f.filter)
+		if err != nil {
+			return nil, err
+		}
+		b["filter"] = raw
+	}
 	if has("event-type") && len(f.eventTypes) > 0 {
 		b["event_types"] = []string(f.eventTypes)
 	}
@@ -206,6 +223,25 @@ func (f *endpointFields) body(e *env, set map[string]bool) (map[string]any, erro
 		return nil, err
 	}
 	return b, nil
+}
+
+// jsonFlag returns the JSON of a flag's value: the value itself, or the
+// contents of FILE for @FILE; JSON null for "".
+func jsonFlag(name, v string) (json.RawMessage, error) {
+	raw := []byte(v)
+	if file, ok := strings.CutPrefix(v, "@"); ok {
+		var err error
+		if raw, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	if !json.Valid(raw) {
+		return nil, usagef("%s is not valid JSON", name)
+	}
+	return json.RawMessage(raw), nil
 }
 
 // secretFromFlags returns the secret of --secret or --secret-file (each
@@ -278,6 +314,7 @@ func printEndpoint(w io.Writer, ep *endpointOut) error {
 		{"scheme", ep.Scheme},
 		{"tenant", orDash(ep.Tenant)},
 		{"event types", ep.eventTypes()},
+		{"filter", ep.filter()},
 		{"state", ep.state()},
 		{"fifo", strconv.FormatBool(ep.FIFO)},
 		{"rate limit", strconv.FormatFloat(ep.RateLimit, 'g', -1, 64)},
@@ -516,4 +553,57 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 			return b, nil
 		}
 	})
+}
+
+func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("endpoints test-filter", e.stderr)
+	payload := fs.String("payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
+	try := fs.String("filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "endpoint ID"); err != nil {
+		return err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Payload json.RawMessage `json:"payload"`
+		Filter  json.RawMessage `json:"filter,omitempty"`
+	}
+	if *payload == "" || *payload == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return fmt.Errorf("read the payload: %w", err)
+		}
+		*payload = string(b)
+	}
+	if body.Payload, err = jsonFlag("--payload", *payload); err != nil {
+		return err
+	}
+	if *try != "" {
+		if body.Filter, err = jsonFlag("--filter", *try); err != nil {
+			return err
+		}
+	}
+	var out struct {
+		Matches bool `json:"matches"`
+	}
+	raw, err := c.call(ctx, "POST", "/api/v1/endpoints/"+pathEscape(pos[0])+"/test-filter", body, &out)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, raw)
+	}
+	if out.Matches {
+		fmt.Fprintln(e.stdout, "matches")
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "does not match")
+	return exitError{code: 1} // for scripts, as verify does
 }

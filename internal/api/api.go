@@ -206,6 +206,7 @@ func New(cfg Config) (*API, error) {
 		{"PATCH", "/api/v1/endpoints/{id}", epWrite, "endpoint.update", a.updateEndpoint},
 		{"DELETE", "/api/v1/endpoints/{id}", epWrite, "endpoint.delete", a.deleteEndpoint},
 		{"POST", "/api/v1/endpoints/{id}/rotate-secret", epWrite, "secret.rotate", a.rotateSecret},
+		{"POST", "/api/v1/endpoints/{id}/test-filter", epRead, "", a.testFilter},
 		{"POST", "/api/v1/endpoints/{id}/secret/reveal", access.SecretsRead, "secret.reveal", a.revealSecret},
 		{"GET", "/api/v1/endpoints/{id}/deliveries", dRead, "", a.listEndpointDeliveries},
 		{"POST", "/api/v1/endpoints/{id}/replay", dWrite, "delivery.replay", a.replayEndpoint},

@@ -22,6 +22,7 @@ type endpointJSON struct {
 	Scheme         string          `json:"scheme"`
 	CustomScheme   json.RawMessage `json:"custom_scheme,omitempty"`
 	EventTypes     []string        `json:"event_types"`
+	Filter         json.RawMessage `json:"filter"` // null when none
 	Disabled       bool            `json:"disabled"`
 	DisabledReason string          `json:"disabled_reason,omitempty"`
 	FIFO           bool            `json:"fifo"`
@@ -65,6 +66,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		Scheme:         e.Scheme,
 		CustomScheme:   e.CustomScheme,
 		EventTypes:     types,
+		Filter:         e.Filter,
 		Disabled:       e.Disabled,
 		DisabledReason: e.DisabledReason,
 		FIFO:           e.FIFO,
@@ -84,6 +86,7 @@ type createEndpointRequest struct {
 	Scheme       string          `json:"scheme"`
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   []string        `json:"event_types"`
+	Filter       json.RawMessage `json:"filter"`
 	Tenant       *string         `json:"tenant"`
 	Description  string          `json:"description"`
 	Disabled     bool            `json:"disabled"`
@@ -114,7 +117,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	spec := rules.EndpointSpec{
 		Tenant: tenant, URL: req.URL, Description: req.Description,
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
-		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		EventTypes: req.EventTypes, Filter: req.Filter, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
 		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, Timeout: seconds(req.TimeoutSeconds),
 	}
 	if sched != nil {
@@ -189,11 +192,13 @@ type updateEndpointRequest struct {
 	Scheme       *string         `json:"scheme"`
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   *[]string       `json:"event_types"`
-	Tenant       *string         `json:"tenant"`
-	Description  *string         `json:"description"`
-	Disabled     *bool           `json:"disabled"`
-	FIFO         *bool           `json:"fifo"`
-	RateLimit    *float64        `json:"rate_limit"`
+	// Filter replaces the payload filter; null or {} removes it.
+	Filter      json.RawMessage `json:"filter"`
+	Tenant      *string         `json:"tenant"`
+	Description *string         `json:"description"`
+	Disabled    *bool           `json:"disabled"`
+	FIFO        *bool           `json:"fifo"`
+	RateLimit   *float64        `json:"rate_limit"`
 	// Headers replaces every header ({} clears them); auth and client_tls
 	// replace theirs ({} clears); retry_schedule_seconds null goes back
 	// to the server's schedule.
@@ -232,6 +237,9 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if req.Filter != nil {
+		ch.Filter = new([]byte(req.Filter))
+	}
 	id := r.PathValue("id")
 	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, principalOf(r).Within())
 	if err != nil {
@@ -257,6 +265,41 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "endpoint", e.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// testFilterRequest is the body of POST .../test-filter.
+type testFilterRequest struct {
+	// Payload is the payload to test, a JSON value, compared as written.
+	Payload json.RawMessage `json:"payload"`
+	// Filter is a filter to try instead of the endpoint's own; absent
+	// (or null) tests the endpoint's.
+	Filter json.RawMessage `json:"filter"`
+}
+
+// testFilterResponse answers POST .../test-filter.
+type testFilterResponse struct {
+	Matches bool `json:"matches"`
+}
+
+func (a *API) testFilter(w http.ResponseWriter, r *http.Request) error {
+	var req testFilterRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Payload == nil {
+		return invalid("payload is required: the JSON payload to test")
+	}
+	var try []byte
+	if req.Filter != nil && string(req.Filter) != "null" {
+		try = req.Filter
+	}
+	id := r.PathValue("id")
+	ok, err := a.rules.TestFilter(r.Context(), id, nil, req.Payload, try)
+	if err != nil {
+		return rulesError(err, "endpoint", id)
+	}
+	writeJSON(w, http.StatusOK, testFilterResponse{Matches: ok})
 	return nil
 }
 

@@ -91,9 +91,12 @@ type EndpointSpec struct {
 	// Secret signs; "" generates one, which Create returns to show once.
 	Secret     string
 	EventTypes []string
-	Disabled   bool
-	FIFO       bool
-	RateLimit  float64
+	// Filter is a payload filter (internal/filter's syntax, checked by
+	// CheckFilter); nil, empty, null or {} for none.
+	Filter    []byte
+	Disabled  bool
+	FIFO      bool
+	RateLimit float64
 	// Headers are static headers sent with every attempt; their values
 	// are secrets (sealed, shown masked).
 	Headers map[string]string
@@ -182,6 +185,9 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	c.add(r.CheckURL(ctx, "url", spec.URL))
 	c.add(CheckText("description", spec.Description, MaxDescriptionLen))
 	c.add(CheckRateLimit(spec.RateLimit))
+	flt, err := CheckFilter(spec.Filter)
+	c.add(err)
+	e.Filter = flt
 	if err := checkAuthForm(spec.Auth); err != nil {
 		c.add(err)
 	} else {
@@ -286,9 +292,12 @@ type EndpointChange struct {
 	// ones signing for a while).
 	Secret     *string
 	EventTypes *[]string
-	Enabled    *bool
-	FIFO       *bool
-	RateLimit  *float64
+	// Filter replaces the payload filter; a pointer to an empty text,
+	// null or {} removes it.
+	Filter    *[]byte
+	Enabled   *bool
+	FIFO      *bool
+	RateLimit *float64
 	// Headers replaces the static headers; a pointer to an empty map
 	// clears them.
 	Headers *map[string]string
@@ -325,6 +334,12 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 	}
 	if ch.RateLimit != nil {
 		c.add(CheckRateLimit(*ch.RateLimit))
+	}
+	var flt []byte
+	if ch.Filter != nil {
+		var err error
+		flt, err = CheckFilter(*ch.Filter)
+		c.add(err)
 	}
 	var types []string
 	if ch.EventTypes != nil {
@@ -365,6 +380,9 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 		p.Description, p.FIFO, p.RateLimit = ch.Description, ch.FIFO, ch.RateLimit
 		if ch.EventTypes != nil {
 			p.EventTypes = &types
+		}
+		if ch.Filter != nil {
+			p.Filter = &flt
 		}
 		if ch.Enabled != nil && *ch.Enabled == cur.Disabled {
 			p.Enabled = ch.Enabled

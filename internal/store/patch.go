@@ -16,8 +16,11 @@ type EndpointPatch struct {
 	// Secrets, when set, replaces every secret, newest first.
 	Secrets    *[]Secret
 	EventTypes *[]string
-	FIFO       *bool
-	RateLimit  *float64
+	// Filter, when set, replaces the payload filter's JSON text; a
+	// pointer to nil (or to an empty text) removes it.
+	Filter    *[]byte
+	FIFO      *bool
+	RateLimit *float64
 	// Enabled, when set and different from the stored state, enables the
 	// endpoint (Disabled false, DisabledReason "", FailingSince nil: a
 	// fresh start) or disables it by hand (Disabled true, DisabledReason

@@ -66,6 +66,13 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 		}
 		set("event_types", string(b))
 	}
+	if p.Filter != nil {
+		if len(*p.Filter) == 0 {
+			set("filter", nil)
+		} else {
+			set("filter", string(*p.Filter))
+		}
+	}
 	if p.FIFO != nil && *p.FIFO != cur.FIFO {
 		set("fifo", *p.FIFO)
 		ch.FIFO, ch.FIFOChanged, ch.Requeue = *p.FIFO, true, true
@@ -186,6 +193,7 @@ func PatchOf(e *Endpoint) EndpointPatch {
 		CustomScheme:  new(e.CustomScheme),
 		Secrets:       new(e.Secrets),
 		EventTypes:    new(e.EventTypes),
+		Filter:        new(e.Filter),
 		FIFO:          new(e.FIFO),
 		RateLimit:     new(e.RateLimit),
 		Headers:       new(e.Headers),

@@ -129,7 +129,11 @@ type Endpoint struct {
 	// by the store on read.
 	Secrets    []Secret
 	EventTypes []string // empty: every event type
-	Disabled   bool
+	// Filter is the JSON text of a payload filter (internal/filter),
+	// stored as given; nil for none. CreateEvent delivers an event only
+	// to endpoints whose filter its payload matches.
+	Filter   []byte
+	Disabled bool
 	// DisabledReason says why: "" when enabled, "manual" or "auto: ..."
 	DisabledReason string
 	FIFO           bool
@@ -430,7 +434,8 @@ type Store interface {
 
 	// CreateEvent durably stores ev and one pending delivery, due at
 	// ev.CreatedAt, for each enabled endpoint of ev.Tenant that Accepts
-	// ev.Type, in one transaction, and returns the deliveries. If
+	// ev.Type and whose Filter, if any, ev.Payload matches (a payload that
+	// is not JSON matches no filter), in one transaction, and returns the deliveries. If
 	// ev.IdempotencyKey is set and the tenant has an event with the same
 	// key created after idempotentSince, nothing is written and the earlier
 	// event is returned with ErrConflict. It returns only once the
@@ -719,21 +724,24 @@ func KeyScopes(scopes []string) []string {
 // EndpointRecord is the Data of a KindEndpoint Record: a row of Endpoint,
 // its secrets sealed with the exporting store's Cipher.
 type EndpointRecord struct {
-	ID             string   `json:"id"`
-	Tenant         string   `json:"tenant"`
-	URL            string   `json:"url"`
-	Description    string   `json:"description"`
-	Scheme         string   `json:"scheme"`
-	CustomScheme   []byte   `json:"custom_scheme"` // null when none
-	SealedSecrets  []byte   `json:"sealed_secrets"`
-	EventTypes     []string `json:"event_types"`
-	Disabled       bool     `json:"disabled"`
-	DisabledReason string   `json:"disabled_reason"`
-	FIFO           bool     `json:"fifo"`
-	RateLimit      float64  `json:"rate_limit"`
-	FailingSince   *int64   `json:"failing_since"`
-	CreatedAt      int64    `json:"created_at"`
-	UpdatedAt      int64    `json:"updated_at"`
+	ID            string   `json:"id"`
+	Tenant        string   `json:"tenant"`
+	URL           string   `json:"url"`
+	Description   string   `json:"description"`
+	Scheme        string   `json:"scheme"`
+	CustomScheme  []byte   `json:"custom_scheme"` // null when none
+	SealedSecrets []byte   `json:"sealed_secrets"`
+	EventTypes    []string `json:"event_types"`
+	// Filter is the payload filter's JSON text; absent or null when none
+	// (streams written before filters have none).
+	Filter         *string `json:"filter,omitempty"`
+	Disabled       bool    `json:"disabled"`
+	DisabledReason string  `json:"disabled_reason"`
+	FIFO           bool    `json:"fifo"`
+	RateLimit      float64 `json:"rate_limit"`
+	FailingSince   *int64  `json:"failing_since"`
+	CreatedAt      int64   `json:"created_at"`
+	UpdatedAt      int64   `json:"updated_at"`
 	// SealedSettings is the sealed headers, receiver authentication and
 	// client certificate (see SealSettings); null when none.
 	SealedSettings  []byte  `json:"sealed_settings,omitempty"`

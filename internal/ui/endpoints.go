@@ -175,11 +175,15 @@ type endpointForm struct {
 	Scheme       string
 	CustomScheme string
 	EventTypes   string
-	Tenant       string
-	Secret       string
-	Enabled      bool
-	FIFO         bool
-	RateLimit    string
+	Filter       string
+	// TestPayload is the payload of the form's "test filter" check; it is
+	// not saved.
+	TestPayload string
+	Tenant      string
+	Secret      string
+	Enabled     bool
+	FIFO        bool
+	RateLimit   string
 	// The delivery settings. Secret fields are never filled from the
 	// stored endpoint; on an edit, empty ones keep what is stored.
 	Headers                                   string // "Name: value" lines; replace all when not empty
@@ -272,6 +276,28 @@ type endpointFormData struct {
 	Endpoint *store.Endpoint // nil when creating
 	Errors   []string
 	Schemes  []string
+	// FilterTested says the page answers a "test filter" check, and
+	// FilterMatches its answer.
+	FilterTested, FilterMatches bool
+}
+
+// testFilterAction is the value of the form button that checks the
+// payload filter against the test payload instead of saving.
+const testFilterAction = "test-filter"
+
+// testFilter answers the form's "test filter" check: the form again, with
+// whether its test payload matches its filter (as typed, not yet saved).
+func (u *UI) testFilter(w http.ResponseWriter, r *http.Request, s *session, f endpointForm, e *store.Endpoint) {
+	ok, err := rules.MatchFilter([]byte(f.Filter), []byte(f.TestPayload))
+	d := &endpointFormData{Form: f, Endpoint: e, Schemes: rules.SchemeChoices(f.Tenant)}
+	d.Errors = messages(err)
+	d.FilterTested, d.FilterMatches = d.Errors == nil, ok
+	d.Form.Secret = ""
+	status := http.StatusOK
+	if d.Errors != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	u.render(w, r, s, status, "endpoint_form", d)
 }
 
 // formFromEndpoint fills the endpoint form from a stored endpoint.
@@ -282,6 +308,7 @@ func formFromEndpoint(e *store.Endpoint) endpointForm {
 		Scheme:        e.Scheme,
 		CustomScheme:  string(e.CustomScheme),
 		EventTypes:    strings.Join(e.EventTypes, ", "),
+		Filter:        string(e.Filter),
 		Tenant:        e.Tenant,
 		Enabled:       !e.Disabled,
 		FIFO:          e.FIFO,
@@ -311,6 +338,8 @@ func readEndpointForm(r *http.Request) endpointForm {
 		Scheme:       p.Get("scheme"),
 		CustomScheme: p.Get("custom_scheme"),
 		EventTypes:   p.Get("event_types"),
+		Filter:       strings.TrimSpace(p.Get("filter")),
+		TestPayload:  strings.TrimSpace(p.Get("test_payload")),
 		Tenant:       strings.TrimSpace(p.Get("tenant")),
 		Secret:       strings.TrimSpace(p.Get("secret")),
 		Enabled:      p.Get("enabled") != "",
@@ -366,6 +395,10 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if !s.admin() {
 		f.Tenant = s.Tenant // a portal session creates only in its tenant
 	}
+	if r.PostForm.Get("action") == testFilterAction {
+		u.testFilter(w, r, s, f, nil)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
 	set, serrs := f.settings(nil)
 	errs = append(errs, serrs...)
@@ -374,7 +407,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		spec := rules.EndpointSpec{
 			Tenant: f.Tenant, URL: f.URL, Description: f.Description,
 			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
-			EventTypes: rules.SplitList(f.EventTypes), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+			EventTypes: rules.SplitList(f.EventTypes), Filter: []byte(f.Filter), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
 			Auth: set.auth, ClientTLS: set.tls, Timeout: *set.timeout, RetrySchedule: *set.schedule,
 		}
 		if set.headers != nil {
@@ -485,11 +518,19 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	f := readEndpointForm(r)
+	if r.PostForm.Get("action") == testFilterAction {
+		f.Tenant = e.Tenant
+		u.testFilter(w, r, s, f, e)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
 	set, serrs := f.settings(e)
 	errs = append(errs, serrs...)
 	if len(errs) == 0 {
 		ch := rules.EndpointChange{Headers: set.headers, Auth: set.auth, ClientTLS: set.tls, Timeout: set.timeout, RetrySchedule: set.schedule}
+		if f.Filter != string(e.Filter) {
+			ch.Filter = new([]byte(f.Filter))
+		}
 		if f.URL != e.URL {
 			ch.URL = &f.URL
 		}

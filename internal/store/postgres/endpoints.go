@@ -15,11 +15,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at,
+	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
 	settings, timeout_ms, retry_schedule`
 
 // endpointValues are the placeholders of endpointCols.
-const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18`
+const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -45,7 +45,7 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		return nil, fmt.Errorf("encode event types: %w", err)
 	}
 	return []any{e.Tenant, e.URL, e.Description, e.Scheme, e.CustomScheme, secrets, string(et),
-		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
+		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince), store.FilterColumn(e.Filter)}, nil
 }
 
 // insertArgs are the arguments of an INSERT of endpointCols for e.
@@ -87,15 +87,19 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 		sealed           []byte
 		types            string
 		failing          *int64
+		flt              *string
 		created, updated int64
 		settings         []byte
 		timeoutMS        int64
 		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated,
 		&settings, &timeoutMS, &sched); err != nil {
 		return nil, interpretError(err)
+	}
+	if flt != nil {
+		e.Filter = []byte(*flt)
 	}
 	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
 		return nil, err

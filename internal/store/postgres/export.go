@@ -110,7 +110,7 @@ func exportEndpoint(rows pgx.Rows) (any, error) {
 		sched     *string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
-		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt,
+		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.Filter, &r.CreatedAt, &r.UpdatedAt,
 		&settings, &timeoutMS, &sched); err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			return importRow{}, err
 		}
 		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}, set...)}, nil
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

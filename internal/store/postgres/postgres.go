@@ -77,6 +77,8 @@ type Store struct {
 	health *store.WriteHealth // failures of statements, for Health
 	node   *string            // Config.NodeID, nil when ""
 	unlock func()             // releases the node id's advisory lock; nil without one
+
+	filters store.FilterCache // compiled payload filters, for fan-out
 }
 
 var _ store.Store = (*Store)(nil)

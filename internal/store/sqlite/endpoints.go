@@ -13,11 +13,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at,
+	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
 	settings, timeout_ms, retry_schedule`
 
 // endpointValues are the placeholders of endpointCols.
-const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -48,7 +48,7 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		custom = string(e.CustomScheme)
 	}
 	return []any{e.Tenant, e.URL, e.Description, e.Scheme, custom, secrets, string(et),
-		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince)}, nil
+		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince), store.FilterColumn(e.Filter)}, nil
 }
 
 // settingsArgs encodes e's settings, timeout_ms and retry_schedule
@@ -95,15 +95,19 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 		types            string
 		disabled, fifo   int64
 		failing          sql.NullInt64
+		flt              sql.NullString
 		created, updated int64
 		settings         []byte
 		timeoutMS        int64
 		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
-		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated,
+		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &flt, &created, &updated,
 		&settings, &timeoutMS, &sched); err != nil {
 		return nil, interpretError(err)
+	}
+	if flt.Valid {
+		e.Filter = []byte(flt.String)
 	}
 	if err := store.OpenSettings(s.cipher, &e, settings); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
@@ -394,7 +398,7 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 	if t, ok := w.tenants[tenant]; ok {
 		return t, nil
 	}
-	rows, err := w.query(`SELECT id, event_types, fifo FROM endpoints WHERE tenant = ? AND disabled = 0 ORDER BY id`, tenant)
+	rows, err := w.query(`SELECT id, event_types, fifo, filter, updated_at FROM endpoints WHERE tenant = ? AND disabled = 0 ORDER BY id`, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -402,13 +406,19 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 	list := []*store.Endpoint{}
 	for rows.Next() {
 		var (
-			e     store.Endpoint
-			types string
-			fifo  int64
+			e       store.Endpoint
+			types   string
+			fifo    int64
+			flt     sql.NullString
+			updated int64
 		)
-		if err := rows.Scan(&e.ID, &types, &fifo); err != nil {
+		if err := rows.Scan(&e.ID, &types, &fifo, &flt, &updated); err != nil {
 			return nil, err
 		}
+		if flt.Valid {
+			e.Filter = []byte(flt.String)
+		}
+		e.UpdatedAt = fromMS(updated)
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}

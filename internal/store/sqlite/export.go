@@ -122,13 +122,17 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		timeoutMS      int64
 		sched          *string
 	)
+	var flt sql.NullString
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
-		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt,
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &flt, &r.CreatedAt, &r.UpdatedAt,
 		&settings, &timeoutMS, &sched); err != nil {
 		return nil, err
 	}
 	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
 		return nil, err
+	}
+	if flt.Valid {
+		r.Filter = &flt.String
 	}
 	if custom.Valid {
 		r.CustomScheme = []byte(custom.String)
@@ -341,7 +345,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			return importRow{}, err
 		}
 		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt}, set...)}, nil
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

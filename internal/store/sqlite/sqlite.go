@@ -102,6 +102,8 @@ type Store struct {
 	dispatch atomic.Pointer[dispatchConfig] // nil: claim nothing at creation
 
 	health store.WriteHealth // failures of writes, for Health
+
+	filters store.FilterCache // compiled payload filters, for fan-out
 }
 
 // dispatchConfig is what SetDispatcher set.

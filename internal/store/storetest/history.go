@@ -467,7 +467,10 @@ func testExportImport(h *harness) {
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now().Add(-time.Hour), ExpiresAt: &expires})
 		setSettings(e)
 	})
-	off := h.endpoint("acme", func(e *store.Endpoint) { e.EventTypes = []string{"x"} })
+	off := h.endpoint("acme", func(e *store.Endpoint) {
+		e.EventTypes = []string{"x"}
+		e.Filter = []byte(`{"type": {"$in": ["x"]}}`)
+	})
 	// A source with every field set, secrets sealed as endpoints' are.
 	src := h.source("partner", func(s *store.Source) {
 		s.Scheme, s.CustomScheme = "custom", []byte(`{"header":"X-Partner-Sig","algorithm":"hmac-sha256"}`)

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyRace", testIdempotencyRace},
 		{"FanOut", testFanOut},
 		{"FanOutFollowsEndpointChanges", testFanOutFollowsEndpointChanges},
+		{"FanOutFilters", testFanOutFilters},
 		{"ClaimAndComplete", testClaimAndComplete},
 		{"ClaimNotDue", testClaimNotDue},
 		{"ClaimOldestDueFirst", testClaimOldestDueFirst},
