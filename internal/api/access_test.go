@@ -28,6 +28,7 @@ var routeScopes = []struct {
 	{"PATCH", "/api/v1/endpoints/{id}", access.EndpointsWrite, map[string]any{}},
 	{"DELETE", "/api/v1/endpoints/{id}", access.EndpointsWrite, nil},
 	{"POST", "/api/v1/endpoints/{id}/rotate-secret", access.EndpointsWrite, nil},
+	{"POST", "/api/v1/endpoints/{id}/test-filter", access.EndpointsRead, map[string]any{"payload": map[string]any{}}},
 	{"POST", "/api/v1/endpoints/{id}/secret/reveal", access.SecretsRead, nil},
 	{"GET", "/api/v1/endpoints/{id}/deliveries", access.DeliveriesRead, nil},
 	{"POST", "/api/v1/endpoints/{id}/replay", access.DeliveriesWrite, map[string]any{"since": "2026-01-01T00:00:00Z"}},
