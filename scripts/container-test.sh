@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Builds the hookrelay image (scripts/image.sh) and runs it for real: starts
+# the container, waits for its HEALTHCHECK (hookrelay healthcheck inside),
+# creates an endpoint through the API, sends an event, and checks that a
+# receiver on the host gets it signed (hookrelay verify). Cleans up after
+# itself, also when it fails; a second run reuses podman's layer cache and
+# Go's build cache.
+#
+# Needs podman and runc: installed from Debian's packages when missing (as
+# root). No registry is reached: the image is FROM scratch. crun fails on
+# these machines' hybrid cgroup layout, so podman runs with --runtime runc
+# and a CONTAINERS_CONF without default ulimits; storage is overlay, or vfs
+# where overlay cannot mount.
+#
+# The container shares the host's network (--network host), so that the
+# API and the receiver are both on 127.0.0.1 and nothing else is reached;
+# it listens on a free port instead of the image's 0.0.0.0:8080, which
+# another program may hold. It runs as the image's user with a read-only
+# root file system, no capabilities and no-new-privileges, as in the Helm
+# chart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "container-test.sh: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+	[ "$(id -u)" -eq 0 ] || die "podman and runc are missing and installing them needs root (apt-get install podman runc)"
+	log "installing podman and runc from Debian's packages"
+	if [ -z "${APT_UPDATED:-}" ]; then
+		apt-get update -qq >/dev/null
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc uidmap >/dev/null
+fi
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the receiver"
+
+# podman's configuration for this test, kept between runs (the layer cache).
+conf=${HOOKRELAY_PODMAN_DIR:-/var/tmp/hookrelay-podman}
+mkdir -p "$conf"
+cat >"$conf/containers.conf" <<'CONF'
+[containers]
+default_ulimits = []
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+export CONTAINERS_CONF="$conf/containers.conf"
+storage() {
+	cat >"$conf/storage.conf" <<CONF
+[storage]
+driver = "$1"
+runroot = "$conf/run-$1"
+graphroot = "$conf/storage-$1"
+CONF
+}
+export CONTAINERS_STORAGE_CONF="$conf/storage.conf"
+storage overlay
+if ! podman info >/dev/null 2>"$conf/info.err"; then
+	log "overlay storage does not work here ($(tail -n 1 "$conf/info.err")); using vfs"
+	storage vfs
+	podman info >/dev/null || die "podman info fails with vfs storage too"
+fi
+podman=(podman --runtime runc)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hookrelay-container.XXXXXX")
+name=hookrelay-test-$$
+volume=hookrelay-test-data-$$
+receiver_pid=
+cleanup() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && podman container exists "$name" 2>/dev/null; then
+		log "container log:"
+		podman logs "$name" 2>&1 | tail -n 30 >&2 || true
+	fi
+	podman rm -f -t 5 "$name" >/dev/null 2>&1 || true
+	podman volume rm -f "$volume" >/dev/null 2>&1 || true
+	[ -z "$receiver_pid" ] || kill "$receiver_pid" 2>/dev/null || true
+	rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+start=$SECONDS
+image=$(PODMAN="${podman[*]}" IMAGE=localhost/hookrelay bash scripts/image.sh)
+log "built $image in $((SECONDS - start))s"
+hr=bin/image/hookrelay # the binary in the image, also the client here
+
+# What the image promises, from its configuration.
+podman image inspect --format '{{.Config.User}} {{json .Config.Env}} {{json .Config.Volumes}} {{json .Config.Healthcheck.Test}}' "$image" >"$work/config"
+grep -q '^65532:65532 ' "$work/config" || die "image user is not 65532:65532: $(cat "$work/config")"
+grep -q '"HOOKRELAY_ADDR=0.0.0.0:8080"' "$work/config" || die "image does not listen on 0.0.0.0:8080: $(cat "$work/config")"
+grep -q '"/data"' "$work/config" || die "image has no /data volume: $(cat "$work/config")"
+grep -q '"/hookrelay","healthcheck"' "$work/config" || die "image has no healthcheck: $(cat "$work/config")"
+
+# A free port for the service (the receiver picks its own).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+admin_key=hr_test_$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+secret=whsec_$(head -c 32 /dev/urandom | base64)
+
+python3 scripts/testdata/receiver.py "$work/receiver.port" "$work" 120 2>"$work/receiver.log" &
+receiver_pid=$!
+
+"${podman[@]}" run -d --name "$name" --network host \
+	--read-only --cap-drop ALL --security-opt no-new-privileges \
+	-v "$volume:/data" \
+	-e HOOKRELAY_ADDR="127.0.0.1:$port" \
+	-e HOOKRELAY_ADMIN_KEY="$admin_key" \
+	-e HOOKRELAY_ALLOW_PRIVATE_NETWORKS=true \
+	-e HOOKRELAY_RETRY_SCHEDULE=1s,1s,1s \
+	"$image" >/dev/null
+started=$SECONDS
+
+# The image's own HEALTHCHECK, run in the container, decides when it is up.
+for ((i = 0; ; i++)); do
+	if podman healthcheck run "$name" >/dev/null 2>&1; then
+		break
+	fi
+	[ "$(podman inspect --format '{{.State.Running}}' "$name")" = true ] || die "the container stopped"
+	[ "$i" -lt 150 ] || die "no healthy /healthz after 30s"
+	sleep 0.2
+done
+health=$("$hr" healthcheck --url "http://127.0.0.1:$port/healthz")
+log "healthy after $((SECONDS - started))s: $health"
+case "$health" in *'"status":"ok"'*) ;; *) die "unexpected /healthz: $health" ;; esac
+user=$(podman top "$name" user huser | awk 'NR == 2 {print $1}')
+[ "$user" = 65532 ] || die "serve runs as $user, not 65532"
+
+for ((i = 0; i < 50; i++)); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
+rport=$(cat "$work/receiver.port")
+export HOOKRELAY_API="http://127.0.0.1:$port" HOOKRELAY_KEY="$admin_key"
+"$hr" endpoints create --url "http://127.0.0.1:$rport/hook" --scheme standard --secret "$secret" \
+	--event-type 'container.*' >"$work/endpoint" 2>&1 || die "endpoints create: $(cat "$work/endpoint")"
+payload='{"id":"evt_container","check":"signed in a container","n":1.0}'
+printf '%s' "$payload" | "$hr" events send --type container.test >"$work/event" 2>&1 ||
+	die "events send: $(cat "$work/event")"
+
+for ((i = 0; ; i++)); do
+	[ -e "$work/1.body" ] && break
+	[ "$i" -lt 150 ] || die "no delivery at the receiver after 30s: $(cat "$work/receiver.log")"
+	sleep 0.2
+done
+args=()
+while IFS= read -r line; do
+	case "${line,,}" in webhook-*) args+=(--header "$line") ;; esac
+done <"$work/1.headers"
+[ "${#args[@]}" -eq 3 ] || die "want webhook-id, -timestamp and -signature headers, got: $(cat "$work/1.headers")"
+"$hr" verify --scheme standard --secret "$secret" "${args[@]}" <"$work/1.body" ||
+	die "the delivery's signature does not verify"
+grep -q '"evt_container"' "$work/1.body" || die "the delivered body is not the event: $(cat "$work/1.body")"
+# The database and the key files went to the volume, owned by the image's user.
+mnt=$(podman volume inspect --format '{{.Mountpoint}}' "$volume")
+for f in hookrelay.db secret.key session.key; do
+	[ "$(stat -c %u "$mnt/$f" 2>/dev/null)" = 65532 ] || die "/data/$f is missing or not owned by 65532"
+done
+log "ok: image $image, healthy, delivery to the host verified ($((SECONDS - start))s in all)"
