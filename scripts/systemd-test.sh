@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 max=${MAX_EXPOSURE:-2.0}
-unit=deploy/hookrelay.service
+unit=${UNIT:-deploy/hookrelay.service}
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
