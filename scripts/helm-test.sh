@@ -23,7 +23,7 @@ if [ -z "${HELM:-}" ]; then
 	if [ ! -x "$HELM" ]; then
 		log "building helm from $tools/go.mod (cached as $HELM)"
 		mkdir -p "$cache"
-		(cd "$tools" && CGO_ENABLED=0 go build -trimpath -o "$HELM.tmp" helm.sh/helm/v4/cmd/helm)
+		(cd "$tools" && go build -o "$HELM.tmp" helm.sh/helm/v4/cmd/helm)
 		mv "$HELM.tmp" "$HELM"
 	fi
 fi

@@ -69,7 +69,7 @@ func render(t *testing.T, set ...string) (*rendered, error) {
 // its kind.
 func decode(b []byte) (*rendered, error) {
 	r := &rendered{}
-	for doc := range strings.SplitSeq(string(b), "\n---") {
+	for doc := range strings.SplitSeq("\n"+string(b), "\n---") {
 		if strings.TrimSpace(strings.ReplaceAll(doc, "# Source:", "")) == "" {
 			continue
 		}
