@@ -58,7 +58,8 @@ graphroot = "$conf/storage-$1"
 CONF
 }
 export CONTAINERS_STORAGE_CONF="$conf/storage.conf"
-storage overlay
+# HOOKRELAY_PODMAN_STORAGE=vfs skips overlay (to test the fallback).
+storage "${HOOKRELAY_PODMAN_STORAGE:-overlay}"
 if ! podman info >/dev/null 2>"$conf/info.err"; then
 	log "overlay storage does not work here ($(tail -n 1 "$conf/info.err")); using vfs"
 	storage vfs
