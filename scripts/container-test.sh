@@ -71,6 +71,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/hookrelay-container.XXXXXX")
 name=hookrelay-test-$$
 volume=hookrelay-test-data-$$
 receiver_pid=
+containers=()
+pg_db=
 # Containers left by a run that was killed (its shell is gone) go first.
 for c in $(podman ps -a --filter label=hookrelay-test-pid --format '{{.Names}}'); do
 	owner=$(podman inspect --format '{{index .Config.Labels "hookrelay-test-pid"}}' "$c" 2>/dev/null || true)
@@ -81,11 +83,16 @@ done
 podman volume prune -f --filter label=hookrelay-test-pid >/dev/null 2>&1 || true
 cleanup() {
 	local rc=$?
-	if [ "$rc" -ne 0 ] && podman container exists "$name" 2>/dev/null; then
-		log "container log:"
-		podman logs "$name" 2>&1 | tail -n 30 >&2 || true
+	if [ "$rc" -ne 0 ]; then
+		for c in "${containers[@]}"; do
+			log "log of $c:"
+			podman logs "$c" 2>&1 | tail -n 30 >&2 || true
+		done
 	fi
-	podman rm -f -v -t 5 "$name" >/dev/null 2>&1 || true
+	for c in "${containers[@]}"; do
+		podman rm -f -v -t 5 "$c" >/dev/null 2>&1 || true
+	done
+	[ -z "$pg_db" ] || psql "$HOOKRELAY_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
 	podman volume rm -f "$volume" >/dev/null 2>&1 || true
 	[ -z "$receiver_pid" ] || kill "$receiver_pid" 2>/dev/null || true
 	rm -rf "$work"
@@ -109,74 +116,112 @@ grep -q '"HOOKRELAY_ADDR=0.0.0.0:8080"' "$work/config" || die "image does not li
 grep -q '"/data"' "$work/config" || die "image has no /data volume: $(cat "$work/config")"
 grep -q '"/hookrelay","healthcheck"' "$work/config" || die "image has no healthcheck: $(cat "$work/config")"
 
-# A free port for the service (the receiver picks its own).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 admin_key=hr_test_$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-secret=whsec_$(head -c 32 /dev/urandom | base64)
 
-python3 scripts/testdata/receiver.py "$work/receiver.port" "$work" 120 2>"$work/receiver.log" &
+python3 scripts/testdata/receiver.py "$work/receiver.port" "$work" 300 2>"$work/receiver.log" &
 receiver_pid=$!
-
-podman volume create --label hookrelay-test-pid=$$ "$volume" >/dev/null
-"${podman[@]}" run -d --name "$name" --label hookrelay-test-pid=$$ --network host \
-	--read-only --cap-drop ALL --security-opt no-new-privileges \
-	-v "$volume:/data" \
-	-e HOOKRELAY_ADDR="127.0.0.1:$port" \
-	-e HOOKRELAY_ADMIN_KEY="$admin_key" \
-	-e HOOKRELAY_ALLOW_PRIVATE_NETWORKS=true \
-	-e HOOKRELAY_RETRY_SCHEDULE=1s,1s,1s \
-	"$image" >/dev/null 2>"$work/run.err" || die "podman run: $(cat "$work/run.err")"
-# podman 4 logs that it cannot make a systemd timer for the HEALTHCHECK
-# where systemd is not running; the check is run by hand below instead.
-started=$SECONDS
-
-# The image's own HEALTHCHECK, run in the container, decides when it is up.
-for ((i = 0; ; i++)); do
-	if podman healthcheck run "$name" >/dev/null 2>&1; then
-		break
-	fi
-	[ "$(podman inspect --format '{{.State.Running}}' "$name")" = true ] || die "the container stopped"
-	[ "$i" -lt 150 ] || die "no healthy /healthz after 30s"
-	sleep 0.2
-done
-health=$("$hr" healthcheck --url "http://127.0.0.1:$port/healthz")
-log "healthy after $((SECONDS - started))s: $health"
-case "$health" in *'"status":"ok"'*) ;; *) die "unexpected /healthz: $health" ;; esac
-# The process as the host sees it: real, effective, saved and file uid.
-pid=$(podman inspect --format '{{.State.Pid}}' "$name")
-uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
-[ "$uids" = "65532 65532 65532 65532" ] || die "serve runs with uids $uids, not 65532"
-
 for ((i = 0; i < 50; i++)); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
 rport=$(cat "$work/receiver.port")
-export HOOKRELAY_API="http://127.0.0.1:$port" HOOKRELAY_KEY="$admin_key"
-"$hr" endpoints create --url "http://127.0.0.1:$rport/hook" --scheme standard --secret "$secret" \
-	--event-type 'container.*' >"$work/endpoint" 2>&1 || die "endpoints create: $(cat "$work/endpoint")"
-payload='{"id":"evt_container","check":"signed in a container","n":1.0}'
-printf '%s' "$payload" | "$hr" events send --type container.test >"$work/event" 2>&1 ||
-	die "events send: $(cat "$work/event")"
 
-for ((i = 0; ; i++)); do
-	[ -e "$work/1.body" ] && break
-	[ "$i" -lt 150 ] || die "no delivery at the receiver after 30s: $(cat "$work/receiver.log")"
-	sleep 0.2
-done
-args=()
-while IFS= read -r line; do
-	case "${line,,}" in webhook-*) args+=(--header "$line") ;; esac
-done <"$work/1.headers"
-[ "${#args[@]}" -eq 6 ] || die "want webhook-id, -timestamp and -signature headers, got: $(cat "$work/1.headers")"
-"$hr" verify --scheme standard --secret "$secret" "${args[@]}" <"$work/1.body" ||
-	die "the delivery's signature does not verify"
-grep -q '"evt_container"' "$work/1.body" || die "the delivered body is not the event: $(cat "$work/1.body")"
-# A control: another secret, or a body changed by one byte, must not verify.
-if "$hr" verify --scheme standard --secret "whsec_$(head -c 32 /dev/urandom | base64)" "${args[@]}" <"$work/1.body" 2>/dev/null ||
-	sed 's/container/kontainer/' "$work/1.body" | "$hr" verify --scheme standard --secret "$secret" "${args[@]}" 2>/dev/null; then
-	die "verify accepted a wrong secret or a changed body"
-fi
+# run_node NAME PORT [podman run arguments...] starts serve in a container
+# that listens on 127.0.0.1:PORT, as the image's user, and waits until the
+# image's own HEALTHCHECK (run in the container) passes.
+run_node() {
+	local c=$1 port=$2
+	shift 2
+	containers+=("$c")
+	"${podman[@]}" run -d --name "$c" --label hookrelay-test-pid=$$ --network host \
+		--read-only --cap-drop ALL --security-opt no-new-privileges \
+		-e HOOKRELAY_ADDR="127.0.0.1:$port" \
+		-e HOOKRELAY_ADMIN_KEY="$admin_key" \
+		-e HOOKRELAY_ALLOW_PRIVATE_NETWORKS=true \
+		-e HOOKRELAY_RETRY_SCHEDULE=1s,1s,1s \
+		"$@" "$image" >/dev/null 2>"$work/run.err" || die "podman run $c: $(cat "$work/run.err")"
+	# podman 4 logs that it cannot make a systemd timer for the
+	# HEALTHCHECK where systemd is not running: it is run by hand here.
+	local started=$SECONDS i
+	for ((i = 0; ; i++)); do
+		if podman healthcheck run "$c" >/dev/null 2>&1; then
+			break
+		fi
+		[ "$(podman inspect --format '{{.State.Running}}' "$c")" = true ] || die "$c stopped"
+		[ "$i" -lt 150 ] || die "$c: no healthy /healthz after 30s"
+		sleep 0.2
+	done
+	local health
+	health=$("$hr" healthcheck --url "http://127.0.0.1:$port/healthz")
+	case "$health" in *'"status":"ok"'*) ;; *) die "$c: unexpected /healthz: $health" ;; esac
+	# The process as the host sees it: real, effective, saved and file uid.
+	local pid uids
+	pid=$(podman inspect --format '{{.State.Pid}}' "$c")
+	uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+	[ "$uids" = "65532 65532 65532 65532" ] || die "$c: serve runs with uids $uids, not 65532"
+	log "$c healthy after $((SECONDS - started))s: $health"
+}
+
+# deliver CREATE_API SEND_API N creates an endpoint through the first API,
+# sends an event through the second, and checks that it is the receiver's
+# request number N, signed with the endpoint's secret.
+deliver() {
+	local create=$1 send=$2 n=$3 secret i
+	secret=whsec_$(head -c 32 /dev/urandom | base64)
+	HOOKRELAY_API=$create HOOKRELAY_KEY=$admin_key "$hr" endpoints create --url "http://127.0.0.1:$rport/hook" \
+		--scheme standard --secret "$secret" --event-type 'container.*' >"$work/endpoint" 2>&1 ||
+		die "endpoints create: $(cat "$work/endpoint")"
+	printf '{"id":"evt_container_%d","check":"signed in a container","n":1.0}' "$n" |
+		HOOKRELAY_API=$send HOOKRELAY_KEY=$admin_key "$hr" events send --type container.test >"$work/event" 2>&1 ||
+		die "events send: $(cat "$work/event")"
+	for ((i = 0; ; i++)); do
+		[ -e "$work/$n.body" ] && break
+		[ "$i" -lt 150 ] || die "no delivery $n at the receiver after 30s: $(cat "$work/receiver.log")"
+		sleep 0.2
+	done
+	local args=() line
+	while IFS= read -r line; do
+		case "${line,,}" in webhook-*) args+=(--header "$line") ;; esac
+	done <"$work/$n.headers"
+	[ "${#args[@]}" -eq 6 ] || die "want webhook-id, -timestamp and -signature headers, got: $(cat "$work/$n.headers")"
+	"$hr" verify --scheme standard --secret "$secret" "${args[@]}" <"$work/$n.body" >/dev/null ||
+		die "delivery $n: the signature does not verify"
+	grep -q "\"evt_container_$n\"" "$work/$n.body" || die "delivery $n is not the event: $(cat "$work/$n.body")"
+	# A control: another secret, or a body changed by one byte, must not verify.
+	if "$hr" verify --scheme standard --secret "whsec_$(head -c 32 /dev/urandom | base64)" "${args[@]}" <"$work/$n.body" 2>/dev/null ||
+		sed 's/container/kontainer/' "$work/$n.body" | "$hr" verify --scheme standard --secret "$secret" "${args[@]}" 2>/dev/null; then
+		die "verify accepted a wrong secret or a changed body"
+	fi
+	log "delivery $n arrived signed and verified"
+}
+
+# One node on SQLite in a volume, as the image runs by default.
+podman volume create --label hookrelay-test-pid=$$ "$volume" >/dev/null
+port=$(free_port)
+run_node "$name" "$port" -v "$volume:/data"
+deliver "http://127.0.0.1:$port" "http://127.0.0.1:$port" 1
 # The database and the key files went to the volume, owned by the image's user.
 mnt=$(podman volume inspect --format '{{.Mountpoint}}' "$volume")
 for f in hookrelay.db secret.key session.key; do
 	[ "$(stat -c %u "$mnt/$f" 2>/dev/null)" = 65532 ] || die "/data/$f is missing or not owned by 65532"
 done
-log "ok: image $image, healthy, delivery to the host verified ($((SECONDS - start))s in all)"
+
+# Two nodes sharing PostgreSQL, as compose and the Helm chart run it, when
+# there is a server (scripts/test.sh starts one): the same keys, no volume,
+# an endpoint made through one node and an event sent through the other.
+if [ -n "${HOOKRELAY_TEST_POSTGRES_URL:-}" ]; then
+	command -v psql >/dev/null 2>&1 || die "HOOKRELAY_TEST_POSTGRES_URL is set but psql is missing"
+	pg_db=hookrelay_container_$$
+	psql "$HOOKRELAY_TEST_POSTGRES_URL" -qc "CREATE DATABASE $pg_db" >/dev/null
+	pg_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' \
+		"$HOOKRELAY_TEST_POSTGRES_URL" "$pg_db")
+	keys=(-e HOOKRELAY_DATABASE_URL="$pg_url"
+		-e HOOKRELAY_SECRET_KEY="$(head -c 32 /dev/urandom | base64)"
+		-e HOOKRELAY_SESSION_KEY="$(head -c 32 /dev/urandom | base64)")
+	p1=$(free_port)
+	run_node "$name-pg1" "$p1" "${keys[@]}"
+	p2=$(free_port)
+	run_node "$name-pg2" "$p2" "${keys[@]}"
+	deliver "http://127.0.0.1:$p1" "http://127.0.0.1:$p2" 2
+else
+	log "HOOKRELAY_TEST_POSTGRES_URL is not set: no run on PostgreSQL (scripts/test.sh sets it)"
+fi
+log "ok: image $image ($((SECONDS - start))s in all)"
