@@ -203,6 +203,23 @@ mnt=$(podman volume inspect --format '{{.Mountpoint}}' "$volume")
 for f in hookrelay.db secret.key session.key; do
 	[ "$(stat -c %u "$mnt/$f" 2>/dev/null)" = 65532 ] || die "/data/$f is missing or not owned by 65532"
 done
+# SIGTERM (podman stop) shuts serve down cleanly, well within the timeout,
+# and a new container on the same volume has the endpoint and its secret.
+stop_start=$SECONDS
+podman stop -t 20 "$name" >/dev/null 2>&1 || die "podman stop $name failed"
+code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+[ "$code" = 0 ] || die "serve exited $code on SIGTERM, not 0"
+log "stopped cleanly on SIGTERM in $((SECONDS - stop_start))s"
+podman rm "$name" >/dev/null 2>&1
+port=$(free_port)
+run_node "$name-again" "$port" -v "$volume:/data"
+HOOKRELAY_API=http://127.0.0.1:$port HOOKRELAY_KEY=$admin_key "$hr" endpoints list --json >"$work/endpoints" ||
+	die "endpoints list after the restart failed"
+grep -q "127.0.0.1:$rport/hook" "$work/endpoints" || die "the endpoint is gone after the restart: $(cat "$work/endpoints")"
+HOOKRELAY_API=http://127.0.0.1:$port HOOKRELAY_KEY=$admin_key "$hr" endpoints reveal-secret \
+	"$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print((d["data"] if isinstance(d, dict) else d)[0]["id"])' "$work/endpoints")" \
+	>"$work/reveal" 2>&1 || die "reveal-secret after the restart: $(cat "$work/reveal")"
+podman rm -f -v -t 5 "$name-again" >/dev/null 2>&1
 
 # Two nodes sharing PostgreSQL, as compose and the Helm chart run it, when
 # there is a server (scripts/test.sh starts one): the same keys, no volume,
