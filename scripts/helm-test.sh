@@ -18,7 +18,7 @@ tools=deploy/helm/tools
 chart=deploy/helm/hookrelay
 
 if [ -z "${HELM:-}" ]; then
-	cache=${HOOKRELAY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hookrelay}
+	cache=${HOOKRELAY_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/hookrelay}
 	HELM=$cache/helm-$(sha256sum "$tools/go.sum" "$tools/go.mod" | sha256sum | cut -c1-16)
 	if [ ! -x "$HELM" ]; then
 		log "building helm from $tools/go.mod (cached as $HELM)"
