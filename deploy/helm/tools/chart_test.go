@@ -309,6 +309,10 @@ func TestChartRefuses(t *testing.T) {
 		{"not postgres", []string{"database.url=mysql://db/h"}, "postgres:// or postgresql://"},
 		{"no replicas", []string{"replicaCount=0"}, "at least 1"},
 		{"service monitor without metrics", []string{"metrics.enabled=false", "metrics.serviceMonitor.enabled=true"}, "needs metrics.enabled"},
+		// values.schema.json
+		{"misspelt keys setting", []string{"keys.existingSecrets=k"}, "additional properties 'existingSecrets' not allowed"},
+		{"unknown log format", []string{"config.logFormat=xml"}, "value must be one of"},
+		{"replicas not a number", []string{"replicaCount=three"}, "/replicaCount"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
