@@ -15,7 +15,8 @@
 # The container shares the host's network (--network host), so that the
 # API and the receiver are both on 127.0.0.1 and nothing else is reached;
 # it listens on a free port instead of the image's 0.0.0.0:8080, which
-# another program may hold. It runs as the image's user with a read-only
+# another program may hold (a restart on the same volume uses 0.0.0.0:8080
+# in a network of its own with loopback only). It runs as the image's user with a read-only
 # root file system, no capabilities and no-new-privileges, as in the Helm
 # chart.
 set -euo pipefail
@@ -125,15 +126,21 @@ for ((i = 0; i < 50; i++)); do [ -s "$work/receiver.port" ] && break; sleep 0.1;
 rport=$(cat "$work/receiver.port")
 
 # run_node NAME PORT [podman run arguments...] starts serve in a container
-# that listens on 127.0.0.1:PORT, as the image's user, and waits until the
-# image's own HEALTHCHECK (run in the container) passes.
+# that listens on 127.0.0.1:PORT of the host's network, as the image's
+# user, and waits until the image's own HEALTHCHECK (run in the container)
+# passes. PORT "-" leaves the image's address, 0.0.0.0:8080, in a network
+# of the container's own with nothing but loopback (--network none).
 run_node() {
-	local c=$1 port=$2
+	local c=$1 port=$2 net
 	shift 2
 	containers+=("$c")
-	"${podman[@]}" run -d --name "$c" --label hookrelay-test-pid=$$ --network host \
+	if [ "$port" = - ]; then
+		net=(--network none)
+	else
+		net=(--network host -e HOOKRELAY_ADDR="127.0.0.1:$port")
+	fi
+	"${podman[@]}" run -d --name "$c" --label hookrelay-test-pid=$$ "${net[@]}" \
 		--read-only --cap-drop ALL --security-opt no-new-privileges \
-		-e HOOKRELAY_ADDR="127.0.0.1:$port" \
 		-e HOOKRELAY_ADMIN_KEY="$admin_key" \
 		-e HOOKRELAY_ALLOW_PRIVATE_NETWORKS=true \
 		-e HOOKRELAY_RETRY_SCHEDULE=1s,1s,1s \
@@ -150,7 +157,11 @@ run_node() {
 		sleep 0.2
 	done
 	local health
-	health=$("$hr" healthcheck --url "http://127.0.0.1:$port/healthz")
+	if [ "$port" = - ]; then
+		health=$(podman exec "$c" /hookrelay healthcheck)
+	else
+		health=$("$hr" healthcheck --url "http://127.0.0.1:$port/healthz")
+	fi
 	case "$health" in *'"status":"ok"'*) ;; *) die "$c: unexpected /healthz: $health" ;; esac
 	# The process as the host sees it: real, effective, saved and file uid.
 	local pid uids
@@ -211,14 +222,16 @@ code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || die "serve exited $code on SIGTERM, not 0"
 log "stopped cleanly on SIGTERM in $((SECONDS - stop_start))s"
 podman rm "$name" >/dev/null 2>&1
-port=$(free_port)
-run_node "$name-again" "$port" -v "$volume:/data"
-HOOKRELAY_API=http://127.0.0.1:$port HOOKRELAY_KEY=$admin_key "$hr" endpoints list --json >"$work/endpoints" ||
+# This time on the image's own address, 0.0.0.0:8080, with no network but
+# the container's loopback; the CLI in the image asks the API there.
+run_node "$name-again" - -v "$volume:/data"
+podman exec -e HOOKRELAY_KEY="$admin_key" "$name-again" /hookrelay endpoints list --json >"$work/endpoints" ||
 	die "endpoints list after the restart failed"
 grep -q "127.0.0.1:$rport/hook" "$work/endpoints" || die "the endpoint is gone after the restart: $(cat "$work/endpoints")"
-HOOKRELAY_API=http://127.0.0.1:$port HOOKRELAY_KEY=$admin_key "$hr" endpoints reveal-secret \
-	"$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print((d["data"] if isinstance(d, dict) else d)[0]["id"])' "$work/endpoints")" \
-	>"$work/reveal" 2>&1 || die "reveal-secret after the restart: $(cat "$work/reveal")"
+id=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print((d["data"] if isinstance(d, dict) else d)[0]["id"])' "$work/endpoints")
+podman exec -e HOOKRELAY_KEY="$admin_key" "$name-again" /hookrelay endpoints reveal-secret "$id" >"$work/reveal" 2>&1 ||
+	die "reveal-secret after the restart: $(cat "$work/reveal")"
+grep -q whsec_ "$work/reveal" || die "reveal-secret after the restart shows no secret: $(cat "$work/reveal")"
 podman rm -f -v -t 5 "$name-again" >/dev/null 2>&1
 
 # Two nodes sharing PostgreSQL, as compose and the Helm chart run it, when
