@@ -8,6 +8,7 @@
 #   scripts/image.sh                      # tags hookrelay:VERSION and hookrelay:latest
 #   IMAGE=registry.example/hookrelay scripts/image.sh
 #   PODMAN="podman --runtime runc" scripts/image.sh
+#   PODMAN=docker scripts/image.sh        # (untested here: no Docker engine)
 #
 # Prints the image reference it built on stdout.
 set -euo pipefail
@@ -31,6 +32,9 @@ chmod 1777 "$ctx/tmp"
 
 # The tag is VERSION with what a tag may not hold replaced.
 tag=$(printf '%s' "$version" | tr -c 'A-Za-z0-9_.-' '-' | cut -c1-128)
-$podman build --quiet --format docker --build-arg "VERSION=$version" \
+# docker build keeps the HEALTHCHECK anyway and has no --format.
+format=(--format docker)
+case "${podman%% *}" in *docker) format=() ;; esac
+$podman build --quiet "${format[@]}" --build-arg "VERSION=$version" \
 	-t "$image:$tag" -t "$image:latest" -f Containerfile "$ctx" >&2
 echo "$image:$tag"
