@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -579,6 +580,32 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+func TestScopedKeysAndTenantTokens(t *testing.T) {
+	t.Parallel()
+	c, ts, _ := setup(t, nil, func(cfg *api.Config) { cfg.TokenKey = bytes.Repeat([]byte{9}, 32) })
+	ctx := t.Context()
+	acme := "acme"
+	k, err := c.CreateScopedAPIKey(ctx, &client.KeyParams{Name: "acme", Tenant: &acme, Scopes: []string{"endpoints:read", "keys:write"}})
+	if err != nil || k.Tenant == nil || *k.Tenant != "acme" || strings.Join(k.Scopes, ",") != "endpoints:read,keys:write" {
+		t.Fatalf("create scoped key: %+v, %v", k, err)
+	}
+	ca := client.New(ts.URL, k.Key)
+	if _, err := ca.CreateScopedAPIKey(ctx, &client.KeyParams{Scopes: []string{"admin"}}); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("minting admin from a limited key: %v", err)
+	}
+	tok, err := ca.CreateTenantToken(ctx, &client.KeyParams{Scopes: []string{"endpoints:read"}, TTL: time.Minute})
+	if err != nil || tok.Tenant != "acme" || !strings.HasPrefix(tok.Token, "hrt_") {
+		t.Fatalf("create tenant token: %+v, %v", tok, err)
+	}
+	ct := client.New(ts.URL, tok.Token)
+	if _, err := ct.ListEndpoints(ctx, nil); err != nil {
+		t.Errorf("list endpoints with the token: %v", err)
+	}
+	if _, err := ct.ListAPIKeys(ctx); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("list keys with an endpoints:read token: %v", err)
+	}
+}
+
 // minter mints fixed portal links.
 type minter struct{}
 
@@ -636,5 +663,32 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if string(b) != docs.OpenAPIYAML {
 		t.Errorf("OpenAPI: %d bytes, not docs/openapi.yaml's %d", len(b), len(docs.OpenAPIYAML))
+	}
+}
+
+// TestEndpointSettings: the delivery settings go through the client both
+// ways, masked on the way back, and a nil schedule goes back to the
+// server's.
+func TestEndpointSettings(t *testing.T) {
+	t.Parallel()
+	c, _, _ := setup(t, nil, nil)
+	ctx := t.Context()
+	ep, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:9/hook",
+		Headers:              map[string]string{"X-Api-Key": "sk_live_client_secret_0042"},
+		Auth:                 &client.ReceiverAuth{Type: "bearer", Token: "client-bearer-token-0043"},
+		TimeoutSeconds:       3,
+		RetryScheduleSeconds: new([]float64{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Headers["X-Api-Key"] != "****0042" || ep.Auth.Token != "****0043" || ep.TimeoutSeconds != 3 ||
+		ep.RetryScheduleSeconds == nil || len(ep.RetryScheduleSeconds) != 0 {
+		t.Fatalf("created: %+v %+v", ep, ep.Auth)
+	}
+	up, err := c.UpdateEndpoint(ctx, ep.ID, &client.UpdateEndpointParams{Auth: &client.ReceiverAuth{},
+		RetryScheduleSeconds: new([]float64(nil))})
+	if err != nil || up.Auth != nil || up.RetryScheduleSeconds != nil || up.Headers["X-Api-Key"] != "****0042" {
+		t.Fatalf("updated: %+v, %v", up, err)
 	}
 }

@@ -24,7 +24,9 @@ type Endpoint struct {
 	// EventTypes filters the events delivered ("invoice.*" matches a
 	// prefix); empty: every type.
 	EventTypes []string `json:"event_types"`
-	Disabled   bool     `json:"disabled"`
+	// Filter is the payload filter, as written; JSON null when none.
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Disabled bool            `json:"disabled"`
 	// DisabledReason is "manual", or why the service disabled it.
 	DisabledReason string  `json:"disabled_reason,omitempty"`
 	FIFO           bool    `json:"fifo"`
@@ -42,6 +44,15 @@ type Endpoint struct {
 	Secret    string    `json:"secret,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Headers, Auth and ClientTLS are the delivery settings, their
+	// secrets masked ("****" and at most the last 4 characters).
+	Headers   map[string]string `json:"headers,omitempty"`
+	Auth      *ReceiverAuth     `json:"auth,omitempty"`
+	ClientTLS *ClientTLS        `json:"client_tls,omitempty"`
+	// TimeoutSeconds is 0 for the server's request timeout.
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	// RetryScheduleSeconds is nil for the server's retry schedule.
+	RetryScheduleSeconds []float64 `json:"retry_schedule_seconds"`
 	// Raw is the endpoint's JSON as the server sent it.
 	Raw json.RawMessage `json:"-"`
 }
@@ -69,13 +80,51 @@ type CreateEndpointParams struct {
 	Scheme       string          `json:"scheme,omitempty"`
 	CustomScheme json.RawMessage `json:"custom_scheme,omitempty"`
 	EventTypes   []string        `json:"event_types,omitempty"`
-	Tenant       string          `json:"tenant,omitempty"`
-	Description  string          `json:"description,omitempty"`
-	Disabled     bool            `json:"disabled,omitempty"`
-	FIFO         bool            `json:"fifo,omitempty"`
-	RateLimit    float64         `json:"rate_limit,omitempty"`
+	// Filter is a payload filter: only events whose payload matches it
+	// are delivered, such as {"amount": {"$gte": 1000}} (see the API's
+	// PayloadFilter).
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Tenant      string          `json:"tenant,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Disabled    bool            `json:"disabled,omitempty"`
+	FIFO        bool            `json:"fifo,omitempty"`
+	RateLimit   float64         `json:"rate_limit,omitempty"`
 	// TraceContext asks for the W3C traceparent header on deliveries.
 	TraceContext bool `json:"trace_context,omitempty"`
+	// Headers are static headers sent with every delivery.
+	Headers   map[string]string `json:"headers,omitempty"`
+	Auth      *ReceiverAuth     `json:"auth,omitempty"`
+	ClientTLS *ClientTLS        `json:"client_tls,omitempty"`
+	// TimeoutSeconds is the endpoint's request timeout; 0: the server's.
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	// RetryScheduleSeconds are the delays after attempts 1, 2, ...; nil:
+	// the server's schedule, new([]float64{}): no retries.
+	RetryScheduleSeconds *[]float64 `json:"retry_schedule_seconds,omitempty"`
+}
+
+// ReceiverAuth is how deliveries authenticate to an endpoint's receiver:
+// Type "basic" (Username, Password), "bearer" (Token) or "oauth2" (a
+// client-credentials token from TokenURL). In an Endpoint the secrets are
+// masked; in an update, a zero ReceiverAuth removes it.
+type ReceiverAuth struct {
+	Type         string   `json:"type,omitempty"`
+	Username     string   `json:"username,omitempty"`
+	Password     string   `json:"password,omitempty"`
+	Token        string   `json:"token,omitempty"`
+	TokenURL     string   `json:"token_url,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Audience     string   `json:"audience,omitempty"`
+}
+
+// ClientTLS is an endpoint's client certificate and key for mutual TLS
+// and the CA bundle it trusts, PEM. In an Endpoint the key is masked; in
+// an update, a zero ClientTLS removes them.
+type ClientTLS struct {
+	CertPEM string `json:"cert_pem,omitempty"`
+	KeyPEM  string `json:"key_pem,omitempty"`
+	CAPEM   string `json:"ca_pem,omitempty"`
 }
 
 // CreateEndpoint creates an endpoint. Its answer is the only one holding
@@ -131,13 +180,25 @@ type UpdateEndpointParams struct {
 	Scheme       *string         `json:"scheme,omitempty"`
 	CustomScheme json.RawMessage `json:"custom_scheme,omitempty"`
 	// EventTypes replaces the filter; new([]string{}) delivers every type.
-	EventTypes  *[]string `json:"event_types,omitempty"`
-	Description *string   `json:"description,omitempty"`
-	Disabled    *bool     `json:"disabled,omitempty"`
-	FIFO        *bool     `json:"fifo,omitempty"`
-	RateLimit   *float64  `json:"rate_limit,omitempty"`
+	EventTypes *[]string `json:"event_types,omitempty"`
+	// Filter replaces the payload filter; json.RawMessage("null") removes
+	// it.
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Description *string         `json:"description,omitempty"`
+	Disabled    *bool           `json:"disabled,omitempty"`
+	FIFO        *bool           `json:"fifo,omitempty"`
+	RateLimit   *float64        `json:"rate_limit,omitempty"`
 	// TraceContext turns the traceparent header of deliveries on or off.
 	TraceContext *bool `json:"trace_context,omitempty"`
+	// Headers replaces every static header; new(map[string]string{})
+	// removes them.
+	Headers        *map[string]string `json:"headers,omitempty"`
+	Auth           *ReceiverAuth      `json:"auth,omitempty"`
+	ClientTLS      *ClientTLS         `json:"client_tls,omitempty"`
+	TimeoutSeconds *float64           `json:"timeout_seconds,omitempty"`
+	// RetryScheduleSeconds replaces the retry schedule; a pointer to a nil
+	// slice goes back to the server's.
+	RetryScheduleSeconds *[]float64 `json:"retry_schedule_seconds,omitempty"`
 }
 
 // UpdateEndpoint changes the fields p sets and returns the endpoint as it
@@ -208,3 +269,27 @@ func (c *Client) ReplayFailed(ctx context.Context, endpointID string, since time
 	}{since}
 	return call[Replayed](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", endpointID, "/replay")}, in)
 }
+
+// TestFilter reports whether payload, a JSON value, matches the payload
+// filter of endpoint id, or filter instead when it is not nil (to try a
+// filter before saving it). An endpoint without a filter matches every
+// JSON payload. An invalid filter or payload is an ErrValidation naming
+// the JSON path of the fault.
+func (c *Client) TestFilter(ctx context.Context, id string, payload, filter json.RawMessage) (bool, error) {
+	body := struct {
+		Payload json.RawMessage `json:"payload"`
+		Filter  json.RawMessage `json:"filter,omitempty"`
+	}{payload, filter}
+	out, err := call[filterResult](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", id, "/test-filter"), retry: true}, &body)
+	if err != nil {
+		return false, err
+	}
+	return out.Matches, nil
+}
+
+// filterResult is the answer of test-filter.
+type filterResult struct {
+	Matches bool `json:"matches"`
+}
+
+func (r *filterResult) setRaw(json.RawMessage) {}

@@ -141,3 +141,28 @@ func ExampleError() {
 	// 404 not_found
 	// true
 }
+
+func ExampleClient_TestFilter() {
+	ts := exampleServer()
+	defer ts.Close()
+	ctx := context.Background()
+	c := client.New(ts.URL, ts.Key)
+	ep, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{
+		URL:    "http://127.0.0.1:9/hooks",
+		Filter: json.RawMessage(`{"amount": {"$gt": 12345678901234567890}}`),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Numbers compare exactly, beyond float64's precision.
+	for _, p := range []string{`{"amount": 12345678901234567891}`, `{"amount": 12345678901234567890.0}`} {
+		ok, err := c.TestFilter(ctx, ep.ID, json.RawMessage(p), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ok)
+	}
+	// Output:
+	// true
+	// false
+}

@@ -15,7 +15,11 @@ type APIKey struct {
 	// Prefix is the key's first characters, to recognize it by.
 	Prefix string `json:"prefix"`
 	// Key is the key itself, set only in the answer that created it.
-	Key        string          `json:"key,omitempty"`
+	Key string `json:"key,omitempty"`
+	// Tenant is the only tenant the key sees; nil for every tenant.
+	Tenant *string `json:"tenant"`
+	// Scopes say what the key may do (docs/access.md); "admin" holds all.
+	Scopes     []string        `json:"scopes"`
 	CreatedAt  time.Time       `json:"created_at"`
 	LastUsedAt *time.Time      `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time      `json:"revoked_at,omitempty"`
@@ -31,6 +35,57 @@ func (c *Client) CreateAPIKey(ctx context.Context, name string) (*APIKey, error)
 		Name string `json:"name"`
 	}{name}
 	return call[APIKey](ctx, c, request{method: http.MethodPost, path: "/api/v1/keys"}, in)
+}
+
+// KeyParams are the settings of a new key (CreateScopedAPIKey) or tenant
+// token (CreateTenantToken).
+type KeyParams struct {
+	// Name names a key; tokens have none.
+	Name string
+	// Tenant binds the credential to one tenant; nil: every tenant for a
+	// key (or the caller's own tenant, if it has one). A token needs one
+	// unless the caller has a tenant.
+	Tenant *string
+	// Scopes; empty means admin. A caller mints only scopes it holds.
+	Scopes []string
+	// TTL is a token's lifetime, in whole seconds, at most 24 h; 0: the
+	// server's default, an hour. Keys do not expire.
+	TTL time.Duration
+}
+
+// CreateScopedAPIKey creates an API key bound to p's tenant and scopes.
+// A caller without the scopes, or bound to another tenant, gets
+// ErrForbidden.
+func (c *Client) CreateScopedAPIKey(ctx context.Context, p *KeyParams) (*APIKey, error) {
+	in := struct {
+		Name   string   `json:"name"`
+		Tenant *string  `json:"tenant,omitempty"`
+		Scopes []string `json:"scopes,omitempty"`
+	}{p.Name, p.Tenant, p.Scopes}
+	return call[APIKey](ctx, c, request{method: http.MethodPost, path: "/api/v1/keys"}, in)
+}
+
+// A TenantToken is a short-lived bearer token for one tenant: pass Token
+// to New as the key.
+type TenantToken struct {
+	Token     string          `json:"token"`
+	Tenant    string          `json:"tenant"`
+	Scopes    []string        `json:"scopes"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Raw       json.RawMessage `json:"-"`
+}
+
+func (t *TenantToken) setRaw(b json.RawMessage) { t.Raw = b }
+
+// CreateTenantToken mints a tenant token with p's tenant, scopes and TTL.
+// It works until it expires, or until the caller's key is revoked.
+func (c *Client) CreateTenantToken(ctx context.Context, p *KeyParams) (*TenantToken, error) {
+	in := struct {
+		Tenant     *string  `json:"tenant,omitempty"`
+		Scopes     []string `json:"scopes,omitempty"`
+		TTLSeconds int64    `json:"ttl_seconds,omitempty"`
+	}{p.Tenant, p.Scopes, int64(p.TTL / time.Second)}
+	return call[TenantToken](ctx, c, request{method: http.MethodPost, path: "/api/v1/tenant-tokens"}, in)
 }
 
 // ListAPIKeys returns every API key, revoked ones included, in one page.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole hookrelay test suite on a fresh machine: installs what the
 # tests need when it is missing, then gofmt, go vet and go test -race (with a
-# throwaway PostgreSQL server for the Postgres store, see scripts/pg.sh).
+# throwaway PostgreSQL server for the Postgres store, see scripts/pg.sh),
+# then the deployment tests: scripts/container-test.sh, helm-test.sh and
+# systemd-test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,3 +45,12 @@ if [ -z "${HOOKRELAY_TEST_POSTGRES_URL:-}" ]; then
 	export HOOKRELAY_TEST_POSTGRES_URL
 fi
 go test -race -count=1 -timeout 30m "$@" ./...
+
+# Deployment: the container image run for real (podman), the Helm chart
+# (helm built from the Go module proxy) and the systemd unit. Each installs
+# what it needs and prints its time.
+for t in container-test helm-test systemd-test; do
+	start=$SECONDS
+	APT_UPDATED=${APT_UPDATED:-} bash "scripts/$t.sh"
+	echo "$t.sh: $((SECONDS - start))s"
+done

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookrelay/hookrelay/client"
 )
@@ -19,6 +22,57 @@ func endpointState(ep *client.Endpoint) string {
 		return "disabled (" + ep.DisabledReason + ")"
 	}
 	return "enabled"
+}
+
+// endpointFilter returns ep's payload filter as written, "-" for none.
+func endpointFilter(ep *client.Endpoint) string {
+	if len(ep.Filter) == 0 || string(ep.Filter) == "null" {
+		return "-"
+	}
+	return string(ep.Filter)
+}
+
+// endpointSettingsRows are the name-value lines of ep's delivery
+// settings, their secrets masked by the server.
+func endpointSettingsRows(ep *client.Endpoint) [][]string {
+	var rows [][]string
+	for _, k := range slices.Sorted(maps.Keys(ep.Headers)) {
+		rows = append(rows, []string{"header " + k, ep.Headers[k]})
+	}
+	if a := ep.Auth; a != nil {
+		v := a.Type
+		switch a.Type {
+		case "basic":
+			v += " (user " + a.Username + ")"
+		case "oauth2":
+			v += " (client " + a.ClientID + " at " + a.TokenURL + ")"
+		}
+		rows = append(rows, []string{"auth", v})
+	}
+	if t := ep.ClientTLS; t != nil {
+		v := "CA bundle only"
+		if t.CertPEM != "" {
+			v = "client certificate"
+			if t.CAPEM != "" {
+				v += " and CA bundle"
+			}
+		}
+		rows = append(rows, []string{"tls", v})
+	}
+	timeout := "server's"
+	if ep.TimeoutSeconds > 0 {
+		timeout = (time.Duration(ep.TimeoutSeconds * float64(time.Second))).String()
+	}
+	rows = append(rows, []string{"timeout", timeout})
+	sched := "server's"
+	if ep.RetryScheduleSeconds != nil {
+		parts := make([]string, len(ep.RetryScheduleSeconds))
+		for i, s := range ep.RetryScheduleSeconds {
+			parts[i] = (time.Duration(s * float64(time.Second))).String()
+		}
+		sched = orDash(strings.Join(parts, ","))
+	}
+	return append(rows, []string{"retry schedule", sched})
 }
 
 // endpointEventTypes returns ep's event filter, "*" for every type.
@@ -37,32 +91,45 @@ var endpointCommands = map[string]subcommand{
 	"delete":        {"delete an endpoint, canceling its pending deliveries", runEndpointsDelete},
 	"rotate-secret": {"make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
 	"reveal-secret": {"print an endpoint's current secrets", runEndpointsReveal},
+	"test-filter":   {"tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
 }
 
 func runEndpoints(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "endpoints", endpointCommands,
-		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret"}, args)
+		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter"}, args)
 }
 
 // endpointFields are the flags create and update share.
 type endpointFields struct {
-	url, scheme, customScheme, secret, secretFile, tenant, description string
-	eventTypes                                                         stringList
-	fifo, traceContext                                                 bool
-	rateLimit                                                          float64
+	url, scheme, customScheme, secret, secretFile, tenant, description, filter string
+	eventTypes                                                                 stringList
+	fifo, traceContext                                                         bool
+	rateLimit                                                                  float64
+	settings                                                                   settingsFlags
 }
 
-func (f *endpointFields) define(fs *flag.FlagSet) {
+// Which delivery settings flags endpointFields.define adds.
+const (
+	noSettings     = iota // a source's destinations
+	createSettings        // endpoints create
+	updateSettings        // endpoints update: also the flags that clear
+)
+
+func (f *endpointFields) define(fs *flag.FlagSet, settings int) {
 	fs.StringVar(&f.url, "url", "", "URL that receives the webhooks")
 	fs.StringVar(&f.scheme, "scheme", "", "signature scheme: standard (default), github, stripe, shopify, slack, plextrac, teak, or custom")
 	fs.StringVar(&f.customScheme, "custom-scheme", "", "custom scheme as JSON, or @FILE to read it from FILE (implies --scheme custom)")
 	fs.StringVar(&f.secret, "secret", "", "signing secret (default: generated for the scheme)")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the signing secret")
 	fs.Var(&f.eventTypes, "event-type", "event type to receive, repeatable; \"invoice.*\" matches a prefix (default: all)")
+	fs.StringVar(&f.filter, "filter", "", `payload filter as JSON, or @FILE to read it from FILE, such as '{"amount": {"$gte": 100}}'; on update, "" or null removes it`)
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.BoolVar(&f.fifo, "fifo", false, "deliver strictly one at a time in event order")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "at most this many deliveries per second (0: no limit)")
 	fs.BoolVar(&f.traceContext, "trace-context", false, "send the W3C traceparent header of the delivery's trace to the endpoint")
+	if settings != noSettings {
+		f.settings.define(fs, settings == updateSettings)
+	}
 }
 
 // customScheme returns the JSON of --custom-scheme, read from a file for
@@ -112,6 +179,22 @@ func (f *endpointFields) create(e *env) (*client.CreateEndpointParams, error) {
 	if p.Secret, err = secretFromFlags(e, f.secret, f.secretFile, true, true); err != nil {
 		return nil, err
 	}
+	if f.filter != "" {
+		if p.Filter, err = jsonFlag("--filter", f.filter); err != nil {
+			return nil, err
+		}
+	}
+	v, err := f.settings.values(nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.headers != nil {
+		p.Headers = *v.headers
+	}
+	p.Auth, p.ClientTLS, p.RetryScheduleSeconds = v.auth, v.tls, v.schedule
+	if v.timeout != nil {
+		p.TimeoutSeconds = *v.timeout
+	}
 	return p, nil
 }
 
@@ -143,6 +226,13 @@ func (f *endpointFields) update(e *env, set map[string]bool) (*client.UpdateEndp
 	if secret != "" {
 		p.Secret = &secret
 	}
+	if set["filter"] {
+		raw, err := jsonFlag("--filter", f.filter)
+		if err != nil {
+			return nil, err
+		}
+		p.Filter = raw
+	}
 	if set["event-type"] && len(f.eventTypes) > 0 {
 		p.EventTypes = new([]string(f.eventTypes))
 	}
@@ -158,7 +248,32 @@ func (f *endpointFields) update(e *env, set map[string]bool) (*client.UpdateEndp
 	if set["trace-context"] {
 		p.TraceContext = &f.traceContext
 	}
+	v, err := f.settings.values(set)
+	if err != nil {
+		return nil, err
+	}
+	p.Headers, p.Auth, p.ClientTLS = v.headers, v.auth, v.tls
+	p.TimeoutSeconds, p.RetryScheduleSeconds = v.timeout, v.schedule
 	return p, nil
+}
+
+// jsonFlag returns the JSON of a flag's value: the value itself, or the
+// contents of FILE for @FILE; JSON null for "".
+func jsonFlag(name, v string) (json.RawMessage, error) {
+	raw := []byte(v)
+	if file, ok := strings.CutPrefix(v, "@"); ok {
+		var err error
+		if raw, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	if !json.Valid(raw) {
+		return nil, usagef("%s is not valid JSON", name)
+	}
+	return json.RawMessage(raw), nil
 }
 
 // secretFromFlags returns the secret of --secret or --secret-file (each
@@ -183,7 +298,7 @@ func secretFromFlags(e *env, secret, file string, useSecret, useFile bool) (stri
 func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("endpoints create", e.stderr)
 	var f endpointFields
-	f.define(fs)
+	f.define(fs, createSettings)
 	fs.StringVar(&f.tenant, "tenant", "", "tenant: the endpoint receives only this tenant's events")
 	disabled := fs.Bool("disabled", false, "create it disabled")
 	cf := addClientFlags(fs)
@@ -228,6 +343,7 @@ func printEndpoint(w io.Writer, ep *client.Endpoint) error {
 		{"scheme", ep.Scheme},
 		{"tenant", orDash(ep.Tenant)},
 		{"event types", endpointEventTypes(ep)},
+		{"filter", endpointFilter(ep)},
 		{"state", endpointState(ep)},
 		{"fifo", strconv.FormatBool(ep.FIFO)},
 		{"rate limit", strconv.FormatFloat(ep.RateLimit, 'g', -1, 64)},
@@ -237,6 +353,7 @@ func printEndpoint(w io.Writer, ep *client.Endpoint) error {
 		{"created", fmtTime(&ep.CreatedAt)},
 		{"updated", fmtTime(&ep.UpdatedAt)},
 	}
+	rows = append(rows, endpointSettingsRows(ep)...)
 	for i, s := range ep.Secrets {
 		v := "created " + fmtTime(&s.CreatedAt)
 		if s.ExpiresAt != nil {
@@ -436,7 +553,7 @@ func runEndpointsRotate(ctx context.Context, e *env, args []string) error {
 func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 	return endpointByID(ctx, e, "update", args, func(fs *flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		var f endpointFields
-		f.define(fs)
+		f.define(fs, updateSettings)
 		allTypes := fs.Bool("all-event-types", false, "receive every event type (clears the filter)")
 		disable := fs.Bool("disable", false, "disable the endpoint")
 		enable := fs.Bool("enable", false, "enable the endpoint")
@@ -467,4 +584,51 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 			return c.UpdateEndpoint(ctx, id, p)
 		}
 	})
+}
+
+func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("endpoints test-filter", e.stderr)
+	payload := fs.String("payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
+	try := fs.String("filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "endpoint ID"); err != nil {
+		return err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	var payloadJSON, filterJSON json.RawMessage
+	if *payload == "" || *payload == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return fmt.Errorf("read the payload: %w", err)
+		}
+		*payload = string(b)
+	}
+	if payloadJSON, err = jsonFlag("--payload", *payload); err != nil {
+		return err
+	}
+	if *try != "" {
+		if filterJSON, err = jsonFlag("--filter", *try); err != nil {
+			return err
+		}
+	}
+	matches, err := c.TestFilter(ctx, pos[0], payloadJSON, filterJSON)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return writeJSONOut(e, map[string]bool{"matches": matches})
+	}
+	if matches {
+		fmt.Fprintln(e.stdout, "matches")
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "does not match")
+	return exitError{code: 1} // for scripts, as verify does
 }

@@ -10,9 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/client"
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
@@ -30,16 +35,20 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 
 // keyOut is an API key as the API returns it.
 type keyOut struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Prefix    string     `json:"prefix"`
-	Key       string     `json:"key,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Key        string     `json:"key,omitempty"`
+	Tenant     *string    `json:"tenant"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
 func toKeyOut(k *store.APIKey) keyOut {
-	return keyOut{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(), RevokedAt: k.RevokedAt}
+	return keyOut{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Tenant: k.Tenant, Scopes: store.KeyScopes(k.Scopes),
+		CreatedAt: k.CreatedAt.UTC(), LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
 }
 
 // keysFlags are the flags of every keys command: the API's, or --data to
@@ -95,14 +104,22 @@ func printKeys(w io.Writer, ks []keyOut) error {
 		if k.RevokedAt != nil {
 			state = "revoked " + fmtTime(k.RevokedAt)
 		}
-		rows[i] = []string{k.ID, orDash(k.Name), k.Prefix + "…", fmtTime(&k.CreatedAt), state}
+		tenant := "*"
+		if k.Tenant != nil {
+			tenant = strconv.Quote(*k.Tenant)
+		}
+		rows[i] = []string{k.ID, orDash(k.Name), k.Prefix + "…", tenant, strings.Join(k.Scopes, ","),
+			fmtTime(&k.CreatedAt), fmtTime(k.LastUsedAt), state}
 	}
-	return table(w, []string{"ID", "NAME", "PREFIX", "CREATED", "STATE"}, rows)
+	return table(w, []string{"ID", "NAME", "PREFIX", "TENANT", "SCOPES", "CREATED", "LAST USED", "STATE"}, rows)
 }
 
 func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("keys create", e.stderr)
 	name := fs.String("name", "", "name to recognize the key by")
+	tenant := fs.String("tenant", "", "bind the key to this tenant: it sees nothing of the others (default: every tenant)")
+	var scopes stringList
+	fs.Var(&scopes, "scope", "a scope of the key, repeatable: "+strings.Join(access.Names(access.Scopes), ", ")+" (default: admin)")
 	kf := addKeysFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -111,6 +128,16 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if err := wantArgs(pos); err != nil {
 		return err
 	}
+	parsed, err := access.Parse(scopes)
+	if err != nil {
+		return usagef("--scope: %v", err)
+	}
+	var tenantOf *string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "tenant" {
+			tenantOf = tenant
+		}
+	})
 	var out keyOut
 	if kf.data != "" {
 		err = kf.withStore(ctx, e, func(st store.Store) error {
@@ -118,6 +145,12 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return usagef("%v", err)
 			}
+			if tenantOf != nil {
+				if err := rules.CheckOwnTenant(*tenantOf); err != nil {
+					return usagef("--tenant: %v", err)
+				}
+			}
+			k.Tenant, k.Scopes = tenantOf, access.Names(parsed)
 			if err := st.CreateAPIKey(ctx, k); err != nil {
 				return fmt.Errorf("create api key: %w", err)
 			}
@@ -136,7 +169,7 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		k, err := c.CreateAPIKey(ctx, *name)
+		k, err := c.CreateScopedAPIKey(ctx, &client.KeyParams{Name: *name, Tenant: tenantOf, Scopes: access.Names(parsed)})
 		if err != nil {
 			return err
 		}
@@ -194,7 +227,8 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 			return printJSON(e.stdout, page.Raw)
 		}
 		for _, k := range page.Data {
-			out.Data = append(out.Data, keyOut{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt})
+			out.Data = append(out.Data, keyOut{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Tenant: k.Tenant, Scopes: k.Scopes,
+				CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
 		}
 	}
 	return printKeys(e.stdout, out.Data)

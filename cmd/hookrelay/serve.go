@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,10 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
 	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/leader"
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/storeopen"
@@ -63,13 +67,26 @@ type serveConfig struct {
 	LogLevel             slog.Level
 	RetrySchedule        durationList
 	RequestTimeout       time.Duration
-	DisableAfter         time.Duration
-	MaxPayloadBytes      int64
-	OperatorURL          string
-	OperatorSecret       string
-	OperatorSecretFile   string
-	OperatorScheme       string
-	InsecureCookies      bool
+	// MaxEndpointTimeout and MaxRetrySchedule bound what an endpoint may
+	// set as its own request timeout and retry schedule (its span).
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
+	// EgressProxy is an HTTP CONNECT proxy for every delivery; "" none.
+	EgressProxy        string
+	egressProxy        *url.URL
+	DisableAfter       time.Duration
+	MaxPayloadBytes    int64
+	OperatorURL        string
+	OperatorSecret     string
+	OperatorSecretFile string
+	OperatorScheme     string
+	InsecureCookies    bool
+	// PortalFrameAncestors are the origins that may frame the tenant
+	// portal (comma separated on the command line).
+	PortalFrameAncestors string
+	// Portal is the tenant portal's branding.
+	Portal      ui.Branding
+	portalPages string
 	// DatabaseURL is a postgres:// URL; "" means SQLite in DataDir.
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
@@ -81,6 +98,13 @@ type serveConfig struct {
 	// from all the nodes of a PostgreSQL database together; 0 is the
 	// engine's default.
 	EndpointConcurrency int
+	// NodeID names this node in the leases it takes; "" is
+	// defaultNodeID(hostname, DataDir). See nodeIDHelp.
+	NodeID string
+	// MaxEndpointsPerTenant bounds the endpoints of one tenant
+	// (rules.Config): 0 is rules.DefaultMaxEndpointsPerTenant, negative
+	// no bound.
+	MaxEndpointsPerTenant int
 
 	// From the environment only.
 	SecretKey  []byte // HOOKRELAY_SECRET_KEY, decoded; nil: the key file
@@ -106,6 +130,9 @@ func (c *serveConfig) Validate() error {
 	if c.EndpointConcurrency < 0 {
 		return usagef("--endpoint-concurrency must not be negative")
 	}
+	if len(c.NodeID) > maxNodeID || strings.ContainsFunc(c.NodeID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return usagef("--node-id: at most %d characters, no control characters", maxNodeID)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usagef("--log-format %q: want text or json", c.LogFormat)
 	}
@@ -117,6 +144,19 @@ func (c *serveConfig) Validate() error {
 	if c.RequestTimeout < 0 {
 		return usagef("--request-timeout must not be negative")
 	}
+	if c.MaxEndpointTimeout < rules.MinEndpointTimeout {
+		return usagef("--max-endpoint-timeout must be at least %v", rules.MinEndpointTimeout)
+	}
+	if c.MaxRetrySchedule <= 0 {
+		return usagef("--max-retry-schedule must be positive")
+	}
+	if c.EgressProxy != "" {
+		u, err := url.Parse(c.EgressProxy)
+		if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return usagef("--egress-proxy: want http://host:port of an HTTP CONNECT proxy")
+		}
+		c.egressProxy = u
+	}
 	if c.MaxPayloadBytes < 0 {
 		return usagef("--max-payload-bytes must not be negative")
 	}
@@ -124,6 +164,13 @@ func (c *serveConfig) Validate() error {
 		if err := api.CheckKey(c.AdminKey); err != nil {
 			return usagef("HOOKRELAY_ADMIN_KEY: %v", err)
 		}
+	}
+	if err := ui.CheckFrameAncestors(c.frameAncestors()); err != nil {
+		return usagef("--portal-frame-ancestors: %v", err)
+	}
+	c.Portal.Pages = rules.SplitList(c.portalPages)
+	if err := c.Portal.Check(); err != nil {
+		return usagef("portal branding: %v", err)
 	}
 	if c.OperatorSecretFile != "" {
 		if c.OperatorSecret != "" {
@@ -160,6 +207,9 @@ func (c *serveConfig) Validate() error {
 	return nil
 }
 
+// frameAncestors splits --portal-frame-ancestors.
+func (c *serveConfig) frameAncestors() []string { return rules.SplitList(c.PortalFrameAncestors) }
+
 // parseServeConfig reads serve's flags and environment.
 func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	c := &serveConfig{LogLevel: slog.LevelInfo}
@@ -170,11 +220,16 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
 	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint, from all nodes together when they share PostgreSQL (default 32)")
+	fs.StringVar(&c.NodeID, "node-id", "", nodeIDHelp)
+	fs.IntVar(&c.MaxEndpointsPerTenant, "max-endpoints-per-tenant", rules.DefaultMaxEndpointsPerTenant, "endpoints one tenant may have (a source's destinations aside); negative: no bound")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.Var(&c.RetrySchedule, "retry-schedule", "delays between attempts, comma separated, such as 5s,5m,30m,2h (default: the engine's, 8 attempts over about 27 h)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 0, "time limit of one delivery attempt (default 15s)")
+	fs.DurationVar(&c.MaxEndpointTimeout, "max-endpoint-timeout", rules.DefaultMaxEndpointTimeout, "longest request timeout an endpoint may set for itself (leases last this plus 30s)")
+	fs.DurationVar(&c.MaxRetrySchedule, "max-retry-schedule", rules.DefaultMaxRetrySchedule, "longest an endpoint's own retry schedule may span (the sum of its delays)")
+	fs.StringVar(&c.EgressProxy, "egress-proxy", "", "HTTP CONNECT proxy every delivery goes through (http://host:port); the private-network guard still checks the targets")
 	fs.DurationVar(&c.DisableAfter, "disable-after", 0, "disable an endpoint after it has failed for this long; negative: never (default 120h)")
 	fs.Int64Var(&c.MaxPayloadBytes, "max-payload-bytes", api.DefaultMaxPayloadBytes, "largest event payload accepted")
 	fs.StringVar(&c.OperatorURL, "operator-url", "", "URL that receives operational webhooks (endpoint disabled, delivery exhausted or recovered)")
@@ -182,7 +237,17 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.OperatorSecretFile, "operator-secret-file", "", "file holding the operator secret, kept out of ps and shell history")
 	fs.StringVar(&c.OperatorScheme, "operator-scheme", "standard", "signature scheme of operational webhooks")
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "let dashboard session cookies travel over plain http to non-loopback hosts (only behind a TLS-terminating proxy you trust)")
+	fs.StringVar(&c.PortalFrameAncestors, "portal-frame-ancestors", "", "origins that may frame the tenant portal, comma separated (https://app.example.com); empty: none")
+	fs.StringVar(&c.Portal.ProductName, "portal-name", "", "product name the tenant portal shows instead of hookrelay")
+	fs.StringVar(&c.Portal.LogoURL, "portal-logo-url", "", "https URL of the logo the tenant portal shows")
+	fs.StringVar(&c.Portal.AccentColor, "portal-accent", "", "accent colour of the tenant portal, #rgb or #rrggbb")
+	fs.StringVar(&c.portalPages, "portal-pages", "", "pages the tenant portal shows, comma separated: endpoints, deliveries, verify (default all)")
 	ef := envFlags{fs: fs}
+	ef.bind("portal-frame-ancestors", "HOOKRELAY_PORTAL_FRAME_ANCESTORS")
+	ef.bind("portal-name", "HOOKRELAY_PORTAL_NAME")
+	ef.bind("portal-logo-url", "HOOKRELAY_PORTAL_LOGO_URL")
+	ef.bind("portal-accent", "HOOKRELAY_PORTAL_ACCENT")
+	ef.bind("portal-pages", "HOOKRELAY_PORTAL_PAGES")
 	ef.bind("insecure-cookies", "HOOKRELAY_INSECURE_COOKIES")
 	ef.bind("addr", "HOOKRELAY_ADDR")
 	ef.bind("metrics-addr", "HOOKRELAY_METRICS_ADDR")
@@ -190,11 +255,16 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("database", "HOOKRELAY_DATABASE_URL")
 	ef.bind("retention", "HOOKRELAY_RETENTION")
 	ef.bind("endpoint-concurrency", "HOOKRELAY_ENDPOINT_CONCURRENCY")
+	ef.bind("node-id", "HOOKRELAY_NODE_ID")
+	ef.bind("max-endpoints-per-tenant", "HOOKRELAY_MAX_ENDPOINTS_PER_TENANT")
 	ef.bind("allow-private-networks", "HOOKRELAY_ALLOW_PRIVATE_NETWORKS")
 	ef.bind("log-format", "HOOKRELAY_LOG_FORMAT")
 	ef.bind("log-level", "HOOKRELAY_LOG_LEVEL")
 	ef.bind("retry-schedule", "HOOKRELAY_RETRY_SCHEDULE")
 	ef.bind("request-timeout", "HOOKRELAY_REQUEST_TIMEOUT")
+	ef.bind("max-endpoint-timeout", "HOOKRELAY_MAX_ENDPOINT_TIMEOUT")
+	ef.bind("max-retry-schedule", "HOOKRELAY_MAX_RETRY_SCHEDULE")
+	ef.bind("egress-proxy", "HOOKRELAY_EGRESS_PROXY")
 	ef.bind("disable-after", "HOOKRELAY_DISABLE_AFTER")
 	ef.bind("max-payload-bytes", "HOOKRELAY_MAX_PAYLOAD_BYTES")
 	ef.bind("operator-url", "HOOKRELAY_OPERATOR_URL")
@@ -280,6 +350,31 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	return serve(ctx, e, cfg)
 }
 
+// maxNodeID bounds the length of --node-id.
+const maxNodeID = 200
+
+// nodeIDHelp is the help of --node-id.
+const nodeIDHelp = "this node's stable identity in the leases it takes, unique among the nodes of a PostgreSQL database: " +
+	"restarted after a crash, a node takes back its own leases at once (default: hostname:absolute data directory)"
+
+// defaultNodeID is the node id of a node started without --node-id: its
+// host name and its data directory, stable across restarts on one machine,
+// and distinct for two nodes on one machine unless they share a data
+// directory (which SQLite refuses, and PostgreSQL nodes refuse at start,
+// the id being in use).
+func defaultNodeID(host, dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	id := host + ":" + dataDir
+	if len(id) > maxNodeID {
+		// A long path: keep the host and a digest of the rest.
+		sum := sha256.Sum256([]byte(dataDir))
+		id = host + ":" + hex.EncodeToString(sum[:8])
+	}
+	return id
+}
+
 // newLogger returns the slog logger cfg asks for, writing to w.
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
@@ -326,6 +421,9 @@ func redactURL(dsn string) string {
 type database struct {
 	URL     string
 	DataDir string
+	// NodeID names the node in the leases it takes (serve's --node-id);
+	// "" for the commands that claim nothing.
+	NodeID string
 }
 
 // String describes the database for logs and messages, without a
@@ -339,7 +437,7 @@ func (d database) String() string {
 
 // config is the storeopen.Config of d, without a Cipher.
 func (d database) config(logger *slog.Logger) storeopen.Config {
-	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger}
+	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger, NodeID: d.NodeID}
 }
 
 // open opens the store, with secrets sealed by key (nil: the key file in
@@ -424,7 +522,12 @@ func ensureAdminKey(ctx context.Context, st store.Store, adminKey string, w io.W
 // then the store.
 func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	logger := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir}
+	host, _ := os.Hostname()
+	nodeID := cfg.NodeID
+	if nodeID == "" {
+		nodeID = defaultNodeID(host, cfg.DataDir)
+	}
+	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, NodeID: nodeID}
 	guard, err := newKeyGuard(cfg) // before open, which creates a missing key file
 	if err != nil {
 		return err
@@ -447,10 +550,21 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err := ensureAdminKey(ctx, st, cfg.AdminKey, e.stderr); err != nil {
 		return err
 	}
+	// Operational webhooks go to the operator endpoint, which the store
+	// writes them for in the transaction of what they report.
+	var op *delivery.Operator
+	if cfg.OperatorURL != "" {
+		op = &delivery.Operator{URL: cfg.OperatorURL, Scheme: cfg.OperatorScheme}
+		if cfg.OperatorSecret != "" {
+			op.Secrets = []string{cfg.OperatorSecret}
+		}
+	}
+	if err := delivery.SyncOperator(ctx, st, op, time.Now()); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	host, _ := os.Hostname()
 	// The periodic jobs run on one node: the holder of an advisory lock on
 	// PostgreSQL, the only node on SQLite.
 	lcfg := &leader.Config{Logger: logger}
@@ -486,20 +600,17 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	dcfg := delivery.Config{
 		Store:                st,
 		Logger:               logger,
-		NodeID:               fmt.Sprintf("%s-%d", host, os.Getpid()),
+		NodeID:               nodeID,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		RetrySchedule:        cfg.RetrySchedule,
 		RequestTimeout:       cfg.RequestTimeout,
+		MaxEndpointTimeout:   cfg.MaxEndpointTimeout,
+		EgressProxy:          cfg.egressProxy,
 		DisableAfter:         cfg.DisableAfter,
 		Retention:            retention,
 		EndpointConcurrency:  cfg.EndpointConcurrency,
 		Leader:               elector,
-		OperatorURL:          cfg.OperatorURL,
-		OperatorScheme:       cfg.OperatorScheme,
 		Registerer:           reg,
-	}
-	if cfg.OperatorSecret != "" {
-		dcfg.OperatorSecrets = []string{cfg.OperatorSecret}
 	}
 	var apiTracer api.Tracer
 	if tr != nil {
@@ -526,22 +637,33 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		Logger:               logger,
 		SessionKey:           sessionKey,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		MaxEndpointTimeout:   cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:     cfg.MaxRetrySchedule,
 		// Browsers keep Secure cookies for http://127.0.0.1 and localhost.
-		Secure:   !cfg.InsecureCookies,
-		BasePath: "/ui",
-		Leader:   elector, // prunes expired sessions (Run) on one node
+		Secure:                !cfg.InsecureCookies,
+		BasePath:              "/ui",
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		Leader:                elector, // prunes expired sessions (Run) on one node
+
+		FrameAncestors: cfg.frameAncestors(),
+		Branding:       cfg.Portal,
+		TokenKey:       access.DeriveTokenKey(sessionKey),
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	apiHandler, err := api.New(api.Config{
-		Store:                st,
-		Notifier:             engine,
-		Logger:               logger,
-		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
-		MaxPayloadBytes:      cfg.MaxPayloadBytes,
-		PortalLinks:          dash,
-		Tracer:               apiTracer,
+		Store:                 st,
+		Notifier:              engine,
+		Logger:                logger,
+		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		MaxEndpointTimeout:    cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:      cfg.MaxRetrySchedule,
+		MaxPayloadBytes:       cfg.MaxPayloadBytes,
+		PortalLinks:           dash,
+		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		TokenKey:              access.DeriveTokenKey(sessionKey),
+		Tracer:                apiTracer,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -619,7 +741,10 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", metrics.ln.Addr())
 	}
 	addr := ln.Addr().String()
-	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "allow_private_networks", cfg.AllowPrivateNetworks)
+	logger.Info("hookrelay serving", "addr", addr, "database", db.String(), "node_id", nodeID, "allow_private_networks", cfg.AllowPrivateNetworks)
+	if cfg.egressProxy != nil {
+		logger.Info("deliveries go through an egress proxy", "proxy", cfg.egressProxy.Redacted())
+	}
 	fmt.Fprintf(e.stderr, "listening on http://%s\n", addr)
 
 	select {

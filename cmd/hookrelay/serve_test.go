@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
@@ -316,6 +318,27 @@ func TestServeEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ci") || !strings.Contains(out, "admin") || strings.Contains(out, k.Key) {
 		t.Errorf("keys list with the new key: exit %d:\n%s", code, out)
 	}
+	// A tenant key with scopes, shown with its tenant, scopes and last use.
+	var tk keyOut
+	out = svc.mustCLI(t, "", "keys", "create", "--name", "acme-ro", "--tenant", "acme",
+		"--scope", "endpoints:read", "--scope", "deliveries:read", "--json")
+	if err := json.Unmarshal([]byte(out), &tk); err != nil || tk.Tenant == nil || *tk.Tenant != "acme" ||
+		strings.Join(tk.Scopes, ",") != "deliveries:read,endpoints:read" {
+		t.Fatalf("keys create --tenant --scope: %v: %s", err, out)
+	}
+	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": tk.Key}, "", "keys", "list")
+	if code != 1 || !strings.Contains(errs2, "keys:write") {
+		t.Errorf("keys list with a read-only key: exit %d: %s", code, errs2)
+	}
+	out = svc.mustCLI(t, "", "keys", "list")
+	if !strings.Contains(out, `"acme"`) || !strings.Contains(out, "deliveries:read,endpoints:read") {
+		t.Errorf("keys list does not show tenant and scopes:\n%s", out)
+	}
+	_, errs2, code = svc.cli(t, nil, "", "keys", "create", "--scope", "everything")
+	if code != 2 || !strings.Contains(errs2, "everything") {
+		t.Errorf("keys create --scope everything: exit %d: %s", code, errs2)
+	}
+
 	svc.mustCLI(t, "", "keys", "revoke", k.ID)
 	_, errs2, code = svc.cli(t, map[string]string{"HOOKRELAY_KEY": k.Key}, "", "keys", "list")
 	if code != 1 || !strings.Contains(errs2, "401") {
@@ -413,6 +436,15 @@ func TestServeConfig(t *testing.T) {
 		len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Minute {
 		t.Errorf("from the environment: %+v", c)
 	}
+	c, err = parse(map[string]string{"HOOKRELAY_PORTAL_FRAME_ANCESTORS": "https://app.example.com, https://b.example.com"},
+		"--portal-name", "Acme Hooks", "--portal-accent", "#c81e5a", "--portal-pages", "endpoints,deliveries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.frameAncestors(); len(got) != 2 || got[1] != "https://b.example.com" || c.Portal.ProductName != "Acme Hooks" ||
+		c.Portal.AccentColor != "#c81e5a" || len(c.Portal.Pages) != 2 {
+		t.Errorf("portal settings: %+v %v", c.Portal, got)
+	}
 	c, err = parse(env, "--addr", ":9001", "--allow-private-networks=false")
 	if err != nil {
 		t.Fatal(err)
@@ -426,6 +458,10 @@ func TestServeConfig(t *testing.T) {
 	}{
 		{nil, []string{"--log-format", "xml"}},
 		{nil, []string{"--retry-schedule", "1s,-2s"}},
+		{nil, []string{"--portal-frame-ancestors", "https://app.example.com/path"}},
+		{nil, []string{"--portal-frame-ancestors", "*"}},
+		{nil, []string{"--portal-accent", "red;}"}},
+		{nil, []string{"--portal-pages", "endpoints,sources"}},
 		{map[string]string{"HOOKRELAY_REQUEST_TIMEOUT": "soon"}, nil},
 		{map[string]string{"HOOKRELAY_SECRET_KEY": "c2hvcnQ="}, nil},
 		{map[string]string{"HOOKRELAY_ADMIN_KEY": "short"}, nil},
@@ -440,5 +476,95 @@ func TestServeConfig(t *testing.T) {
 	e, _, stderr := testEnv(nil, "")
 	if _, err := parseServeConfig(e, []string{"-h"}); err != errHelp || !strings.Contains(stderr.String(), "HOOKRELAY_ADDR") {
 		t.Errorf("-h: %v, help does not name the env vars:\n%s", err, stderr)
+	}
+}
+
+// TestServeMaxEndpointsPerTenant: --max-endpoints-per-tenant bounds the
+// endpoints of a tenant (422 past it); the default is
+// rules.DefaultMaxEndpointsPerTenant, and --node-id is checked.
+func TestServeMaxEndpointsPerTenant(t *testing.T) {
+	t.Parallel()
+	svc := startServe(t, "--max-endpoints-per-tenant", "2", "--node-id", "node-a")
+	body := `{"url":"http://127.0.0.1:9/hook","scheme":"standard"}`
+	for range 2 {
+		mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints", body, nil)
+	}
+	if code, b := call(t, svc.url, svc.key, "POST", "/api/v1/endpoints", body); code != http.StatusUnprocessableEntity {
+		t.Fatalf("third endpoint: %d %s, want 422", code, b)
+	}
+
+	parse := func(vars map[string]string, args ...string) (*serveConfig, error) {
+		e, _, _ := testEnv(vars, "")
+		return parseServeConfig(e, args)
+	}
+	c, err := parse(map[string]string{"HOOKRELAY_NODE_ID": "n1"})
+	if err != nil || c.MaxEndpointsPerTenant != rules.DefaultMaxEndpointsPerTenant || c.NodeID != "n1" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	c, err = parse(map[string]string{"HOOKRELAY_MAX_ENDPOINTS_PER_TENANT": "-1"})
+	if err != nil || c.MaxEndpointsPerTenant != -1 {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	if _, err := parse(nil, "--node-id", "a\nb"); err == nil {
+		t.Error("--node-id with a newline: no error")
+	}
+	if a, b := defaultNodeID("h", "/data/one"), defaultNodeID("h", "/data/two"); a == b || a != "h:/data/one" {
+		t.Errorf("default node ids %q and %q", a, b)
+	}
+}
+
+// TestServeOperationalWebhooks: with --operator-url, a delivery that fails
+// for good is reported to the operator, signed, as a delivery of its own
+// that the deliveries API lists (tenant hookrelay:operator).
+func TestServeOperationalWebhooks(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	standard, err := signature.Lookup("standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &receiver{scheme: standard, secret: secret}
+	arrived := make(chan struct{}, 1)
+	opSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op.ServeHTTP(w, r)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+	}))
+	defer opSrv.Close()
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	svc := startServe(t, "--operator-url", opSrv.URL+"/ops", "--operator-secret", secret)
+
+	var ep client.Endpoint
+	mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints",
+		fmt.Sprintf(`{"url":%q,"scheme":"standard"}`, gone.URL+"/hook"), &ep)
+	var ev client.Event
+	mustCall(t, http.StatusAccepted, svc.url, svc.key, "POST", "/api/v1/events", `{"type":"order.created","payload":{}}`, &ev)
+
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no operational webhook within 20s")
+	}
+	var dl struct {
+		Data []client.Delivery `json:"data"`
+	}
+	mustCall(t, http.StatusOK, svc.url, svc.key, "GET", "/api/v1/deliveries?tenant=hookrelay:operator", "", &dl)
+	if len(dl.Data) != 1 || dl.Data[0].EventType != "delivery.exhausted" || dl.Data[0].EndpointID != "ep_operator" {
+		t.Errorf("operational deliveries %+v", dl.Data)
+	}
+	bodies, errs := op.received()
+	if len(errs) > 0 || len(bodies) != 1 {
+		t.Fatalf("operator got %d bodies, errors %v", len(bodies), errs)
+	}
+	var body struct {
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(bodies[0], &body); err != nil || body.Type != "delivery.exhausted" ||
+		body.Data["event_id"] != ev.ID || body.Data["endpoint_id"] != ep.ID || body.Data["last_status"] != float64(410) {
+		t.Errorf("operational webhook %s (%v)", bodies[0], err)
 	}
 }

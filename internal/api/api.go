@@ -3,12 +3,18 @@
 // docs/openapi.yaml describes every route; a test keeps the two in step.
 //
 // Every call needs an Authorization: Bearer <key> header naming an unrevoked
-// API key. Errors are JSON objects of the form
+// API key, or a tenant token one minted. Each route needs a scope
+// (internal/access; the route table in New names it), and a key bound to a
+// tenant sees only that tenant: another tenant's resources answer 404 as
+// unknown ids do, lists hold only its own, and a create body naming
+// another tenant gets 403. Every successful change is recorded in the
+// audit log. Errors are JSON objects of the form
 //
 //	{"error":{"code":"invalid_request","message":"..."}}
 //
 // with the status saying what kind: 400 for a request that cannot be read
-// (malformed JSON, with its byte offset), 401 without a valid key, 404 for an
+// (malformed JSON, with its byte offset), 401 without a valid key, 403
+// outside the key's scopes (error.scope names the missing one), 404 for an
 // unknown id, 409 for a conflict, 413 for an oversized body or payload, 422
 // for a well-formed request whose content is refused (an unknown signature
 // scheme, a URL in a private network), 429 with Retry-After for a client
@@ -32,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -92,6 +99,11 @@ type Config struct {
 	// rules.Config). 0: rules.DefaultMaxEndpointsPerTenant; negative: no
 	// bound.
 	MaxEndpointsPerTenant int
+	// MaxEndpointTimeout and MaxRetrySchedule bound the request timeout
+	// and the retry schedule an endpoint may set (see rules.Config); 0:
+	// the rules' defaults.
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
 	// PortalLinks mints tenant portal links for POST /api/v1/portal-links.
 	// nil: the route answers 404.
 	PortalLinks PortalLinkMinter
@@ -102,6 +114,11 @@ type Config struct {
 	// Tracer, if set, traces event posts (internal/tracing implements
 	// it); nil traces nothing.
 	Tracer Tracer
+	// TokenKey, at least 32 bytes, signs the tenant tokens of POST
+	// /api/v1/tenant-tokens (HMAC-SHA256). nil: that route answers 404
+	// and no token is accepted. Every node of an installation needs the
+	// same key.
+	TokenKey []byte
 }
 
 // A Tracer reports the spans of an event post: the request, the storage
@@ -131,12 +148,16 @@ type API struct {
 	portal  PortalLinkMinter
 	limiter *authlimit.Limiter
 	tracer  Tracer
+	tokens  *access.Tokens
 }
 
-// route is one registered pattern and its handler.
+// route is one registered pattern, the scope its calls need, the audit
+// log action its successful calls record ("" for none) and its handler.
 type route struct {
 	method string
 	path   string
+	scope  access.Scope
+	audit  string
 	handle handlerFunc
 }
 
@@ -172,47 +193,62 @@ func New(cfg Config) (*API, error) {
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
 		RotationOverlap:       cfg.RotationOverlap,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
+		MaxEndpointTimeout:    cfg.MaxEndpointTimeout,
+		MaxRetrySchedule:      cfg.MaxRetrySchedule,
 		Now:                   a.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.rules = rl
-	a.keys = newKeyCache(keyCacheTTL)
+	a.keys = newKeyCache()
 	a.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: a.now})
+	if cfg.TokenKey != nil {
+		if a.tokens, err = access.NewTokens(cfg.TokenKey); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	const (
+		epRead, epWrite   = access.EndpointsRead, access.EndpointsWrite
+		dRead, dWrite     = access.DeliveriesRead, access.DeliveriesWrite
+		srcRead, srcWrite = access.SourcesRead, access.SourcesWrite
+	)
 	a.routes = []route{
-		{"POST", "/api/v1/endpoints", a.createEndpoint},
-		{"GET", "/api/v1/endpoints", a.listEndpoints},
-		{"GET", "/api/v1/endpoints/{id}", a.getEndpoint},
-		{"PATCH", "/api/v1/endpoints/{id}", a.updateEndpoint},
-		{"DELETE", "/api/v1/endpoints/{id}", a.deleteEndpoint},
-		{"POST", "/api/v1/endpoints/{id}/rotate-secret", a.rotateSecret},
-		{"POST", "/api/v1/endpoints/{id}/secret/reveal", a.revealSecret},
-		{"GET", "/api/v1/endpoints/{id}/deliveries", a.listEndpointDeliveries},
-		{"POST", "/api/v1/endpoints/{id}/replay", a.replayEndpoint},
-		{"POST", "/api/v1/events", a.tracedCreateEvent},
-		{"GET", "/api/v1/events/{id}", a.getEvent},
-		{"GET", "/api/v1/events/{id}/deliveries", a.listEventDeliveries},
-		{"GET", "/api/v1/deliveries", a.listDeliveries},
-		{"GET", "/api/v1/deliveries/{id}", a.getDelivery},
-		{"POST", "/api/v1/deliveries/{id}/retry", a.retryDelivery},
-		{"POST", "/api/v1/keys", a.createKey},
-		{"GET", "/api/v1/keys", a.listKeys},
-		{"DELETE", "/api/v1/keys/{id}", a.revokeKey},
-		{"POST", "/api/v1/portal-links", a.createPortalLink},
+		{"POST", "/api/v1/endpoints", epWrite, "endpoint.create", a.createEndpoint},
+		{"GET", "/api/v1/endpoints", epRead, "", a.listEndpoints},
+		{"GET", "/api/v1/endpoints/{id}", epRead, "", a.getEndpoint},
+		{"PATCH", "/api/v1/endpoints/{id}", epWrite, "endpoint.update", a.updateEndpoint},
+		{"DELETE", "/api/v1/endpoints/{id}", epWrite, "endpoint.delete", a.deleteEndpoint},
+		{"POST", "/api/v1/endpoints/{id}/rotate-secret", epWrite, "secret.rotate", a.rotateSecret},
+		{"POST", "/api/v1/endpoints/{id}/test-filter", epRead, "", a.testFilter},
+		{"POST", "/api/v1/endpoints/{id}/secret/reveal", access.SecretsRead, "secret.reveal", a.revealSecret},
+		{"GET", "/api/v1/endpoints/{id}/deliveries", dRead, "", a.listEndpointDeliveries},
+		{"POST", "/api/v1/endpoints/{id}/replay", dWrite, "delivery.replay", a.replayEndpoint},
+		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
+		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
+		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
+		{"GET", "/api/v1/deliveries", dRead, "", a.listDeliveries},
+		{"GET", "/api/v1/deliveries/{id}", dRead, "", a.getDelivery},
+		{"POST", "/api/v1/deliveries/{id}/retry", dWrite, "delivery.retry", a.retryDelivery},
+		{"POST", "/api/v1/keys", access.KeysWrite, "key.create", a.createKey},
+		{"GET", "/api/v1/keys", access.KeysWrite, "", a.listKeys},
+		{"DELETE", "/api/v1/keys/{id}", access.KeysWrite, "key.revoke", a.revokeKey},
+		{"POST", "/api/v1/portal-links", access.KeysWrite, "portal_link.create", a.createPortalLink},
+		{"POST", "/api/v1/tenant-tokens", access.KeysWrite, "tenant_token.create", a.createTenantToken},
+		{"GET", "/api/v1/audit", access.Admin, "", a.listAudit},
 		// Inbound sources (sources.go).
-		{"POST", "/api/v1/sources", a.createSource},
-		{"GET", "/api/v1/sources", a.listSources},
-		{"GET", "/api/v1/sources/{id}", a.getSource},
-		{"PATCH", "/api/v1/sources/{id}", a.updateSource},
-		{"DELETE", "/api/v1/sources/{id}", a.deleteSource},
-		{"POST", "/api/v1/sources/{id}/destinations", a.createDestination},
-		{"GET", "/api/v1/sources/{id}/rejections", a.listRejections},
-		{"GET", openAPIPath, a.serveOpenAPI}, // no API key needed: see openapi.go
+		{"POST", "/api/v1/sources", srcWrite, "source.create", a.createSource},
+		{"GET", "/api/v1/sources", srcRead, "", a.listSources},
+		{"GET", "/api/v1/sources/{id}", srcRead, "", a.getSource},
+		{"PATCH", "/api/v1/sources/{id}", srcWrite, "source.update", a.updateSource},
+		{"DELETE", "/api/v1/sources/{id}", srcWrite, "source.delete", a.deleteSource},
+		{"POST", "/api/v1/sources/{id}/destinations", srcWrite, "source.add_destination", a.createDestination},
+		{"GET", "/api/v1/sources/{id}/rejections", srcRead, "", a.listRejections},
+		{"GET", openAPIPath, noKey, "", a.serveOpenAPI}, // see openapi.go
 	}
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes {
-		a.mux.Handle(rt.method+" "+rt.path, a.wrap(rt.handle))
+		a.mux.Handle(rt.method+" "+rt.path, a.wrapRoute(rt))
 	}
 	// Anything else under /api/v1/ gets a JSON 404 or 405.
 	a.mux.Handle("/api/v1/", a.wrap(a.noRoute))
@@ -242,11 +278,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := a.limiter.Allow(addr); !ok {
 		secs := int(wait / time.Second)
 		h.Set("Retry-After", strconv.Itoa(secs))
-		a.writeError(w, r, &Error{http.StatusTooManyRequests, CodeTooManyRequests,
-			fmt.Sprintf("too many failed authentications from this address; try again in %d s", secs)})
+		a.writeError(w, r, &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: fmt.Sprintf("too many failed authentications from this address; try again in %d s", secs)})
 		return
 	}
-	if err := a.authenticate(r); err != nil {
+	p, err := a.authenticate(r)
+	if err != nil {
 		if errors.Is(err, errUnauthorized) {
 			a.limiter.Fail(addr)
 			a.log.WarnContext(ctx, "api: authentication failed", "remote_addr", addr, "method", r.Method, "path", r.URL.Path)
@@ -254,7 +290,41 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.mux.ServeHTTP(w, r)
+	a.touch(r, p, a.now())
+	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey{}, p)))
+}
+
+// wrapRoute is wrap for a route: it refuses a caller without the route's
+// scope (403, naming it) and records the audit log entry of a call that
+// succeeded.
+func (a *API) wrapRoute(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalOf(r)
+		if rt.scope == noKey {
+			// Unreachable through ServeHTTP, which serves it before
+			// authenticating; nothing to allow or audit.
+			if err := rt.handle(w, r); err != nil {
+				a.writeError(w, r, err)
+			}
+			return
+		}
+		if err := p.Allow(rt.scope); err != nil {
+			a.writeError(w, r, accessError(err))
+			return
+		}
+		var note *auditNote
+		if rt.audit != "" {
+			note = &auditNote{tenant: p.Tenant, target: r.PathValue("id")}
+			r = r.WithContext(context.WithValue(r.Context(), auditKey{}, note))
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		if err := rt.handle(sw, r); err != nil {
+			a.writeError(sw, r, err)
+		}
+		if note != nil && sw.status < 400 {
+			a.audit(r, p, rt.audit, note)
+		}
+	})
 }
 
 // wrap turns a handlerFunc into an http.Handler that writes its error.
@@ -278,8 +348,8 @@ func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-			Message: r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+
 	}
 	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
 }
@@ -295,6 +365,7 @@ func (a *API) notify() {
 const (
 	CodeInvalidRequest   = "invalid_request"    // 400: the request cannot be read
 	CodeUnauthorized     = "unauthorized"       // 401: no valid API key
+	CodeForbidden        = "forbidden"          // 403: outside the key's scopes or tenant
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeConflict         = "conflict"           // 409
@@ -315,20 +386,22 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Scope is the scope missing, on a 403 for one.
+	Scope access.Scope
 }
 
 func (e *Error) Error() string { return e.Message }
 
 func badRequest(format string, args ...any) error {
-	return &Error{http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf(format, args...)}
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 func invalid(format string, args ...any) error {
-	return &Error{http.StatusUnprocessableEntity, CodeValidation, fmt.Sprintf(format, args...)}
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeValidation, Message: fmt.Sprintf(format, args...)}
 }
 
 func notFound(what, id string) error {
-	return &Error{http.StatusNotFound, CodeNotFound, what + " " + strconv.Quote(id) + " not found"}
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: what + " " + strconv.Quote(id) + " not found"}
 }
 
 // storeError maps the store's ErrNotFound and ErrConflict to responses,
@@ -338,7 +411,7 @@ func storeError(err error, what, id string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(what, id)
 	case errors.Is(err, store.ErrConflict):
-		return &Error{http.StatusConflict, CodeConflict, what + " " + strconv.Quote(id) + ": conflict"}
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: what + " " + strconv.Quote(id) + ": conflict"}
 	}
 	return err
 }
@@ -366,6 +439,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
 	}
 	body := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Scope != "" {
+		body["scope"] = string(e.Scope)
+	}
 	if fe, ok := errors.AsType[*fieldsError](err); ok {
 		fields := make([]map[string]string, len(fe.fields))
 		for i, f := range fe.fields {

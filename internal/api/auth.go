@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -77,85 +78,181 @@ func NewAPIKey(name, key string, now time.Time) (*store.APIKey, string, error) {
 	}, key, nil
 }
 
-var errUnauthorized = &Error{http.StatusUnauthorized, CodeUnauthorized,
-	"missing or invalid API key: send Authorization: Bearer <key>"}
+var errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or invalid API key: send Authorization: Bearer <key>"}
 
-// authenticate checks the request's bearer key, through the cache.
-func (a *API) authenticate(r *http.Request) error {
+// maxTokenLen bounds a tenant token's length.
+const maxTokenLen = 4096
+
+type principalKey struct{}
+
+// principalOf returns the caller of an authenticated request.
+func principalOf(r *http.Request) *access.Principal {
+	p, _ := r.Context().Value(principalKey{}).(*access.Principal)
+	if p == nil {
+		// Unreachable: ServeHTTP authenticates every request first.
+		return &access.Principal{Tenant: new(""), Scopes: nil}
+	}
+	return p
+}
+
+// principalOfKey returns what a stored key may do. Scopes the store holds
+// that this version does not know are dropped: they grant nothing.
+func principalOfKey(k *store.APIKey) *access.Principal {
+	p := &access.Principal{KeyID: k.ID, Tenant: k.Tenant}
+	for _, s := range store.KeyScopes(k.Scopes) {
+		if sc, err := access.Parse([]string{s}); err == nil {
+			p.Scopes = append(p.Scopes, sc...)
+		}
+	}
+	return p
+}
+
+// authenticate checks the request's bearer key or tenant token, through
+// the cache, and returns who it is.
+func (a *API) authenticate(r *http.Request) (*access.Principal, error) {
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return errUnauthorized
+		return nil, errUnauthorized
 	}
 	key = strings.TrimSpace(key)
-	if len(key) < minKeyLen || len(key) > maxKeyLen {
-		return errUnauthorized
+	token := access.IsToken(key)
+	if len(key) < minKeyLen || len(key) > maxKeyLen && !(token && len(key) <= maxTokenLen) {
+		return nil, errUnauthorized
 	}
 	var hash [sha256.Size]byte
 	copy(hash[:], HashKey(key))
 	now := a.now()
-	if a.keys.valid(hash, now) {
-		return nil
+	if p := a.keys.valid(hash, now); p != nil {
+		return p, nil
+	}
+	if token {
+		return a.authenticateToken(r, key, hash, now)
 	}
 	k, err := a.store.APIKeyByHash(r.Context(), hash[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return errUnauthorized
+		return nil, errUnauthorized
 	}
 	if err != nil {
-		return fmt.Errorf("look up api key: %w", err)
+		return nil, fmt.Errorf("look up api key: %w", err)
 	}
-	a.keys.add(hash, k.ID, now)
-	return nil
+	p := principalOfKey(k)
+	a.keys.add(hash, p, now.Add(keyCacheTTL), now)
+	return p, nil
+}
+
+// authenticateToken checks a tenant token: its MAC and expiry, then that
+// the key that minted it is not revoked. It holds the scopes of the token
+// that its key still holds.
+func (a *API) authenticateToken(r *http.Request, token string, hash [sha256.Size]byte, now time.Time) (*access.Principal, error) {
+	if a.tokens == nil {
+		return nil, errUnauthorized
+	}
+	c, err := a.tokens.Open(token, now)
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	k, err := a.store.GetAPIKey(r.Context(), c.KeyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up the key of a tenant token: %w", err)
+	}
+	kp := principalOfKey(k)
+	if k.RevokedAt != nil || !kp.Sees(c.Tenant) {
+		return nil, errUnauthorized
+	}
+	p := &access.Principal{KeyID: k.ID, Token: true, Tenant: &c.Tenant, Expires: c.Expires}
+	for _, s := range c.Scopes {
+		if kp.Has(s) && (s != access.Admin || kp.Has(access.Admin)) {
+			p.Scopes = append(p.Scopes, s)
+		}
+	}
+	expires := now.Add(keyCacheTTL)
+	if c.Expires.Before(expires) {
+		expires = c.Expires
+	}
+	a.keys.add(hash, p, expires, now)
+	return p, nil
+}
+
+// touch records that the principal's key was used, at most once per
+// store.KeyUseInterval per key on this node (and, by the store's own
+// check, across nodes), writing only its last_used_at.
+func (a *API) touch(r *http.Request, p *access.Principal, now time.Time) {
+	if !a.keys.shouldTouch(p.KeyID, now) {
+		return
+	}
+	if _, err := a.store.TouchAPIKey(r.Context(), p.KeyID, now); err != nil {
+		a.log.WarnContext(r.Context(), "api: record key use", "key_id", p.KeyID, "error", err)
+	}
 }
 
 // keyCache remembers recently verified key hashes for a short time, so that
-// most requests skip the store. It is safe for concurrent use.
+// most requests skip the store, and when each key's use was last recorded.
+// It is safe for concurrent use.
 type keyCache struct {
-	ttl time.Duration
-
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]cachedKey
+	mu      sync.Mutex
+	m       map[[sha256.Size]byte]cachedKey
+	touched map[string]time.Time
 }
 
 type cachedKey struct {
-	id      string
+	p       *access.Principal
 	expires time.Time
 }
 
 // maxCachedKeys bounds the cache; when full it starts over.
 const maxCachedKeys = 1024
 
-func newKeyCache(ttl time.Duration) *keyCache {
-	return &keyCache{ttl: ttl, m: make(map[[sha256.Size]byte]cachedKey)}
+func newKeyCache() *keyCache {
+	return &keyCache{m: make(map[[sha256.Size]byte]cachedKey), touched: make(map[string]time.Time)}
 }
 
-func (c *keyCache) valid(hash [sha256.Size]byte, now time.Time) bool {
+func (c *keyCache) valid(hash [sha256.Size]byte, now time.Time) *access.Principal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k, ok := c.m[hash]
 	if ok && now.Before(k.expires) {
-		return true
+		return k.p
 	}
 	if ok {
 		delete(c.m, hash)
 	}
-	return false
+	return nil
 }
 
-func (c *keyCache) add(hash [sha256.Size]byte, id string, now time.Time) {
+func (c *keyCache) add(hash [sha256.Size]byte, p *access.Principal, expires, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxCachedKeys {
 		clear(c.m)
 	}
-	c.m[hash] = cachedKey{id: id, expires: now.Add(c.ttl)}
+	c.m[hash] = cachedKey{p: p, expires: expires}
 }
 
-// forget drops the key with this id, on revocation.
+// shouldTouch reports whether the use of key id at now is to be recorded,
+// and if so notes it.
+func (c *keyCache) shouldTouch(id string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.touched[id]; ok && now.Sub(last) < store.KeyUseInterval {
+		return false
+	}
+	if len(c.touched) >= maxCachedKeys {
+		clear(c.touched)
+	}
+	c.touched[id] = now
+	return true
+}
+
+// forget drops the key with this id, and the tokens it minted, on
+// revocation.
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for h, k := range c.m {
-		if k.id == id {
+		if k.p.KeyID == id {
 			delete(c.m, h)
 		}
 	}

@@ -93,6 +93,11 @@ func (a *API) listDeliveriesWith(w http.ResponseWriter, r *http.Request, f store
 	if f.Tenant, err = tenantParam(r); err != nil {
 		return err
 	}
+	var ok bool
+	if f.Tenant, ok = principalOf(r).Filter(f.Tenant); !ok {
+		writeJSON(w, http.StatusOK, list[deliveryJSON]{Data: []deliveryJSON{}})
+		return nil
+	}
 	if f.Since, err = timeParam(r, "since"); err != nil {
 		return err
 	}
@@ -147,19 +152,34 @@ func (a *API) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) err
 }
 
 func (a *API) listEventDeliveries(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, err := a.store.GetEvent(r.Context(), id); err != nil {
-		return storeError(err, "event", id)
+	ev, err := a.event(r)
+	if err != nil {
+		return err
 	}
-	return a.listDeliveriesWith(w, r, store.DeliveryFilter{EventID: id, EndpointID: r.URL.Query().Get("endpoint_id")})
+	return a.listDeliveriesWith(w, r, store.DeliveryFilter{EventID: ev.ID, EndpointID: r.URL.Query().Get("endpoint_id")})
+}
+
+// delivery loads the delivery named by the {id} path value; one of
+// another tenant than the caller's is not found.
+func (a *API) delivery(r *http.Request) (*store.Delivery, error) {
+	id := r.PathValue("id")
+	d, err := a.store.GetDelivery(r.Context(), id)
+	if err == nil && !principalOf(r).Sees(d.Tenant) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, storeError(err, "delivery", id)
+	}
+	noteTenant(r, d.Tenant)
+	return d, nil
 }
 
 func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	d, err := a.store.GetDelivery(r.Context(), id)
+	d, err := a.delivery(r)
 	if err != nil {
-		return storeError(err, "delivery", id)
+		return err
 	}
+	id := d.ID
 	ats, err := a.store.ListAttempts(r.Context(), id)
 	if err != nil {
 		return fmt.Errorf("list attempts of %s: %w", id, err)
@@ -174,10 +194,14 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	d, err := a.store.RetryDelivery(r.Context(), id, a.now())
+	d, err := a.delivery(r)
+	if err != nil {
+		return err
+	}
+	id := d.ID
+	d, err = a.store.RetryDelivery(r.Context(), id, a.now())
 	if errors.Is(err, store.ErrConflict) {
-		return &Error{http.StatusConflict, CodeConflict, "delivery " + id + " cannot be retried now: it is in flight, canceled, or its endpoint is deleted"}
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "delivery " + id + " cannot be retried now: it is in flight, canceled, or its endpoint is deleted"}
 	}
 	if err != nil {
 		return storeError(err, "delivery", id)

@@ -22,6 +22,7 @@ type endpointJSON struct {
 	Scheme         string          `json:"scheme"`
 	CustomScheme   json.RawMessage `json:"custom_scheme,omitempty"`
 	EventTypes     []string        `json:"event_types"`
+	Filter         json.RawMessage `json:"filter"` // null when none
 	Disabled       bool            `json:"disabled"`
 	DisabledReason string          `json:"disabled_reason,omitempty"`
 	FIFO           bool            `json:"fifo"`
@@ -32,6 +33,7 @@ type endpointJSON struct {
 	Secret         string          `json:"secret,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
+	settingsJSON
 }
 
 // secretJSON describes one secret; Secret holds its value only in a reveal.
@@ -65,6 +67,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		Scheme:         e.Scheme,
 		CustomScheme:   e.CustomScheme,
 		EventTypes:     types,
+		Filter:         e.Filter,
 		Disabled:       e.Disabled,
 		DisabledReason: e.DisabledReason,
 		FIFO:           e.FIFO,
@@ -74,6 +77,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		Secrets:        secretsJSON(e.Secrets, false),
 		CreatedAt:      utc(e.CreatedAt),
 		UpdatedAt:      utc(e.UpdatedAt),
+		settingsJSON:   toSettingsJSON(e),
 	}
 }
 
@@ -84,12 +88,19 @@ type createEndpointRequest struct {
 	Scheme       string          `json:"scheme"`
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   []string        `json:"event_types"`
-	Tenant       string          `json:"tenant"`
+	Filter       json.RawMessage `json:"filter"`
+	Tenant       *string         `json:"tenant"`
 	Description  string          `json:"description"`
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
 	RateLimit    float64         `json:"rate_limit"`
 	TraceContext bool            `json:"trace_context"`
+	// The delivery settings (settingsJSON), in clear.
+	Headers              map[string]string   `json:"headers"`
+	Auth                 *store.ReceiverAuth `json:"auth"`
+	ClientTLS            *store.ClientTLS    `json:"client_tls"`
+	TimeoutSeconds       float64             `json:"timeout_seconds"`
+	RetryScheduleSeconds json.RawMessage     `json:"retry_schedule_seconds"`
 }
 
 func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -97,15 +108,30 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	e, secret, err := a.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
-		Tenant: req.Tenant, URL: req.URL, Description: req.Description,
+	tenant, err := tenantOf(r, req.Tenant)
+	if err != nil {
+		return err
+	}
+	noteTenant(r, tenant)
+	sched, err := schedule(req.RetryScheduleSeconds)
+	if err != nil {
+		return err
+	}
+	spec := rules.EndpointSpec{
+		Tenant: tenant, URL: req.URL, Description: req.Description,
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
-		EventTypes: req.EventTypes, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		EventTypes: req.EventTypes, Filter: req.Filter, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
+		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, Timeout: seconds(req.TimeoutSeconds),
 		TraceContext: req.TraceContext,
-	})
+	}
+	if sched != nil {
+		spec.RetrySchedule = *sched
+	}
+	e, secret, err := a.rules.CreateEndpoint(r.Context(), spec)
 	if err != nil {
 		return rulesError(err, "endpoint", "")
 	}
+	noteTarget(r, e.ID, e.URL)
 	out := toEndpointJSON(e)
 	out.Secret = secret
 	w.Header().Set("Location", "/api/v1/endpoints/"+e.ID)
@@ -122,6 +148,11 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	tenant, ok := principalOf(r).Filter(tenant)
+	if !ok {
+		writeJSON(w, http.StatusOK, list[endpointJSON]{Data: []endpointJSON{}})
+		return nil
+	}
 	eps, next, err := a.store.ListEndpoints(r.Context(), store.EndpointFilter{Tenant: tenant, Page: page})
 	if err != nil {
 		return storeError(err, "cursor", page.Cursor)
@@ -134,13 +165,15 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// endpoint loads the endpoint named by the {id} path value.
+// endpoint loads the endpoint named by the {id} path value; one of
+// another tenant than the caller's is not found.
 func (a *API) endpoint(r *http.Request) (*store.Endpoint, error) {
 	id := r.PathValue("id")
-	e, err := a.rules.GetEndpoint(r.Context(), id, nil)
+	e, err := a.rules.GetEndpoint(r.Context(), id, principalOf(r).Within())
 	if err != nil {
 		return nil, storeError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	return e, nil
 }
 
@@ -163,12 +196,22 @@ type updateEndpointRequest struct {
 	Scheme       *string         `json:"scheme"`
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   *[]string       `json:"event_types"`
+	// Filter replaces the payload filter; null or {} removes it.
+	Filter       json.RawMessage `json:"filter"`
 	Tenant       *string         `json:"tenant"`
 	Description  *string         `json:"description"`
 	Disabled     *bool           `json:"disabled"`
 	FIFO         *bool           `json:"fifo"`
 	RateLimit    *float64        `json:"rate_limit"`
 	TraceContext *bool           `json:"trace_context"`
+	// Headers replaces every header ({} clears them); auth and client_tls
+	// replace theirs ({} clears); retry_schedule_seconds null goes back
+	// to the server's schedule.
+	Headers              *map[string]string  `json:"headers"`
+	Auth                 *store.ReceiverAuth `json:"auth"`
+	ClientTLS            *store.ClientTLS    `json:"client_tls"`
+	TimeoutSeconds       *float64            `json:"timeout_seconds"`
+	RetryScheduleSeconds json.RawMessage     `json:"retry_schedule_seconds"`
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -176,10 +219,18 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
+	sched, err := schedule(req.RetryScheduleSeconds)
+	if err != nil {
+		return err
+	}
 	ch := rules.EndpointChange{
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description, Scheme: req.Scheme,
 		Secret: req.Secret, EventTypes: req.EventTypes, FIFO: req.FIFO, RateLimit: req.RateLimit,
 		TraceContext: req.TraceContext,
+		Headers:      req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, RetrySchedule: sched,
+	}
+	if req.TimeoutSeconds != nil {
+		ch.Timeout = new(seconds(*req.TimeoutSeconds))
 	}
 	if len(req.CustomScheme) > 0 && string(req.CustomScheme) != "null" {
 		ch.CustomScheme = req.CustomScheme
@@ -187,11 +238,20 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if req.Disabled != nil {
 		ch.Enabled = new(!*req.Disabled)
 	}
+	if req.Tenant != nil {
+		if _, err := tenantOf(r, req.Tenant); err != nil {
+			return err
+		}
+	}
+	if req.Filter != nil {
+		ch.Filter = new([]byte(req.Filter))
+	}
 	id := r.PathValue("id")
-	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, nil)
+	e, generated, err := a.rules.UpdateEndpoint(r.Context(), id, ch, principalOf(r).Within())
 	if err != nil {
 		return rulesError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	if !e.Disabled {
 		// Deliveries held back while it was disabled may be due.
 		a.notify()
@@ -203,11 +263,49 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := a.rules.DeleteEndpoint(r.Context(), id, nil); err != nil {
-		return storeError(err, "endpoint", id)
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := a.rules.DeleteEndpoint(r.Context(), e.ID, principalOf(r).Within()); err != nil {
+		return storeError(err, "endpoint", e.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// testFilterRequest is the body of POST .../test-filter.
+type testFilterRequest struct {
+	// Payload is the payload to test, a JSON value, compared as written.
+	Payload json.RawMessage `json:"payload"`
+	// Filter is a filter to try instead of the endpoint's own; absent
+	// (or null) tests the endpoint's.
+	Filter json.RawMessage `json:"filter"`
+}
+
+// testFilterResponse answers POST .../test-filter.
+type testFilterResponse struct {
+	Matches bool `json:"matches"`
+}
+
+func (a *API) testFilter(w http.ResponseWriter, r *http.Request) error {
+	var req testFilterRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Payload == nil {
+		return invalid("payload is required: the JSON payload to test")
+	}
+	var try []byte
+	if req.Filter != nil && string(req.Filter) != "null" {
+		try = req.Filter
+	}
+	id := r.PathValue("id")
+	ok, err := a.rules.TestFilter(r.Context(), id, nil, req.Payload, try)
+	if err != nil {
+		return rulesError(err, "endpoint", id)
+	}
+	writeJSON(w, http.StatusOK, testFilterResponse{Matches: ok})
 	return nil
 }
 
@@ -238,18 +336,20 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		rot.Overlap = new(rules.Seconds(*req.OverlapSeconds))
 	}
 	id := r.PathValue("id")
-	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, nil)
+	e, _, err := a.rules.RotateSecret(r.Context(), id, rot, principalOf(r).Within())
 	if errors.Is(err, rules.ErrUnsigned) {
 		// Not a bad request but one that does not apply to this endpoint
 		// as it stands: it has no secret, and rotating one in would not
 		// make it sign.
-		return &Error{http.StatusConflict, CodeConflict, fmt.Sprintf(
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf(
 			"endpoint %s forwards unsigned (scheme %q) and has no secret to rotate; to re-sign its deliveries, PATCH it with a scheme and a secret",
 			id, schemes.None)}
+
 	}
 	if err != nil {
 		return rulesError(err, "endpoint", id)
 	}
+	noteTenant(r, e.Tenant)
 	writeJSON(w, http.StatusOK, toEndpointJSON(e))
 	return nil
 }
@@ -275,12 +375,12 @@ func (a *API) revealSecret(w http.ResponseWriter, r *http.Request) error {
 func rulesError(err error, what, id string) error {
 	if fs := rules.Fields(err); fs != nil {
 		return &fieldsError{
-			err:    &Error{http.StatusUnprocessableEntity, CodeValidation, rules.FieldErrors(fs).Error()},
+			err:    &Error{Status: http.StatusUnprocessableEntity, Code: CodeValidation, Message: rules.FieldErrors(fs).Error()},
 			fields: fs,
 		}
 	}
 	if errors.Is(err, rules.ErrChanged) {
-		return &Error{http.StatusConflict, CodeConflict, what + " " + id + " was changed meanwhile: read it again and retry"}
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: what + " " + id + " was changed meanwhile: read it again and retry"}
 	}
 	return storeError(err, what, id)
 }

@@ -19,7 +19,7 @@ import (
 type createEventRequest struct {
 	Type           string          `json:"type"`
 	Payload        json.RawMessage `json:"payload"`
-	Tenant         string          `json:"tenant"`
+	Tenant         *string         `json:"tenant"`
 	IdempotencyKey string          `json:"idempotency_key"`
 }
 
@@ -92,8 +92,8 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return invalid("payload is required: any JSON value")
 	}
 	if int64(len(payload)) > a.maxPayload {
-		return &Error{http.StatusRequestEntityTooLarge, CodeTooLarge,
-			fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
+
 	}
 	// encoding/json accepted it; make sure a receiver's JSON.parse would.
 	if err := checkJS(payload); err != nil {
@@ -102,14 +102,18 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("payload is not valid JSON: %v", err)
 	}
-	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(req.Tenant),
+	tenant, err := tenantOf(r, req.Tenant)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(tenant),
 		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
 		return invalid("%v", err)
 	}
 	now := a.now()
 	ev := &store.Event{
 		ID:             store.NewID("evt"),
-		Tenant:         req.Tenant,
+		Tenant:         tenant,
 		Type:           req.Type,
 		Payload:        payload,
 		IdempotencyKey: req.IdempotencyKey,
@@ -152,10 +156,9 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	ev, err := a.store.GetEvent(r.Context(), id)
+	ev, err := a.event(r)
 	if err != nil {
-		return storeError(err, "event", id)
+		return err
 	}
 	out, payload := toEventJSON(ev), ev.Payload
 	if !json.Valid(payload) {
@@ -196,4 +199,18 @@ func checkJS(payload []byte) error {
 		canonBufs.Put(bp)
 	}
 	return err
+}
+
+// event loads the event named by the {id} path value; one of another
+// tenant than the caller's is not found.
+func (a *API) event(r *http.Request) (*store.Event, error) {
+	id := r.PathValue("id")
+	ev, err := a.store.GetEvent(r.Context(), id)
+	if err == nil && !principalOf(r).Sees(ev.Tenant) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, storeError(err, "event", id)
+	}
+	return ev, nil
 }

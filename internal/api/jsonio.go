@@ -19,8 +19,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &Error{http.StatusRequestEntityTooLarge, CodeTooLarge,
-				fmt.Sprintf("request body is larger than %d bytes", limit)}
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+
 		}
 		return nil, badRequest("cannot read request body: %v", err)
 	}

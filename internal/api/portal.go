@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/rules"
 )
 
@@ -32,9 +33,6 @@ type portalLinkJSON struct {
 // link to the dashboard through which one tenant manages only its own
 // endpoints and sees only its own deliveries.
 func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) error {
-	if a.portal == nil {
-		return &Error{http.StatusNotFound, CodeNotFound, "the dashboard is not enabled"}
-	}
 	var req portalLinkRequest
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
@@ -45,6 +43,13 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) error {
 	if err := checkTenant(req.Tenant); err != nil {
 		return err
 	}
+	p := principalOf(r)
+	if err := p.CanMint(&req.Tenant, access.PortalScopes); err != nil {
+		return accessError(err)
+	}
+	if a.portal == nil {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "the dashboard is not enabled"}
+	}
 	if req.TTLSeconds < 0 {
 		return invalid("ttl_seconds must not be negative")
 	}
@@ -54,10 +59,16 @@ func (a *API) createPortalLink(w http.ResponseWriter, r *http.Request) error {
 		// becomes its longest, which the minter refuses.
 		ttl = rules.Seconds(req.TTLSeconds)
 	}
+	if p.Token && a.now().Add(ttl).After(p.Expires) {
+		// A token mints nothing that outlives it.
+		ttl = p.Expires.Sub(a.now())
+	}
 	path, err := a.portal.MintPortalLink(req.Tenant, ttl)
 	if err != nil {
 		return invalid("%v", err)
 	}
+	noteTenant(r, req.Tenant)
+	noteTarget(r, "", "expires "+utc(a.now().Add(ttl)).Format(time.RFC3339))
 	writeJSON(w, http.StatusCreated, portalLinkJSON{Path: path, Tenant: req.Tenant, ExpiresAt: utc(a.now().Add(ttl))})
 	return nil
 }

@@ -112,7 +112,7 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) error {
 	}
 	made, err := a.rules.CreateSource(r.Context(), spec)
 	if errors.Is(err, store.ErrConflict) {
-		return &Error{http.StatusConflict, CodeConflict, "a source called " + req.Name + " exists"}
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a source called " + req.Name + " exists"}
 	}
 	if err != nil {
 		return rulesError(err, "source", req.Name)

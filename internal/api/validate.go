@@ -26,3 +26,12 @@ func checkTenant(t string) error {
 	}
 	return nil
 }
+
+// checkOwnTenant refuses, as a 422, a malformed tenant or one reserved for
+// inbound sources' destinations.
+func checkOwnTenant(t string) error {
+	if err := rules.CheckOwnTenant(t); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
+}

@@ -11,7 +11,8 @@
 // a crash: everything is in the store. An event is accepted only once the
 // store has committed it with its deliveries (store.Store.CreateEvent), so
 // accepting is independent of the engine. A delivery is claimed with a
-// lease (Config.Lease, RequestTimeout + 30s by default) by moving its
+// lease (Config.Lease, the longer of RequestTimeout and MaxEndpointTimeout,
+// plus 30s, by default) by moving its
 // next_attempt_at past the lease and bumping its claim counter; if the
 // process dies at any moment, the lease runs out and the delivery is due
 // again, on this node after a restart or on another. An attempt's result is
@@ -32,6 +33,16 @@
 // win; endpoints with scheme "none" (schemes.None: the destinations of
 // inbound sources whose services trust the network) get the payload
 // unsigned. Inbound events are the only ones with either.
+//
+// An endpoint's own settings shape the rest of the request (auth.go,
+// transport.go): its static headers, under the signature and content
+// headers; its receiver authentication (basic, bearer, or an OAuth2
+// client-credentials token from internal/oauthtoken, fetched again once
+// on a 401); its client certificate and CA bundle, with a client of its own
+// per certificate; its request timeout (up to Config.MaxEndpointTimeout)
+// and retry schedule. Attempts record those headers and Authorization as
+// Redacted. With Config.EgressProxy every connection is a CONNECT tunnel
+// to the address the SSRF guard checked.
 //
 // # Pipeline
 //
@@ -176,12 +187,16 @@
 //
 // # Operational webhooks
 //
-// With Config.OperatorURL set, endpoint.disabled, delivery.exhausted (a
-// delivery failed for good) and delivery.recovered (the first success of an
-// endpoint that was failing) are POSTed there as OperationalEvent JSON,
-// signed with OperatorScheme. They go through a bounded queue and a
-// goroutine of their own, with two quick retries; when the queue is full
-// they are dropped and logged. They never slow deliveries.
+// endpoint.disabled, delivery.exhausted (a delivery failed for good) and
+// delivery.recovered (the first success of an endpoint that was failing)
+// are durable: the store writes each, as an event of store.OperatorTenant
+// and its delivery to the operator endpoint, in the transaction of the
+// change it reports (see store.OperatorTenant), and the engine sends them
+// as it sends every delivery, signed, retried on the retry schedule, with
+// their attempts on record and in the dashboard. A crash between the
+// change and the webhook loses nothing. SyncOperator keeps the operator
+// endpoint in step with serve's --operator-url; its URL is configuration,
+// which the private-network guard does not apply to.
 //
 // # SSRF
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookrelay/hookrelay/internal/oauthtoken"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -31,8 +33,16 @@ type Config struct {
 	// DefaultRetrySchedule (8 attempts). Each delay gets ±20% jitter.
 	RetrySchedule []time.Duration
 	// RequestTimeout bounds one attempt, connection to response body; 0
-	// means 15s.
+	// means 15s. An endpoint's Timeout replaces it for that endpoint, up
+	// to MaxEndpointTimeout.
 	RequestTimeout time.Duration
+	// MaxEndpointTimeout caps the request timeout an endpoint sets; 0
+	// means RequestTimeout. Leases are sized for the longer of the two.
+	MaxEndpointTimeout time.Duration
+	// EgressProxy, if set, is an HTTP CONNECT proxy every delivery (and
+	// OAuth2 token request) goes through; the SSRF guard checks the
+	// targets before the CONNECT (see ClientConfig.Proxy).
+	EgressProxy *url.URL
 	// MaxResponseBytes is how much of a response body is kept on the
 	// attempt; 0 means 4 KiB. At most MaxResponseRead is read, then the
 	// connection is closed.
@@ -53,8 +63,8 @@ type Config struct {
 	// by 8×Workers.
 	Workers int
 	// Lease is how long a claimed delivery stays claimed before another
-	// worker may take it over; 0 means RequestTimeout + 30s. It must be
-	// longer than RequestTimeout.
+	// worker may take it over; 0 means the longer of RequestTimeout and
+	// MaxEndpointTimeout, plus 30s. It must be longer than both.
 	Lease time.Duration
 	// BatchSize is how many deliveries one claim takes at most; 0 means 256.
 	BatchSize int
@@ -81,14 +91,6 @@ type Config struct {
 	// requests in flight to finish before aborting them; 0 means
 	// RequestTimeout.
 	ShutdownGrace time.Duration
-	// OperatorURL, if set, receives operational webhooks
-	// (endpoint.disabled, delivery.exhausted, delivery.recovered), signed
-	// with OperatorScheme ("" means "standard") and OperatorSecrets (newest
-	// first; none means unsigned). The operator URL is trusted
-	// configuration: it is not subject to the private-network guard.
-	OperatorURL     string
-	OperatorScheme  string
-	OperatorSecrets []string
 	// Registerer, if set, gets the engine's metrics.
 	Registerer prometheus.Registerer
 	// Tracer, if set, gets a span for each attempt, and gives the
@@ -128,11 +130,18 @@ type Engine struct {
 	shared  bool // store.Shared(): other nodes claim from the store too
 	log     *slog.Logger
 	now     func() time.Time
-	client  *http.Client
-	policy  Policy
-	schemes schemeCache
-	metrics *metrics
-	ops     *operator // nil without OperatorURL
+	clients *clients
+	tokens  *oauthtoken.Cache
+	// maxTimeout is the longest an attempt may take: RequestTimeout or
+	// MaxEndpointTimeout, whichever is longer.
+	maxTimeout time.Duration
+	policy     Policy
+	schemes    schemeCache
+	metrics    *metrics
+	// trusted sends to the operator endpoint, whose URL is configuration
+	// (SyncOperator): the private-network guard and the egress proxy do not
+	// apply to it.
+	trusted *http.Client
 
 	recorded atomic.Int64 // attempts recorded, for tests
 	expired  atomic.Int64 // held deliveries dropped at their deadline, for tests
@@ -181,7 +190,6 @@ type heldJob struct {
 type completion struct {
 	result   store.AttemptResult
 	endpoint *store.Endpoint
-	event    string // event type, for operational webhooks
 	scheme   string
 	aborted  bool
 }
@@ -218,11 +226,15 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = defaultWorkers
 	}
-	if cfg.Lease == 0 {
-		cfg.Lease = cfg.RequestTimeout + defaultLeaseMargin
+	if cfg.MaxEndpointTimeout < 0 {
+		return nil, errors.New("delivery: negative MaxEndpointTimeout")
 	}
-	if cfg.Lease <= cfg.RequestTimeout {
-		return nil, fmt.Errorf("delivery: lease %s is not longer than the request timeout %s", cfg.Lease, cfg.RequestTimeout)
+	maxTimeout := max(cfg.RequestTimeout, cfg.MaxEndpointTimeout)
+	if cfg.Lease == 0 {
+		cfg.Lease = maxTimeout + defaultLeaseMargin
+	}
+	if cfg.Lease <= maxTimeout {
+		return nil, fmt.Errorf("delivery: lease %s is not longer than the request timeout %s", cfg.Lease, maxTimeout)
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = defaultBatchSize
@@ -254,25 +266,25 @@ func New(cfg Config) (*Engine, error) {
 		shared:  cfg.Store.Shared(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		client:  NewHTTPClient(cfg.AllowPrivateNetworks, cfg.RequestTimeout),
-		policy:  Policy{Schedule: cfg.RetrySchedule, Jitter: DefaultJitter},
-		wake:    make(chan struct{}, 1),
-		eps:     make(map[string]*epState),
-		waiting: make(map[string]*epState),
-		workCtx: context.Background(),
+		clients: newClients(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: maxTimeout, Proxy: cfg.EgressProxy}),
+		// Token expiry is real time (the token server's), whatever the
+		// engine's clock says: the cache keeps time.Now.
+		tokens: &oauthtoken.Cache{
+			HTTPClient: NewClient(ClientConfig{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: 10 * time.Second, Proxy: cfg.EgressProxy}),
+		},
+		maxTimeout: maxTimeout,
+		policy:     Policy{Schedule: cfg.RetrySchedule, Jitter: DefaultJitter},
+		wake:       make(chan struct{}, 1),
+		eps:        make(map[string]*epState),
+		waiting:    make(map[string]*epState),
+		workCtx:    context.Background(),
 		// Nothing starts before Run: it sets up where results go.
 		stopping: true,
 	}
 	if cfg.NodeID != "" {
 		e.log = e.log.With("node", cfg.NodeID)
 	}
-	if cfg.OperatorURL != "" {
-		ops, err := newOperator(cfg, e.log)
-		if err != nil {
-			return nil, err
-		}
-		e.ops = ops
-	}
+	e.trusted = NewClient(ClientConfig{AllowPrivateNetworks: true, Timeout: maxTimeout})
 	m, err := newMetrics(cfg.Registerer, e.queueStats)
 	if err != nil {
 		return nil, err
@@ -290,7 +302,10 @@ func (e *Engine) Notify() {
 	}
 }
 
-// Run claims and attempts due deliveries until ctx is done. Then it stops
+// Run claims and attempts due deliveries until ctx is done. It starts by
+// taking back the leases an earlier run of this node left
+// (store.Store.ReleaseLeases), so that what was in flight when a process
+// died is sent at once. When ctx is done it stops
 // claiming, waits up to Config.ShutdownGrace for the requests in flight
 // (aborting the rest, which are recorded as aborted and due again at once),
 // records every result, and returns nil. Claimed deliveries that had not
@@ -301,6 +316,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("delivery: engine is already running")
 	}
 	defer e.running.Store(false)
+
+	// What an earlier run of this node had in flight when it died is due
+	// at once, not when its leases run out (store.Store.ReleaseLeases),
+	// before this run claims or is handed anything.
+	if n, err := e.store.ReleaseLeases(ctx, e.now()); err != nil {
+		e.log.ErrorContext(ctx, "release the leases of an earlier run; they will run out instead", "err", err)
+	} else if n > 0 {
+		e.log.InfoContext(ctx, "released the leases of an earlier run", "count", n)
+	}
 
 	workCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
@@ -316,10 +340,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer close(completerDone)
 		e.completer(workCtx)
 	}()
-	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
-	if e.ops != nil {
-		bg.Go(func() { e.ops.run(opsCtx) })
-	}
 	if e.cfg.DisableAfter > 0 {
 		every := min(time.Minute, max(e.cfg.DisableAfter/4, 10*time.Millisecond))
 		bg.Go(func() { e.periodic(ctx, every, e.disableFailing) })
@@ -358,12 +378,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	grace.Stop()
 	close(e.results)
 	<-completerDone
-	stopOps()
 	bg.Wait()
-	if e.ops != nil {
-		// Give queued operational webhooks a moment, then stop.
-		e.ops.drain(2 * time.Second)
-	}
 	e.log.Info("delivery engine stopped")
 	return nil
 }
@@ -515,7 +530,7 @@ func (e *Engine) admit(jobs []*store.Job, claimedAt time.Time) {
 		return
 	}
 	// A held job must start early enough to finish within its lease.
-	slack := e.cfg.Lease - e.cfg.RequestTimeout
+	slack := e.cfg.Lease - e.maxTimeout
 	if slack > 2*time.Second {
 		slack -= time.Second
 	} else {
@@ -560,7 +575,7 @@ func (e *Engine) admit(jobs []*store.Job, claimedAt time.Time) {
 // its rate limit, within [EndpointConcurrency, BatchSize].
 func (e *Engine) holdCap(ep *epState, now time.Time) int {
 	c := e.cfg.BatchSize
-	slack := e.cfg.Lease - e.cfg.RequestTimeout
+	slack := e.cfg.Lease - e.maxTimeout
 	lat := ep.latency
 	if ep.inflight > 0 && !ep.busySince.IsZero() {
 		lat = max(lat, now.Sub(ep.busySince))
@@ -681,7 +696,6 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	now := e.now()
 	c := completion{
 		endpoint: ep,
-		event:    job.Event.Type,
 		scheme:   ep.Scheme,
 		result: store.AttemptResult{
 			DeliveryID: d.ID,
@@ -722,14 +736,28 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 		return fail(err.Error())
 	}
 	h := eventHeader(signed, &job.Event) // with the event's content type and headers
+	endpointHeader(h, ep)                // and the endpoint's static headers
 	if ep.TraceContext && traceparent != "" {
 		h.Set("Traceparent", traceparent)
 	}
-	a.RequestHeaders = flattenHeader(h)
+	client, err := e.clients.get(ep)
+	if err != nil {
+		return fail(err.Error())
+	}
+	timeout := e.cfg.RequestTimeout
+	if ep.Timeout > 0 {
+		timeout = min(ep.Timeout, e.maxTimeout)
+	}
+	ctx, cancel := context.WithTimeout(e.workCtx, timeout)
+	defer cancel()
 
 	// The request takes real time, whatever the engine's clock says.
 	start := time.Now()
-	res, err := sendWith(e.workCtx, e.client, ep.URL, signed.Body, h, e.cfg.MaxResponseBytes)
+	if ep.ID == store.OperatorEndpointID && ep.Tenant == store.OperatorTenant {
+		client = e.trusted
+	}
+	res, err := e.send(ctx, client, ep, signed.Body, h)
+	a.RequestHeaders = redactedHeader(h, ep)
 	dur := time.Since(start)
 	a.Duration = dur
 	e.metrics.duration.Observe(dur.Seconds())
@@ -745,6 +773,8 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	} else if err != nil {
 		a.Error = err.Error()
 		switch {
+		case e.workCtx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			a.Error = fmt.Sprintf("request timeout (%v) exceeded: %s", timeout, a.Error)
 		case e.workCtx.Err() != nil:
 			// Aborted by shutdown: due again at once, on any node.
 			a.Error = "aborted: engine shutting down: " + a.Error
@@ -757,7 +787,11 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 			return c, dur
 		}
 	}
-	switch next, retry := e.policy.Next(a.Number, a.StatusCode, retryAfter, e.now()); {
+	policy := e.policy
+	if ep.RetrySchedule != nil {
+		policy.Schedule = ep.RetrySchedule
+	}
+	switch next, retry := policy.Next(a.Number, a.StatusCode, retryAfter, e.now()); {
 	case Success(a.StatusCode):
 		r.Status = store.StatusSucceeded
 	case retry:
@@ -767,6 +801,24 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 		r.Status = store.StatusFailed
 	}
 	return c, dur
+}
+
+// send authorizes and sends one attempt to ep. A 401 to an OAuth2 token
+// makes it fetch a new token and send once more.
+func (e *Engine) send(ctx context.Context, client *http.Client, ep *store.Endpoint, body []byte, h http.Header) (*Result, error) {
+	tok, err := e.authorize(ctx, h, ep)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sendWith(ctx, client, ep.URL, body, h, e.cfg.MaxResponseBytes)
+	if res == nil || res.StatusCode != http.StatusUnauthorized || tok == "" {
+		return res, err
+	}
+	e.tokens.Invalidate(credentials(ep.Auth), tok)
+	if _, err := e.authorize(ctx, h, ep); err != nil {
+		return nil, err
+	}
+	return sendWith(ctx, client, ep.URL, body, h, e.cfg.MaxResponseBytes)
 }
 
 // flattenHeader turns a header into the one-value-per-name form attempts
@@ -867,6 +919,7 @@ func (e *Engine) complete(ctx context.Context, results []store.AttemptResult) ([
 // afterComplete counts, logs and reports what was just recorded.
 func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[string]time.Time) {
 	li := 0
+	operational := false
 	for i, c := range batch {
 		r := &c.result
 		a := &r.Attempt
@@ -893,10 +946,7 @@ func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[str
 			if fs := c.endpoint.FailingSince; fs != nil && !recovered[a.EndpointID].Equal(*fs) {
 				recovered[a.EndpointID] = *fs
 				e.log.Info("endpoint recovered", "endpoint_id", a.EndpointID, "failing_since", *fs)
-				e.emit("delivery.recovered", map[string]any{
-					"endpoint_id": a.EndpointID, "delivery_id": r.DeliveryID, "event_id": a.EventID,
-					"event_type": c.event, "failing_since": fs.UTC(), "attempt": a.Number,
-				})
+				operational = true // the store wrote delivery.recovered
 			}
 		case r.Status == store.StatusPending:
 			e.log.Debug("attempt failed, will retry", "endpoint_id", a.EndpointID, "delivery_id", r.DeliveryID,
@@ -904,11 +954,11 @@ func (e *Engine) afterComplete(batch []completion, lost []int, recovered map[str
 		default:
 			e.log.Warn("delivery failed", "endpoint_id", a.EndpointID, "delivery_id", r.DeliveryID,
 				"attempt", a.Number, "status", a.StatusCode, "err", a.Error)
-			e.emit("delivery.exhausted", map[string]any{
-				"endpoint_id": a.EndpointID, "delivery_id": r.DeliveryID, "event_id": a.EventID,
-				"event_type": c.event, "attempts": a.Number, "last_status": a.StatusCode, "last_error": a.Error,
-			})
+			operational = true // the store wrote delivery.exhausted
 		}
+	}
+	if operational {
+		e.Notify() // send the operational webhook the store may have written
 	}
 }
 
@@ -930,16 +980,9 @@ func (e *Engine) disableFailing(ctx context.Context) {
 			since = ep.FailingSince.UTC()
 		}
 		e.log.WarnContext(ctx, "endpoint disabled", "endpoint_id", ep.ID, "reason", reason, "failing_since", since)
-		e.emit("endpoint.disabled", map[string]any{
-			"endpoint_id": ep.ID, "tenant": ep.Tenant, "url": ep.URL, "reason": ep.DisabledReason, "failing_since": since,
-		})
 	}
-}
-
-// emit queues an operational webhook, if they are configured.
-func (e *Engine) emit(typ string, data map[string]any) {
-	if e.ops != nil {
-		e.ops.emit(typ, e.now(), data)
+	if len(eps) > 0 {
+		e.Notify() // send the endpoint.disabled webhooks the store wrote
 	}
 }
 

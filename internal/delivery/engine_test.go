@@ -219,6 +219,14 @@ func (rc *receiver) count() int {
 	return len(rc.reqs)
 }
 
+// operator makes url the operator endpoint, signed with secrets.
+func (b *testBundle) operator(t *testing.T, url string, secrets ...string) {
+	t.Helper()
+	if err := SyncOperator(context.Background(), b.store, &Operator{URL: url, Secrets: secrets}, time.Now()); err != nil {
+		t.Fatalf("SyncOperator: %v", err)
+	}
+}
+
 // operatorSink receives operational webhooks.
 type operatorSink struct {
 	*receiver
@@ -229,7 +237,7 @@ func newOperatorSink(t *testing.T) *operatorSink { return &operatorSink{newRecei
 func (o *operatorSink) types() []string {
 	var out []string
 	for _, r := range o.requests() {
-		var ev OperationalEvent
+		var ev store.OperationalBody
 		if err := json.Unmarshal(r.body, &ev); err == nil {
 			out = append(out, ev.Type)
 		}
@@ -237,12 +245,12 @@ func (o *operatorSink) types() []string {
 	return out
 }
 
-func (o *operatorSink) waitType(t *testing.T, typ string) OperationalEvent {
+func (o *operatorSink) waitType(t *testing.T, typ string) store.OperationalBody {
 	t.Helper()
-	var found *OperationalEvent
+	var found *store.OperationalBody
 	waitFor(t, 10*time.Second, func() bool {
 		for _, r := range o.requests() {
-			var ev OperationalEvent
+			var ev store.OperationalBody
 			if json.Unmarshal(r.body, &ev) == nil && ev.Type == typ {
 				found = &ev
 				return true
@@ -400,9 +408,8 @@ func TestEngineRetries(t *testing.T) {
 	b := setup(t, Config{
 		AllowPrivateNetworks: true,
 		RequestTimeout:       time.Second,
-		OperatorURL:          ops.URL,
-		OperatorSecrets:      []string{"whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	})
+	b.operator(t, ops.URL, "whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	// 500, 500, then 200.
 	flaky := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) {
 		if n <= 2 {
@@ -468,7 +475,7 @@ func TestEngineRetries(t *testing.T) {
 	// Timeout, then success.
 	b.waitStatus(t, d["slowOnce"].ID, store.StatusSucceeded, 10*time.Second)
 	as = b.attempts(t, d["slowOnce"].ID)
-	if len(as) != 2 || as[0].StatusCode != 0 || !strings.Contains(as[0].Error, "Timeout") || as[1].StatusCode != 200 {
+	if len(as) != 2 || as[0].StatusCode != 0 || !strings.Contains(as[0].Error, "timeout") || as[1].StatusCode != 200 {
 		t.Errorf("slowOnce: attempts %s", describe(as))
 	}
 
@@ -685,8 +692,8 @@ func TestEngineAutoDisable(t *testing.T) {
 		AllowPrivateNetworks: true,
 		DisableAfter:         300 * time.Millisecond,
 		RetrySchedule:        slices.Repeat([]time.Duration{50 * time.Millisecond}, 100),
-		OperatorURL:          ops.URL,
 	})
+	b.operator(t, ops.URL)
 	ep := b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
 	passes := watchPasses(b.engine)
 	b.start(t)
@@ -710,7 +717,7 @@ func TestEngineAutoDisable(t *testing.T) {
 	passes.lookedAt(t, time.Now())
 	waitFor(t, 10*time.Second, func() bool {
 		inflight, _ := b.engine.counts()
-		return inflight == 0 && b.engine.recorded.Load() == int64(rc.count())
+		return inflight == 0 && b.engine.recorded.Load() == int64(rc.count()+ops.count()) // the operator's attempts too
 	}, func() string { return "the attempt under way when the endpoint was disabled was not recorded" })
 	n := rc.count()
 	d := b.delivery(t, ds[0].ID)
@@ -732,7 +739,8 @@ func TestEngineRecovered(t *testing.T) {
 			w.WriteHeader(503)
 		}
 	})
-	b := setup(t, Config{AllowPrivateNetworks: true, OperatorURL: ops.URL})
+	b := setup(t, Config{AllowPrivateNetworks: true})
+	b.operator(t, ops.URL)
 	ep := b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
 	b.start(t)
 	_, ds := b.accept(t, "x", `{}`)
@@ -829,18 +837,23 @@ func TestEngineLeaseExpiry(t *testing.T) {
 	b := setup(t, Config{AllowPrivateNetworks: true, Now: clk.now})
 	b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
 	_, ds := b.accept(t, "x", `{}`)
-	clk.set(time.Now())
+	// The engine starts before the delivery is due on its clock, so that
+	// the dead claim below is another worker's, made while this engine
+	// runs: not one of an earlier run, which Run would release at start.
+	claimedAt := ds[0].NextAttemptAt
+	clk.set(claimedAt.Add(-time.Second))
+	passes := watchPasses(b.engine)
+	b.start(t)
+	passes.lookedAt(t, clk.now())
 	// The "dead worker" claims it with a short lease and then does nothing.
 	const lease = 500 * time.Millisecond
-	claimedAt := clk.now()
 	jobs, err := b.store.ClaimDueDeliveries(context.Background(), store.ClaimParams{Now: claimedAt, Lease: lease, Limit: 10})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v, %v", jobs, err)
 	}
-	passes := watchPasses(b.engine)
-	b.start(t)
 	// Just before the lease runs out, the engine looks and leaves it.
-	clk.advance(lease - time.Millisecond)
+	clk.set(claimedAt.Add(lease - time.Millisecond))
+	b.engine.Notify()
 	passes.lookedAt(t, clk.now())
 	if inflight, _ := b.engine.counts(); inflight != 0 || rc.count() != 0 {
 		t.Fatalf("%d requests, %d in flight, before the dead claim's lease ran out", rc.count(), inflight)
@@ -861,6 +874,41 @@ func TestEngineLeaseExpiry(t *testing.T) {
 	}})
 	if err != nil || !slices.Equal(lost, []int{0}) {
 		t.Errorf("late completion of the dead claim: lost %v, %v; want [0]", lost, err)
+	}
+}
+
+// TestEngineReleasesEarlierLeases: deliveries an earlier run left leased
+// (claimed, or handed over at creation, and then the process was killed)
+// are sent as soon as the engine starts, not when their leases run out;
+// the dead claim's late result is lost.
+func TestEngineReleasesEarlierLeases(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	clk := newFakeClock(time.Time{})
+	b := setup(t, Config{AllowPrivateNetworks: true, Now: clk.now})
+	b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
+	_, ds := b.accept(t, "x", `{}`)
+	claimedAt := ds[0].NextAttemptAt
+	jobs, err := b.store.ClaimDueDeliveries(context.Background(), store.ClaimParams{Now: claimedAt, Lease: time.Hour, Limit: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	// The clock does not move: only the release can make it due.
+	clk.set(claimedAt.Add(time.Second))
+	b.start(t)
+	b.waitStatus(t, ds[0].ID, store.StatusSucceeded, 10*time.Second)
+	if n := rc.count(); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
+	}
+	err = store.CompleteAttempt(context.Background(), b.store, store.AttemptResult{
+		DeliveryID: ds[0].ID, Claim: jobs[0].Delivery.Claim, Status: store.StatusFailed,
+		Attempt: store.Attempt{StartedAt: claimedAt, URL: rc.URL, Trigger: "scheduled"},
+	})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("late completion of the dead claim = %v, want ErrLeaseLost", err)
+	}
+	if as := b.attempts(t, ds[0].ID); len(as) != 1 || as[0].StatusCode != 200 {
+		t.Errorf("attempts %s", describe(as))
 	}
 }
 
@@ -963,8 +1011,6 @@ func TestNewValidates(t *testing.T) {
 		"negative workers": {Store: st, Workers: -1},
 		"short lease":      {Store: st, RequestTimeout: time.Second, Lease: time.Second},
 		"negative delay":   {Store: st, RetrySchedule: []time.Duration{-time.Second}},
-		"unknown operator": {Store: st, OperatorURL: "http://127.0.0.1:1/", OperatorScheme: "nope"},
-		"bad operator URL": {Store: st, OperatorURL: "ftp://x/"},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
@@ -1124,4 +1170,64 @@ func TestEngineDispatchAtCreation(t *testing.T) {
 		t.Errorf("hung endpoint has %d requests, want its concurrency limit 4", n)
 	}
 	releaseOnce.Do(func() { close(release) })
+}
+
+// TestEngineOperationalWebhooksDurable: an operational webhook is in the
+// store as soon as the change it reports is committed, so it survives a
+// process that dies before sending it; the engine then delivers it like
+// any delivery: signed, retried after a 503, its attempts on record, to
+// the operator URL on loopback although private networks are not allowed
+// for endpoints (the operator URL is configuration).
+func TestEngineOperationalWebhooksDurable(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	ops := &operatorSink{newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})}
+	rc := newReceiver(t, nil)
+	b := setup(t, Config{})
+	b.operator(t, ops.URL, secret)
+	ep := b.endpoint(t, rc.URL, "github", []string{"s"}, nil)
+	_, ds := b.accept(t, "x", `{}`)
+
+	// A previous process attempted it, recorded its final failure, and was
+	// killed before sending anything else.
+	ctx := context.Background()
+	jobs, err := b.store.ClaimDueDeliveries(ctx, store.ClaimParams{Now: time.Now(), Lease: time.Minute, Limit: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	if err := store.CompleteAttempt(ctx, b.store, store.AttemptResult{
+		DeliveryID: ds[0].ID, Claim: jobs[0].Delivery.Claim, Status: store.StatusFailed,
+		Attempt: store.Attempt{StartedAt: time.Now(), URL: rc.URL, StatusCode: 500, Trigger: "scheduled"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tenant := store.OperatorTenant
+	opd, _, err := b.store.ListDeliveries(ctx, store.DeliveryFilter{Tenant: &tenant})
+	if err != nil || len(opd) != 1 || opd[0].EventType != store.OpDeliveryExhausted || opd[0].Status != store.StatusPending {
+		t.Fatalf("operational deliveries after the commit: %+v, %v", opd, err)
+	}
+
+	b.start(t)
+	b.waitStatus(t, opd[0].ID, store.StatusSucceeded, 10*time.Second)
+	as := b.attempts(t, opd[0].ID)
+	if got := statuses(as); !slices.Equal(got, []int{503, 200}) {
+		t.Errorf("operational delivery attempts %s, want 503 then 200", describe(as))
+	}
+	ev := ops.waitType(t, store.OpDeliveryExhausted)
+	if ev.Data["delivery_id"] != ds[0].ID || ev.Data["endpoint_id"] != ep.ID || ev.Data["last_status"] != float64(500) {
+		t.Errorf("delivery.exhausted data %v", ev.Data)
+	}
+	std, _ := signature.Lookup("standard")
+	for _, r := range ops.requests() {
+		if err := std.Verify(r.header, r.body, []string{secret}, nil); err != nil {
+			t.Errorf("operational webhook not signed: %v", err)
+		}
+	}
+	if rc.count() != 0 {
+		t.Errorf("the endpoint on loopback was reached %d times without AllowPrivateNetworks", rc.count())
+	}
 }

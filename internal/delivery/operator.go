@@ -2,137 +2,107 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
-// operatorQueue is how many operational webhooks may wait to be sent; more
-// are dropped (and logged): they must never hold up deliveries.
-const operatorQueue = 1024
-
-// operatorRetries are the delays between the attempts to send one
-// operational webhook.
-var operatorRetries = []time.Duration{time.Second, 5 * time.Second}
-
-// OperationalEvent is the JSON body of an operational webhook.
-type OperationalEvent struct {
-	ID        string         `json:"id"`
-	Type      string         `json:"type"` // endpoint.disabled, delivery.exhausted or delivery.recovered
-	Timestamp time.Time      `json:"timestamp"`
-	Data      map[string]any `json:"data"`
+// Operator says where operational webhooks go (see store.OperatorTenant):
+// the operator endpoint that SyncOperator keeps.
+type Operator struct {
+	// URL receives them; an absolute http or https URL. It is trusted
+	// configuration: the private-network guard does not apply to it.
+	URL string
+	// Scheme signs them; "" means "standard".
+	Scheme string
+	// Secrets sign them, newest first; none sends them unsigned (scheme
+	// "none").
+	Secrets []string
 }
 
-// operator sends operational webhooks, best effort.
-type operator struct {
-	url     string
-	scheme  *signature.Scheme
-	secrets []string
-	client  *http.Client
-	log     *slog.Logger
-	queue   chan OperationalEvent
-}
-
-func newOperator(cfg Config, log *slog.Logger) (*operator, error) {
-	name := cfg.OperatorScheme
-	if name == "" {
-		name = "standard"
-	}
-	s, err := signature.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("delivery: operator scheme: %w", err)
-	}
-	if _, err := parseURL(cfg.OperatorURL); err != nil {
-		return nil, fmt.Errorf("delivery: operator URL: %w", err)
-	}
-	return &operator{
-		url:     cfg.OperatorURL,
-		scheme:  s,
-		secrets: cfg.OperatorSecrets,
-		client:  NewHTTPClient(true, cfg.RequestTimeout),
-		log:     log,
-		queue:   make(chan OperationalEvent, operatorQueue),
-	}, nil
-}
-
-// emit queues an event without blocking; a full queue drops it.
-func (o *operator) emit(typ string, at time.Time, data map[string]any) {
-	ev := OperationalEvent{ID: store.NewID("op"), Type: typ, Timestamp: at.UTC(), Data: data}
-	select {
-	case o.queue <- ev:
-	default:
-		o.log.Warn("operational webhook dropped: queue full", "type", typ)
-	}
-}
-
-// run sends queued events until ctx is done.
-func (o *operator) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-o.queue:
-			o.send(ctx, ev)
+// SyncOperator makes the store's operator endpoint (store.OperatorEndpointID,
+// of store.OperatorTenant) what op says, as serve starts: it creates it,
+// or updates its URL, scheme and secrets and enables it again if it was
+// disabled (an operator endpoint auto-disabled while it was down starts
+// afresh). A nil op deletes it, which cancels the operational webhooks not
+// yet sent; from then on none is written. The store writes operational
+// webhooks only while the endpoint exists and is enabled.
+func SyncOperator(ctx context.Context, st store.Store, op *Operator, now time.Time) error {
+	now = now.UTC().Truncate(time.Millisecond)
+	if op == nil {
+		err := st.DeleteEndpoint(ctx, store.OperatorEndpointID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete the operator endpoint: %w", err)
 		}
+		return nil
 	}
-}
-
-// drain sends what is queued for at most d.
-func (o *operator) drain(d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		select {
-		case ev := <-o.queue:
-			o.send(ctx, ev)
-		default:
-			return
-		}
+	scheme := op.Scheme
+	if scheme == "" {
+		scheme = "standard"
 	}
-}
-
-func (o *operator) send(ctx context.Context, ev OperationalEvent) {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		o.log.Error("operational webhook: encode", "type", ev.Type, "err", err)
-		return
+	if _, err := signature.Lookup(scheme); err != nil {
+		return fmt.Errorf("operator scheme: %w", err)
 	}
-	for try := 0; ; try++ {
-		err = o.sendOnce(ctx, ev, body)
-		if err == nil || try == len(operatorRetries) || ctx.Err() != nil {
-			break
-		}
-		var he *HTTPError
-		if errors.As(err, &he) && !Retryable(he.StatusCode) {
-			break
-		}
-		t := time.NewTimer(operatorRetries[try])
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+	if _, err := parseURL(op.URL); err != nil {
+		return fmt.Errorf("operator URL: %w", err)
 	}
-	if err != nil {
-		o.log.Warn("operational webhook not delivered", "type", ev.Type, "err", err)
+	if len(op.Secrets) == 0 {
+		scheme = "none"
 	}
-}
-
-func (o *operator) sendOnce(ctx context.Context, ev OperationalEvent, body []byte) error {
-	signed := signature.Signed{Body: body, Header: http.Header{}}
-	if len(o.secrets) > 0 {
-		var err error
-		signed, err = o.scheme.Sign(signature.Message{ID: ev.ID, Timestamp: time.Now(), Payload: body}, o.secrets...)
+	secrets := make([]store.Secret, len(op.Secrets))
+	for i, s := range op.Secrets {
+		secrets[i] = store.Secret{Value: s, CreatedAt: now}
+	}
+	update := func() error {
+		_, err := st.UpdateEndpoint(ctx, store.OperatorEndpointID, func(e *store.Endpoint) (store.EndpointPatch, error) {
+			p := store.EndpointPatch{URL: &op.URL, Scheme: &scheme, Enabled: new(true), UpdatedAt: now}
+			if !sameSecrets(e.Secrets, op.Secrets) {
+				p.Secrets = &secrets
+			}
+			return p, nil
+		})
+		return err
+	}
+	err := update()
+	if !errors.Is(err, store.ErrNotFound) {
 		if err != nil {
-			return fmt.Errorf("sign: %w", err)
+			return fmt.Errorf("update the operator endpoint: %w", err)
+		}
+		return nil
+	}
+	err = st.CreateEndpoint(ctx, &store.Endpoint{
+		ID:          store.OperatorEndpointID,
+		Tenant:      store.OperatorTenant,
+		URL:         op.URL,
+		Description: "operational webhooks (serve --operator-url)",
+		Scheme:      scheme,
+		Secrets:     secrets,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another node sharing the database created it meanwhile.
+		err = update()
+	}
+	if err != nil {
+		return fmt.Errorf("create the operator endpoint: %w", err)
+	}
+	return nil
+}
+
+// sameSecrets reports whether stored holds exactly the values want, in
+// order: a restart with the same secret keeps its creation time.
+func sameSecrets(stored []store.Secret, want []string) bool {
+	if len(stored) != len(want) {
+		return false
+	}
+	for i, s := range stored {
+		if s.Value != want[i] {
+			return false
 		}
 	}
-	_, err := send(ctx, o.client, o.url, signed, 1024)
-	return err
+	return true
 }

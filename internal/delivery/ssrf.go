@@ -167,31 +167,8 @@ func checkDialAddress(network, address string, _ syscall.RawConn) error {
 // fails with ErrForbiddenAddress. It follows no redirects (a 3xx response is
 // returned as is, and counts as a failed attempt), ignores proxy settings in
 // the environment, keeps connections alive with a large idle pool per host,
-// and gives up on a request after timeout (0 means no limit).
+// and gives up on a request after timeout (0 means no limit). NewClient
+// adds an egress proxy and TLS settings.
 func NewHTTPClient(allowPrivate bool, timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if timeout > 0 && timeout < dialer.Timeout {
-		dialer.Timeout = timeout
-	}
-	if !allowPrivate {
-		dialer.Control = checkDialAddress
-	}
-	tr := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           4096,
-		MaxIdleConnsPerHost:    512,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	return NewClient(ClientConfig{AllowPrivateNetworks: allowPrivate, Timeout: timeout})
 }

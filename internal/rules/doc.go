@@ -26,4 +26,16 @@
 // disabled meanwhile, and concurrent rotations each keep the secrets the
 // others added. Checks that do I/O (the DNS lookups of the SSRF guard) run
 // before the transaction.
+//
+// # Delivery settings
+//
+// An endpoint's static headers, receiver authentication, client
+// certificate, request timeout and retry schedule (settings.go) are
+// checked here too: headers against the scheme the endpoint will have (a
+// change of scheme alone is checked against the stored headers, inside the
+// transaction), the OAuth2 token URL through the SSRF guard, PEMs parsed
+// and paired, the timeout and schedule against the server's bounds
+// (Config.MaxEndpointTimeout, MaxRetrySchedule). MaskSecret and its
+// helpers are how every surface shows the secrets among them; a masked
+// value sent back is refused.
 package rules

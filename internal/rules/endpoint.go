@@ -29,6 +29,13 @@ type Config struct {
 	// each receive every event); 0 means DefaultMaxEndpointsPerTenant,
 	// negative means no bound. The destinations of a source do not count.
 	MaxEndpointsPerTenant int
+	// MaxEndpointTimeout is the longest request timeout an endpoint may
+	// set; 0 means DefaultMaxEndpointTimeout. The delivery engine must
+	// allow as much (delivery.Config.MaxEndpointTimeout).
+	MaxEndpointTimeout time.Duration
+	// MaxRetrySchedule is how long an endpoint's retry schedule may span
+	// (the sum of its delays); 0 means DefaultMaxRetrySchedule.
+	MaxRetrySchedule time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -54,6 +61,15 @@ func New(cfg Config) (*Rules, error) {
 	if cfg.MaxEndpointsPerTenant == 0 {
 		cfg.MaxEndpointsPerTenant = DefaultMaxEndpointsPerTenant
 	}
+	if cfg.MaxEndpointTimeout == 0 {
+		cfg.MaxEndpointTimeout = DefaultMaxEndpointTimeout
+	}
+	if cfg.MaxRetrySchedule == 0 {
+		cfg.MaxRetrySchedule = DefaultMaxRetrySchedule
+	}
+	if cfg.MaxEndpointTimeout < MinEndpointTimeout || cfg.MaxRetrySchedule < 0 {
+		return nil, fmt.Errorf("rules: MaxEndpointTimeout must be at least %v and MaxRetrySchedule not negative", MinEndpointTimeout)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -75,13 +91,29 @@ type EndpointSpec struct {
 	// Secret signs; "" generates one, which Create returns to show once.
 	Secret     string
 	EventTypes []string
-	Disabled   bool
-	FIFO       bool
-	RateLimit  float64
+	// Filter is a payload filter (internal/filter's syntax, checked by
+	// CheckFilter); nil, empty, null or {} for none.
+	Filter    []byte
+	Disabled  bool
+	FIFO      bool
+	RateLimit float64
 	// TraceContext sends each delivery attempt's W3C traceparent header
 	// to the endpoint (when tracing is on); off by default, since it
 	// tells the receiver the sender's trace ids.
 	TraceContext bool
+	// Headers are static headers sent with every attempt; their values
+	// are secrets (sealed, shown masked).
+	Headers map[string]string
+	// Auth authenticates deliveries to the receiver; nil or a zero Type
+	// for none.
+	Auth *store.ReceiverAuth
+	// ClientTLS is a client certificate for mutual TLS; nil for none.
+	ClientTLS *store.ClientTLS
+	// Timeout is the endpoint's request timeout, 0 for the server's.
+	Timeout time.Duration
+	// RetrySchedule replaces the server's retry schedule; nil for the
+	// server's, empty for no retries.
+	RetrySchedule []time.Duration
 }
 
 // SchemeChoices lists the schemes a form may offer for an endpoint of
@@ -158,6 +190,26 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	c.add(r.CheckURL(ctx, "url", spec.URL))
 	c.add(CheckText("description", spec.Description, MaxDescriptionLen))
 	c.add(CheckRateLimit(spec.RateLimit))
+	flt, err := CheckFilter(spec.Filter)
+	c.add(err)
+	e.Filter = flt
+	if err := checkAuthForm(spec.Auth); err != nil {
+		c.add(err)
+	} else {
+		c.add(r.checkAuthURL(ctx, spec.Auth))
+	}
+	c.add(checkClientTLS(spec.ClientTLS, spec.URL, now))
+	c.add(r.checkPolicy(&spec.Timeout, &spec.RetrySchedule))
+	if len(spec.Headers) > 0 {
+		e.Headers = spec.Headers
+	}
+	if spec.Auth != nil && spec.Auth.Type != "" {
+		e.Auth = spec.Auth
+	}
+	if spec.ClientTLS != nil && !spec.ClientTLS.Empty() {
+		e.ClientTLS = spec.ClientTLS
+	}
+	e.Timeout, e.RetrySchedule = spec.Timeout, spec.RetrySchedule
 	types, err := CheckEventTypes(spec.EventTypes)
 	c.add(err)
 	e.EventTypes = types
@@ -170,6 +222,7 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 			c.add(fieldError("secret", "is refused: scheme %q forwards unsigned and takes no secret", schemes.None))
 		}
 		e.Scheme = schemes.None
+		c.add(checkHeaders(spec.Headers, nil, e.Auth != nil))
 		return e, "", c.err()
 	}
 	s, name, custom, err := schemes.Parse(spec.Scheme, spec.CustomScheme)
@@ -178,6 +231,7 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 		return nil, "", c.err()
 	}
 	e.Scheme, e.CustomScheme = name, custom
+	c.add(checkHeaders(spec.Headers, s, e.Auth != nil))
 	if secret == "" {
 		if secret, err = newSecret(s); err != nil {
 			return nil, "", err
@@ -243,11 +297,27 @@ type EndpointChange struct {
 	// ones signing for a while).
 	Secret     *string
 	EventTypes *[]string
-	Enabled    *bool
-	FIFO       *bool
-	RateLimit  *float64
+	// Filter replaces the payload filter; a pointer to an empty text,
+	// null or {} removes it.
+	Filter    *[]byte
+	Enabled   *bool
+	FIFO      *bool
+	RateLimit *float64
 	// TraceContext turns the traceparent header of deliveries on or off.
 	TraceContext *bool
+	// Headers replaces the static headers; a pointer to an empty map
+	// clears them.
+	Headers *map[string]string
+	// Auth replaces the receiver authentication; a zero Type clears it.
+	Auth *store.ReceiverAuth
+	// ClientTLS replaces the client certificate; an empty CertPEM clears
+	// it.
+	ClientTLS *store.ClientTLS
+	// Timeout replaces the request timeout (0: the server's).
+	Timeout *time.Duration
+	// RetrySchedule replaces the retry schedule; a pointer to nil means
+	// the server's.
+	RetrySchedule *[]time.Duration
 }
 
 // UpdateEndpoint applies ch to the endpoint id in one transaction that
@@ -272,12 +342,26 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 	if ch.RateLimit != nil {
 		c.add(CheckRateLimit(*ch.RateLimit))
 	}
+	var flt []byte
+	if ch.Filter != nil {
+		var err error
+		flt, err = CheckFilter(*ch.Filter)
+		c.add(err)
+	}
 	var types []string
 	if ch.EventTypes != nil {
 		var err error
 		types, err = CheckEventTypes(*ch.EventTypes)
 		c.add(err)
 	}
+	if ch.Auth != nil {
+		if err := checkAuthForm(ch.Auth); err != nil {
+			c.add(err)
+		} else {
+			c.add(r.checkAuthURL(ctx, ch.Auth))
+		}
+	}
+	c.add(r.checkPolicy(ch.Timeout, ch.RetrySchedule))
 	if err := c.err(); err != nil {
 		return nil, "", err
 	}
@@ -304,6 +388,9 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 		if ch.EventTypes != nil {
 			p.EventTypes = &types
 		}
+		if ch.Filter != nil {
+			p.Filter = &flt
+		}
 		if ch.Enabled != nil && *ch.Enabled == cur.Disabled {
 			p.Enabled = ch.Enabled
 		}
@@ -323,6 +410,7 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 					none, noSecrets, noCustom := schemes.None, []store.Secret{}, []byte(nil)
 					p.Scheme, p.Secrets, p.CustomScheme = &none, &noSecrets, &noCustom
 				}
+				c.add(settingsPatch(&p, cur, ch, nil, now))
 				return p, c.err()
 			}
 			s, stored, storedCustom, err := schemes.Parse(name, custom)
@@ -364,6 +452,7 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 				}
 			}
 		}
+		c.add(settingsPatch(&p, cur, ch, scheme, now))
 		return p, c.err()
 	})
 	if err != nil {
@@ -491,4 +580,42 @@ func LiveSecrets(ss []store.Secret, now time.Time) []store.Secret {
 		}
 	}
 	return out
+}
+
+// settingsPatch adds ch's delivery settings to p, checked against what
+// the endpoint becomes: its scheme (nil: unsigned) for the headers, its
+// URL for the client certificate, its auth for an Authorization header.
+// The checks that need no I/O run here, inside the transaction, so that a
+// change of the scheme or the URL alone is checked against the stored
+// settings too.
+func settingsPatch(p *store.EndpointPatch, cur *store.Endpoint, ch EndpointChange, scheme *signature.Scheme, now time.Time) error {
+	var c collector
+	url := cur.URL
+	if p.URL != nil {
+		url = *p.URL
+	}
+	headers, auth, ctls := cur.Headers, cur.Auth, cur.ClientTLS
+	if ch.Headers != nil {
+		headers = *ch.Headers
+		p.Headers = ch.Headers
+	}
+	if ch.Auth != nil {
+		auth = ch.Auth
+		if auth.Type == "" {
+			auth = nil
+		}
+		p.Auth = ch.Auth
+	}
+	if ch.ClientTLS != nil {
+		ctls = ch.ClientTLS
+		p.ClientTLS = ch.ClientTLS
+	}
+	if ch.Headers != nil || ch.Auth != nil || p.Scheme != nil {
+		c.add(checkHeaders(headers, scheme, auth != nil))
+	}
+	if ch.ClientTLS != nil || (p.URL != nil && ctls != nil) {
+		c.add(checkClientTLS(ctls, url, now))
+	}
+	p.Timeout, p.RetrySchedule = ch.Timeout, ch.RetrySchedule
+	return c.err()
 }

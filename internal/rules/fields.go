@@ -84,6 +84,9 @@ func CheckOwnTenant(t string) error {
 	if IsSourceTenant(t) {
 		return fieldError("tenant", "%q is reserved for the destinations of inbound sources: add destinations to the source instead", t)
 	}
+	if t == store.OperatorTenant {
+		return fieldError("tenant", "%q is reserved for operational webhooks (serve --operator-url)", t)
+	}
 	return nil
 }
 

@@ -472,3 +472,15 @@ func TestTraceContext(t *testing.T) {
 		t.Fatalf("update TraceContext false: %v, %v", got.TraceContext, err)
 	}
 }
+
+// TestOperatorTenantReserved: nobody creates endpoints or events in the
+// operator tenant; the operational webhooks are the store's to write.
+func TestOperatorTenantReserved(t *testing.T) {
+	t.Parallel()
+	if err := rules.CheckOwnTenant(store.OperatorTenant); err == nil {
+		t.Errorf("CheckOwnTenant(%q) = nil, want a field error", store.OperatorTenant)
+	}
+	if err := rules.CheckOwnTenant("acme"); err != nil {
+		t.Errorf("CheckOwnTenant(acme) = %v", err)
+	}
+}

@@ -16,8 +16,11 @@ type EndpointPatch struct {
 	// Secrets, when set, replaces every secret, newest first.
 	Secrets    *[]Secret
 	EventTypes *[]string
-	FIFO       *bool
-	RateLimit  *float64
+	// Filter, when set, replaces the payload filter's JSON text; a
+	// pointer to nil (or to an empty text) removes it.
+	Filter    *[]byte
+	FIFO      *bool
+	RateLimit *float64
 	// TraceContext turns the traceparent header of deliveries on or off.
 	TraceContext *bool
 	// Enabled, when set and different from the stored state, enables the
@@ -26,6 +29,20 @@ type EndpointPatch struct {
 	// "manual"). Enabling an enabled endpoint keeps its FailingSince, and
 	// disabling a disabled one keeps its reason.
 	Enabled *bool
+	// Headers, when set, replaces the static headers; a pointer to nil
+	// or an empty map clears them.
+	Headers *map[string]string
+	// Auth, when set, replaces the receiver authentication; one with no
+	// Type clears it.
+	Auth *ReceiverAuth
+	// ClientTLS, when set, replaces the client certificate and CA
+	// bundle; an empty one clears them.
+	ClientTLS *ClientTLS
+	// Timeout, when set, replaces the request timeout (0: the server's).
+	Timeout *time.Duration
+	// RetrySchedule, when set, replaces the retry schedule; a pointer to
+	// nil means the server's.
+	RetrySchedule *[]time.Duration
 	// UpdatedAt is written with any patch.
 	UpdatedAt time.Time
 }

@@ -66,6 +66,13 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 		}
 		set("event_types", string(b))
 	}
+	if p.Filter != nil {
+		if len(*p.Filter) == 0 {
+			set("filter", nil)
+		} else {
+			set("filter", string(*p.Filter))
+		}
+	}
 	if p.FIFO != nil && *p.FIFO != cur.FIFO {
 		set("fifo", *p.FIFO)
 		ch.FIFO, ch.FIFOChanged, ch.Requeue = *p.FIFO, true, true
@@ -75,6 +82,40 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 	}
 	if p.TraceContext != nil {
 		set("trace_context", *p.TraceContext)
+	}
+	if p.Headers != nil || p.Auth != nil || p.ClientTLS != nil {
+		// Sealed together: a patch of one writes the others as stored.
+		next := *cur
+		if p.Headers != nil {
+			next.Headers = *p.Headers
+		}
+		if p.Auth != nil {
+			next.Auth = p.Auth
+			if p.Auth.Type == "" {
+				next.Auth = nil
+			}
+		}
+		if p.ClientTLS != nil {
+			next.ClientTLS = p.ClientTLS
+			if p.ClientTLS.Empty() {
+				next.ClientTLS = nil
+			}
+		}
+		sealed, err := SealSettings(c, &next)
+		if err != nil {
+			return ch, err
+		}
+		set("settings", sealed)
+	}
+	if p.Timeout != nil {
+		set("timeout_ms", p.Timeout.Milliseconds())
+	}
+	if p.RetrySchedule != nil {
+		v, err := EncodeSchedule(*p.RetrySchedule)
+		if err != nil {
+			return ch, err
+		}
+		set("retry_schedule", v)
 	}
 	if p.Enabled != nil && *p.Enabled == cur.Disabled {
 		if *p.Enabled {
@@ -149,16 +190,22 @@ func SourceChanges(cur *Source, p SourcePatch, seal func(*Source) ([]byte, error
 // caller sets it only when the person asked for the change.
 func PatchOf(e *Endpoint) EndpointPatch {
 	return EndpointPatch{
-		URL:          new(e.URL),
-		Description:  new(e.Description),
-		Scheme:       new(e.Scheme),
-		CustomScheme: new(e.CustomScheme),
-		Secrets:      new(e.Secrets),
-		EventTypes:   new(e.EventTypes),
-		FIFO:         new(e.FIFO),
-		RateLimit:    new(e.RateLimit),
-		TraceContext: new(e.TraceContext),
-		UpdatedAt:    e.UpdatedAt,
+		URL:           new(e.URL),
+		Description:   new(e.Description),
+		Scheme:        new(e.Scheme),
+		CustomScheme:  new(e.CustomScheme),
+		Secrets:       new(e.Secrets),
+		EventTypes:    new(e.EventTypes),
+		Filter:        new(e.Filter),
+		FIFO:          new(e.FIFO),
+		RateLimit:     new(e.RateLimit),
+		Headers:       new(e.Headers),
+		Auth:          authPatch(e.Auth),
+		ClientTLS:     tlsPatch(e.ClientTLS),
+		Timeout:       new(e.Timeout),
+		RetrySchedule: new(e.RetrySchedule),
+		TraceContext:  new(e.TraceContext),
+		UpdatedAt:     e.UpdatedAt,
 	}
 }
 
@@ -176,4 +223,20 @@ func SourcePatchOf(src *Source) SourcePatch {
 		ZoomSecret:     new(src.ZoomSecret),
 		UpdatedAt:      src.UpdatedAt,
 	}
+}
+
+// authPatch is the patch value that writes a: a zero one clears.
+func authPatch(a *ReceiverAuth) *ReceiverAuth {
+	if a == nil {
+		return &ReceiverAuth{}
+	}
+	return a
+}
+
+// tlsPatch is the patch value that writes t: a zero one clears.
+func tlsPatch(t *ClientTLS) *ClientTLS {
+	if t == nil {
+		return &ClientTLS{}
+	}
+	return t
 }

@@ -12,7 +12,9 @@
 // when its status is pending and its next_attempt_at has passed. Claiming it
 // moves next_attempt_at forward by the lease and bumps its Claim counter; a
 // worker that dies mid-attempt simply lets the lease run out, after which the
-// delivery is due again. Completing an attempt names the claim it completes,
+// delivery is due again; or, when the process that died starts again, it
+// takes back its own leases at once (ReleaseLeases): each claim records
+// the node that made it. Completing an attempt names the claim it completes,
 // so a worker whose lease was taken over cannot overwrite the newer claim's
 // result.
 //
@@ -21,7 +23,8 @@
 // once their transaction commits: the first attempt of a fresh delivery then
 // costs no claim and no wait for the next poll. Such a delivery is stored
 // already leased, so if the process dies before attempting it, it is due
-// again when its lease runs out, like any other claimed delivery.
+// again when its lease runs out, or when the store is opened again and
+// releases its leases, like any other claimed delivery.
 //
 // An endpoint with FIFO set has its deliveries attempted strictly one at a
 // time in the order their events were accepted: only its oldest pending
@@ -77,9 +80,26 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write would break a uniqueness rule.
 	ErrConflict = errors.New("conflict")
-	// ErrLeaseLost: CompleteAttempt named a claim that is no longer current.
+	// ErrLeaseLost: CompleteAttempt named a claim that is no longer
+	// current (another claim took the delivery over, or ReleaseLeases
+	// released it); nothing was recorded.
 	ErrLeaseLost = errors.New("lease lost")
 )
+
+// CompleteAttempt records one result with s.CompleteAttempts, for a
+// worker that completes one claim at a time: ErrLeaseLost (wrapped) if
+// its claim is no longer current, in which case nothing was written and
+// the newer claim's state stands.
+func CompleteAttempt(ctx context.Context, s Store, r AttemptResult) error {
+	lost, err := s.CompleteAttempts(ctx, []AttemptResult{r})
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("complete attempt of delivery %s, claim %d: %w", r.DeliveryID, r.Claim, ErrLeaseLost)
+	}
+	return nil
+}
 
 // Secret is one signing secret of an endpoint. Stores keep it encrypted at
 // rest (see Config.Cipher); in memory it is plain text.
@@ -109,7 +129,11 @@ type Endpoint struct {
 	// by the store on read.
 	Secrets    []Secret
 	EventTypes []string // empty: every event type
-	Disabled   bool
+	// Filter is the JSON text of a payload filter (internal/filter),
+	// stored as given; nil for none. CreateEvent delivers an event only
+	// to endpoints whose filter its payload matches.
+	Filter   []byte
+	Disabled bool
 	// DisabledReason says why: "" when enabled, "manual" or "auto: ..."
 	DisabledReason string
 	FIFO           bool
@@ -122,6 +146,19 @@ type Endpoint struct {
 	FailingSince *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Headers are static headers sent with every attempt (their values
+	// are secrets: sealed at rest with Auth and ClientTLS); nil for none.
+	Headers map[string]string
+	// Auth authenticates deliveries to the receiver; nil for none.
+	Auth *ReceiverAuth
+	// ClientTLS is the endpoint's client certificate; nil for none.
+	ClientTLS *ClientTLS
+	// Timeout bounds one attempt instead of the server's request timeout;
+	// 0 means the server's.
+	Timeout time.Duration
+	// RetrySchedule replaces the server's retry schedule (the delay after
+	// attempts 1, 2, ...); nil means the server's.
+	RetrySchedule []time.Duration
 }
 
 // Accepts reports whether the endpoint subscribes to eventType. A filter
@@ -292,13 +329,49 @@ type AttemptResult struct {
 
 // APIKey authorizes calls to the API. Only a hash of the key is stored.
 type APIKey struct {
-	ID         string
-	Name       string
-	Hash       []byte // SHA-256 of the whole key
-	Prefix     string // the first characters, to recognize it in lists
+	ID     string
+	Name   string
+	Hash   []byte // SHA-256 of the whole key
+	Prefix string // the first characters, to recognize it in lists
+	// Tenant is the only tenant the key sees; nil for every tenant.
+	Tenant *string
+	// Scopes are the key's scopes (internal/access); stored as given.
+	// Empty is read back as ["admin"], which is what keys made before
+	// scopes existed hold.
+	Scopes     []string
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+}
+
+// KeyUseInterval is how often at most TouchAPIKey records a key's use.
+const KeyUseInterval = time.Minute
+
+// AuditEntry is one change recorded in the audit log: who made it, what
+// it was, when and from where. It never holds a secret value.
+type AuditEntry struct {
+	ID string
+	At time.Time
+	// ActorKind is "key" (an API key), "token" (a tenant token; ActorID
+	// is the key that minted it), "admin" or "tenant" (a dashboard
+	// session; ActorID is the admin session's key).
+	ActorKind string
+	ActorID   string
+	// Tenant is the tenant the change concerns, or the actor's; nil for
+	// none (an admin's change of an inbound source, a key of every
+	// tenant).
+	Tenant     *string
+	Action     string // such as "endpoint.update", "secret.reveal"
+	Target     string // the id changed, "" when none
+	RemoteAddr string
+	// Detail is a short description for people, without secrets.
+	Detail string
+}
+
+// AuditFilter selects audit entries to list, newest first.
+type AuditFilter struct {
+	Tenant *string // nil: every entry
+	Page
 }
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -368,7 +441,8 @@ type Store interface {
 
 	// CreateEvent durably stores ev and one pending delivery, due at
 	// ev.CreatedAt, for each enabled endpoint of ev.Tenant that Accepts
-	// ev.Type, in one transaction, and returns the deliveries. If
+	// ev.Type and whose Filter, if any, ev.Payload matches (a payload that
+	// is not JSON matches no filter), in one transaction, and returns the deliveries. If
 	// ev.IdempotencyKey is set and the tenant has an event with the same
 	// key created after idempotentSince, nothing is written and the earlier
 	// event is returned with ErrConflict. It returns only once the
@@ -390,6 +464,20 @@ type Store interface {
 	// results whose claim is stale are skipped and reported by index in
 	// lost. It also maintains each endpoint's FailingSince.
 	CompleteAttempts(ctx context.Context, results []AttemptResult) (lost []int, err error)
+	// ReleaseLeases takes back, at once, the leases of an earlier run of
+	// this Store's node, whose attempts died with it: each pending
+	// delivery so leased, its lease not over at now, becomes due at now,
+	// with its Claim bumped so that a result of the dead claim is lost
+	// (CompleteAttempts) rather than recorded. Which leases are the node's
+	// is the store's to know: a store that one process alone opens
+	// (SQLite, which holds a lock file while open; Shared false) knows
+	// every lease in the database is a dead process's and releases them
+	// all; a shared one (PostgreSQL) releases those its claims recorded
+	// under its node id, and leaves other nodes' to run out. Call it once
+	// at start, before this Store claims or creates anything (the engine
+	// does, as Run starts): it cannot tell this run's leases from the
+	// earlier one's. It returns how many it released.
+	ReleaseLeases(ctx context.Context, now time.Time) (int, error)
 	// GetDelivery returns the delivery or ErrNotFound.
 	GetDelivery(ctx context.Context, id string) (*Delivery, error)
 	// ListDeliveries returns a page of deliveries, newest first.
@@ -424,6 +512,21 @@ type Store interface {
 	CountEndpoints(ctx context.Context, tenant string, max int) (int, error)
 	// CountAPIKeys returns the number of unrevoked keys.
 	CountAPIKeys(ctx context.Context) (int, error)
+	// GetAPIKey returns the key with this id, revoked or not, or
+	// ErrNotFound.
+	GetAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// TouchAPIKey sets the key's LastUsedAt to at, and writes nothing
+	// else, unless it was set less than KeyUseInterval before at: the
+	// throttle holds across every node of the database. It reports
+	// whether it wrote. ErrNotFound is not returned for an unknown id
+	// (nothing is written).
+	TouchAPIKey(ctx context.Context, id string, at time.Time) (bool, error)
+
+	// AddAudit appends e to the audit log; e.ID and At must be set.
+	AddAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns a page of audit entries, newest first, and the
+	// cursor of the next page.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, string, error)
 
 	// CreateEventFor is CreateEvent for chosen endpoints, whatever their
 	// event type filters, for a test event: it durably stores ev and one
@@ -540,7 +643,8 @@ const DefaultPruneBatch = 1000
 //     (with any attempt of theirs left);
 //   - idempotency keys created before Before, so Before must be older
 //     than the idempotency window for keys to keep working;
-//   - events created before Before that have no delivery left.
+//   - events created before Before that have no delivery left;
+//   - audit log entries recorded before Before.
 //
 // Pending deliveries and their events are never pruned.
 type PruneParams struct {
@@ -556,6 +660,7 @@ type PruneResult struct {
 	Deliveries      int64
 	IdempotencyKeys int64
 	Events          int64
+	AuditEntries    int64
 }
 
 // Record is one row of a store, as Export writes it and Import reads it:
@@ -580,12 +685,13 @@ const (
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
 	KindAttempt        = "attempt"
+	KindAudit          = "audit"
 )
 
 // RecordKinds lists the kinds in dependency order, the order in which
 // Export writes them and Import expects them. A stream written before a
 // kind was added (no source records) is still in order.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt, KindAudit}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000
@@ -608,27 +714,47 @@ type APIKeyRecord struct {
 	CreatedAt  int64  `json:"created_at"`
 	LastUsedAt *int64 `json:"last_used_at"`
 	RevokedAt  *int64 `json:"revoked_at"`
+	// Tenant and Scopes are absent from streams written before keys had
+	// them: such keys are admins of every tenant.
+	Tenant *string  `json:"tenant"`
+	Scopes []string `json:"scopes"`
+}
+
+// KeyScopes returns what a key's stored scopes mean: ["admin"] when none.
+func KeyScopes(scopes []string) []string {
+	if len(scopes) == 0 {
+		return []string{"admin"}
+	}
+	return scopes
 }
 
 // EndpointRecord is the Data of a KindEndpoint Record: a row of Endpoint,
 // its secrets sealed with the exporting store's Cipher.
 type EndpointRecord struct {
-	ID             string   `json:"id"`
-	Tenant         string   `json:"tenant"`
-	URL            string   `json:"url"`
-	Description    string   `json:"description"`
-	Scheme         string   `json:"scheme"`
-	CustomScheme   []byte   `json:"custom_scheme"` // null when none
-	SealedSecrets  []byte   `json:"sealed_secrets"`
-	EventTypes     []string `json:"event_types"`
-	Disabled       bool     `json:"disabled"`
-	DisabledReason string   `json:"disabled_reason"`
-	FIFO           bool     `json:"fifo"`
-	RateLimit      float64  `json:"rate_limit"`
-	TraceContext   bool     `json:"trace_context"`
-	FailingSince   *int64   `json:"failing_since"`
-	CreatedAt      int64    `json:"created_at"`
-	UpdatedAt      int64    `json:"updated_at"`
+	ID            string   `json:"id"`
+	Tenant        string   `json:"tenant"`
+	URL           string   `json:"url"`
+	Description   string   `json:"description"`
+	Scheme        string   `json:"scheme"`
+	CustomScheme  []byte   `json:"custom_scheme"` // null when none
+	SealedSecrets []byte   `json:"sealed_secrets"`
+	EventTypes    []string `json:"event_types"`
+	// Filter is the payload filter's JSON text; absent or null when none
+	// (streams written before filters have none).
+	Filter         *string `json:"filter,omitempty"`
+	Disabled       bool    `json:"disabled"`
+	DisabledReason string  `json:"disabled_reason"`
+	FIFO           bool    `json:"fifo"`
+	RateLimit      float64 `json:"rate_limit"`
+	TraceContext   bool    `json:"trace_context"`
+	FailingSince   *int64  `json:"failing_since"`
+	CreatedAt      int64   `json:"created_at"`
+	UpdatedAt      int64   `json:"updated_at"`
+	// SealedSettings is the sealed headers, receiver authentication and
+	// client certificate (see SealSettings); null when none.
+	SealedSettings  []byte  `json:"sealed_settings,omitempty"`
+	TimeoutMS       int64   `json:"timeout_ms,omitempty"`
+	RetryScheduleMS []int64 `json:"retry_schedule_ms,omitempty"`
 }
 
 // SourceRecord is the Data of a KindSource Record: a row of Source, its
@@ -715,6 +841,19 @@ type DeliveryRecord struct {
 	CreatedAt     int64  `json:"created_at"`
 	UpdatedAt     int64  `json:"updated_at"`
 	CompletedAt   *int64 `json:"completed_at"`
+}
+
+// AuditRecord is the Data of a KindAudit Record: an AuditEntry.
+type AuditRecord struct {
+	ID         string  `json:"id"`
+	At         int64   `json:"at"`
+	ActorKind  string  `json:"actor_kind"`
+	ActorID    string  `json:"actor_id"`
+	Tenant     *string `json:"tenant"`
+	Action     string  `json:"action"`
+	Target     string  `json:"target"`
+	RemoteAddr string  `json:"remote_addr"`
+	Detail     string  `json:"detail"`
 }
 
 // AttemptRecord is the Data of a KindAttempt Record: a row of Attempt.

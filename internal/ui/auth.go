@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -65,9 +67,18 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, s *session) error {
 		}
 		return fmt.Errorf("look up api key: %w", err)
 	}
+	if k.Tenant != nil || !slices.Contains(store.KeyScopes(k.Scopes), string(access.Admin)) {
+		// A key bound to a tenant or to scopes would sign in as an admin
+		// of every tenant: it may not sign in at all.
+		u.log.WarnContext(ctx, "ui: sign-in with a limited key refused", "remote_addr", addr, "key_id", k.ID)
+		u.render(w, r, s, http.StatusForbidden, "login", &loginData{
+			Error: "That key is limited to a tenant or to some scopes. Sign in with an admin key, or open a portal link."})
+		return nil
+	}
 	if err := u.startSession(ctx, w, s, kindAdmin, k.ID, "", AdminSessionTTL); err != nil {
 		return err
 	}
+	u.auditEntry(r, &session{Kind: kindAdmin, keyID: k.ID}, "session.sign_in", nil, k.ID)
 	http.Redirect(w, r, u.path("/"), http.StatusSeeOther)
 	return nil
 }
@@ -151,6 +162,7 @@ func (u *UI) openPortal(w http.ResponseWriter, r *http.Request, s *session) erro
 	if err := u.startSession(r.Context(), w, s, kindTenant, "", c.Tenant, PortalSessionTTL); err != nil {
 		return err
 	}
-	http.Redirect(w, r, u.path("/endpoints"), http.StatusSeeOther)
+	u.auditEntry(r, &session{Kind: kindTenant, Tenant: c.Tenant}, "portal.open", &c.Tenant, "")
+	http.Redirect(w, r, u.path("/"+u.brandingOf(&session{Kind: kindTenant, Tenant: c.Tenant}).firstPage()), http.StatusSeeOther)
 	return nil
 }

@@ -175,12 +175,101 @@ type endpointForm struct {
 	Scheme       string
 	CustomScheme string
 	EventTypes   string
-	Tenant       string
-	Secret       string
-	Enabled      bool
-	FIFO         bool
+	Filter       string
+	// TestPayload is the payload of the form's "test filter" check; it is
+	// not saved.
+	TestPayload string
+	Tenant      string
+	Secret      string
+	Enabled     bool
+	FIFO        bool
+	// TraceContext sends the traceparent header of deliveries.
 	TraceContext bool
 	RateLimit    string
+	// The delivery settings. Secret fields are never filled from the
+	// stored endpoint; on an edit, empty ones keep what is stored.
+	Headers                                   string // "Name: value" lines; replace all when not empty
+	ClearHeaders                              bool
+	AuthType                                  string // "" keeps (edit) or none (create); "none" clears
+	AuthUsername, AuthPassword, AuthToken     string
+	OAuthTokenURL, OAuthClientID, OAuthSecret string
+	OAuthScopes, OAuthAudience                string
+	ClientCertPEM, ClientKeyPEM, CAPEM        string
+	ClearTLS                                  bool
+	Timeout                                   string // seconds; "" or 0 for the server's
+	RetrySchedule                             string // rules.ParseSchedule
+}
+
+// clearSecrets empties the form's secret fields before it is shown again.
+func (f *endpointForm) clearSecrets() {
+	f.Secret, f.Headers, f.AuthPassword, f.AuthToken, f.OAuthSecret, f.ClientKeyPEM = "", "", "", "", "", ""
+}
+
+// formSettings are the delivery settings a form asks for; nil fields ask
+// for no change.
+type formSettings struct {
+	headers  *map[string]string
+	auth     *store.ReceiverAuth
+	tls      *store.ClientTLS
+	timeout  *time.Duration
+	schedule *[]time.Duration
+}
+
+// settings reads the delivery settings of f; e is the endpoint edited, nil
+// when creating.
+func (f *endpointForm) settings(e *store.Endpoint) (formSettings, []string) {
+	var (
+		out  formSettings
+		errs []string
+	)
+	if f.ClearHeaders {
+		out.headers = new(map[string]string{})
+	} else if strings.TrimSpace(f.Headers) != "" {
+		h, err := rules.ParseHeaderLines(f.Headers)
+		if err != nil {
+			errs = append(errs, messages(err)...)
+		}
+		out.headers = &h
+	}
+	switch f.AuthType {
+	case "":
+	case "off":
+		out.auth = &store.ReceiverAuth{}
+	default:
+		out.auth = &store.ReceiverAuth{Type: f.AuthType, Username: f.AuthUsername, Password: f.AuthPassword, Token: f.AuthToken,
+			TokenURL: f.OAuthTokenURL, ClientID: f.OAuthClientID, ClientSecret: f.OAuthSecret, Audience: f.OAuthAudience}
+		if f.AuthType == store.AuthOAuth2 {
+			out.auth.Scopes = rules.SplitList(f.OAuthScopes)
+		} else {
+			out.auth.TokenURL, out.auth.ClientID, out.auth.Audience = "", "", ""
+		}
+		if f.AuthType != store.AuthBasic {
+			out.auth.Username = ""
+		}
+	}
+	if f.ClearTLS {
+		out.tls = &store.ClientTLS{}
+	} else if f.ClientCertPEM != "" || f.ClientKeyPEM != "" || f.CAPEM != "" {
+		out.tls = &store.ClientTLS{CertPEM: f.ClientCertPEM, KeyPEM: f.ClientKeyPEM, CAPEM: f.CAPEM}
+	}
+	var timeout time.Duration
+	if t := strings.TrimSpace(f.Timeout); t != "" {
+		n, err := strconv.ParseFloat(t, 64)
+		if err != nil {
+			errs = append(errs, "Request timeout must be a number of seconds")
+		}
+		timeout = time.Duration(n * float64(time.Second))
+	}
+	if e == nil || timeout != e.Timeout {
+		out.timeout = &timeout
+	}
+	sched, err := rules.ParseSchedule(f.RetrySchedule)
+	if err != nil {
+		errs = append(errs, messages(err)...)
+	} else if e == nil || rules.FormatSchedule(sched) != rules.FormatSchedule(e.RetrySchedule) {
+		out.schedule = &sched
+	}
+	return out, errs
 }
 
 // endpointFormData is the content of the create and edit pages.
@@ -189,23 +278,56 @@ type endpointFormData struct {
 	Endpoint *store.Endpoint // nil when creating
 	Errors   []string
 	Schemes  []string
+	// FilterTested says the page answers a "test filter" check, and
+	// FilterMatches its answer.
+	FilterTested, FilterMatches bool
+}
+
+// testFilterAction is the value of the form button that checks the
+// payload filter against the test payload instead of saving.
+const testFilterAction = "test-filter"
+
+// testFilter answers the form's "test filter" check: the form again, with
+// whether its test payload matches its filter (as typed, not yet saved).
+func (u *UI) testFilter(w http.ResponseWriter, r *http.Request, s *session, f endpointForm, e *store.Endpoint) {
+	ok, err := rules.MatchFilter([]byte(f.Filter), []byte(f.TestPayload))
+	d := &endpointFormData{Form: f, Endpoint: e, Schemes: rules.SchemeChoices(f.Tenant)}
+	d.Errors = messages(err)
+	d.FilterTested, d.FilterMatches = d.Errors == nil, ok
+	d.Form.Secret = ""
+	status := http.StatusOK
+	if d.Errors != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	u.render(w, r, s, status, "endpoint_form", d)
 }
 
 // formFromEndpoint fills the endpoint form from a stored endpoint.
 func formFromEndpoint(e *store.Endpoint) endpointForm {
 	f := endpointForm{
-		URL:          e.URL,
-		Description:  e.Description,
-		Scheme:       e.Scheme,
-		CustomScheme: string(e.CustomScheme),
-		EventTypes:   strings.Join(e.EventTypes, ", "),
-		Tenant:       e.Tenant,
-		Enabled:      !e.Disabled,
-		FIFO:         e.FIFO,
-		TraceContext: e.TraceContext,
+		URL:           e.URL,
+		Description:   e.Description,
+		Scheme:        e.Scheme,
+		CustomScheme:  string(e.CustomScheme),
+		EventTypes:    strings.Join(e.EventTypes, ", "),
+		Filter:        string(e.Filter),
+		Tenant:        e.Tenant,
+		Enabled:       !e.Disabled,
+		FIFO:          e.FIFO,
+		TraceContext:  e.TraceContext,
+		RetrySchedule: rules.FormatSchedule(e.RetrySchedule),
 	}
 	if e.RateLimit > 0 {
 		f.RateLimit = strconv.FormatFloat(e.RateLimit, 'f', -1, 64)
+	}
+	if e.Timeout > 0 {
+		f.Timeout = strconv.FormatFloat(e.Timeout.Seconds(), 'f', -1, 64)
+	}
+	if a := e.Auth; a != nil {
+		// Not the secrets: an edit keeps them unless the type is chosen
+		// again with new ones.
+		f.AuthUsername, f.OAuthTokenURL, f.OAuthClientID = a.Username, a.TokenURL, a.ClientID
+		f.OAuthScopes, f.OAuthAudience = strings.Join(a.Scopes, " "), a.Audience
 	}
 	return f
 }
@@ -219,12 +341,32 @@ func readEndpointForm(r *http.Request) endpointForm {
 		Scheme:       p.Get("scheme"),
 		CustomScheme: p.Get("custom_scheme"),
 		EventTypes:   p.Get("event_types"),
+		Filter:       strings.TrimSpace(p.Get("filter")),
+		TestPayload:  strings.TrimSpace(p.Get("test_payload")),
 		Tenant:       strings.TrimSpace(p.Get("tenant")),
 		Secret:       strings.TrimSpace(p.Get("secret")),
 		Enabled:      p.Get("enabled") != "",
 		FIFO:         p.Get("fifo") != "",
 		TraceContext: p.Get("trace_context") != "",
 		RateLimit:    strings.TrimSpace(p.Get("rate_limit")),
+
+		Headers:       p.Get("headers"),
+		ClearHeaders:  p.Get("clear_headers") != "",
+		AuthType:      p.Get("auth_type"),
+		AuthUsername:  strings.TrimSpace(p.Get("auth_username")),
+		AuthPassword:  p.Get("auth_password"),
+		AuthToken:     strings.TrimSpace(p.Get("auth_token")),
+		OAuthTokenURL: strings.TrimSpace(p.Get("oauth_token_url")),
+		OAuthClientID: strings.TrimSpace(p.Get("oauth_client_id")),
+		OAuthSecret:   p.Get("oauth_client_secret"),
+		OAuthScopes:   p.Get("oauth_scopes"),
+		OAuthAudience: strings.TrimSpace(p.Get("oauth_audience")),
+		ClientCertPEM: strings.TrimSpace(p.Get("client_cert_pem")),
+		ClientKeyPEM:  strings.TrimSpace(p.Get("client_key_pem")),
+		CAPEM:         strings.TrimSpace(p.Get("ca_pem")),
+		ClearTLS:      p.Get("clear_tls") != "",
+		Timeout:       strings.TrimSpace(p.Get("timeout_seconds")),
+		RetrySchedule: p.Get("retry_schedule"),
 	}
 }
 
@@ -257,22 +399,33 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if !s.admin() {
 		f.Tenant = s.Tenant // a portal session creates only in its tenant
 	}
+	if r.PostForm.Get("action") == testFilterAction {
+		u.testFilter(w, r, s, f, nil)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
+	set, serrs := f.settings(nil)
+	errs = append(errs, serrs...)
 	var e *store.Endpoint
 	if len(errs) == 0 {
-		var err error
-		e, _, err = u.rules.CreateEndpoint(r.Context(), rules.EndpointSpec{
+		spec := rules.EndpointSpec{
 			Tenant: f.Tenant, URL: f.URL, Description: f.Description,
 			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
-			EventTypes: rules.SplitList(f.EventTypes), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+			EventTypes: rules.SplitList(f.EventTypes), Filter: []byte(f.Filter), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
+			Auth: set.auth, ClientTLS: set.tls, Timeout: *set.timeout, RetrySchedule: *set.schedule,
 			TraceContext: f.TraceContext,
-		})
+		}
+		if set.headers != nil {
+			spec.Headers = *set.headers
+		}
+		var err error
+		e, _, err = u.rules.CreateEndpoint(r.Context(), spec)
 		if errs = messages(err); errs == nil && err != nil {
 			return err
 		}
 	}
 	if len(errs) > 0 {
-		f.Secret = ""
+		f.clearSecrets()
 		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant)})
 		return nil
 	}
@@ -370,9 +523,19 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	f := readEndpointForm(r)
+	if r.PostForm.Get("action") == testFilterAction {
+		f.Tenant = e.Tenant
+		u.testFilter(w, r, s, f, e)
+		return nil
+	}
 	rate, errs := parseRate(f.RateLimit)
+	set, serrs := f.settings(e)
+	errs = append(errs, serrs...)
 	if len(errs) == 0 {
-		ch := rules.EndpointChange{}
+		ch := rules.EndpointChange{Headers: set.headers, Auth: set.auth, ClientTLS: set.tls, Timeout: set.timeout, RetrySchedule: set.schedule}
+		if f.Filter != string(e.Filter) {
+			ch.Filter = new([]byte(f.Filter))
+		}
 		if f.URL != e.URL {
 			ch.URL = &f.URL
 		}
@@ -410,7 +573,7 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 	}
 	if len(errs) > 0 {
-		f.Secret = ""
+		f.clearSecrets()
 		f.Tenant = e.Tenant
 		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant)})
 		return nil

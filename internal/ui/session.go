@@ -283,7 +283,7 @@ func (u *UI) startSession(ctx context.Context, w http.ResponseWriter, old *sessi
 	if err := u.store.CreateSession(ctx, st); err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
-	u.setCookie(w, token, st.ExpiresAt.Unix())
+	u.setCookie(w, token, st.ExpiresAt.Unix(), kind != kindAdmin)
 	return nil
 }
 
@@ -304,13 +304,32 @@ func (u *UI) setSession(w http.ResponseWriter, s *session) error {
 	if err != nil {
 		return err
 	}
-	u.setCookie(w, v, s.Expires)
+	u.setCookie(w, v, s.Expires, true)
 	return nil
 }
 
 // setCookie writes the session cookie with value, expiring at expires
-// (Unix seconds).
-func (u *UI) setCookie(w http.ResponseWriter, value string, expires int64) {
+// (Unix seconds). A portal's cookie (portal true: an anonymous or tenant
+// session) is SameSite=None and Secure when the portal may be framed
+// (Config.FrameAncestors), and Partitioned, for the browser to send it
+// inside the frame of another site; an admin's never is.
+func (u *UI) setCookie(w http.ResponseWriter, value string, expires int64, portal bool) {
+	if portal && len(u.frameAncestors) > 0 {
+		http.SetCookie(w, &http.Cookie{
+			Name: cookieName, Value: value, Path: u.base + "/", MaxAge: max(1, int(expires-u.now().Unix())),
+			HttpOnly: true, Secure: true,
+			// Cross-site state changes are still refused: every one is
+			// a POST with a CSRF token, and the dashboard's
+			// CrossOriginProtection refuses cross-origin POSTs.
+			SameSite: http.SameSiteNoneMode,
+			// Partitioned (CHIPS): kept apart per embedding site, which
+			// is what browsers that block third-party cookies still
+			// accept in a frame, and which keeps one vendor's frame from
+			// seeing the session opened in another's.
+			Partitioned: true,
+		})
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     cookieName,
 		Value:    value,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -81,6 +82,12 @@ func (u *UI) funcs() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
 		"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// maskedHeaders shows an endpoint's static headers with their
+		// values masked, as the API does.
+		"maskedHeaders": rules.MaskedHeaders,
+		// schedule shows a retry schedule as the form takes it.
+		"schedule": rules.FormatSchedule,
+		"list":     func(s ...string) []string { return s },
 		// dtlocal formats t for a datetime-local input, in UTC.
 		"dtlocal": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") },
 		"ago":     func(t time.Time) string { return ago(u.now(), t) },

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/authlimit"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -52,6 +54,10 @@ type Config struct {
 	// MaxEndpointsPerTenant bounds the endpoints of one tenant, as the
 	// API's setting of the same name (see rules.Config).
 	MaxEndpointsPerTenant int
+	// MaxEndpointTimeout and MaxRetrySchedule bound an endpoint's request
+	// timeout and retry schedule, as the API's settings of the same names.
+	MaxEndpointTimeout time.Duration
+	MaxRetrySchedule   time.Duration
 	// Secure sets the Secure flag on the session cookie. Set it whenever
 	// the dashboard is reached over HTTPS (browsers also keep Secure
 	// cookies from http://localhost); false only for plain-HTTP tests.
@@ -69,6 +75,20 @@ type Config struct {
 	// sessions, which then runs only where it says this node leads.
 	// nil: always.
 	Leader Leader
+	// FrameAncestors are the origins (https://app.example.com) that may
+	// frame the tenant portal: its pages then carry a CSP frame-ancestors
+	// of these and no X-Frame-Options, and portal cookies are
+	// SameSite=None; Secure. Admin pages are never frameable. nil: no
+	// page is.
+	FrameAncestors []string
+	// Branding is the portal's look (see Branding); TenantBranding
+	// overrides it for some tenants.
+	Branding       Branding
+	TenantBranding map[string]Branding
+	// TokenKey is the API's Config.TokenKey: with it, GET /portal?token=
+	// opens the portal from a tenant token (one holding every portal
+	// scope). nil: that page refuses every token.
+	TokenKey []byte
 }
 
 // UI is the dashboard's http.Handler. Create it with New; it is safe for
@@ -87,6 +107,11 @@ type UI struct {
 	handler  http.Handler
 	limiter  *authlimit.Limiter
 	leader   Leader
+
+	frameAncestors []string
+	branding       Branding
+	tenantBranding map[string]Branding
+	tokens         *access.Tokens
 }
 
 // New returns the dashboard for cfg. It fails if the store is missing or
@@ -121,11 +146,34 @@ func New(cfg Config) (*UI, error) {
 		u.now = time.Now
 	}
 	u.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: u.now})
+	if err := CheckFrameAncestors(cfg.FrameAncestors); err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	u.frameAncestors = slices.Clone(cfg.FrameAncestors)
+	if err := cfg.Branding.Check(); err != nil {
+		return nil, fmt.Errorf("ui: branding: %w", err)
+	}
+	u.branding = cfg.Branding
+	u.tenantBranding = make(map[string]Branding, len(cfg.TenantBranding))
+	for t, b := range cfg.TenantBranding {
+		if err := b.Check(); err != nil {
+			return nil, fmt.Errorf("ui: branding of tenant %q: %w", t, err)
+		}
+		u.tenantBranding[t] = b
+	}
+	if cfg.TokenKey != nil {
+		tk, err := access.NewTokens(cfg.TokenKey)
+		if err != nil {
+			return nil, fmt.Errorf("ui: %w", err)
+		}
+		u.tokens = tk
+	}
 	u.leader = cfg.Leader
 	var err error
 	if u.rules, err = rules.New(rules.Config{
 		Store: cfg.Store, AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant, Now: u.now,
+		MaxEndpointTimeout: cfg.MaxEndpointTimeout, MaxRetrySchedule: cfg.MaxRetrySchedule,
 	}); err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
@@ -151,36 +199,41 @@ func (u *UI) routes() *http.ServeMux {
 	handle("GET /login", u.public(u.loginPage))
 	handle("POST /login", u.public(u.login))
 	handle("POST /logout", u.public(u.logout))
+	handle("GET /portal", u.public(u.confirmTokenPortal))
+	handle("POST /portal", u.public(u.openTokenPortal))
+	handle("GET /brand.css", u.public(u.brandCSS))
 	handle("GET /portal/{token}", u.public(u.confirmPortal))
 	handle("POST /portal/{token}", u.public(u.openPortal))
 
 	handle("GET /{$}", u.page(u.home))
-	handle("GET /endpoints", u.page(u.listEndpoints))
+	handle("GET /endpoints", u.page(u.pageShown(PageEndpoints, u.listEndpoints)))
 	handle("GET /endpoints/new", u.page(u.newEndpoint))
-	handle("POST /endpoints", u.page(u.createEndpoint))
+	handle("POST /endpoints", u.page(u.audited("endpoint.create", u.createEndpoint)))
 	handle("GET /endpoints/{id}", u.page(u.showEndpoint))
 	handle("GET /endpoints/{id}/edit", u.page(u.editEndpoint))
-	handle("POST /endpoints/{id}", u.page(u.updateEndpoint))
-	handle("POST /endpoints/{id}/secret/reveal", u.page(u.revealSecret))
-	handle("POST /endpoints/{id}/secret/rotate", u.page(u.rotateSecret))
+	handle("POST /endpoints/{id}", u.page(u.audited("endpoint.update", u.updateEndpoint)))
+	handle("POST /endpoints/{id}/secret/reveal", u.page(u.audited("secret.reveal", u.revealSecret)))
+	handle("POST /endpoints/{id}/secret/rotate", u.page(u.audited("secret.rotate", u.rotateSecret)))
 	handle("GET /endpoints/{id}/delete", u.page(u.confirmDelete))
-	handle("POST /endpoints/{id}/delete", u.page(u.deleteEndpoint))
-	handle("POST /endpoints/{id}/test", u.page(u.sendTest))
-	handle("GET /deliveries", u.page(u.listDeliveries))
-	handle("POST /deliveries/replay", u.page(u.replay))
+	handle("POST /endpoints/{id}/delete", u.page(u.audited("endpoint.delete", u.deleteEndpoint)))
+	handle("POST /endpoints/{id}/test", u.page(u.audited("endpoint.test", u.sendTest)))
+	handle("GET /deliveries", u.page(u.pageShown(PageDeliveries, u.listDeliveries)))
+	handle("POST /deliveries/replay", u.page(u.audited("delivery.replay", u.replay)))
 	handle("GET /deliveries/{id}", u.page(u.showDelivery))
-	handle("POST /deliveries/{id}/retry", u.page(u.retry))
+	handle("POST /deliveries/{id}/retry", u.page(u.audited("delivery.retry", u.retry)))
 	// Inbound sources belong to no tenant: admin sessions only.
 	handle("GET /sources", u.page(adminOnly(u.listSources)))
 	handle("GET /sources/new", u.page(adminOnly(u.newSource)))
-	handle("POST /sources", u.page(adminOnly(u.createSource)))
+	handle("POST /sources", u.page(adminOnly(u.audited("source.create", u.createSource))))
 	handle("GET /sources/{id}", u.page(adminOnly(u.showSource)))
 	handle("GET /sources/{id}/edit", u.page(adminOnly(u.editSource)))
-	handle("POST /sources/{id}", u.page(adminOnly(u.updateSource)))
+	handle("POST /sources/{id}", u.page(adminOnly(u.audited("source.update", u.updateSource))))
 	handle("GET /sources/{id}/delete", u.page(adminOnly(u.confirmDeleteSource)))
-	handle("POST /sources/{id}/delete", u.page(adminOnly(u.deleteSource)))
-	handle("GET /verify", u.page(u.verifyPage))
-	handle("POST /verify", u.page(u.verify))
+	handle("POST /sources/{id}/delete", u.page(adminOnly(u.audited("source.delete", u.deleteSource))))
+	handle("GET /keys", u.page(adminOnly(u.listKeys)))
+	handle("GET /audit", u.page(adminOnly(u.listAudit)))
+	handle("GET /verify", u.page(u.pageShown(PageVerify, u.verifyPage)))
+	handle("POST /verify", u.page(u.pageShown(PageVerify, u.verify)))
 	if b != "" {
 		mux.Handle("GET "+b, http.RedirectHandler(b+"/", http.StatusMovedPermanently))
 	}
@@ -270,6 +323,7 @@ func (u *UI) wrap(h handlerFunc, needLogin bool) http.Handler {
 			u.writeError(w, r, nil, err)
 			return
 		}
+		u.securityHeaders(w, r, s)
 		if needLogin && !s.signedIn() {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, u.path("/login"), http.StatusSeeOther)
@@ -377,6 +431,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, s *session, status i
 		return
 	}
 	v := &view{
+		Brand:    u.viewBranding(s),
 		Base:     u.base,
 		SignedIn: s.signedIn(),
 		Admin:    s.admin(),
@@ -400,6 +455,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, s *session, status i
 // view is what every page template gets: the layout's needs and the page's
 // Data.
 type view struct {
+	Brand    *Branding // the portal's look; hookrelay's own for admins
 	Base     string
 	SignedIn bool
 	Admin    bool   // sees every tenant

@@ -57,6 +57,8 @@ type testBundle struct {
 }
 
 type bundleOptions struct {
+	// mutate changes the Config before New.
+	mutate func(*Config)
 	// denyPrivate refuses endpoints on private networks.
 	denyPrivate bool
 	// wrap, if set, wraps the store the UI gets.
@@ -106,13 +108,17 @@ func setup(t *testing.T, opts *bundleOptions) *testBundle {
 	}
 	sessionKey := make([]byte, 32)
 	rand.Read(sessionKey)
-	u, err := New(Config{
+	cfg := Config{
 		Store:                s,
 		Notifier:             notifyFunc(func() { b.notified <- struct{}{} }),
 		SessionKey:           sessionKey,
 		AllowPrivateNetworks: opts == nil || !opts.denyPrivate,
 		Now:                  b.clock.Now,
-	})
+	}
+	if opts != nil && opts.mutate != nil {
+		opts.mutate(&cfg)
+	}
+	u, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

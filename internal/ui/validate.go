@@ -22,6 +22,8 @@ var fieldLabels = map[string]string{
 	"secret":                "Secret",
 	"secrets":               "Secrets",
 	"event_types":           "Event types",
+	"filter":                "Payload filter",
+	"payload":               "Test payload",
 	"rate_limit":            "Rate limit",
 	"name":                  "Name",
 	"zoom_secret":           "Zoom secret token",

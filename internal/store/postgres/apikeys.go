@@ -2,22 +2,38 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const apiKeyCols = `id, name, hash, prefix, created_at, last_used_at, revoked_at`
+const apiKeyCols = `id, name, hash, prefix, created_at, last_used_at, revoked_at, tenant, scopes`
 
 func scanAPIKey(r store.RowScanner) (*store.APIKey, error) {
-	var k store.APIKey
+	var (
+		k      store.APIKey
+		scopes string
+	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Prefix, msDest{&k.CreatedAt}, nullMSDest{&k.LastUsedAt},
-		nullMSDest{&k.RevokedAt}); err != nil {
+		nullMSDest{&k.RevokedAt}, &k.Tenant, &scopes); err != nil {
 		return nil, interpretError(err)
 	}
+	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", k.ID, err)
+	}
+	k.Scopes = store.KeyScopes(k.Scopes)
 	return &k, nil
+}
+
+// scopesJSON is the scopes column of a key.
+func scopesJSON(scopes []string) (string, error) {
+	b, err := json.Marshal(store.KeyScopes(scopes))
+	return string(b), err
 }
 
 // CreateAPIKey inserts k. ErrConflict if its id or hash exists.
@@ -25,8 +41,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	if k.ID == "" || len(k.Hash) == 0 {
 		return errors.New("create api key: id and hash are required")
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.ID, k.Name, k.Hash, k.Prefix, ms(k.CreatedAt), nullMS(k.LastUsedAt), nullMS(k.RevokedAt)); err != nil {
+	scopes, err := scopesJSON(k.Scopes)
+	if err != nil {
+		return fmt.Errorf("create api key %s: %w", k.ID, err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		k.ID, k.Name, k.Hash, k.Prefix, ms(k.CreatedAt), nullMS(k.LastUsedAt), nullMS(k.RevokedAt), k.Tenant, scopes); err != nil {
 		return fmt.Errorf("create api key %s: %w", k.ID, interpretError(err))
 	}
 	return nil
@@ -84,4 +104,80 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count api keys: %w", err)
 	}
 	return n, nil
+}
+
+// GetAPIKey returns the key with this id, revoked or not, or ErrNotFound.
+func (s *Store) GetAPIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get api key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// TouchAPIKey records the key's use at at, at most once per
+// store.KeyUseInterval across every node, writing only last_used_at.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $1::bigint - $3::bigint)`,
+		ms(at), id, store.KeyUseInterval.Milliseconds())
+	if err != nil {
+		return false, fmt.Errorf("touch api key %s: %w", id, interpretError(err))
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+const auditCols = `id, at, actor_kind, actor_id, tenant, action, target, remote_addr, detail`
+
+// AddAudit appends e to the audit log.
+func (s *Store) AddAudit(ctx context.Context, e *store.AuditEntry) error {
+	if e.ID == "" || e.At.IsZero() {
+		return errors.New("add audit entry: id and time are required")
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, ms(e.At), e.ActorKind, e.ActorID, e.Tenant, e.Action, e.Target, e.RemoteAddr, e.Detail); err != nil {
+		return fmt.Errorf("add audit entry %s: %w", e.ID, interpretError(err))
+	}
+	return nil
+}
+
+func scanAudit(r store.RowScanner) (*store.AuditEntry, error) {
+	var e store.AuditEntry
+	if err := r.Scan(&e.ID, msDest{&e.At}, &e.ActorKind, &e.ActorID, &e.Tenant, &e.Action, &e.Target, &e.RemoteAddr, &e.Detail); err != nil {
+		return nil, interpretError(err)
+	}
+	return &e, nil
+}
+
+// ListAudit returns a page of audit entries, newest first.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, string, error) {
+	limit := pageLimit(f.Page)
+	var (
+		where []string
+		args  []any
+	)
+	if f.Tenant != nil {
+		args = append(args, *f.Tenant)
+		where = append(where, "tenant = $"+strconv.Itoa(len(args)))
+	}
+	if f.Cursor != "" {
+		args = append(args, f.Cursor)
+		where = append(where, "id < $"+strconv.Itoa(len(args)))
+	}
+	q := `SELECT ` + auditCols + ` FROM audit_log`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit log: %w", interpretError(err))
+	}
+	defer rows.Close()
+	out, err := store.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit log: %w", err)
+	}
+	out, next := store.TrimPage(out, limit, func(e *store.AuditEntry) string { return e.ID })
+	return out, next, nil
 }

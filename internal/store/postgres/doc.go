@@ -25,7 +25,11 @@
 // loses nothing: its deliveries are due again when their leases run out,
 // and any node claims them with a new claim number, which makes the dead
 // node's late result, if it ever comes, stale (CompleteAttempts checks
-// id and claim).
+// id and claim). Each claim also records its node (Config.NodeID, in
+// leased_by): a node that starts again with the same id releases its own
+// unexpired leases at once (ReleaseLeases), and does not wait for them.
+// Open holds an advisory lock on the node id for the Store's life, so two
+// live nodes never share one and one never releases the other's live work.
 //
 // # FIFO across nodes
 //

@@ -15,7 +15,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at, trace_context`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
+	settings, timeout_ms, retry_schedule, trace_context`
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -41,21 +45,40 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		return nil, fmt.Errorf("encode event types: %w", err)
 	}
 	return []any{e.Tenant, e.URL, e.Description, e.Scheme, e.CustomScheme, secrets, string(et),
-		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince)}, nil
+		e.Disabled, e.DisabledReason, e.FIFO, e.RateLimit, nullMS(e.FailingSince), store.FilterColumn(e.Filter)}, nil
 }
 
-// endpointRow returns e's row in the order of endpointCols.
-func (s *Store) endpointRow(e *store.Endpoint) ([]any, error) {
+// insertArgs are the arguments of an INSERT of endpointCols for e.
+func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
 	args, err := s.endpointArgs(e)
 	if err != nil {
 		return nil, err
 	}
+	settings, err := store.SealSettings(s.cipher, e)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := store.EncodeSchedule(e.RetrySchedule)
+	if err != nil {
+		return nil, err
+	}
 	args = append([]any{e.ID}, args...)
-	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), e.TraceContext), nil
+	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), settings, e.Timeout.Milliseconds(), sched, e.TraceContext), nil
 }
 
-// endpointValues are the placeholders of endpointCols.
-const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16`
+// decodeSettings fills e's settings from its settings, timeout_ms and
+// retry_schedule columns.
+func (s *Store) decodeSettings(e *store.Endpoint, settings []byte, timeoutMS int64, sched *string) error {
+	if err := store.OpenSettings(s.cipher, e, settings); err != nil {
+		return fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	e.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	var err error
+	if e.RetrySchedule, err = store.DecodeSchedule(sched); err != nil {
+		return fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
 
 // scanEndpoint reads a row of endpointCols, every secret included.
 func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
@@ -64,13 +87,24 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 		sealed           []byte
 		types            string
 		failing          *int64
+		flt              *string
 		created, updated int64
+		settings         []byte
+		timeoutMS        int64
+		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated, &e.TraceContext); err != nil {
+		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated,
+		&settings, &timeoutMS, &sched, &e.TraceContext); err != nil {
 		return nil, interpretError(err)
 	}
+	if flt != nil {
+		e.Filter = []byte(*flt)
+	}
 	if err := s.decodeEndpoint(&e, sealed, types); err != nil {
+		return nil, err
+	}
+	if err := s.decodeSettings(&e, settings, timeoutMS, sched); err != nil {
 		return nil, err
 	}
 	e.FailingSince = fromNullMS(failing)
@@ -98,7 +132,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointRow(e)
+	args, err := s.insertArgs(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
@@ -370,11 +404,16 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 			WHERE endpoint_id = ANY($1) AND status = 'pending' AND NOT hold`, ids); err != nil {
 			return err
 		}
+		var ops []opWebhook
 		for _, e := range out {
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
+			if e.ID != store.OperatorEndpointID {
+				ops = append(ops, opWebhook{store.OpEndpointDisabled, store.Disabled(e)})
+			}
 		}
-		return nil
+		// The operational webhooks, in the same transaction.
+		return s.operational(ctx, tx, now, ops)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("disable failing endpoints: %w", err)

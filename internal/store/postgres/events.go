@@ -64,7 +64,7 @@ const (
 	// targetsQuery reads the enabled endpoints of tenant $1, under the
 	// tenant's lock (shared): endpoint writes that change who receives what
 	// take it exclusively, so the set read stays true until commit.
-	targetsQuery = `SELECT id, event_types, fifo FROM endpoints WHERE tenant = $1 AND NOT disabled ORDER BY id`
+	targetsQuery = `SELECT id, event_types, fifo, filter, updated_at FROM endpoints WHERE tenant = $1 AND NOT disabled ORDER BY id`
 	// newestPendingQuery returns the newest pending delivery of each
 	// endpoint of $1 (NULL if none).
 	newestPendingQuery = `SELECT ep, (SELECT id FROM deliveries WHERE endpoint_id = ep AND status = 'pending' ORDER BY id DESC LIMIT 1)
@@ -176,7 +176,7 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		if err != nil {
 			return fmt.Errorf("endpoints of tenant %q: %w", e.Tenant, err)
 		}
-		targets, err = scanTargets(rows, e.Type, only)
+		targets, err = scanTargets(rows, e.Type, only, s.filters.ForEvent(e.Payload))
 		return err
 	})
 	if err != nil {
@@ -234,22 +234,25 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 }
 
 // scanTargets reads the rows of targetsQuery and keeps the endpoints that
-// accept eventType, or with only set, those listed in only.
-func scanTargets(rows pgx.Rows, eventType string, only []string) ([]target, error) {
+// accept eventType and whose payload filter match accepts, or with only
+// set, those listed in only.
+func scanTargets(rows pgx.Rows, eventType string, only []string, match *store.PayloadMatcher) ([]target, error) {
 	defer rows.Close()
 	var out []target
 	for rows.Next() {
 		var (
-			e     store.Endpoint
-			types string
+			e       store.Endpoint
+			types   string
+			text    []byte // nil for NULL
+			updated int64
 		)
-		if err := rows.Scan(&e.ID, &types, &e.FIFO); err != nil {
+		if err := rows.Scan(&e.ID, &types, &e.FIFO, &text, &updated); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}
-		if only == nil && e.Accepts(eventType) || only != nil && slices.Contains(only, e.ID) {
+		if only == nil && e.Accepts(eventType) && match.Matches(e.ID, updated, text) || only != nil && slices.Contains(only, e.ID) {
 			out = append(out, target{id: e.ID, fifo: e.FIFO})
 		}
 	}

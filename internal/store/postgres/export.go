@@ -34,6 +34,15 @@ var exportQueries = []struct {
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
 	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
 	{store.KindAttempt, `SELECT ` + attemptRecordCols + ` FROM attempts ORDER BY delivery_id, attempt_number`, exportAttempt},
+	{store.KindAudit, `SELECT ` + auditCols + ` FROM audit_log ORDER BY id`, exportAudit},
+}
+
+func exportAudit(rows pgx.Rows) (any, error) {
+	var r store.AuditRecord
+	if err := rows.Scan(&r.ID, &r.At, &r.ActorKind, &r.ActorID, &r.Tenant, &r.Action, &r.Target, &r.RemoteAddr, &r.Detail); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Export calls fn with every row of every table as store.Records, in the
@@ -79,20 +88,33 @@ func exportTable(ctx context.Context, tx pgx.Tx, kind, q string, row func(pgx.Ro
 }
 
 func exportAPIKey(rows pgx.Rows) (any, error) {
-	var r store.APIKeyRecord
-	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt); err != nil {
+	var (
+		r      store.APIKeyRecord
+		scopes string
+	)
+	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt, &r.Tenant, &scopes); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", r.ID, err)
 	}
 	return &r, nil
 }
 
 func exportEndpoint(rows pgx.Rows) (any, error) {
 	var (
-		r     store.EndpointRecord
-		types string
+		r         store.EndpointRecord
+		types     string
+		settings  []byte
+		timeoutMS int64
+		sched     *string
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
-		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.CreatedAt, &r.UpdatedAt, &r.TraceContext); err != nil {
+		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.Filter, &r.CreatedAt, &r.UpdatedAt,
+		&settings, &timeoutMS, &sched, &r.TraceContext); err != nil {
+		return nil, err
+	}
+	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
@@ -153,7 +175,7 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
@@ -162,12 +184,13 @@ var importQueries = map[string]string{
 	store.KindDelivery: `INSERT INTO deliveries (` + deliveryRecordCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 	store.KindAttempt: `INSERT INTO attempts (` + attemptRecordCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	store.KindAudit:   `INSERT INTO audit_log (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 }
 
 // usedQuery is true when a table Import writes has a row.
 const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
 	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
-	OR EXISTS (SELECT 1 FROM attempts)`
+	OR EXISTS (SELECT 1 FROM attempts) OR EXISTS (SELECT 1 FROM audit_log)`
 
 // importRow is one record made ready for its INSERT.
 type importRow struct {
@@ -199,7 +222,7 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 				// Nodes importing at once would both find the store
 				// empty: one import per database at a time.
 				if _, err := tx.Exec(ctx, `LOCK TABLE api_keys, endpoints, sources, events, idempotency_keys, deliveries,
-					attempts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+					attempts, audit_log IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 					return err
 				}
 				var used bool
@@ -248,12 +271,22 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		return nil
 	}
 	switch rec.Kind {
+	case store.KindAudit:
+		var r store.AuditRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.At, r.ActorKind, r.ActorID, r.Tenant, r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
 	case store.KindAPIKey:
 		var r store.APIKeyRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt}}, nil
+		scopes, err := scopesJSON(r.Scopes)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt, r.Tenant, scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
 		if err := decode(&r); err != nil {
@@ -269,8 +302,13 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt, r.TraceContext}}, nil
+		set, err := r.SettingsColumns(s.cipher)
+		if err != nil {
+			return importRow{}, err
+		}
+		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
+		return importRow{q, append(args, r.TraceContext)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

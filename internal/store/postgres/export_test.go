@@ -19,12 +19,13 @@ var Queries = []struct {
 	Args        []any
 	Index       string // the index the plan must use; a|b for either
 }{
-	{"claim", claimQuery, []any{int64(0), []string{}, 100, int64(0)}, "deliveries_due"},
-	{"claim excluding", claimQuery, []any{int64(0), []string{"ep_a", "ep_b"}, 100, int64(0)}, "deliveries_due"},
+	{"claim", claimQuery, []any{int64(0), []string{}, 100, int64(0), "node-a"}, "deliveries_due"},
+	{"claim excluding", claimQuery, []any{int64(0), []string{"ep_a", "ep_b"}, 100, int64(0), "node-a"}, "deliveries_due"},
+	{"release leases", releaseQuery, []any{int64(0), "node-a"}, "deliveries_leased"},
 	{"pick (limited claim)", pickQuery, pickArgs, "deliveries_due"},
 	{"pick (limited claim): leases", pickQuery, pickArgs, "deliveries_leased"},
 	{"pick (limited claim): locks by id", pickQuery, pickArgs, "deliveries_pkey"},
-	{"limited claim", limitedClaimQuery, []any{[]string{"dlv_a"}, []string{"ep_a"}, int64(0), int64(0), int32(32), true, 0.1, []int32{1}}, "deliveries_leased"},
+	{"limited claim", limitedClaimQuery, []any{[]string{"dlv_a"}, []string{"ep_a"}, int64(0), int64(0), int32(32), true, 0.1, []int32{1}, "node-a"}, "deliveries_leased"},
 	{"complete", completeQuery, []any{[]string{"dlv_a"}, []int64{1}, []string{"succeeded"}, []*int64{nil}, []int32{200}, []string{""}, int64(0)}, "deliveries_pkey"},
 	{"fifo head", headQuery, []any{"ep_a"}, "deliveries_pending"},
 	{"newest pending", newestPendingQuery, []any{[]string{"ep_a"}}, "deliveries_pending"},

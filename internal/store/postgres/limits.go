@@ -134,7 +134,8 @@ var pickQuery = `WITH live AS (
 // limits of their endpoints allow at $3: at most $5 (if positive) minus
 // the endpoint's leases unexpired at $3, and, if $6, at most its whole
 // tokens (burst window $7). It spends a token per delivery claimed,
-// leases the claimed ones until $4 and returns them as claimQuery does.
+// leases the claimed ones until $4 to node $9 and returns them as
+// claimQuery does.
 // least and greatest ignore NULLs: an endpoint with neither limit keeps
 // every candidate.
 var limitedClaimQuery = `WITH cand AS (
@@ -160,7 +161,7 @@ var limitedClaimQuery = `WITH cand AS (
 		FROM filled AS f
 		ON CONFLICT (endpoint_id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at
 	)
-	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, claim = d.claim + 1, updated_at = $3
+	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, leased_by = $9, claim = d.claim + 1, updated_at = $3
 	FROM chosen, endpoints AS e, events AS ev
 	WHERE d.id = chosen.id AND e.id = d.endpoint_id AND ev.id = d.event_id
 	` + claimReturning
@@ -228,7 +229,7 @@ func (s *Store) claimLimited(ctx context.Context, p store.ClaimParams) ([]*store
 	var jobs []*store.Job
 	err = tx.batch(ctx, true, func(b *pgx.Batch) {
 		b.Queue(limitedClaimQuery, ids, endpoints, now, until, maxInFlight, p.RateLimits,
-			store.RateBurstWindow.Seconds(), ranks)
+			store.RateBurstWindow.Seconds(), ranks, s.node)
 	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {

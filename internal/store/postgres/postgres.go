@@ -52,7 +52,19 @@ type Config struct {
 	// pool_max_conns if it has one, else pgxpool's default of
 	// max(4, runtime.NumCPU()).
 	MaxConns int32
+	// NodeID names this node in the leases its claims take, so that when
+	// it starts again it takes back its own at once (ReleaseLeases)
+	// instead of waiting for them to run out. It must be stable across
+	// restarts and unique among the nodes sharing the database: Open
+	// holds an advisory lock on it for the Store's life and fails with
+	// ErrNodeInUse while another live Store holds the same id. "" makes
+	// anonymous leases, which only run out.
+	NodeID string
 }
+
+// ErrNodeInUse is returned (wrapped) by Open when another live Store of
+// the database has the same Config.NodeID.
+var ErrNodeInUse = errors.New("postgres: node id is in use by another live node")
 
 // Store is a store.Store on a PostgreSQL database that any number of
 // hookrelay nodes may share. It is safe for concurrent use. Create it with
@@ -63,6 +75,10 @@ type Store struct {
 	log    *slog.Logger
 	ids    idGen
 	health *store.WriteHealth // failures of statements, for Health
+	node   *string            // Config.NodeID, nil when ""
+	unlock func()             // releases the node id's advisory lock; nil without one
+
+	filters store.FilterCache // compiled payload filters, for fan-out
 }
 
 var _ store.Store = (*Store)(nil)
@@ -114,7 +130,13 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	s := &Store{pool: pool, cipher: cfg.Cipher, log: log, health: health}
+	if cfg.NodeID != "" {
+		s.node = &cfg.NodeID
+	}
 	if err := s.open(ctx); err != nil {
+		if s.unlock != nil {
+			s.unlock()
+		}
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(pcfg), err)
 	}
@@ -128,6 +150,11 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	if err := migrate(ctx, s.pool, s.log); err != nil {
 		return err
+	}
+	if s.node != nil {
+		if err := s.lockNode(ctx); err != nil {
+			return err
+		}
 	}
 	// Continue the id sequence after the newest delivery, in case this
 	// node's clock is behind the one that wrote it.
@@ -437,10 +464,35 @@ func (s *Store) TryAdvisoryLock(ctx context.Context, key int64) (release func(),
 	return release, true, nil
 }
 
+// nodeLockKey is the advisory lock key of node $1 in the current schema.
+const nodeLockKey = `hashtextextended('hookrelay/node/' || current_schema() || '/' || $1, 0)`
+
+// lockNode takes the advisory lock of the node id, held on a connection of
+// its own until Close: two live Stores with one id would take back each
+// other's live leases.
+func (s *Store) lockNode(ctx context.Context) error {
+	var key int64
+	if err := s.pool.QueryRow(ctx, `SELECT `+nodeLockKey, *s.node).Scan(&key); err != nil {
+		return fmt.Errorf("node lock key: %w", err)
+	}
+	release, ok, err := s.TryAdvisoryLock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("lock node id: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q (give each node its own --node-id)", ErrNodeInUse, *s.node)
+	}
+	s.unlock = release
+	return nil
+}
+
 // Close waits for the connections in use to be released, then closes the
 // pool. Connections holding a TryAdvisoryLock are not the pool's and stay
 // open until released.
 func (s *Store) Close() error {
+	if s.unlock != nil {
+		s.unlock()
+	}
 	s.pool.Close()
 	return nil
 }

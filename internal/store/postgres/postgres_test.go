@@ -950,6 +950,10 @@ func TestImportFromSQLite(t *testing.T) {
 	if err := src.DeleteEndpoint(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.AddAudit(ctx, &store.AuditEntry{ID: store.NewID("aud"), At: t0, ActorKind: "key", ActorID: "key_1",
+		Tenant: new("acme"), Action: "endpoint.delete", Target: gone.ID, RemoteAddr: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Through JSON lines, as the command line does.
 	var stream []byte
@@ -1058,4 +1062,53 @@ func dumpAttempts(as []*store.Attempt) string {
 		out = append(out, fmt.Sprintf("%+v (body nil: %v)", *a, a.ResponseBody == nil))
 	}
 	return strings.Join(out, "; ")
+}
+
+// TestStoreRestart runs the suite's restart tests: nodes with ids of their
+// own on one schema.
+func TestStoreRestart(t *testing.T) {
+	t.Parallel()
+	baseURL(t)
+	cipher := newCipher(t)
+	storetest.RunRestart(t, func(t *testing.T) func(node string) store.Store {
+		dsn := freshSchema(t)
+		return func(node string) store.Store {
+			s, err := postgres.Open(t.Context(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 4, NodeID: node})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		}
+	})
+}
+
+// TestNodeIDInUse: a second live Store with the same node id is refused
+// (it would take back the first one's live leases); once the first is
+// closed, the id is free again.
+func TestNodeIDInUse(t *testing.T) {
+	t.Parallel()
+	dsn := freshSchema(t)
+	cipher := newCipher(t)
+	cfg := &postgres.Config{Cipher: cipher, MaxConns: 2, NodeID: "node-a"}
+	a, err := postgres.Open(t.Context(), dsn, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if b, err := postgres.Open(t.Context(), dsn, cfg); !errors.Is(err, postgres.ErrNodeInUse) {
+		if err == nil {
+			b.Close()
+		}
+		t.Fatalf("second Open with the same node id = %v, want ErrNodeInUse", err)
+	}
+	other, err := postgres.Open(t.Context(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 2, NodeID: "node-b"})
+	if err != nil {
+		t.Fatalf("Open with another node id: %v", err)
+	}
+	other.Close()
+	a.Close()
+	again, err := postgres.Open(t.Context(), dsn, cfg)
+	if err != nil {
+		t.Fatalf("Open once the first Store is closed: %v", err)
+	}
+	again.Close()
 }

@@ -44,6 +44,9 @@ const (
 		AND (SELECT d.id FROM deliveries AS d WHERE d.event_id = events.id LIMIT 1) IS NULL ORDER BY id LIMIT $3`
 	pruneEvents = `DELETE FROM events WHERE id = ANY($1) AND created_at < $2
 		AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.event_id = events.id)`
+
+	pruneAuditPick = `SELECT id FROM audit_log WHERE id > $1 AND at < $2 ORDER BY id LIMIT $3`
+	pruneAudit     = `DELETE FROM audit_log WHERE id = ANY($1) AND at < $2`
 )
 
 // Prune deletes the history older than p.Before that PruneParams
@@ -67,6 +70,7 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 			number   int32
 		}
 		afterDelivery, afterEvent string
+		afterAudit                string
 		afterKey                  [2]string
 	)
 	steps := []struct {
@@ -156,6 +160,18 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 			res.Events += tag.RowsAffected()
 			return len(ids), nil
 		}},
+		{"audit log", func() (int, error) {
+			ids, err := s.pickIDs(ctx, pruneAuditPick, &afterAudit, before, batch)
+			if err != nil || len(ids) == 0 {
+				return 0, err
+			}
+			tag, err := s.pool.Exec(ctx, pruneAudit, ids, before)
+			if err != nil {
+				return 0, err
+			}
+			res.AuditEntries += tag.RowsAffected()
+			return len(ids), nil
+		}},
 	}
 	for _, st := range steps {
 		for {
@@ -170,7 +186,8 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 	}
 	if res != (store.PruneResult{}) {
 		s.log.InfoContext(ctx, "postgres: pruned history", "before", p.Before, "attempts", res.Attempts,
-			"deliveries", res.Deliveries, "idempotency_keys", res.IdempotencyKeys, "events", res.Events)
+			"deliveries", res.Deliveries, "idempotency_keys", res.IdempotencyKeys, "events", res.Events,
+			"audit_entries", res.AuditEntries)
 	}
 	return res, nil
 }

@@ -71,7 +71,8 @@ func (m nullMSDest) Scan(src any) error {
 // without waiting for each other. MATERIALIZED keeps PostgreSQL from
 // folding the CTE into the UPDATE, which could run it more than once. The
 // UPDATE then moves each picked delivery's next attempt to the end of the
-// lease and bumps its claim, and returns it with its endpoint and event.
+// lease, records the node that holds it ($5) and bumps its claim, and
+// returns it with its endpoint and event.
 const claimQuery = `WITH picked AS MATERIALIZED (
 		SELECT id FROM deliveries
 		WHERE status = 'pending' AND NOT hold AND next_attempt_at <= $1 AND endpoint_id <> ALL($2::text[])
@@ -79,7 +80,7 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
 	)
-	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, claim = d.claim + 1, updated_at = $1
+	UPDATE deliveries AS d SET next_attempt_at = $4, leased_until = $4, leased_by = $5, claim = d.claim + 1, updated_at = $1
 	FROM picked, endpoints AS e, events AS ev
 	WHERE d.id = picked.id AND e.id = d.endpoint_id AND ev.id = d.event_id
 	` + claimReturning
@@ -89,7 +90,8 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 const claimReturning = `RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.event_type, d.status, d.attempts, d.next_attempt_at,
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
-		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at, e.trace_context,
+		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.filter, e.created_at, e.updated_at,
+		e.settings, e.timeout_ms, e.retry_schedule, e.trace_context,
 		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers, ev.traceparent`
 
 // ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
@@ -115,7 +117,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	if exclude == nil {
 		exclude = []string{}
 	}
-	rows, err := s.pool.Query(ctx, claimQuery, ms(p.Now), exclude, p.Limit, ms(p.Now.Add(p.Lease)))
+	rows, err := s.pool.Query(ctx, claimQuery, ms(p.Now), exclude, p.Limit, ms(p.Now.Add(p.Lease)), s.node)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -141,14 +143,19 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			sealed           []byte
 			types            string
 			failing          *int64
+			flt              *string
 			created, updated int64
 			key              *string
 			evCreated        int64
 			evHeaders        *string
+			settings         []byte
+			timeoutMS        int64
+			sched            *string
 		)
 		dest := append(deliveryDest(&j.Delivery),
 			&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated, &e.TraceContext,
+			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated,
+			&settings, &timeoutMS, &sched, &e.TraceContext,
 			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
 			&j.Event.ContentType, &evHeaders, &j.Event.TraceParent)
 		if err := rows.Scan(dest...); err != nil {
@@ -160,6 +167,12 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			if err := s.decodeEndpoint(&e, sealed, types); err != nil {
 				return nil, err
 			}
+			if err := s.decodeSettings(&e, settings, timeoutMS, sched); err != nil {
+				return nil, err
+			}
+			if flt != nil {
+				e.Filter = []byte(*flt)
+			}
 			e.FailingSince = fromNullMS(failing)
 			e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
@@ -170,6 +183,8 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		j.Endpoint.Secrets = slices.Clone(ep.Secrets)
 		j.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
 		j.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
+		j.Endpoint.Filter = slices.Clone(ep.Filter)
+		store.CloneSettings(&j.Endpoint)
 		if j.Event.Payload == nil {
 			j.Event.Payload = []byte{}
 		}
@@ -296,8 +311,8 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 
 // completed is what the delivery row said once a result was applied.
 type completed struct {
-	endpointID, eventID string
-	attempts            int
+	endpointID, eventID, eventType string
+	attempts                       int
 	// held: the delivery was held while in flight (its endpoint was
 	// disabled, or turned FIFO behind another), so it is not a FIFO head.
 	held bool
@@ -311,7 +326,7 @@ const completeQuery = `UPDATE deliveries AS d SET status = r.status, attempts = 
 		completed_at = CASE WHEN r.status = 'pending' THEN NULL ELSE $7::bigint END
 	FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int4[], $6::text[]) AS r(id, claim, status, next, code, err)
 	WHERE d.id = r.id AND d.claim = r.claim AND d.status = 'pending'
-	RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.hold`
+	RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.hold`
 
 // completeRound applies the results at the indexes of round (each naming a
 // different delivery) in one statement, and records in applied those whose
@@ -347,7 +362,7 @@ func (s *Store) completeRound(ctx context.Context, tx pgx.Tx, results []store.At
 			id string
 			c  completed
 		)
-		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.attempts, &c.held); err != nil {
+		if err := rows.Scan(&id, &c.endpointID, &c.eventID, &c.eventType, &c.attempts, &c.held); err != nil {
 			return err
 		}
 		applied[index[id]] = &c
@@ -409,7 +424,10 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 		retried      bool
 	}
 	states := map[string]*state{}
-	var demote []string // FIFO heads back to waiting for a retry
+	var (
+		demote []string    // FIFO heads back to waiting for a retry
+		ops    []opWebhook // operational webhooks to write
+	)
 	rows, err := tx.Query(ctx, `SELECT id, failing_since, fifo AND NOT disabled FROM endpoints WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return err
@@ -439,6 +457,18 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 			continue // the endpoint was deleted while the attempt was in flight
 		}
 		r := &results[i]
+		if c.endpointID != store.OperatorEndpointID {
+			// The operational webhooks this result makes; none about the
+			// operator endpoint's own.
+			switch {
+			case r.Status == store.StatusFailed:
+				ops = append(ops, opWebhook{store.OpDeliveryExhausted, store.Exhausted(
+					c.endpointID, r.DeliveryID, c.eventID, c.eventType, c.attempts, r.Attempt.StatusCode, cleanText(r.Attempt.Error))})
+			case r.Status == store.StatusSucceeded && st.failing != nil:
+				ops = append(ops, opWebhook{store.OpDeliveryRecovered, store.Recovered(
+					c.endpointID, r.DeliveryID, c.eventID, c.eventType, fromMS(*st.failing), c.attempts)})
+			}
+		}
 		switch succeeded := r.Status == store.StatusSucceeded; {
 		case !succeeded && st.failing == nil:
 			v := ms(r.Attempt.StartedAt)
@@ -485,7 +515,10 @@ func (s *Store) afterAttempts(ctx context.Context, tx pgx.Tx, results []store.At
 			return err
 		}
 	}
-	return promoteHeads(ctx, tx, promote)
+	if err := promoteHeads(ctx, tx, promote); err != nil {
+		return err
+	}
+	return s.operational(ctx, tx, time.Now(), ops)
 }
 
 func sameNullInt(a, b *int64) bool {
@@ -493,6 +526,33 @@ func sameNullInt(a, b *int64) bool {
 		return a == nil && b == nil
 	}
 	return *a == *b
+}
+
+// releaseQuery makes due at $1 the pending deliveries that node $2 holds
+// unexpired leases on, bumping their claims. The partial index
+// deliveries_leased holds only leased rows.
+const releaseQuery = `UPDATE deliveries SET next_attempt_at = $1, leased_until = NULL, leased_by = NULL,
+		claim = claim + 1, updated_at = $1
+	WHERE leased_until > $1 AND leased_by = $2 AND status = 'pending'`
+
+// ReleaseLeases makes due at now the pending deliveries whose unexpired
+// leases this node's claims took (Config.NodeID), and bumps their claims,
+// so that a node restarting after kill -9 or a crash sends at once what was
+// in flight when it died. Other nodes' leases are left to run out: they
+// may be alive. Without a NodeID it releases nothing. Open holds the node
+// id's advisory lock, so no other live Store has the same id (see
+// Config.NodeID). Call it before this Store claims anything: it releases
+// this Store's own leases too. A released FIFO head stays the head; a
+// delivery held back stays held.
+func (s *Store) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	if s.node == nil {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, releaseQuery, ms(now), *s.node)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of node %s: %w", *s.node, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // GetDelivery returns the delivery or ErrNotFound.

@@ -3,27 +3,51 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const apiKeyCols = `id, name, hash, prefix, created_at, last_used_at, revoked_at`
+const apiKeyCols = `id, name, hash, prefix, created_at, last_used_at, revoked_at, tenant, scopes`
 
 func scanAPIKey(r scanner) (*store.APIKey, error) {
 	var (
 		k             store.APIKey
 		created       int64
 		used, revoked sql.NullInt64
+		tenant        sql.NullString
+		scopes        string
 	)
-	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Prefix, &created, &used, &revoked); err != nil {
+	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Prefix, &created, &used, &revoked, &tenant, &scopes); err != nil {
 		return nil, interpretError(err)
 	}
 	k.CreatedAt = fromMS(created)
 	k.LastUsedAt, k.RevokedAt = fromNullMS(used), fromNullMS(revoked)
+	if tenant.Valid {
+		k.Tenant = &tenant.String
+	}
+	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", k.ID, err)
+	}
+	k.Scopes = store.KeyScopes(k.Scopes)
 	return &k, nil
+}
+
+// scopesJSON is the scopes column of a key.
+func scopesJSON(scopes []string) (string, error) {
+	b, err := json.Marshal(store.KeyScopes(scopes))
+	return string(b), err
+}
+
+func nullTenant(t *string) any {
+	if t == nil {
+		return nil
+	}
+	return *t
 }
 
 // CreateAPIKey inserts k. ErrConflict if its id or hash exists.
@@ -31,9 +55,14 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	if k.ID == "" || len(k.Hash) == 0 {
 		return errors.New("create api key: id and hash are required")
 	}
-	err := s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.Name, k.Hash, k.Prefix, ms(k.CreatedAt), nullMS(k.LastUsedAt), nullMS(k.RevokedAt))
+	scopes, err := scopesJSON(k.Scopes)
+	if err != nil {
+		return fmt.Errorf("create api key %s: %w", k.ID, err)
+	}
+	err = s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Name, k.Hash, k.Prefix, ms(k.CreatedAt), nullMS(k.LastUsedAt), nullMS(k.RevokedAt),
+			nullTenant(k.Tenant), scopes)
 		return err
 	})
 	if err != nil {
@@ -109,4 +138,101 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count api keys: %w", err)
 	}
 	return n, nil
+}
+
+// GetAPIKey returns the key with this id, revoked or not, or ErrNotFound.
+func (s *Store) GetAPIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	row, err := s.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get api key %s: %w", id, err)
+	}
+	k, err := scanAPIKey(row)
+	if err != nil {
+		return nil, fmt.Errorf("get api key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// TouchAPIKey records the key's use at at, at most once per
+// store.KeyUseInterval, writing only last_used_at.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) (bool, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		n, err = w.exec(`UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)`,
+			ms(at), id, store.KeyUseInterval.Milliseconds())
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("touch api key %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+const auditCols = `id, at, actor_kind, actor_id, tenant, action, target, remote_addr, detail`
+
+// AddAudit appends e to the audit log.
+func (s *Store) AddAudit(ctx context.Context, e *store.AuditEntry) error {
+	if e.ID == "" || e.At.IsZero() {
+		return errors.New("add audit entry: id and time are required")
+	}
+	err := s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, ms(e.At), e.ActorKind, e.ActorID, nullTenant(e.Tenant), e.Action, e.Target, e.RemoteAddr, e.Detail)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add audit entry %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+func scanAudit(r scanner) (*store.AuditEntry, error) {
+	var (
+		e      store.AuditEntry
+		at     int64
+		tenant sql.NullString
+	)
+	if err := r.Scan(&e.ID, &at, &e.ActorKind, &e.ActorID, &tenant, &e.Action, &e.Target, &e.RemoteAddr, &e.Detail); err != nil {
+		return nil, interpretError(err)
+	}
+	e.At = fromMS(at)
+	if tenant.Valid {
+		e.Tenant = &tenant.String
+	}
+	return &e, nil
+}
+
+// ListAudit returns a page of audit entries, newest first.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, string, error) {
+	limit := pageLimit(f.Page)
+	var (
+		where []string
+		args  []any
+	)
+	if f.Tenant != nil {
+		where = append(where, "tenant = ?")
+		args = append(args, *f.Tenant)
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Cursor)
+	}
+	q := `SELECT ` + auditCols + ` FROM audit_log`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit log: %w", err)
+	}
+	defer rows.Close()
+	out, err := store.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit log: %w", err)
+	}
+	out, next := store.TrimPage(out, limit, func(e *store.AuditEntry) string { return e.ID })
+	return out, next, nil
 }

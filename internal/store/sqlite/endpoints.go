@@ -13,7 +13,11 @@ import (
 )
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
-	disabled, disabled_reason, fifo, rate_limit, failing_since, created_at, updated_at, trace_context`
+	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
+	settings, timeout_ms, retry_schedule, trace_context`
+
+// endpointValues are the placeholders of endpointCols.
+const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -23,8 +27,9 @@ func (s *Store) openSecrets(sealed []byte) ([]store.Secret, error) {
 	return store.OpenSecrets(s.cipher, sealed)
 }
 
-// endpointArgs encodes e's columns but id, created_at and updated_at, in
-// the order of the statements below.
+// endpointArgs encodes e's columns but id, created_at, updated_at and
+// the settings columns (see settingsArgs), in the order of the statements
+// below.
 func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 	secrets, err := s.sealSecrets(e.Secrets)
 	if err != nil {
@@ -43,21 +48,42 @@ func (s *Store) endpointArgs(e *store.Endpoint) ([]any, error) {
 		custom = string(e.CustomScheme)
 	}
 	return []any{e.Tenant, e.URL, e.Description, e.Scheme, custom, secrets, string(et),
-		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince)}, nil
+		boolInt(e.Disabled), e.DisabledReason, boolInt(e.FIFO), e.RateLimit, nullMS(e.FailingSince), store.FilterColumn(e.Filter)}, nil
 }
 
-// endpointRow returns e's row in the order of endpointCols.
-func (s *Store) endpointRow(e *store.Endpoint) ([]any, error) {
+// settingsArgs encodes e's settings, timeout_ms and retry_schedule
+// columns.
+func (s *Store) settingsArgs(e *store.Endpoint) ([]any, error) {
+	sealed, err := store.SealSettings(s.cipher, e)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := store.EncodeSchedule(e.RetrySchedule)
+	if err != nil {
+		return nil, err
+	}
+	var col any
+	if sealed != nil {
+		col = sealed
+	}
+	return []any{col, e.Timeout.Milliseconds(), sched}, nil
+}
+
+// insertArgs are the arguments of an INSERT of endpointCols for e.
+func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
 	args, err := s.endpointArgs(e)
 	if err != nil {
 		return nil, err
 	}
+	set, err := s.settingsArgs(e)
+	if err != nil {
+		return nil, err
+	}
 	args = append([]any{e.ID}, args...)
-	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), boolInt(e.TraceContext)), nil
+	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
+	args = append(args, set...)
+	return append(args, boolInt(e.TraceContext)), nil
 }
-
-// endpointValues are the placeholders of endpointCols.
-const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 type scanner = store.RowScanner
 
@@ -71,16 +97,31 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 		disabled, fifo   int64
 		traceContext     int64
 		failing          sql.NullInt64
+		flt              sql.NullString
 		created, updated int64
+		settings         []byte
+		timeoutMS        int64
+		sched            *string
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
-		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &created, &updated, &traceContext); err != nil {
+		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &flt, &created, &updated,
+		&settings, &timeoutMS, &sched, &traceContext); err != nil {
 		return nil, interpretError(err)
+	}
+	if flt.Valid {
+		e.Filter = []byte(flt.String)
+	}
+	if err := store.OpenSettings(s.cipher, &e, settings); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	e.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	var err error
+	if e.RetrySchedule, err = store.DecodeSchedule(sched); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
 	if custom.Valid {
 		e.CustomScheme = []byte(custom.String)
 	}
-	var err error
 	if e.Secrets, err = s.openSecrets(sealed); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
@@ -102,7 +143,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *store.Endpoint) error {
 	if e.ID == "" {
 		return errors.New("create endpoint: id is required")
 	}
-	args, err := s.endpointRow(e)
+	args, err := s.insertArgs(e)
 	if err != nil {
 		return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
@@ -322,6 +363,16 @@ func (s *Store) DisableFailingEndpoints(ctx context.Context, failingBefore time.
 			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
 		}
+		// The operational webhooks, in the same transaction (after every
+		// disable: the operator endpoint may be one of them).
+		for _, e := range out {
+			if e.ID == store.OperatorEndpointID {
+				continue
+			}
+			if err := w.operational(store.OpEndpointDisabled, now, store.Disabled(e)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -349,7 +400,7 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 	if t, ok := w.tenants[tenant]; ok {
 		return t, nil
 	}
-	rows, err := w.query(`SELECT id, event_types, fifo FROM endpoints WHERE tenant = ? AND disabled = 0 ORDER BY id`, tenant)
+	rows, err := w.query(`SELECT id, event_types, fifo, filter, updated_at FROM endpoints WHERE tenant = ? AND disabled = 0 ORDER BY id`, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -357,13 +408,19 @@ func (w *writer) targets(tenant string) ([]*store.Endpoint, error) {
 	list := []*store.Endpoint{}
 	for rows.Next() {
 		var (
-			e     store.Endpoint
-			types string
-			fifo  int64
+			e       store.Endpoint
+			types   string
+			fifo    int64
+			flt     sql.NullString
+			updated int64
 		)
-		if err := rows.Scan(&e.ID, &types, &fifo); err != nil {
+		if err := rows.Scan(&e.ID, &types, &fifo, &flt, &updated); err != nil {
 			return nil, err
 		}
+		if flt.Valid {
+			e.Filter = []byte(flt.String)
+		}
+		e.UpdatedAt = fromMS(updated)
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}

@@ -34,8 +34,8 @@ func scanEvent(r scanner) (*store.Event, error) {
 }
 
 // CreateEvent durably stores ev and one pending delivery, due at
-// ev.CreatedAt, for each enabled endpoint of ev.Tenant that Accepts ev.Type,
-// in one transaction, and returns the deliveries. An empty ev.ID is
+// ev.CreatedAt, for each enabled endpoint of ev.Tenant that Accepts ev.Type
+// and whose payload filter ev.Payload matches, in one transaction, and returns the deliveries. An empty ev.ID is
 // generated and a zero ev.CreatedAt is now; the returned event has them. If
 // ev.IdempotencyKey is set and the tenant has an event with the same key
 // created after idempotentSince, nothing is written and the earlier event is
@@ -123,8 +123,9 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 				return fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
 			}
 		}
+		match := s.filters.ForEvent(e.Payload)
 		for _, t := range targets {
-			if only == nil && !t.Accepts(e.Type) {
+			if only == nil && (!t.Accepts(e.Type) || !match.Matches(t.ID, ms(t.UpdatedAt), t.Filter)) {
 				continue
 			}
 			hold := int64(0)
@@ -161,15 +162,15 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 					ep = nil
 				}
 			}
-			next, leased := created, any(nil)
+			next, leased, leasedBy := created, any(nil), any(nil)
 			if ep != nil {
 				d.Claim, d.NextAttemptAt = 1, claimedAt.Add(dc.lease).Truncate(time.Millisecond)
 				next = ms(d.NextAttemptAt)
-				leased = next
+				leased, leasedBy = next, w.s.node
 			}
 			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
-				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
+				next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
 				return err
 			}
 			out = append(out, d)

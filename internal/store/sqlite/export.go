@@ -26,6 +26,16 @@ var exportQueries = []struct {
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
 	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
 	{store.KindAttempt, `SELECT ` + attemptRecordCols + ` FROM attempts ORDER BY delivery_id, attempt_number`, exportAttempt},
+	{store.KindAudit, `SELECT ` + auditCols + ` FROM audit_log ORDER BY id`, exportAudit},
+}
+
+func exportAudit(_ *Store, rows *sql.Rows) (any, error) {
+	e, err := scanAudit(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &store.AuditRecord{ID: e.ID, At: ms(e.At), ActorKind: e.ActorKind, ActorID: e.ActorID, Tenant: e.Tenant,
+		Action: e.Action, Target: e.Target, RemoteAddr: e.RemoteAddr, Detail: e.Detail}, nil
 }
 
 const (
@@ -85,11 +95,19 @@ func exportAPIKey(_ *Store, rows *sql.Rows) (any, error) {
 	var (
 		r             store.APIKeyRecord
 		used, revoked sql.NullInt64
+		tenant        sql.NullString
+		scopes        string
 	)
-	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &used, &revoked); err != nil {
+	if err := rows.Scan(&r.ID, &r.Name, &r.Hash, &r.Prefix, &r.CreatedAt, &used, &revoked, &tenant, &scopes); err != nil {
 		return nil, err
 	}
 	r.LastUsedAt, r.RevokedAt = nullInt(used), nullInt(revoked)
+	if tenant.Valid {
+		r.Tenant = &tenant.String
+	}
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: decode scopes: %w", r.ID, err)
+	}
 	return &r, nil
 }
 
@@ -101,10 +119,21 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		disabled, fifo int64
 		traceContext   int64
 		failing        sql.NullInt64
+		settings       []byte
+		timeoutMS      int64
+		sched          *string
 	)
+	var flt sql.NullString
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
-		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &r.CreatedAt, &r.UpdatedAt, &traceContext); err != nil {
+		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &flt, &r.CreatedAt, &r.UpdatedAt,
+		&settings, &timeoutMS, &sched, &traceContext); err != nil {
 		return nil, err
+	}
+	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
+		return nil, err
+	}
+	if flt.Valid {
+		r.Filter = &flt.String
 	}
 	if custom.Valid {
 		r.CustomScheme = []byte(custom.String)
@@ -201,7 +230,7 @@ type importRow struct {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
 	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
@@ -210,12 +239,13 @@ var importQueries = map[string]string{
 	store.KindDelivery:       `INSERT INTO deliveries (` + deliveryRecordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindAttempt: `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
 		url, request_headers, status_code, error_message, response_body, trigger_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindAudit: `INSERT INTO audit_log (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 // emptyQuery is true when a table Import writes has a row.
 const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
 	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
-	OR EXISTS (SELECT 1 FROM attempts)`
+	OR EXISTS (SELECT 1 FROM attempts) OR EXISTS (SELECT 1 FROM audit_log)`
 
 // Import inserts records, as Export writes them, into an empty store,
 // preserving every id and field, store.ImportBatch records per write
@@ -275,12 +305,23 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		return nil
 	}
 	switch rec.Kind {
+	case store.KindAudit:
+		var r store.AuditRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.At, r.ActorKind, r.ActorID, nullTenant(r.Tenant), r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
 	case store.KindAPIKey:
 		var r store.APIKeyRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt}}, nil
+		scopes, err := scopesJSON(r.Scopes)
+		if err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt,
+			nullTenant(r.Tenant), scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
 		if err := decode(&r); err != nil {
@@ -300,9 +341,13 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if r.CustomScheme != nil {
 			custom = string(r.CustomScheme)
 		}
-		return importRow{q, []any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, r.CreatedAt, r.UpdatedAt,
-			boolInt(r.TraceContext)}}, nil
+		set, err := r.SettingsColumns(s.cipher)
+		if err != nil {
+			return importRow{}, err
+		}
+		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
+		return importRow{q, append(args, boolInt(r.TraceContext))}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {

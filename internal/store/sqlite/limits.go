@@ -45,7 +45,7 @@ const candidatesQuery = `SELECT id, endpoint_id FROM deliveries INDEXED BY deliv
 	ORDER BY next_attempt_at, id LIMIT ?`
 
 // claimByIDQuery claims the deliveries of a JSON array of ids.
-const claimByIDQuery = `UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, claim = claim + 1, updated_at = ?
+const claimByIDQuery = `UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, leased_by = ?, claim = claim + 1, updated_at = ?
 	WHERE id IN (SELECT value FROM json_each(?)) RETURNING ` + deliveryCols
 
 const (
@@ -160,7 +160,7 @@ func (w *writer) claimLimited(p store.ClaimParams) (*sql.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return w.queryWrite(claimByIDQuery, false, until, until, now, string(chosen))
+	return w.queryWrite(claimByIDQuery, false, until, until, w.s.node, now, string(chosen))
 }
 
 // filledBucket is an endpoint's token bucket refilled to a moment.

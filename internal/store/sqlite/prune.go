@@ -36,6 +36,9 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.event_id = events.id) ORDER BY id LIMIT ?`
 	pruneEvents = `DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) AND created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.event_id = events.id)`
+
+	pruneAuditPick = `SELECT id FROM audit_log WHERE id > ? AND at < ? ORDER BY id LIMIT ?`
+	pruneAudit     = `DELETE FROM audit_log WHERE id IN (SELECT value FROM json_each(?)) AND at < ?`
 )
 
 // Prune deletes the history older than p.Before that PruneParams
@@ -55,6 +58,7 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 	var (
 		rowid               int64
 		afterID, afterEvent string
+		afterAudit          string
 		afterKey            [2]string
 	)
 	steps := []struct {
@@ -105,6 +109,13 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 			}
 			return len(ids), s.pruneBatch(ctx, ids, before, pruneStmt{pruneEvents, &res.Events})
 		}},
+		{"audit log", func() (int, error) {
+			ids, err := s.pickIDs(ctx, pruneAuditPick, &afterAudit, before, batch)
+			if err != nil || len(ids) == 0 {
+				return 0, err
+			}
+			return len(ids), s.pruneBatch(ctx, ids, before, pruneStmt{pruneAudit, &res.AuditEntries})
+		}},
 	}
 	for _, st := range steps {
 		for {
@@ -119,7 +130,8 @@ func (s *Store) Prune(ctx context.Context, p store.PruneParams) (store.PruneResu
 	}
 	if res != (store.PruneResult{}) {
 		s.log.InfoContext(ctx, "sqlite: pruned history", "before", p.Before, "attempts", res.Attempts,
-			"deliveries", res.Deliveries, "idempotency_keys", res.IdempotencyKeys, "events", res.Events)
+			"deliveries", res.Deliveries, "idempotency_keys", res.IdempotencyKeys, "events", res.Events,
+			"audit_entries", res.AuditEntries)
 	}
 	return res, nil
 }

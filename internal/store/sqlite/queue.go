@@ -42,7 +42,7 @@ func scanDelivery(r scanner) (*store.Delivery, error) {
 // the index too.
 func claimQuery(excluded int) string {
 	var b strings.Builder
-	b.WriteString(`UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, claim = claim + 1, updated_at = ?
+	b.WriteString(`UPDATE deliveries SET next_attempt_at = ?, leased_until = ?, leased_by = ?, claim = claim + 1, updated_at = ?
 	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 'pending' AND hold = 0 AND next_attempt_at <= ?`)
 	if excluded > 0 {
@@ -69,8 +69,8 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	now := ms(p.Now)
 	lease := ms(p.Now.Add(p.Lease))
 	q, dynamic := claimQueryPlain, false
-	args := make([]any, 0, 5+len(p.ExcludeEndpoints))
-	args = append(args, lease, lease, now, now)
+	args := make([]any, 0, 6+len(p.ExcludeEndpoints))
+	args = append(args, lease, lease, s.node, now, now)
 	if len(p.ExcludeEndpoints) > 0 {
 		q, dynamic = claimQuery(len(p.ExcludeEndpoints)), true
 		for _, id := range p.ExcludeEndpoints {
@@ -153,6 +153,8 @@ func jobEndpoint(e *store.Endpoint, now time.Time) store.Endpoint {
 	c.Secrets = store.LiveSecrets(e.Secrets, now)
 	c.EventTypes = slices.Clone(e.EventTypes)
 	c.CustomScheme = slices.Clone(e.CustomScheme)
+	c.Filter = slices.Clone(e.Filter)
+	store.CloneSettings(&c)
 	return c
 }
 
@@ -224,7 +226,7 @@ func (w *writer) unclaimable(d *store.Delivery, e *store.Endpoint) error {
 const completeQuery = `UPDATE deliveries SET status = ?, attempts = attempts + 1,
 	next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, last_error = ?, leased_until = NULL,
 	updated_at = ?, completed_at = ? WHERE id = ? AND claim = ? AND status = 'pending'
-	RETURNING endpoint_id, event_id, attempts, fifo, hold`
+	RETURNING endpoint_id, event_id, event_type, attempts, fifo, hold`
 
 // completeArgs is an AttemptResult encoded outside the writer.
 type completeArgs struct {
@@ -275,13 +277,13 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 				completed = now
 			}
 			var (
-				endpointID, eventID string
-				attempts            int
-				fifo, hold          int64
+				endpointID, eventID, eventType string
+				attempts                       int
+				fifo, hold                     int64
 			)
 			err := w.queryRow(completeQuery,
 				string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completed, r.DeliveryID, r.Claim,
-			).Scan(&endpointID, &eventID, &attempts, &fifo, &hold)
+			).Scan(&endpointID, &eventID, &eventType, &attempts, &fifo, &hold)
 			w.dirty = true
 			if errors.Is(err, sql.ErrNoRows) {
 				lost = append(lost, i)
@@ -313,9 +315,25 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 			if err != nil {
 				return err
 			}
+			// The operational webhooks this result makes, in the same
+			// transaction; none about the operator endpoint's own.
+			succeeded := r.Status == store.StatusSucceeded
+			if endpointID != store.OperatorEndpointID {
+				switch {
+				case r.Status == store.StatusFailed:
+					if err := w.operational(store.OpDeliveryExhausted, fromMS(now), store.Exhausted(
+						endpointID, r.DeliveryID, eventID, eventType, attempts, a.StatusCode, a.Error)); err != nil {
+						return err
+					}
+				case succeeded && e.FailingSince != nil:
+					if err := w.operational(store.OpDeliveryRecovered, fromMS(now), store.Recovered(
+						endpointID, r.DeliveryID, eventID, eventType, *e.FailingSince, attempts)); err != nil {
+						return err
+					}
+				}
+			}
 			// The cached endpoint is replaced, not modified: jobs share
 			// nothing with it but copies.
-			succeeded := r.Status == store.StatusSucceeded
 			switch {
 			case !succeeded && e.FailingSince == nil:
 				if _, err := w.exec(`UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
@@ -354,6 +372,34 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 		return nil, fmt.Errorf("complete attempts: %w", err)
 	}
 	return lost, nil
+}
+
+// releaseQuery makes every unexpired lease due at once, bumping its claim;
+// the partial index deliveries_pending limits the scan to the live queue.
+const releaseQuery = `UPDATE deliveries INDEXED BY deliveries_pending
+	SET next_attempt_at = ?, leased_until = NULL, leased_by = NULL, claim = claim + 1, updated_at = ?
+	WHERE status = 'pending' AND leased_until > ?`
+
+// ReleaseLeases makes every pending delivery whose lease is not over at
+// now due at now, whichever node leased it, and bumps its claim: the Store
+// holds the database's lock file (where the platform has flock), so no
+// other process is attempting anything, and the leases found at start are
+// those of a process that died (kill -9, a crash, a power cut). Call it
+// before claiming or creating anything with this Store: it releases this
+// Store's own leases too. A released delivery held back (its endpoint
+// disabled, or waiting behind a FIFO head) stays held; a FIFO head stays
+// the head.
+func (s *Store) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		n, err = w.exec(releaseQuery, ms(now), ms(now), ms(now))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release leases: %w", err)
+	}
+	return int(n), nil
 }
 
 // GetDelivery returns the delivery or ErrNotFound.

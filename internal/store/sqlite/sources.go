@@ -82,7 +82,7 @@ func (s *Store) CreateSource(ctx context.Context, src *store.Source, destination
 		if e.ID == "" || e.Tenant != src.Tenant() {
 			return fmt.Errorf("create source %s: destination %d: an id and tenant %q are required", src.ID, i, src.Tenant())
 		}
-		a, err := s.endpointRow(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("create source %s: destination %s: %w", src.ID, e.ID, err)
 		}
@@ -340,7 +340,7 @@ func (s *Store) applyDestinations(w *writer, src *store.Source, p store.SourcePa
 		if e.ID == "" || e.Tenant != tenant {
 			return fmt.Errorf("destination %q: an id and tenant %q are required", e.ID, tenant)
 		}
-		a, err := s.endpointRow(e)
+		a, err := s.insertArgs(e)
 		if err != nil {
 			return fmt.Errorf("destination %s: %w", e.ID, err)
 		}

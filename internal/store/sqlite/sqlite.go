@@ -63,6 +63,12 @@ type Config struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// connection before failing. 0 means 5s.
 	BusyTimeout time.Duration
+	// NodeID names this process in the leases its claims take (the
+	// deliveries' leased_by), for inspection; "" leaves it NULL. Which
+	// leases ReleaseLeases takes back does not depend on it: the Store
+	// holds the database's lock file, so every lease found at start is a
+	// dead process's.
+	NodeID string
 	// MaxPageCount caps the database's size in pages (of 4 KiB), as
 	// SQLite's max_page_count: a write that would grow it further fails
 	// with store.ErrUnavailable, as on a full disk. 0 means no cap but the
@@ -76,8 +82,9 @@ type Store struct {
 	cipher store.Cipher
 	log    *slog.Logger
 	lock   *os.File
-	wdb    *sql.DB // one connection, owned by the writer goroutine
-	rdb    *sql.DB // query_only pool
+	node   sql.NullString // Config.NodeID, NULL when ""
+	wdb    *sql.DB        // one connection, owned by the writer goroutine
+	rdb    *sql.DB        // query_only pool
 	// edb is a query_only connection of the delivery engine's own, for the
 	// events of claimed deliveries: busy dashboards on rdb must not hold
 	// up deliveries.
@@ -95,6 +102,8 @@ type Store struct {
 	dispatch atomic.Pointer[dispatchConfig] // nil: claim nothing at creation
 
 	health store.WriteHealth // failures of writes, for Health
+
+	filters store.FilterCache // compiled payload filters, for fan-out
 }
 
 // dispatchConfig is what SetDispatcher set.
@@ -229,6 +238,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 		cipher: cfg.Cipher,
 		log:    log,
 		lock:   lock,
+		node:   sql.NullString{String: cfg.NodeID, Valid: cfg.NodeID != ""},
 		rstmts: make(map[string]*sql.Stmt),
 		ops:    make(chan *writeOp, 2*maxBatch),
 		done:   make(chan struct{}),

@@ -427,3 +427,20 @@ func crashChild(path string) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// TestStoreRestart runs the suite's restart tests: one Store at a time on
+// a database file, as the lock file allows.
+func TestStoreRestart(t *testing.T) {
+	t.Parallel()
+	cipher := newCipher(t)
+	storetest.RunRestart(t, func(t *testing.T) func(node string) store.Store {
+		path := filepath.Join(t.TempDir(), "hookrelay.db")
+		return func(node string) store.Store {
+			s, err := sqlite.Open(t.Context(), path, &sqlite.Config{Cipher: cipher, NodeID: node})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		}
+	})
+}

@@ -61,8 +61,8 @@ type writer struct {
 	ids   idGen
 	dirty bool // the running operation has changed rows
 
-	// tenants holds, per tenant, its enabled endpoints (ID, EventTypes and
-	// FIFO only), for fan-out.
+	// tenants holds, per tenant, its enabled endpoints (ID, EventTypes,
+	// FIFO, Filter and UpdatedAt only), for fan-out.
 	tenants map[string][]*store.Endpoint
 	// endpoints holds decrypted endpoints by id, with every secret.
 	endpoints map[string]*store.Endpoint

@@ -56,6 +56,10 @@ type Config struct {
 	Cipher store.Cipher
 	// Logger receives the store's logs; nil discards them.
 	Logger *slog.Logger
+	// NodeID names this node in the leases it takes (postgres.Config
+	// and sqlite.Config NodeID): on PostgreSQL a node that starts again
+	// with the same id takes back its own leases at once.
+	NodeID string
 
 	// Synchronous is sqlite.Config.Synchronous ("full" or "normal").
 	Synchronous string
@@ -93,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, err
 	}
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Config{Cipher: cfg.Cipher, Logger: cfg.Logger, MaxConns: cfg.MaxConns})
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Config{Cipher: cfg.Cipher, Logger: cfg.Logger, MaxConns: cfg.MaxConns, NodeID: cfg.NodeID})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -103,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	st, err := sqlite.Open(ctx, cfg.path(), &sqlite.Config{Cipher: cfg.Cipher, Logger: cfg.Logger,
-		Synchronous: cfg.Synchronous, BusyTimeout: cfg.BusyTimeout})
+		Synchronous: cfg.Synchronous, BusyTimeout: cfg.BusyTimeout, NodeID: cfg.NodeID})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

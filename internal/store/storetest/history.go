@@ -449,6 +449,7 @@ func testExportImport(h *harness) {
 	k1, _ := newAPIKey("ci")
 	k2, _ := newAPIKey("old")
 	k2.LastUsedAt = new(now())
+	k2.Tenant, k2.Scopes = new("acme"), []string{"deliveries:read", "endpoints:read"}
 	for _, k := range []*store.APIKey{k1, k2} {
 		if err := h.s.CreateAPIKey(h.ctx, k); err != nil {
 			h.Fatalf("CreateAPIKey: %v", err)
@@ -464,8 +465,12 @@ func testExportImport(h *harness) {
 		e.EventTypes = []string{"invoice.*", "order.paid"}
 		expires := t0.Add(time.Hour)
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now().Add(-time.Hour), ExpiresAt: &expires})
+		setSettings(e)
 	})
-	off := h.endpoint("acme", func(e *store.Endpoint) { e.EventTypes = []string{"x"} })
+	off := h.endpoint("acme", func(e *store.Endpoint) {
+		e.EventTypes = []string{"x"}
+		e.Filter = []byte(`{"type": {"$in": ["x"]}}`)
+	})
 	// A source with every field set, secrets sealed as endpoints' are.
 	src := h.source("partner", func(s *store.Source) {
 		s.Scheme, s.CustomScheme = "custom", []byte(`{"header":"X-Partner-Sig","algorithm":"hmac-sha256"}`)
@@ -523,6 +528,12 @@ func testExportImport(h *harness) {
 	if inFlight == nil || plainJobs != 3 {
 		h.Fatalf("claimed the FIFO head %v and %d others, want 3", inFlight != nil, plainJobs)
 	}
+	for _, tenant := range []*string{nil, new("acme")} {
+		if err := h.s.AddAudit(h.ctx, &store.AuditEntry{ID: store.NewID("aud"), At: t0, ActorKind: "key", ActorID: k1.ID,
+			Tenant: tenant, Action: "endpoint.update", Target: plain.ID, RemoteAddr: "192.0.2.7", Detail: "d"}); err != nil {
+			h.Fatalf("AddAudit: %v", err)
+		}
+	}
 	gone := h.endpoint("gone", nil)
 	h.event1("gone", "any", t0)
 	if err := h.s.DeleteEndpoint(h.ctx, gone.ID); err != nil { // a canceled delivery
@@ -549,7 +560,7 @@ func testExportImport(h *harness) {
 		}
 	}
 	wantCounts := map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 3, store.KindSource: 1, store.KindEvent: 7,
-		store.KindIdempotencyKey: 1, store.KindDelivery: 7, store.KindAttempt: 3}
+		store.KindIdempotencyKey: 1, store.KindDelivery: 7, store.KindAttempt: 3, store.KindAudit: 2}
 	for kind, n := range wantCounts {
 		if counts[kind] != n {
 			h.Fatalf("exported %d %s records, want %d (%v)", counts[kind], kind, n, counts)
@@ -608,6 +619,13 @@ func testExportImport(h *harness) {
 		if r.Kind == store.KindDelivery && (json.Unmarshal(r.Data, &d) != nil || d.ID >= ds[0].ID) {
 			h.Fatalf("new delivery %s does not come after imported %s", ds[0].ID, d.ID)
 		}
+	}
+
+	if k, err := fresh.GetAPIKey(h.ctx, k2.ID); err != nil || k.Tenant == nil || *k.Tenant != "acme" || len(k.Scopes) != 2 {
+		h.Fatalf("GetAPIKey after import = %+v, %v", k, err)
+	}
+	if es, _, err := fresh.ListAudit(h.ctx, store.AuditFilter{Tenant: new("acme")}); err != nil || len(es) != 1 || es[0].RemoteAddr != "192.0.2.7" {
+		h.Fatalf("ListAudit after import = %v, %v", es, err)
 	}
 
 	// Into a store that is not empty: a conflict, nothing written.

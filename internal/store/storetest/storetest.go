@@ -47,12 +47,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"EndpointCRUD", testEndpointCRUD},
 		{"EndpointSecrets", testEndpointSecrets},
+		{"EndpointSettings", testEndpointSettings},
 		{"ListEndpoints", testListEndpoints},
 		{"EventRoundTrip", testEventRoundTrip},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyRace", testIdempotencyRace},
 		{"FanOut", testFanOut},
 		{"FanOutFollowsEndpointChanges", testFanOutFollowsEndpointChanges},
+		{"FanOutFilters", testFanOutFilters},
 		{"ClaimAndComplete", testClaimAndComplete},
 		{"ClaimNotDue", testClaimNotDue},
 		{"ClaimOldestDueFirst", testClaimOldestDueFirst},
@@ -72,16 +74,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListDeliveries", testListDeliveries},
 		{"ListDeliveriesPagination", testListDeliveriesPagination},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyAccess", testAPIKeyAccess},
+		{"TouchAPIKey", testTouchAPIKey},
+		{"Audit", testAudit},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentQueue", testConcurrentQueue},
 		{"Ping", testPing},
 		{"Health", testHealth},
 	}
-	tests = append(tests, sourceTests...)  // sources.go
-	tests = append(tests, writeTests...)   // writes.go
-	tests = append(tests, historyTests...) // history.go
-	tests = append(tests, limitTests...)   // limits.go
-	tests = append(tests, hardenTests...)  // harden.go
+	tests = append(tests, sourceTests...)   // sources.go
+	tests = append(tests, writeTests...)    // writes.go
+	tests = append(tests, historyTests...)  // history.go
+	tests = append(tests, limitTests...)    // limits.go
+	tests = append(tests, hardenTests...)   // harden.go
+	tests = append(tests, operatorTests...) // operator.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
