@@ -472,6 +472,8 @@ type Store interface {
 	Sources
 	// Sessions keeps the dashboard's sessions (sessions.go).
 	Sessions
+	// EventTypes keeps the event catalog (eventtypes.go).
+	EventTypes
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities
