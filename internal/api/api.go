@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/authlimit"
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -105,6 +106,7 @@ type Config struct {
 type API struct {
 	store    store.Store
 	rules    *rules.Rules
+	catalog  *catalog.Catalog
 	notifier interface{ Notify() }
 	log      *slog.Logger
 	now      func() time.Time
@@ -164,6 +166,9 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.rules = rl
+	if a.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: a.now}); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	a.keys = newKeyCache(keyCacheTTL)
 	a.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: a.now})
 	a.routes = []route{
@@ -194,6 +199,13 @@ func New(cfg Config) (*API, error) {
 		{"DELETE", "/api/v1/sources/{id}", a.deleteSource},
 		{"POST", "/api/v1/sources/{id}/destinations", a.createDestination},
 		{"GET", "/api/v1/sources/{id}/rejections", a.listRejections},
+		// The event catalog (eventtypes.go).
+		{"POST", "/api/v1/event-types", a.createEventType},
+		{"GET", "/api/v1/event-types", a.listEventTypes},
+		{"GET", "/api/v1/event-types/{name}", a.getEventType},
+		{"PATCH", "/api/v1/event-types/{name}", a.updateEventType},
+		{"DELETE", "/api/v1/event-types/{name}", a.deleteEventType},
+		{"POST", "/api/v1/event-types/{name}/send-example", a.sendExample},
 	}
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes {
@@ -281,6 +293,7 @@ const (
 	CodeConflict         = "conflict"           // 409
 	CodeTooLarge         = "too_large"          // 413: body or payload over its limit
 	CodeValidation       = "validation_failed"  // 422: readable, but refused
+	CodeSchemaViolation  = "schema_violation"   // 422: an event's payload breaks its type's schema
 	CodeTooManyRequests  = "too_many_requests"  // 429: too many failed authentications
 	CodeInternal         = "internal"           // 500
 	CodeUnavailable      = "unavailable"        // 503: the store cannot write for now; see Retry-After
@@ -297,6 +310,17 @@ type Error struct {
 	Code    string
 	Message string
 }
+
+// detailedError is an error response whose error object has more
+// members than code and message, such as the "pointer" and "keyword" of a
+// schema violation.
+type detailedError struct {
+	err     *Error
+	details map[string]string
+}
+
+func (e *detailedError) Error() string { return e.err.Error() }
+func (e *detailedError) Unwrap() error { return e.err }
 
 func (e *Error) Error() string { return e.Message }
 
@@ -346,5 +370,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
 	}
-	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	body := map[string]string{"code": e.Code, "message": e.Message}
+	if d, ok := errors.AsType[*detailedError](err); ok {
+		for k, v := range d.details {
+			body[k] = v
+		}
+	}
+	writeJSON(w, e.Status, map[string]any{"error": body})
 }
