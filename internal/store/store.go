@@ -474,6 +474,8 @@ type Store interface {
 	Sessions
 	// EventTypes keeps the event catalog (eventtypes.go).
 	EventTypes
+	// Replays gives endpoints the events they missed (replay.go).
+	Replays
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities

@@ -176,7 +176,7 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		if err != nil {
 			return fmt.Errorf("endpoints of tenant %q: %w", e.Tenant, err)
 		}
-		targets, err = scanTargets(rows, e.Type, only)
+		targets, err = scanTargets(rows, e, only)
 		return err
 	})
 	if err != nil {
@@ -234,8 +234,8 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 }
 
 // scanTargets reads the rows of targetsQuery and keeps the endpoints that
-// accept eventType, or with only set, those listed in only.
-func scanTargets(rows pgx.Rows, eventType string, only []string) ([]target, error) {
+// ev goes to (store.Matches), or with only set, those listed in only.
+func scanTargets(rows pgx.Rows, ev *store.Event, only []string) ([]target, error) {
 	defer rows.Close()
 	var out []target
 	for rows.Next() {
@@ -249,7 +249,7 @@ func scanTargets(rows pgx.Rows, eventType string, only []string) ([]target, erro
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}
-		if only == nil && e.Accepts(eventType) || only != nil && slices.Contains(only, e.ID) {
+		if only == nil && store.Matches(&e, ev) || only != nil && slices.Contains(only, e.ID) {
 			out = append(out, target{id: e.ID, fifo: e.FIFO})
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 			}
 		}
 		for _, t := range targets {
-			if only == nil && !t.Accepts(e.Type) {
+			if only == nil && !store.Matches(t, &e) {
 				continue
 			}
 			hold := int64(0)

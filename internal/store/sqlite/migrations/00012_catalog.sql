@@ -15,5 +15,10 @@ CREATE TABLE event_types (
     updated_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The events of a tenant in a window of time, oldest first: what
+-- ReplayMissing walks to find those an endpoint missed.
+CREATE INDEX events_tenant_created ON events (tenant, created_at, id);
+
 -- +goose Down
+DROP INDEX events_tenant_created;
 DROP TABLE event_types;

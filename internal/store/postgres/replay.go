@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// missingQuery walks the events of a tenant in a window, after a cursor,
+// that have no delivery to an endpoint.
+const missingQuery = `SELECT ` + eventCols + ` FROM events e
+	WHERE tenant = $1 AND created_at >= $2 AND created_at < $3 AND (created_at, id) > ($4, $5)
+	AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.endpoint_id = $6)
+	ORDER BY created_at, id LIMIT $7`
+
+// ReplayMissing creates the deliveries an endpoint missed, one batch in
+// one transaction (see store.Replays). It holds the endpoint's locks, as
+// UpdateEndpoint does, so that concurrent calls for the endpoint take
+// turns: the second sees the deliveries the first created. An event
+// accepted meanwhile commits with its own deliveries, so it is either
+// invisible here or has its delivery already.
+func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) (store.ReplayMissingResult, error) {
+	afterMS, afterID, ok := store.ParseReplayCursor(p.After)
+	if !ok {
+		return store.ReplayMissingResult{}, fmt.Errorf("replay missing: malformed cursor %q", p.After)
+	}
+	batch := p.Batch
+	if batch <= 0 {
+		batch = store.DefaultReplayMissingBatch
+	}
+	until := int64(math.MaxInt64)
+	if !p.Until.IsZero() {
+		until = ms(p.Until)
+	}
+	narrow := &store.Endpoint{EventTypes: p.EventTypes}
+	now := ms(p.Now)
+	var res store.ReplayMissingResult
+	err := s.retryMoved(ctx, func(tx pgx.Tx) error {
+		res = store.ReplayMissingResult{}
+		disabled, fifo, err := lockEndpointForWrite(ctx, tx, p.EndpointID, nil)
+		if err != nil {
+			return err
+		}
+		e, err := s.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = $1`, p.EndpointID))
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, missingQuery, e.Tenant, ms(p.Since), until, afterMS, afterID, e.ID, batch)
+		if err != nil {
+			return err
+		}
+		evs, err := store.CollectRows(rows, scanEvent)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		res.Scanned = len(evs)
+		if len(evs) == batch {
+			last := evs[len(evs)-1]
+			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
+		}
+		var ids, eventIDs, types []string
+		for _, ev := range evs {
+			if !store.Matches(e, ev) || !narrow.Accepts(ev.Type) {
+				continue
+			}
+			ids = append(ids, s.ids.next("dlv"))
+			eventIDs = append(eventIDs, ev.ID)
+			types = append(types, ev.Type)
+		}
+		res.Created = len(ids)
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
+				next_attempt_at, hold, fifo, created_at, updated_at)
+			SELECT d.id, d.event_id, $1, $2, d.event_type, 'pending', $3, $4, $5, $3, $3
+			FROM unnest($6::text[], $7::text[], $8::text[]) AS d(id, event_id, event_type)`,
+			e.ID, e.Tenant, now, disabled || fifo, fifo, ids, eventIDs, types); err != nil {
+			return interpretError(err)
+		}
+		if fifo && !disabled {
+			return rehold(ctx, tx, e.ID, false, true, p.Now)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ReplayMissingResult{}, fmt.Errorf("replay missing events of %s: %w", p.EndpointID, err)
+	}
+	return res, nil
+}
