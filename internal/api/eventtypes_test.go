@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -137,4 +139,37 @@ func TestSendExample(t *testing.T) {
 	wantError(t, tb.do(t, "POST", "/api/v1/event-types/bare/send-example", map[string]string{"endpoint_id": ep.ID}), http.StatusUnprocessableEntity, CodeValidation, "no example")
 	wantError(t, tb.do(t, "POST", "/api/v1/event-types/invoice.paid/send-example", map[string]string{"endpoint_id": "ep_nope"}), http.StatusNotFound, CodeNotFound)
 	wantError(t, tb.do(t, "POST", "/api/v1/event-types/nope/send-example", map[string]string{"endpoint_id": ep.ID}), http.StatusNotFound, CodeNotFound)
+}
+
+func TestReplayMissing(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, nil)
+	var ep endpointJSON
+	must(t, tb.do(t, "POST", "/api/v1/endpoints", map[string]any{"url": "http://127.0.0.1:9/hook", "disabled": true}), http.StatusCreated).json(t, &ep)
+	since := tb.clock.Now().Add(-time.Minute).Format(time.RFC3339Nano)
+	for i := range 3 {
+		must(t, tb.do(t, "POST", "/api/v1/events", fmt.Sprintf(`{"type":"a.b","payload":%d}`, i)), http.StatusAccepted)
+	}
+	path := "/api/v1/endpoints/" + ep.ID + "/replay-missing"
+	wantError(t, tb.do(t, "POST", path, map[string]any{"since": since}), http.StatusConflict, CodeConflict, "disabled")
+	must(t, tb.do(t, "PATCH", "/api/v1/endpoints/"+ep.ID, map[string]any{"disabled": false}), 200)
+	wantError(t, tb.do(t, "POST", path, `{}`), http.StatusUnprocessableEntity, CodeValidation, "since is required")
+	wantError(t, tb.do(t, "POST", path, map[string]any{"since": since, "until": since}), http.StatusUnprocessableEntity, CodeValidation, "until")
+	wantError(t, tb.do(t, "POST", path, map[string]any{"since": since, "event_types": []string{"a b"}}), http.StatusUnprocessableEntity, CodeValidation, "event_types")
+	wantError(t, tb.do(t, "POST", path, map[string]any{"since": since, "after": "junk"}), http.StatusUnprocessableEntity, CodeValidation, "after")
+	wantError(t, tb.do(t, "POST", "/api/v1/endpoints/ep_nope/replay-missing", map[string]any{"since": since}), http.StatusNotFound, CodeNotFound)
+
+	before := tb.notifier.n.Load()
+	var out replayMissingResponse
+	must(t, tb.do(t, "POST", path, map[string]any{"since": since, "event_types": []string{"a.*"}}), 200).json(t, &out)
+	if out.Created != 3 || !out.Complete || out.NextCursor != "" {
+		t.Fatalf("replay-missing = %+v, want 3 created, complete", out)
+	}
+	if tb.notifier.n.Load() == before {
+		t.Error("the engine was not notified")
+	}
+	must(t, tb.do(t, "POST", path, map[string]any{"since": since}), 200).json(t, &out)
+	if out.Created != 0 || !out.Complete {
+		t.Fatalf("second replay-missing = %+v, want nothing created", out)
+	}
 }

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookrelay/hookrelay/internal/rules"
+	"github.com/hookrelay/hookrelay/internal/store"
+)
+
+// replayMissingRequest is the body of POST /api/v1/endpoints/{id}/replay-missing.
+type replayMissingRequest struct {
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until"`
+	EventTypes []string   `json:"event_types"`
+	// After continues a replay that stopped: the next_cursor it returned.
+	After string `json:"after"`
+}
+
+// replayMissingResponse says what a replay-missing call did.
+type replayMissingResponse struct {
+	// Created is how many deliveries it created.
+	Created int `json:"created"`
+	// Scanned is how many events of the window, without a delivery to the
+	// endpoint, it looked at.
+	Scanned int `json:"scanned"`
+	// Complete is false when the call stopped before the end of the
+	// window (it ran out of time): call again with after = next_cursor.
+	Complete   bool   `json:"complete"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// replayMissing gives an endpoint the events of a window that it has no
+// delivery for (it was disabled, or created later, or filtered them out),
+// batch after batch, each batch one transaction. It stops after half the
+// request's time and says where, so that a large window takes several
+// calls; each is idempotent.
+func (a *API) replayMissing(w http.ResponseWriter, r *http.Request) error {
+	var req replayMissingRequest
+	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Since.IsZero() {
+		return invalid("since is required: replay the events created at or after this RFC 3339 time")
+	}
+	p := store.ReplayMissingParams{Since: req.Since, After: req.After}
+	if req.Until != nil {
+		if !req.Until.After(req.Since) {
+			return invalid("until must be after since")
+		}
+		p.Until = *req.Until
+	}
+	if _, _, ok := store.ParseReplayCursor(req.After); !ok || len(req.After) > maxCursor {
+		return invalid("after %q is not a next_cursor of replay-missing", req.After)
+	}
+	if len(req.EventTypes) > 0 {
+		types, err := rules.CheckEventTypes(req.EventTypes)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		p.EventTypes = types
+	}
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if e.Disabled {
+		return &Error{http.StatusConflict, CodeConflict, "endpoint " + e.ID + " is disabled: enable it before replaying what it missed"}
+	}
+	p.EndpointID, p.Now = e.ID, a.now()
+	stop := time.Now().Add(a.timeout / 2)
+	var out replayMissingResponse
+	for {
+		res, err := a.store.ReplayMissing(r.Context(), p)
+		if err != nil {
+			if out.Created > 0 {
+				a.notify()
+			}
+			return fmt.Errorf("replay missing events of %s: %w", e.ID, err)
+		}
+		out.Created += res.Created
+		out.Scanned += res.Scanned
+		if res.Next == "" {
+			out.Complete = true
+			break
+		}
+		p.After = res.Next
+		if time.Now().After(stop) || r.Context().Err() != nil {
+			out.NextCursor = res.Next
+			break
+		}
+	}
+	if out.Created > 0 {
+		a.notify()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
