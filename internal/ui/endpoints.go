@@ -188,6 +188,9 @@ type endpointFormData struct {
 	Endpoint *store.Endpoint // nil when creating
 	Errors   []string
 	Schemes  []string
+	// Catalog is what the event types field offers: the catalog's types
+	// and group prefixes.
+	Catalog []string
 }
 
 // formFromEndpoint fills the endpoint form from a stored endpoint.
@@ -231,7 +234,7 @@ func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) err
 	if !s.admin() {
 		f.Tenant = s.Tenant
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: rules.SchemeChoices(f.Tenant)})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: rules.SchemeChoices(f.Tenant), Catalog: u.catalogFilters(r)})
 	return nil
 }
 
@@ -269,7 +272,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	if len(errs) > 0 {
 		f.Secret = ""
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant)})
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant), Catalog: u.catalogFilters(r)})
 		return nil
 	}
 	u.log.InfoContext(r.Context(), "ui: endpoint created", "endpoint_id", e.ID, "tenant", e.Tenant)
@@ -353,7 +356,7 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: rules.SchemeChoices(e.Tenant)})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: rules.SchemeChoices(e.Tenant), Catalog: u.catalogFilters(r)})
 	return nil
 }
 
@@ -405,7 +408,7 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if len(errs) > 0 {
 		f.Secret = ""
 		f.Tenant = e.Tenant
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant)})
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant), Catalog: u.catalogFilters(r)})
 		return nil
 	}
 	if f.Enabled {

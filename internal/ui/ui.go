@@ -179,6 +179,8 @@ func (u *UI) routes() *http.ServeMux {
 	handle("POST /sources/{id}", u.page(adminOnly(u.updateSource)))
 	handle("GET /sources/{id}/delete", u.page(adminOnly(u.confirmDeleteSource)))
 	handle("POST /sources/{id}/delete", u.page(adminOnly(u.deleteSource)))
+	handle("GET /event-types", u.page(u.listEventTypes))
+	handle("GET /event-types/{name}", u.page(u.showEventType))
 	handle("GET /verify", u.page(u.verifyPage))
 	handle("POST /verify", u.page(u.verify))
 	if b != "" {
