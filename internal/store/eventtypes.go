@@ -152,3 +152,42 @@ func truthy(v any) bool {
 	}
 	return false
 }
+
+// EventTypeRecord is the Data of a KindEventType Record: a row of
+// EventType, its schema and example as the exact text stored.
+type EventTypeRecord struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Schema      *string `json:"schema"`  // null when none
+	Example     *string `json:"example"` // null when none
+	Deprecated  bool    `json:"deprecated"`
+	Enforce     bool    `json:"enforce"`
+	CreatedAt   int64   `json:"created_at"`
+	UpdatedAt   int64   `json:"updated_at"`
+}
+
+// EventTypeRecordOf returns the record of t.
+func EventTypeRecordOf(t *EventType) *EventTypeRecord {
+	r := &EventTypeRecord{Name: t.Name, Description: t.Description, Deprecated: t.Deprecated, Enforce: t.Enforce,
+		CreatedAt: t.CreatedAt.UnixMilli(), UpdatedAt: t.UpdatedAt.UnixMilli()}
+	if t.Schema != nil {
+		r.Schema = new(string(t.Schema))
+	}
+	if t.Example != nil {
+		r.Example = new(string(t.Example))
+	}
+	return r
+}
+
+// EventType returns the event type r records.
+func (r *EventTypeRecord) EventType() *EventType {
+	t := &EventType{Name: r.Name, Description: r.Description, Deprecated: r.Deprecated, Enforce: r.Enforce,
+		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC()}
+	if r.Schema != nil {
+		t.Schema = []byte(*r.Schema)
+	}
+	if r.Example != nil {
+		t.Example = []byte(*r.Example)
+	}
+	return t
+}

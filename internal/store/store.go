@@ -573,6 +573,7 @@ const (
 	KindAPIKey         = "api_key"
 	KindEndpoint       = "endpoint"
 	KindSource         = "source"
+	KindEventType      = "event_type"
 	KindEvent          = "event"
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
@@ -582,7 +583,7 @@ const (
 // RecordKinds lists the kinds in dependency order, the order in which
 // Export writes them and Import expects them. A stream written before a
 // kind was added (no source records) is still in order.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEventType, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000
