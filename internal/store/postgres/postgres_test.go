@@ -904,7 +904,7 @@ func TestImportFromSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := src.CreateEventType(ctx, &store.EventType{Name: "invoice.paid", Description: "paid",
-		Schema: []byte(`{"type":"object", "properties":{"n":{"maximum":123456789012345678901234567890}}}`),
+		Schema:  []byte(`{"type":"object", "properties":{"n":{"maximum":123456789012345678901234567890}}}`),
 		Example: []byte(`{"n": 1.0}`), Enforce: true, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
