@@ -182,6 +182,7 @@ func New(cfg Config) (*API, error) {
 		{"GET", "/api/v1/endpoints/{id}/deliveries", a.listEndpointDeliveries},
 		{"POST", "/api/v1/endpoints/{id}/replay", a.replayEndpoint},
 		{"POST", "/api/v1/endpoints/{id}/replay-missing", a.replayMissing},
+		{"GET", "/api/v1/endpoints/{id}/stats", a.endpointStats},
 		{"POST", "/api/v1/events", a.createEvent},
 		{"GET", "/api/v1/events/{id}", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", a.listEventDeliveries},

@@ -173,3 +173,48 @@ func TestReplayMissing(t *testing.T) {
 		t.Fatalf("second replay-missing = %+v, want nothing created", out)
 	}
 }
+
+func TestEndpointStats(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, nil)
+	var ep endpointJSON
+	must(t, tb.do(t, "POST", "/api/v1/endpoints", map[string]any{"url": "http://127.0.0.1:9/hook"}), http.StatusCreated).json(t, &ep)
+	for i := range 4 {
+		must(t, tb.do(t, "POST", "/api/v1/events", fmt.Sprintf(`{"type":"a.b","payload":%d}`, i)), http.StatusAccepted)
+	}
+	now := tb.clock.Now()
+	jobs, err := tb.store.ClaimDueDeliveries(t.Context(), store.ClaimParams{Now: now, Lease: time.Minute, Limit: 10})
+	if err != nil || len(jobs) != 4 {
+		t.Fatalf("claim: %d, %v", len(jobs), err)
+	}
+	var rs []store.AttemptResult
+	for i, j := range jobs {
+		// 10, 20, 30 ms within the hour; one 40 ms 3 hours ago.
+		started, code, status := now.Add(-time.Minute), 200, store.StatusSucceeded
+		if i == 1 {
+			code, status = 503, store.StatusFailed
+		}
+		if i == 3 {
+			started = now.Add(-3 * time.Hour)
+		}
+		rs = append(rs, store.AttemptResult{DeliveryID: j.Delivery.ID, Claim: j.Delivery.Claim, Status: status,
+			Attempt: store.Attempt{ID: store.NewID("att"), DeliveryID: j.Delivery.ID, EndpointID: ep.ID, EventID: j.Event.ID,
+				Number: 1, StartedAt: started, Duration: time.Duration(i+1) * 10 * time.Millisecond, StatusCode: code, Trigger: "scheduled"}})
+	}
+	if _, err := tb.store.CompleteAttempts(t.Context(), rs); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		EndpointID string               `json:"endpoint_id"`
+		Windows    map[string]statsJSON `json:"windows"`
+	}
+	must(t, tb.do(t, "GET", "/api/v1/endpoints/"+ep.ID+"/stats", nil), 200).json(t, &out)
+	hour, day := out.Windows["hour"], out.Windows["day"]
+	if out.EndpointID != ep.ID || hour.Attempts != 3 || hour.Succeeded != 2 || hour.Failed != 1 || hour.P50MS != 20 || hour.P99MS != 30 {
+		t.Errorf("hour = %+v", hour)
+	}
+	if day.Attempts != 4 || day.Succeeded != 3 || day.SuccessRate != 0.75 || day.P95MS != 40 {
+		t.Errorf("day = %+v", day)
+	}
+	wantError(t, tb.do(t, "GET", "/api/v1/endpoints/ep_nope/stats", nil), http.StatusNotFound, CodeNotFound)
+}

@@ -97,3 +97,44 @@ func (a *API) replayMissing(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// statsJSON is one window of GET /api/v1/endpoints/{id}/stats.
+type statsJSON struct {
+	Since       time.Time `json:"since"`
+	Attempts    int       `json:"attempts"`
+	Succeeded   int       `json:"succeeded"`
+	Failed      int       `json:"failed"`
+	Errors      int       `json:"errors"`
+	SuccessRate float64   `json:"success_rate"`
+	P50MS       float64   `json:"latency_p50_ms"`
+	P95MS       float64   `json:"latency_p95_ms"`
+	P99MS       float64   `json:"latency_p99_ms"`
+}
+
+// endpointStats answers the attempts of the last hour and day: counts by
+// outcome, success rate and latency percentiles, the figures the
+// dashboard's endpoint page shows.
+func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) error {
+	e, err := a.endpoint(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	out := struct {
+		EndpointID string               `json:"endpoint_id"`
+		At         time.Time            `json:"at"`
+		Windows    map[string]statsJSON `json:"windows"`
+	}{EndpointID: e.ID, At: utc(now), Windows: map[string]statsJSON{}}
+	for _, win := range store.StatsWindows {
+		since := now.Add(-win.Length)
+		st, err := a.store.EndpointAttemptStats(r.Context(), e.ID, since, now)
+		if err != nil {
+			return fmt.Errorf("stats of %s: %w", e.ID, err)
+		}
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		out.Windows[win.Name] = statsJSON{Since: utc(since), Attempts: st.Attempts, Succeeded: st.Succeeded, Failed: st.Failed,
+			Errors: st.Errors, SuccessRate: st.SuccessRate(), P50MS: ms(st.P50), P95MS: ms(st.P95), P99MS: ms(st.P99)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

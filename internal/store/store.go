@@ -476,6 +476,8 @@ type Store interface {
 	EventTypes
 	// Replays gives endpoints the events they missed (replay.go).
 	Replays
+	// Stats sums up endpoints' recent attempts (stats.go).
+	Stats
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities
