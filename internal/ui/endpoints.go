@@ -301,6 +301,34 @@ type endpointData struct {
 	// Source is the source whose destination the endpoint is, nil for
 	// any other endpoint (or once the source is deleted).
 	Source *store.Source
+	// Stats are the attempts of the last hour and day, as the API's
+	// /stats gives them.
+	Stats []statsRow
+}
+
+// statsRow is one window of the endpoint page's statistics.
+type statsRow struct {
+	Name string
+	S    store.AttemptStats
+}
+
+// SuccessPercent is the success rate in percent, one decimal.
+func (r statsRow) SuccessPercent() string {
+	return strconv.FormatFloat(100*r.S.SuccessRate(), 'f', 1, 64) + "%"
+}
+
+// endpointStats reads the statistics of each of store.StatsWindows.
+func (u *UI) endpointStats(r *http.Request, id string) ([]statsRow, error) {
+	now := u.now()
+	var out []statsRow
+	for _, win := range store.StatsWindows {
+		st, err := u.store.EndpointAttemptStats(r.Context(), id, now.Add(-win.Length), now)
+		if err != nil {
+			return nil, fmt.Errorf("stats of %s: %w", id, err)
+		}
+		out = append(out, statsRow{Name: win.Name, S: st})
+	}
+	return out, nil
 }
 
 // showEndpoint shows one endpoint: settings, health, secrets, recent
@@ -328,6 +356,10 @@ func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, 
 	if err != nil {
 		return err
 	}
+	stats, err := u.endpointStats(r, e.ID)
+	if err != nil {
+		return err
+	}
 	var src *store.Source
 	if name, ok := strings.CutPrefix(e.Tenant, store.SourceTenantPrefix); ok && s.admin() {
 		if src, err = u.store.SourceByName(r.Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -336,6 +368,7 @@ func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	u.render(w, r, s, http.StatusOK, "endpoint", &endpointData{
 		Source:         src,
+		Stats:          stats,
 		E:              e,
 		H:              healthOf(hs[e.ID]),
 		Deliveries:     ds,

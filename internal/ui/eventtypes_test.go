@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -60,6 +61,37 @@ func TestEventTypePages(t *testing.T) {
 		}
 		if r := c.get("/ui/event-types"); r.status != http.StatusOK || !strings.Contains(r.body, "invoice.paid") {
 			t.Errorf("%s: catalog page: %d", who, r.status)
+		}
+	}
+}
+
+// TestEndpointPageStats: the endpoint page shows the figures of the API's
+// /stats for the last hour and day.
+func TestEndpointPageStats(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	e := b.endpoint("", "http://127.0.0.1:9/hook", "stats")
+	if _, _, err := b.st.CreateEvent(ctx, &store.Event{ID: store.NewID("evt"), Type: "a.b", Payload: []byte(`{}`), CreatedAt: b.clock.Now()}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := b.st.ClaimDueDeliveries(ctx, store.ClaimParams{Now: b.clock.Now(), Lease: time.Minute, Limit: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %d, %v", len(jobs), err)
+	}
+	j := jobs[0]
+	if _, err := b.st.CompleteAttempts(ctx, []store.AttemptResult{{DeliveryID: j.Delivery.ID, Claim: j.Delivery.Claim, Status: store.StatusSucceeded,
+		Attempt: store.Attempt{ID: store.NewID("att"), DeliveryID: j.Delivery.ID, EndpointID: e.ID, EventID: j.Event.ID, Number: 1,
+			StartedAt: b.clock.Now().Add(-time.Minute), Duration: 42 * time.Millisecond, StatusCode: 200, Trigger: "scheduled"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := b.admin().get("/ui/endpoints/" + e.ID)
+	if r.status != http.StatusOK {
+		t.Fatalf("endpoint page: %d", r.status)
+	}
+	for _, want := range []string{`<th scope="row">hour</th><td>1</td><td>1</td><td>0</td><td>0</td><td>100.0%</td><td>42ms</td>`, `<th scope="row">day</th>`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("endpoint page lacks %s", want)
 		}
 	}
 }
