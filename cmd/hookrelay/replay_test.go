@@ -110,4 +110,7 @@ func TestReplayMissingEndToEnd(t *testing.T) {
 		t.Fatalf("an extra request arrived: %s", b)
 	default:
 	}
+	if out := svc.mustCLI(t, "", "endpoints", "stats", ep.ID); !strings.Contains(out, "hour") || !strings.Contains(out, "day") {
+		t.Fatalf("endpoints stats: %s", out)
+	}
 }
