@@ -38,8 +38,9 @@ type ReplayMissingParams struct {
 
 // ReplayMissingResult says what one ReplayMissing batch did.
 type ReplayMissingResult struct {
-	// Scanned is how many events of the window the batch looked at: those
-	// of the endpoint's tenant with no delivery to it.
+	// Scanned is how many events of the endpoint's tenant in the window
+	// the batch looked at, delivered to it or not: at most Batch, so that
+	// one transaction stays short however many were delivered already.
 	Scanned int
 	// Created is how many of them got a delivery (those Matches takes).
 	Created int

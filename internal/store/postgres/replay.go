@@ -10,12 +10,45 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-// missingQuery walks the events of a tenant in a window, after a cursor,
-// that have no delivery to an endpoint.
-const missingQuery = `SELECT ` + eventCols + ` FROM events e
-	WHERE tenant = $1 AND created_at >= $2 AND created_at < $3 AND (created_at, id) > ($4, $5)
-	AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.endpoint_id = $6)
-	ORDER BY created_at, id LIMIT $7`
+// The queries of ReplayMissing walk a batch of the events of a tenant in
+// a window, from its start or after a cursor, each with whether it has a
+// delivery to the endpoint: a batch looks at a bounded number of events
+// whatever their deliveries (see the SQLite store's), and after the first
+// the cursor alone bounds it from below, so that it seeks to it.
+const (
+	missingCols       = eventCols + `, EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.endpoint_id = $1)`
+	missingFirstQuery = `SELECT ` + missingCols + ` FROM events e
+		WHERE tenant = $2 AND created_at >= $3 AND created_at < $4 ORDER BY created_at, id LIMIT $5`
+	missingNextQuery = `SELECT ` + missingCols + ` FROM events e
+		WHERE tenant = $2 AND (created_at, id) > ($3, $4) AND created_at < $5 ORDER BY created_at, id LIMIT $6`
+)
+
+// scanMissing reads a row of missingCols.
+func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
+	var (
+		ev        store.Event
+		key       *string
+		created   int64
+		headers   *string
+		delivered bool
+	)
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &delivered); err != nil {
+		return nil, false, interpretError(err)
+	}
+	if headers != nil {
+		if err := store.DecodeEventHeaders(*headers, &ev.Headers); err != nil {
+			return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+		}
+	}
+	if ev.Payload == nil {
+		ev.Payload = []byte{}
+	}
+	if key != nil {
+		ev.IdempotencyKey = *key
+	}
+	ev.CreatedAt = fromMS(created)
+	return &ev, delivered, nil
+}
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
 // one transaction (see store.Replays). It holds the endpoint's locks, as
@@ -49,18 +82,37 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, missingQuery, e.Tenant, ms(p.Since), until, afterMS, afterID, e.ID, batch)
+		q, args := missingFirstQuery, []any{e.ID, e.Tenant, ms(p.Since), until, batch}
+		if p.After != "" {
+			q, args = missingNextQuery, []any{e.ID, e.Tenant, afterMS, afterID, until, batch}
+		}
+		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		evs, err := store.CollectRows(rows, scanEvent)
+		var (
+			evs  []*store.Event
+			seen int
+			last *store.Event
+		)
+		for rows.Next() {
+			ev, delivered, err := scanMissing(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			seen++
+			last = ev
+			if !delivered {
+				evs = append(evs, ev)
+			}
+		}
 		rows.Close()
-		if err != nil {
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		res.Scanned = len(evs)
-		if len(evs) == batch {
-			last := evs[len(evs)-1]
+		res.Scanned = seen
+		if seen == batch {
 			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
 		}
 		var ids, eventIDs, types []string

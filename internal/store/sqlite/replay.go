@@ -2,18 +2,50 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-// missingQuery walks the events of a tenant in a window, after a cursor,
-// that have no delivery to an endpoint.
-const missingQuery = `SELECT ` + eventCols + ` FROM events e INDEXED BY events_tenant_created
-	WHERE tenant = ? AND created_at >= ? AND created_at < ? AND (created_at, id) > (?, ?)
-	AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.endpoint_id = ?)
-	ORDER BY created_at, id LIMIT ?`
+// The queries of ReplayMissing walk a batch of the events of a tenant in
+// a window, from its start or after a cursor, each with whether it has a
+// delivery to the endpoint. A batch looks at a bounded number of events
+// whatever their deliveries, so that the writer is never held for long (a
+// filter on the missing ones before the LIMIT would walk a whole window
+// of delivered events in one transaction); the cursor is the only lower
+// bound after the first batch, so that each batch seeks straight to it.
+const (
+	missingCols       = eventCols + `, EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_event WHERE d.event_id = e.id AND d.endpoint_id = ?)`
+	missingFirstQuery = `SELECT ` + missingCols + ` FROM events e INDEXED BY events_tenant_created
+		WHERE tenant = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id LIMIT ?`
+	missingNextQuery = `SELECT ` + missingCols + ` FROM events e INDEXED BY events_tenant_created
+		WHERE tenant = ? AND (created_at, id) > (?, ?) AND created_at < ? ORDER BY created_at, id LIMIT ?`
+)
+
+// scanMissing reads a row of missingCols.
+func scanMissing(r scanner) (*store.Event, bool, error) {
+	var (
+		ev        store.Event
+		key       sql.NullString
+		created   int64
+		headers   sql.NullString
+		delivered int64
+	)
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &delivered); err != nil {
+		return nil, false, interpretError(err)
+	}
+	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {
+		return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	if ev.Payload == nil {
+		ev.Payload = []byte{}
+	}
+	ev.IdempotencyKey = key.String
+	ev.CreatedAt = fromMS(created)
+	return &ev, delivered != 0, nil
+}
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
 // one transaction of the writer (see store.Replays).
@@ -39,18 +71,37 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		rows, err := w.query(missingQuery, e.Tenant, ms(p.Since), until, afterMS, afterID, e.ID, batch)
+		q, args := missingFirstQuery, []any{e.ID, e.Tenant, ms(p.Since), until, batch}
+		if p.After != "" {
+			q, args = missingNextQuery, []any{e.ID, e.Tenant, afterMS, afterID, until, batch}
+		}
+		rows, err := w.query(q, args...)
 		if err != nil {
 			return err
 		}
-		evs, err := store.CollectRows(rows, scanEvent)
+		var (
+			evs  []*store.Event
+			seen int
+			last *store.Event
+		)
+		for rows.Next() {
+			ev, delivered, err := scanMissing(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			seen++
+			last = ev
+			if !delivered {
+				evs = append(evs, ev)
+			}
+		}
 		rows.Close()
-		if err != nil {
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		res.Scanned = len(evs)
-		if len(evs) == batch {
-			last := evs[len(evs)-1]
+		res.Scanned = seen
+		if seen == batch {
 			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
 		}
 		hold := boolInt(e.Disabled || e.FIFO)
