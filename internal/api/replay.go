@@ -22,8 +22,8 @@ type replayMissingRequest struct {
 type replayMissingResponse struct {
 	// Created is how many deliveries it created.
 	Created int `json:"created"`
-	// Scanned is how many events of the window, without a delivery to the
-	// endpoint, it looked at.
+	// Scanned is how many events of the tenant in the window it looked
+	// at, delivered to the endpoint or not.
 	Scanned int `json:"scanned"`
 	// Complete is false when the call stopped before the end of the
 	// window (it ran out of time): call again with after = next_cursor.
