@@ -125,11 +125,12 @@ var endpointCommands = map[string]subcommand{
 	"rotate-secret": {"make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
 	"reveal-secret": {"print an endpoint's current secrets", runEndpointsReveal},
 	"test-filter":   {"tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
+	"stats":         {"attempts of the last hour and day: outcomes, success rate, latency percentiles", runEndpointsStats},
 }
 
 func runEndpoints(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "endpoints", endpointCommands,
-		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter"}, args)
+		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter", "stats"}, args)
 }
 
 // endpointFields are the flags create and update share.
@@ -606,4 +607,48 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "does not match")
 	return exitError{code: 1} // for scripts, as verify does
+}
+
+func runEndpointsStats(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("endpoints stats", e.stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "endpoint ID"); err != nil {
+		return err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	type window struct {
+		Attempts    int     `json:"attempts"`
+		Succeeded   int     `json:"succeeded"`
+		Failed      int     `json:"failed"`
+		Errors      int     `json:"errors"`
+		SuccessRate float64 `json:"success_rate"`
+		P50         float64 `json:"latency_p50_ms"`
+		P95         float64 `json:"latency_p95_ms"`
+		P99         float64 `json:"latency_p99_ms"`
+	}
+	var out struct {
+		Windows map[string]window `json:"windows"`
+	}
+	raw, err := c.call(ctx, "GET", "/api/v1/endpoints/"+pathEscape(pos[0])+"/stats", nil, &out)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, raw)
+	}
+	var rows [][]string
+	for _, name := range []string{"hour", "day"} {
+		w := out.Windows[name]
+		ms := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ms" }
+		rows = append(rows, []string{name, strconv.Itoa(w.Attempts), strconv.Itoa(w.Succeeded), strconv.Itoa(w.Failed),
+			strconv.Itoa(w.Errors), strconv.FormatFloat(100*w.SuccessRate, 'f', 1, 64) + "%", ms(w.P50), ms(w.P95), ms(w.P99)})
+	}
+	return table(e.stdout, []string{"LAST", "ATTEMPTS", "2XX", "OTHER", "NO RESPONSE", "SUCCESS", "P50", "P95", "P99"}, rows)
 }
