@@ -98,6 +98,12 @@ type Error struct {
 	Field string
 	// Fields are every field a validation error refuses, with why.
 	Fields []FieldError
+	// Scope is the scope a forbidden (403) answer says the key lacks;
+	// "" when it names none.
+	Scope string
+	// Pointer and Keyword locate a schema_violation: the JSON Pointer of
+	// the first fault in the payload and the schema keyword it broke.
+	Pointer, Keyword string
 	// RetryAfter is the wait the answer's Retry-After header asked for;
 	// 0 without one.
 	RetryAfter time.Duration
@@ -229,10 +235,14 @@ func responseError(resp *http.Response, b []byte) *Error {
 			Message string       `json:"message"`
 			Field   string       `json:"field"`
 			Fields  []FieldError `json:"fields"`
+			Scope   string       `json:"scope"`
+			Pointer string       `json:"pointer"`
+			Keyword string       `json:"keyword"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
 		e.Code, e.Message, e.Field, e.Fields = eb.Error.Code, eb.Error.Message, eb.Error.Field, eb.Error.Fields
+		e.Scope, e.Pointer, e.Keyword = eb.Error.Scope, eb.Error.Pointer, eb.Error.Keyword
 	} else {
 		e.Message = strings.TrimSpace(string(b[:min(len(b), 512)]))
 	}

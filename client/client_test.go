@@ -692,3 +692,56 @@ func TestEndpointSettings(t *testing.T) {
 		t.Fatalf("updated: %+v, %v", up, err)
 	}
 }
+
+// TestEventTypes: the event catalog through the client, a schema
+// violation's pointer and keyword on the error, an example sent to one
+// endpoint, its stats and a replay of what it missed.
+func TestEventTypes(t *testing.T) {
+	t.Parallel()
+	c, _, _ := setup(t, nil, nil)
+	ctx := t.Context()
+	schema := json.RawMessage(`{"type":"object","required":["amount"],"properties":{"amount":{"type":"integer"}}}`)
+	et, err := c.CreateEventType(ctx, &client.EventTypeParams{Name: "invoice.paid", Description: new("paid"),
+		Schema: schema, Example: json.RawMessage(`{"amount":5}`), Enforce: new(true)})
+	if err != nil || et.Group != "invoice" || !et.Enforce || et.Raw == nil {
+		t.Fatalf("create: %+v, %v", et, err)
+	}
+	if _, err := c.CreateEventType(ctx, &client.EventTypeParams{Name: "invoice.paid"}); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("create twice: %v, want ErrConflict", err)
+	}
+	_, err = c.SendEvent(ctx, &client.SendEventParams{Type: "invoice.paid", Payload: json.RawMessage(`{"amount":"x"}`)})
+	var ae *client.Error
+	if !errors.As(err, &ae) || ae.Code != "schema_violation" || ae.Pointer != "/amount" || ae.Keyword == "" {
+		t.Errorf("event breaking the schema: %v (%+v)", err, ae)
+	}
+	up, err := c.UpdateEventType(ctx, "invoice.paid", &client.EventTypeParams{Deprecated: new(true)})
+	if err != nil || !up.Deprecated || up.Description != "paid" {
+		t.Errorf("update: %+v, %v", up, err)
+	}
+	page, err := c.ListEventTypes(ctx, &client.EventTypeFilter{Prefix: "invoice."})
+	if err != nil || len(page.Data) != 1 || page.Data[0].Name != "invoice.paid" {
+		t.Errorf("list: %+v, %v", page, err)
+	}
+	ep, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:9/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.SendExample(ctx, "invoice.paid", ep.ID)
+	if err != nil || ev.Deliveries == nil || *ev.Deliveries != 1 {
+		t.Errorf("send example: %+v, %v", ev, err)
+	}
+	st, err := c.GetEndpointStats(ctx, ep.ID)
+	if err != nil || st.EndpointID != ep.ID || len(st.Windows) == 0 {
+		t.Errorf("stats: %+v, %v", st, err)
+	}
+	rm, err := c.ReplayMissing(ctx, ep.ID, &client.ReplayMissingParams{Since: time.Now().Add(-time.Hour)})
+	if err != nil || !rm.Complete || rm.Created != 0 {
+		t.Errorf("replay missing: %+v, %v (the example has its delivery)", rm, err)
+	}
+	if err := c.DeleteEventType(ctx, "invoice.paid"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetEventType(ctx, "invoice.paid"); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("get deleted: %v, want ErrNotFound", err)
+	}
+}

@@ -247,9 +247,11 @@ if [ -n "${HOOKRELAY_TEST_POSTGRES_URL:-}" ]; then
 		-e HOOKRELAY_SECRET_KEY="$(head -c 32 /dev/urandom | base64)"
 		-e HOOKRELAY_SESSION_KEY="$(head -c 32 /dev/urandom | base64)")
 	p1=$(free_port)
-	run_node "$name-pg1" "$p1" "${keys[@]}"
+	# Each node needs its own id: on the host network both would default
+	# to this host's name and /data, and the second would refuse to start.
+	run_node "$name-pg1" "$p1" "${keys[@]}" -e HOOKRELAY_NODE_ID=node-1
 	p2=$(free_port)
-	run_node "$name-pg2" "$p2" "${keys[@]}"
+	run_node "$name-pg2" "$p2" "${keys[@]}" -e HOOKRELAY_NODE_ID=node-2
 	deliver "http://127.0.0.1:$p1" "http://127.0.0.1:$p2" 2
 else
 	log "HOOKRELAY_TEST_POSTGRES_URL is not set: no run on PostgreSQL (scripts/test.sh sets it)"

@@ -11,14 +11,15 @@ import (
 )
 
 var deliveryCommands = map[string]subcommand{
-	"list":   {"list deliveries, by endpoint, event or status", runDeliveriesList},
-	"get":    {"show a delivery and its attempts", runDeliveriesGet},
-	"retry":  {"attempt a delivery again now", runDeliveriesRetry},
-	"replay": {"retry every failed delivery of an endpoint since a time", runDeliveriesReplay},
+	"list":           {"list deliveries, by endpoint, event or status", runDeliveriesList},
+	"get":            {"show a delivery and its attempts", runDeliveriesGet},
+	"retry":          {"attempt a delivery again now", runDeliveriesRetry},
+	"replay":         {"retry every failed delivery of an endpoint since a time", runDeliveriesReplay},
+	"replay-missing": {"send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
 }
 
 func runDeliveries(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "deliveries", deliveryCommands, []string{"list", "get", "retry", "replay"}, args)
+	return runSubcommand(ctx, e, "deliveries", deliveryCommands, []string{"list", "get", "retry", "replay", "replay-missing"}, args)
 }
 
 // deliveryLatency is the duration of d's latest attempt, "-" for none.
@@ -186,4 +187,60 @@ func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%d failed deliveries are due again\n", out.Replayed)
 	return nil
+}
+
+func runDeliveriesReplayMissing(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("deliveries replay-missing", e.stderr)
+	endpoint := fs.String("endpoint", "", "endpoint to give the events it missed (required)")
+	since := fs.String("since", "", "events created since this RFC 3339 time, or this long ago such as 24h (required)")
+	until := fs.String("until", "", "events created before this RFC 3339 time, or this long ago (default: now)")
+	var types stringList
+	fs.Var(&types, "event-type", "only events of this type or filter (invoice.*), repeatable")
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	if *endpoint == "" || *since == "" {
+		return usagef("--endpoint and --since are required")
+	}
+	now := time.Now()
+	from, err := parseSince(*since, now)
+	if err != nil {
+		return err
+	}
+	p := &client.ReplayMissingParams{Since: from, EventTypes: types}
+	if *until != "" {
+		to, err := parseSince(*until, now)
+		if err != nil {
+			return err
+		}
+		p.Until = &to
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	// A large window takes several calls: each stops in time and says
+	// where to go on.
+	var created, scanned int
+	for {
+		out, err := c.ReplayMissing(ctx, *endpoint, p)
+		if err != nil {
+			return err
+		}
+		created += out.Created
+		scanned += out.Scanned
+		if out.Complete || out.NextCursor == "" {
+			if cf.json {
+				return writeJSONOut(e, map[string]any{"created": created, "scanned": scanned, "complete": true})
+			}
+			fmt.Fprintf(e.stdout, "%d missed events are on their way (%d looked at)\n", created, scanned)
+			return nil
+		}
+		p.After = out.NextCursor
+	}
 }

@@ -92,11 +92,12 @@ var endpointCommands = map[string]subcommand{
 	"rotate-secret": {"make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
 	"reveal-secret": {"print an endpoint's current secrets", runEndpointsReveal},
 	"test-filter":   {"tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
+	"stats":         {"attempts of the last hour and day: outcomes, success rate, latency percentiles", runEndpointsStats},
 }
 
 func runEndpoints(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "endpoints", endpointCommands,
-		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter"}, args)
+		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter", "stats"}, args)
 }
 
 // endpointFields are the flags create and update share.
@@ -631,4 +632,35 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "does not match")
 	return exitError{code: 1} // for scripts, as verify does
+}
+
+func runEndpointsStats(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("endpoints stats", e.stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "endpoint ID"); err != nil {
+		return err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	out, err := c.GetEndpointStats(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, out.Raw)
+	}
+	var rows [][]string
+	for _, name := range []string{"hour", "day"} {
+		w := out.Windows[name]
+		ms := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ms" }
+		rows = append(rows, []string{name, strconv.Itoa(w.Attempts), strconv.Itoa(w.Succeeded), strconv.Itoa(w.Failed),
+			strconv.Itoa(w.Errors), strconv.FormatFloat(100*w.SuccessRate, 'f', 1, 64) + "%", ms(w.P50MS), ms(w.P95MS), ms(w.P99MS)})
+	}
+	return table(e.stdout, []string{"LAST", "ATTEMPTS", "2XX", "OTHER", "NO RESPONSE", "SUCCESS", "P50", "P95", "P99"}, rows)
 }

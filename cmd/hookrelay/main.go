@@ -42,6 +42,7 @@ var commands = map[string]command{
 	"import":      {"read what export wrote into an empty database", runImport},
 	"endpoints":   {"create, list, show, change and delete endpoints (calls the API)", runEndpoints},
 	"events":      {"send events (calls the API)", runEvents},
+	"event-types": {"the event catalog: create, list, change, import from OpenAPI, send examples (calls the API)", runEventTypes},
 	"deliveries":  {"list, show, retry and replay deliveries (calls the API)", runDeliveries},
 	"keys":        {"create, list and revoke API keys (via the API, or --data directly)", runKeys},
 	"migrate":     {"apply the database's pending schema migrations, or show which are applied", runMigrate},

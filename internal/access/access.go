@@ -47,13 +47,14 @@ const (
 	DeliveriesWrite Scope = "deliveries:write" // retry, replay
 	SourcesRead     Scope = "sources:read"
 	SourcesWrite    Scope = "sources:write"
-	KeysWrite       Scope = "keys:write" // keys, tenant tokens, portal links
+	KeysWrite       Scope = "keys:write"        // keys, tenant tokens, portal links
+	EventTypesWrite Scope = "event_types:write" // the event catalog, which belongs to no tenant
 	Admin           Scope = "admin"
 )
 
 // Scopes lists every scope, in the order documentation lists them.
 var Scopes = []Scope{EndpointsRead, EndpointsWrite, SecretsRead, EventsWrite, DeliveriesRead,
-	DeliveriesWrite, SourcesRead, SourcesWrite, KeysWrite, Admin}
+	DeliveriesWrite, SourcesRead, SourcesWrite, KeysWrite, EventTypesWrite, Admin}
 
 // PortalScopes is what a tenant portal session may do; minting a portal
 // link needs them all.
@@ -139,10 +140,14 @@ func (p *Principal) Has(s Scope) bool {
 func (p *Principal) IsAdmin() bool { return p.Tenant == nil && slices.Contains(p.Scopes, Admin) }
 
 // Allow returns nil if p may make a call that needs scope s. Sources
-// scopes need a principal without a tenant. Refusals are *Denied.
+// scopes and EventTypesWrite need a principal without a tenant. Refusals
+// are *Denied.
 func (p *Principal) Allow(s Scope) error {
 	if p.Tenant != nil && (s == SourcesRead || s == SourcesWrite) {
 		return &Denied{Reason: ErrNoTenantScope, Message: "inbound sources belong to no tenant: a key or token bound to a tenant cannot reach them"}
+	}
+	if p.Tenant != nil && s == EventTypesWrite {
+		return &Denied{Reason: ErrNoTenantScope, Message: "the event catalog belongs to no tenant: a key or token bound to a tenant can read it, not change it"}
 	}
 	if !p.Has(s) {
 		return &Denied{Reason: ErrMissingScope, Scope: s, Message: fmt.Sprintf("this key lacks the scope %q", s)}

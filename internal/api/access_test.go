@@ -33,6 +33,8 @@ var routeScopes = []struct {
 	{"POST", "/api/v1/endpoints/{id}/secret/reveal", access.SecretsRead, nil},
 	{"GET", "/api/v1/endpoints/{id}/deliveries", access.DeliveriesRead, nil},
 	{"POST", "/api/v1/endpoints/{id}/replay", access.DeliveriesWrite, map[string]any{"since": "2026-01-01T00:00:00Z"}},
+	{"POST", "/api/v1/endpoints/{id}/replay-missing", access.DeliveriesWrite, map[string]any{"since": "2026-01-01T00:00:00Z"}},
+	{"GET", "/api/v1/endpoints/{id}/stats", access.DeliveriesRead, nil},
 	{"POST", "/api/v1/events", access.EventsWrite, map[string]any{"type": "a.b", "payload": map[string]any{}}},
 	{"GET", "/api/v1/events/{id}", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/events/{id}/deliveries", access.DeliveriesRead, nil},
@@ -53,6 +55,12 @@ var routeScopes = []struct {
 	{"POST", "/api/v1/sources/{id}/destinations", access.SourcesWrite, map[string]any{}},
 	{"GET", "/api/v1/sources/{id}/rejections", access.SourcesRead, nil},
 	{"GET", "/api/v1/openapi.yaml", noKey, nil},
+	{"POST", "/api/v1/event-types", access.EventTypesWrite, map[string]any{"name": "a.b"}},
+	{"GET", "/api/v1/event-types", access.EndpointsRead, nil},
+	{"GET", "/api/v1/event-types/{name}", access.EndpointsRead, nil},
+	{"PATCH", "/api/v1/event-types/{name}", access.EventTypesWrite, map[string]any{}},
+	{"DELETE", "/api/v1/event-types/{name}", access.EventTypesWrite, nil},
+	{"POST", "/api/v1/event-types/{name}/send-example", access.EventTypesWrite, map[string]any{}},
 }
 
 var testTokenKey = []byte("0123456789abcdef0123456789abcdef")

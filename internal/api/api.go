@@ -40,6 +40,7 @@ import (
 
 	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/authlimit"
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -134,6 +135,7 @@ type Tracer interface {
 type API struct {
 	store    store.Store
 	rules    *rules.Rules
+	catalog  *catalog.Catalog
 	notifier interface{ Notify() }
 	log      *slog.Logger
 	now      func() time.Time
@@ -201,6 +203,9 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.rules = rl
+	if a.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: a.now}); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	a.keys = newKeyCache()
 	a.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: a.now})
 	if cfg.TokenKey != nil {
@@ -224,6 +229,8 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/secret/reveal", access.SecretsRead, "secret.reveal", a.revealSecret},
 		{"GET", "/api/v1/endpoints/{id}/deliveries", dRead, "", a.listEndpointDeliveries},
 		{"POST", "/api/v1/endpoints/{id}/replay", dWrite, "delivery.replay", a.replayEndpoint},
+		{"POST", "/api/v1/endpoints/{id}/replay-missing", dWrite, "delivery.replay_missing", a.replayMissing},
+		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
@@ -244,6 +251,14 @@ func New(cfg Config) (*API, error) {
 		{"DELETE", "/api/v1/sources/{id}", srcWrite, "source.delete", a.deleteSource},
 		{"POST", "/api/v1/sources/{id}/destinations", srcWrite, "source.add_destination", a.createDestination},
 		{"GET", "/api/v1/sources/{id}/rejections", srcRead, "", a.listRejections},
+		// The event catalog (eventtypes.go): one for the installation, read
+		// by every tenant, written without one.
+		{"POST", "/api/v1/event-types", access.EventTypesWrite, "event_type.create", a.createEventType},
+		{"GET", "/api/v1/event-types", epRead, "", a.listEventTypes},
+		{"GET", "/api/v1/event-types/{name}", epRead, "", a.getEventType},
+		{"PATCH", "/api/v1/event-types/{name}", access.EventTypesWrite, "event_type.update", a.updateEventType},
+		{"DELETE", "/api/v1/event-types/{name}", access.EventTypesWrite, "event_type.delete", a.deleteEventType},
+		{"POST", "/api/v1/event-types/{name}/send-example", access.EventTypesWrite, "event_type.send_example", a.sendExample},
 		{"GET", openAPIPath, noKey, "", a.serveOpenAPI}, // see openapi.go
 	}
 	a.mux = http.NewServeMux()
@@ -371,6 +386,7 @@ const (
 	CodeConflict         = "conflict"           // 409
 	CodeTooLarge         = "too_large"          // 413: body or payload over its limit
 	CodeValidation       = "validation_failed"  // 422: readable, but refused
+	CodeSchemaViolation  = "schema_violation"   // 422: an event's payload breaks its type's schema
 	CodeTooManyRequests  = "too_many_requests"  // 429: too many failed authentications
 	CodeInternal         = "internal"           // 500
 	CodeUnavailable      = "unavailable"        // 503: the store cannot write for now; see Retry-After
@@ -389,6 +405,17 @@ type Error struct {
 	// Scope is the scope missing, on a 403 for one.
 	Scope access.Scope
 }
+
+// detailedError is an error response whose error object has more
+// members than code and message, such as the "pointer" and "keyword" of a
+// schema violation.
+type detailedError struct {
+	err     *Error
+	details map[string]string
+}
+
+func (e *detailedError) Error() string { return e.err.Error() }
+func (e *detailedError) Unwrap() error { return e.err }
 
 func (e *Error) Error() string { return e.Message }
 
@@ -448,6 +475,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			fields[i] = map[string]string{"field": f.Field, "reason": f.Reason}
 		}
 		body["field"], body["fields"] = fe.fields[0].Field, fields
+	}
+	if d, ok := errors.AsType[*detailedError](err); ok {
+		for k, v := range d.details {
+			body[k] = v
+		}
 	}
 	writeJSON(w, e.Status, map[string]any{"error": body})
 }

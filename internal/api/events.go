@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/jsoncanon"
@@ -109,6 +110,12 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(tenant),
 		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
 		return invalid("%v", err)
+	}
+	if err := a.catalog.CheckEvent(r.Context(), req.Type, payload); err != nil {
+		if v, ok := errors.AsType[*catalog.Violation](err); ok {
+			return violationError(v)
+		}
+		return err
 	}
 	now := a.now()
 	ev := &store.Event{

@@ -582,6 +582,12 @@ type Store interface {
 	Sources
 	// Sessions keeps the dashboard's sessions (sessions.go).
 	Sessions
+	// EventTypes keeps the event catalog (eventtypes.go).
+	EventTypes
+	// Replays gives endpoints the events they missed (replay.go).
+	Replays
+	// Stats sums up endpoints' recent attempts (stats.go).
+	Stats
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities
@@ -681,6 +687,7 @@ const (
 	KindAPIKey         = "api_key"
 	KindEndpoint       = "endpoint"
 	KindSource         = "source"
+	KindEventType      = "event_type"
 	KindEvent          = "event"
 	KindIdempotencyKey = "idempotency_key"
 	KindDelivery       = "delivery"
@@ -691,7 +698,7 @@ const (
 // RecordKinds lists the kinds in dependency order, the order in which
 // Export writes them and Import expects them. A stream written before a
 // kind was added (no source records) is still in order.
-var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt, KindAudit}
+var RecordKinds = []string{KindAPIKey, KindEndpoint, KindSource, KindEventType, KindEvent, KindIdempotencyKey, KindDelivery, KindAttempt, KindAudit}
 
 // ImportBatch is how many records Import commits per transaction.
 const ImportBatch = 1000

@@ -278,6 +278,9 @@ type endpointFormData struct {
 	Endpoint *store.Endpoint // nil when creating
 	Errors   []string
 	Schemes  []string
+	// Catalog is what the event types field offers: the catalog's types
+	// and group prefixes.
+	Catalog []string
 	// FilterTested says the page answers a "test filter" check, and
 	// FilterMatches its answer.
 	FilterTested, FilterMatches bool
@@ -291,7 +294,7 @@ const testFilterAction = "test-filter"
 // whether its test payload matches its filter (as typed, not yet saved).
 func (u *UI) testFilter(w http.ResponseWriter, r *http.Request, s *session, f endpointForm, e *store.Endpoint) {
 	ok, err := rules.MatchFilter([]byte(f.Filter), []byte(f.TestPayload))
-	d := &endpointFormData{Form: f, Endpoint: e, Schemes: rules.SchemeChoices(f.Tenant)}
+	d := &endpointFormData{Form: f, Endpoint: e, Schemes: rules.SchemeChoices(f.Tenant), Catalog: u.catalogFilters(r)}
 	d.Errors = messages(err)
 	d.FilterTested, d.FilterMatches = d.Errors == nil, ok
 	d.Form.Secret = ""
@@ -376,7 +379,7 @@ func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, s *session) err
 	if !s.admin() {
 		f.Tenant = s.Tenant
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: rules.SchemeChoices(f.Tenant)})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: f, Schemes: rules.SchemeChoices(f.Tenant), Catalog: u.catalogFilters(r)})
 	return nil
 }
 
@@ -426,7 +429,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	if len(errs) > 0 {
 		f.clearSecrets()
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant)})
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Errors: errs, Schemes: rules.SchemeChoices(f.Tenant), Catalog: u.catalogFilters(r)})
 		return nil
 	}
 	u.log.InfoContext(r.Context(), "ui: endpoint created", "endpoint_id", e.ID, "tenant", e.Tenant)
@@ -455,6 +458,34 @@ type endpointData struct {
 	// Source is the source whose destination the endpoint is, nil for
 	// any other endpoint (or once the source is deleted).
 	Source *store.Source
+	// Stats are the attempts of the last hour and day, as the API's
+	// /stats gives them.
+	Stats []statsRow
+}
+
+// statsRow is one window of the endpoint page's statistics.
+type statsRow struct {
+	Name string
+	S    store.AttemptStats
+}
+
+// SuccessPercent is the success rate in percent, one decimal.
+func (r statsRow) SuccessPercent() string {
+	return strconv.FormatFloat(100*r.S.SuccessRate(), 'f', 1, 64) + "%"
+}
+
+// endpointStats reads the statistics of each of store.StatsWindows.
+func (u *UI) endpointStats(r *http.Request, id string) ([]statsRow, error) {
+	now := u.now()
+	var out []statsRow
+	for _, win := range store.StatsWindows {
+		st, err := u.store.EndpointAttemptStats(r.Context(), id, now.Add(-win.Length), now)
+		if err != nil {
+			return nil, fmt.Errorf("stats of %s: %w", id, err)
+		}
+		out = append(out, statsRow{Name: win.Name, S: st})
+	}
+	return out, nil
 }
 
 // showEndpoint shows one endpoint: settings, health, secrets, recent
@@ -482,6 +513,10 @@ func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, 
 	if err != nil {
 		return err
 	}
+	stats, err := u.endpointStats(r, e.ID)
+	if err != nil {
+		return err
+	}
 	var src *store.Source
 	if name, ok := strings.CutPrefix(e.Tenant, store.SourceTenantPrefix); ok && s.admin() {
 		if src, err = u.store.SourceByName(r.Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -490,6 +525,7 @@ func (u *UI) renderEndpoint(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	u.render(w, r, s, http.StatusOK, "endpoint", &endpointData{
 		Source:         src,
+		Stats:          stats,
 		E:              e,
 		H:              healthOf(hs[e.ID]),
 		Deliveries:     ds,
@@ -510,7 +546,7 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
-	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: rules.SchemeChoices(e.Tenant)})
+	u.render(w, r, s, http.StatusOK, "endpoint_form", &endpointFormData{Form: formFromEndpoint(e), Endpoint: e, Schemes: rules.SchemeChoices(e.Tenant), Catalog: u.catalogFilters(r)})
 	return nil
 }
 
@@ -575,7 +611,7 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 	if len(errs) > 0 {
 		f.clearSecrets()
 		f.Tenant = e.Tenant
-		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant)})
+		u.render(w, r, s, http.StatusUnprocessableEntity, "endpoint_form", &endpointFormData{Form: f, Endpoint: e, Errors: errs, Schemes: rules.SchemeChoices(e.Tenant), Catalog: u.catalogFilters(r)})
 		return nil
 	}
 	if f.Enabled {

@@ -232,6 +232,8 @@ func (u *UI) routes() *http.ServeMux {
 	handle("POST /sources/{id}/delete", u.page(adminOnly(u.audited("source.delete", u.deleteSource))))
 	handle("GET /keys", u.page(adminOnly(u.listKeys)))
 	handle("GET /audit", u.page(adminOnly(u.listAudit)))
+	handle("GET /event-types", u.page(u.listEventTypes))
+	handle("GET /event-types/{name}", u.page(u.showEventType))
 	handle("GET /verify", u.page(u.pageShown(PageVerify, u.verifyPage)))
 	handle("POST /verify", u.page(u.pageShown(PageVerify, u.verify)))
 	if b != "" {

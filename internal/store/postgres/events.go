@@ -176,7 +176,7 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		if err != nil {
 			return fmt.Errorf("endpoints of tenant %q: %w", e.Tenant, err)
 		}
-		targets, err = scanTargets(rows, e.Type, only, s.filters.ForEvent(e.Payload))
+		targets, err = scanTargets(rows, e, only, s.filters.ForEvent(e.Payload))
 		return err
 	})
 	if err != nil {
@@ -234,9 +234,9 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 }
 
 // scanTargets reads the rows of targetsQuery and keeps the endpoints that
-// accept eventType and whose payload filter match accepts, or with only
-// set, those listed in only.
-func scanTargets(rows pgx.Rows, eventType string, only []string, match *store.PayloadMatcher) ([]target, error) {
+// ev goes to (store.Matches, with match for the payload filters), or with
+// only set, those listed in only.
+func scanTargets(rows pgx.Rows, ev *store.Event, only []string, match *store.PayloadMatcher) ([]target, error) {
 	defer rows.Close()
 	var out []target
 	for rows.Next() {
@@ -252,7 +252,8 @@ func scanTargets(rows pgx.Rows, eventType string, only []string, match *store.Pa
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
 			return nil, fmt.Errorf("endpoint %s: decode event types: %w", e.ID, err)
 		}
-		if only == nil && e.Accepts(eventType) && match.Matches(e.ID, updated, text) || only != nil && slices.Contains(only, e.ID) {
+		e.Filter, e.UpdatedAt = text, time.UnixMilli(updated)
+		if only == nil && store.Matches(&e, ev, match) || only != nil && slices.Contains(only, e.ID) {
 			out = append(out, target{id: e.ID, fifo: e.FIFO})
 		}
 	}

@@ -29,6 +29,7 @@ var exportQueries = []struct {
 	{store.KindAPIKey, `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`, exportAPIKey},
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
 	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
+	{store.KindEventType, `SELECT ` + store.EventTypeCols + ` FROM event_types ORDER BY name`, exportEventType},
 	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
@@ -175,9 +176,10 @@ func exportAttempt(rows pgx.Rows) (any, error) {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
-	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	store.KindAPIKey:    `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	store.KindEndpoint:  `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
+	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
 		traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES ($1, $2, $3, $4)`,
@@ -189,7 +191,7 @@ var importQueries = map[string]string{
 
 // usedQuery is true when a table Import writes has a row.
 const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
-	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
+	OR EXISTS (SELECT 1 FROM event_types) OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
 	OR EXISTS (SELECT 1 FROM attempts) OR EXISTS (SELECT 1 FROM audit_log)`
 
 // importRow is one record made ready for its INSERT.
@@ -319,6 +321,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets, r.ToleranceMS,
 			r.DedupeMS, r.SlackChallenge, r.CreatedAt, r.UpdatedAt}}, nil
+	case store.KindEventType:
+		var r store.EventTypeRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, store.EventTypeArgs(r.EventType())}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {
@@ -367,4 +375,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			r.URL, string(headers), r.StatusCode, cleanText(r.Error), r.ResponseBody, r.Trigger}}, nil
 	}
 	return importRow{}, errors.New("unknown kind " + rec.Kind)
+}
+
+func exportEventType(rows pgx.Rows) (any, error) {
+	t, err := scanEventType(rows)
+	if err != nil {
+		return nil, err
+	}
+	return store.EventTypeRecordOf(t), nil
 }

@@ -903,6 +903,11 @@ func TestImportFromSQLite(t *testing.T) {
 	if err := src.CreateSource(ctx, github, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.CreateEventType(ctx, &store.EventType{Name: "invoice.paid", Description: "paid",
+		Schema:  []byte(`{"type":"object", "properties":{"n":{"maximum":123456789012345678901234567890}}}`),
+		Example: []byte(`{"n": 1.0}`), Enforce: true, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	ev := &store.Event{ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", CreatedAt: t0,
 		Payload:        []byte("{ \"amount\" : 1.0e+00,\n\t\"s\":\"caf\\u00e9 é\" }  "),
 		IdempotencyKey: "key-1", ContentType: "application/x-www-form-urlencoded", Headers: map[string]string{"X-A": "1"}}

@@ -125,7 +125,7 @@ func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSinc
 		}
 		match := s.filters.ForEvent(e.Payload)
 		for _, t := range targets {
-			if only == nil && (!t.Accepts(e.Type) || !match.Matches(t.ID, ms(t.UpdatedAt), t.Filter)) {
+			if only == nil && !store.Matches(t, &e, match) {
 				continue
 			}
 			hold := int64(0)

@@ -21,6 +21,7 @@ var exportQueries = []struct {
 	{store.KindAPIKey, `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY id`, exportAPIKey},
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
 	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
+	{store.KindEventType, `SELECT ` + store.EventTypeCols + ` FROM event_types ORDER BY name`, exportEventType},
 	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
@@ -230,9 +231,10 @@ type importRow struct {
 
 // The statements of Import, one per kind.
 var importQueries = map[string]string{
-	store.KindAPIKey:   `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	store.KindEndpoint: `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
-	store.KindSource:   `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindAPIKey:    `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEndpoint:  `INSERT INTO endpoints (` + endpointCols + `) VALUES (` + endpointValues + `)`,
+	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
 		traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
@@ -244,7 +246,7 @@ var importQueries = map[string]string{
 
 // emptyQuery is true when a table Import writes has a row.
 const emptyQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM sources)
-	OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
+	OR EXISTS (SELECT 1 FROM event_types) OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM idempotency_keys) OR EXISTS (SELECT 1 FROM deliveries)
 	OR EXISTS (SELECT 1 FROM attempts) OR EXISTS (SELECT 1 FROM audit_log)`
 
 // Import inserts records, as Export writes them, into an empty store,
@@ -362,6 +364,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, custom, r.SealedSecrets, r.ToleranceMS,
 			r.DedupeMS, boolInt(r.SlackChallenge), r.CreatedAt, r.UpdatedAt}}, nil
+	case store.KindEventType:
+		var r store.EventTypeRecord
+		if err := decode(&r); err != nil {
+			return importRow{}, err
+		}
+		return importRow{q, sqliteArgs(store.EventTypeArgs(r.EventType()))}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {
@@ -411,4 +419,12 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			r.URL, string(headers), r.StatusCode, r.Error, body, r.Trigger}}, nil
 	}
 	return importRow{}, errors.New("unknown kind " + rec.Kind)
+}
+
+func exportEventType(_ *Store, rows *sql.Rows) (any, error) {
+	t, err := scanEventType(rows)
+	if err != nil {
+		return nil, err
+	}
+	return store.EventTypeRecordOf(t), nil
 }

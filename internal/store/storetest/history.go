@@ -483,6 +483,20 @@ func testExportImport(h *harness) {
 			h.Fatalf("the export test sets no store.Source.%s: set it, and carry it in Export and Import", v.Type().Field(i).Name)
 		}
 	}
+	// Event types: one with every field set, byte-exact JSON, one bare.
+	catalogType := newEventType("invoice.paid")
+	catalogType.Deprecated, catalogType.Enforce = true, true
+	for i, v := 0, reflect.ValueOf(catalogType).Elem(); i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			h.Fatalf("the export test sets no store.EventType.%s: set it, and carry it in Export and Import", v.Type().Field(i).Name)
+		}
+	}
+	bareType := &store.EventType{Name: "ping", CreatedAt: now(), UpdatedAt: now()}
+	for _, t := range []*store.EventType{catalogType, bareType} {
+		if err := h.s.CreateEventType(h.ctx, t); err != nil {
+			h.Fatalf("CreateEventType: %v", err)
+		}
+	}
 	ev := &store.Event{
 		ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", Payload: []byte(oddPayload),
 		IdempotencyKey: "key-1", CreatedAt: t0, ContentType: "application/vnd.test+json",
@@ -559,7 +573,7 @@ func testExportImport(h *harness) {
 			h.Fatalf("record %d is a %s after a %s", i, r.Kind, recs[i-1].Kind)
 		}
 	}
-	wantCounts := map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 3, store.KindSource: 1, store.KindEvent: 7,
+	wantCounts := map[string]int{store.KindAPIKey: 2, store.KindEndpoint: 3, store.KindSource: 1, store.KindEventType: 2, store.KindEvent: 7,
 		store.KindIdempotencyKey: 1, store.KindDelivery: 7, store.KindAttempt: 3, store.KindAudit: 2}
 	for kind, n := range wantCounts {
 		if counts[kind] != n {
@@ -598,6 +612,11 @@ func testExportImport(h *harness) {
 		h.Fatalf("SourceByName(%s) after import: %v", src.Name, err)
 	}
 	wantSource(h, "source after import", gotSrc, src)
+	for _, t := range []*store.EventType{catalogType, bareType} {
+		if got, err := fresh.GetEventType(h.ctx, t.Name); err != nil || !reflect.DeepEqual(got, t) {
+			h.Fatalf("GetEventType(%s) after import = %+v, %v\nwant %+v", t.Name, got, err, t)
+		}
+	}
 	if got, err := fresh.GetEvent(h.ctx, ev.ID); err != nil || !reflect.DeepEqual(*got, *ev) {
 		h.Fatalf("GetEvent after import = %+v, %v\nwant %+v", got, err, ev)
 	}

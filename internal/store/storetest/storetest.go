@@ -88,6 +88,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, limitTests...)    // limits.go
 	tests = append(tests, hardenTests...)   // harden.go
 	tests = append(tests, operatorTests...) // operator.go
+	tests = append(tests, catalogTests...)  // eventtypes.go
+	tests = append(tests, replayTests...)   // replay.go
+	tests = append(tests, statsTests...)    // stats.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,25 @@
+-- hookrelay schema, version 12: the event catalog. The SQLite store keeps
+-- the same numbering.
+
+-- +goose Up
+-- One row per event type. schema and example are JSON text kept as
+-- given (text, not jsonb, so that big numbers and member order stay
+-- exact), NULL when there is none.
+CREATE TABLE event_types (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    schema      TEXT,
+    example     TEXT,
+    deprecated  BOOLEAN NOT NULL DEFAULT false,
+    enforce     BOOLEAN NOT NULL DEFAULT false,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+
+-- The events of a tenant in a window of time, oldest first: what
+-- ReplayMissing walks to find those an endpoint missed.
+CREATE INDEX events_tenant_created ON events (tenant, created_at, id);
+
+-- +goose Down
+DROP INDEX events_tenant_created;
+DROP TABLE event_types;
