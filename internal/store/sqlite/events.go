@@ -102,9 +102,15 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	)
 	err := s.write(ctx, func(w *writer) error {
 		res, jobs, claimedAt = make([]store.EventResult, len(es)), jobs[:0], time.Now()
+		// The dispatcher's Admits answers for one delivery, before the
+		// ones of this transaction are dispatched: ask it once per
+		// endpoint, and leave the endpoint's other deliveries of the batch
+		// to the engine's claims, lest it be handed more than it takes
+		// (those it did not take would wait for their leases to run out).
+		asked := map[string]bool{}
 		for i := range es {
 			e := es[i]
-			earlier, out, js, err := s.insertEvent(w, &e, headers[i], ms(idempotentSince), only, dc, claimedAt)
+			earlier, out, js, err := s.insertEvent(w, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
 			if err != nil && earlier == nil {
 				return err
 			}
@@ -135,7 +141,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 // deliveries, and returns the deliveries and the jobs claimed at creation.
 // If e's key is in use since since, it writes nothing and returns the
 // earlier event with ErrConflict.
-func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
+func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]bool, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
 	var (
 		created = ms(e.CreatedAt)
 		out     []*store.Delivery
@@ -215,12 +221,15 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		// Claimed at creation: due again, and leased, until the
 		// lease is over; see store.Capabilities.SetDispatcher.
 		var ep *store.Endpoint
-		if dc != nil && !t.FIFO && dc.d.Admits(t.ID) {
-			if ep, err = w.endpoint(t.ID); err != nil {
-				return nil, nil, nil, err
-			}
-			if ep.RateLimit > 0 || ep.Disabled {
-				ep = nil
+		if dc != nil && !t.FIFO && !asked[t.ID] {
+			asked[t.ID] = true
+			if dc.d.Admits(t.ID) {
+				if ep, err = w.endpoint(t.ID); err != nil {
+					return nil, nil, nil, err
+				}
+				if ep.RateLimit > 0 || ep.Disabled {
+					ep = nil
+				}
 			}
 		}
 		next, leased, leasedBy := created, any(nil), any(nil)
