@@ -218,6 +218,7 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/replay-missing", dWrite, "delivery.replay_missing", a.replayMissing},
 		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.createEvent},
+		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.createEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
 		{"GET", "/api/v1/deliveries", dRead, "", a.listDeliveries},
@@ -438,6 +439,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
 	}
+	writeJSON(w, e.Status, map[string]any{"error": errorBody(e, err)})
+}
+
+// errorBody is the "error" object of the response for e, the *Error of
+// err: its code, message, and scope or details if any.
+func errorBody(e *Error, err error) map[string]string {
 	body := map[string]string{"code": e.Code, "message": e.Message}
 	if e.Scope != "" {
 		body["scope"] = string(e.Scope)
@@ -447,5 +454,5 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body[k] = v
 		}
 	}
-	writeJSON(w, e.Status, map[string]any{"error": body})
+	return body
 }
