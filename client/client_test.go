@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -743,5 +744,59 @@ func TestEventTypes(t *testing.T) {
 	}
 	if _, err := c.GetEventType(ctx, "invoice.paid"); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("get deleted: %v, want ErrNotFound", err)
+	}
+}
+
+// TestSendEvents: one result per event in order, across more than one
+// batch request; a bad event gets its typed error and the others are
+// stored; a repeated key gives the earlier event.
+func TestSendEvents(t *testing.T) {
+	t.Parallel()
+	var posts atomic.Int64
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/events/batch" {
+				posts.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	c, ts, _ := setup(t, count, nil)
+	ctx := t.Context()
+	if _, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:1/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	n := client.MaxBatchEvents + 5
+	evs := make([]*client.SendEventParams, n)
+	for i := range evs {
+		evs[i] = &client.SendEventParams{Type: "order.created", Payload: json.RawMessage(fmt.Sprintf(`{"n": %d.0}`, i))}
+	}
+	evs[3].Type = "bad type"
+	evs[7].IdempotencyKey, evs[n-1].IdempotencyKey = "same", "same"
+	res, err := c.SendEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != n || posts.Load() != 2 {
+		t.Fatalf("%d results in %d requests, want %d in 2", len(res), posts.Load(), n)
+	}
+	if r := res[3]; r.Err == nil || r.Err.Code != "validation_failed" || r.Status != 422 || r.Event != nil {
+		t.Fatalf("result 3 = %+v", r)
+	}
+	if r := res[n-1]; r.Event == nil || !r.Event.Duplicate || r.Event.ID != res[7].Event.ID {
+		t.Fatalf("result %d = %+v, want event 7", n-1, r)
+	}
+	for _, i := range []int{0, 7, client.MaxBatchEvents, n - 2} {
+		r := res[i]
+		if r.Err != nil || r.Event == nil || r.Event.Deliveries == nil || *r.Event.Deliveries != 1 {
+			t.Fatalf("result %d = %+v", i, r)
+		}
+		got, err := c.GetEvent(ctx, r.Event.ID)
+		if err != nil || string(got.Payload) != fmt.Sprintf(`{"n": %d.0}`, i) {
+			t.Fatalf("event %d: %+v, %v", i, got, err)
+		}
+	}
+	if st, err := ts.Store.QueueStats(ctx, time.Now()); err != nil || st.Pending != int64(n-2) {
+		t.Fatalf("pending %+v, %v; want %d", st, err, n-2)
 	}
 }

@@ -166,3 +166,33 @@ func ExampleClient_TestFilter() {
 	// true
 	// false
 }
+
+func ExampleClient_SendEvents() {
+	ts := exampleServer()
+	defer ts.Close()
+	ctx := context.Background()
+	c := client.New(ts.URL, ts.Key)
+	if _, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:9/hooks"}); err != nil {
+		log.Fatal(err)
+	}
+
+	res, err := c.SendEvents(ctx, []*client.SendEventParams{
+		{Type: "invoice.paid", Payload: json.RawMessage(`{"id":"in_1"}`)},
+		{Type: "not a type", Payload: json.RawMessage(`{}`)},
+		{Type: "invoice.sent", Payload: json.RawMessage(`{"id":"in_2"}`)},
+	})
+	if err != nil {
+		log.Fatal(err) // the whole request was refused
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			fmt.Println(i, r.Status, r.Err.Code)
+			continue
+		}
+		fmt.Println(i, r.Status, r.Event.Type, *r.Event.Deliveries)
+	}
+	// Output:
+	// 0 202 invoice.paid 1
+	// 1 422 validation_failed
+	// 2 202 invoice.sent 1
+}

@@ -49,6 +49,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	dbURL := fs.String("database", "", "PostgreSQL server to benchmark on (postgres://…): a new database is created on it for the run and dropped after; empty: SQLite")
 	nodes := fs.Int("nodes", 1, "serve processes sharing the --database, events spread across them")
 	jsonOut := fs.Bool("json", false, "print the results as JSON")
+	batch := fs.Int("batch", 1, "events per request in the throughput and pending phases: above 1, they go to POST /api/v1/events/batch (at most 1000)")
 	var serveArgs stringList
 	fs.Var(&serveArgs, "serve-arg", "pass this flag to serve, such as --serve-arg=--endpoint-concurrency=8 (repeatable)")
 	fs.Usage = func() {
@@ -61,6 +62,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	if *events <= 0 || *conc <= 0 || *rate <= 0 || *nodes <= 0 {
 		return usagef("--events, --concurrency, --rate and --nodes must be positive")
+	}
+	if *batch < 1 || *batch > batchEvents {
+		return usagef("--batch must be 1 to %d", batchEvents)
 	}
 	if err := checkDatabaseURL(*dbURL); err != nil {
 		return usageError{err}
@@ -82,7 +86,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 
 	var res benchResults
 	res.PayloadBytes = len(payload)
-	res.Backend, res.Nodes, res.ServeArgs = "sqlite", *nodes, serveArgs
+	res.Backend, res.Nodes, res.ServeArgs, res.Batch = "sqlite", *nodes, serveArgs, *batch
 
 	// Phase 1: the ceiling.
 	fmt.Fprintf(e.stderr, "bench: bare client, %d requests, %d concurrent\n", *events, *conc)
@@ -133,14 +137,14 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	for i, s := range svcs {
 		bases[i] = s.url
 	}
-	api := &benchAPI{base: svcs[0].url, bases: bases, key: svcs[0].key, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}}
+	api := &benchAPI{base: svcs[0].url, bases: bases, key: svcs[0].key, batch: *batch, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}}
 	if _, err := api.post(ctx, "/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"scheme":"standard"}`, sinkURL)); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
 
 	cpu0, pgCPU0 := nodesCPU(svcs), treeCPU(pgPID)
 	sink.reset()
-	fmt.Fprintf(e.stderr, "bench: hookrelay (%s, %d node(s)), %d events, %d concurrent\n", res.Backend, *nodes, *events, *conc)
+	fmt.Fprintf(e.stderr, "bench: hookrelay (%s, %d node(s)), %d events, %d concurrent, %d per request\n", res.Backend, *nodes, *events, *conc, *batch)
 	start := time.Now()
 	accepted, err := api.sendEvents(ctx, payload, *events, *conc, 0, nil)
 	if err != nil {
@@ -426,6 +430,7 @@ func treeCPU(pid int) int64 {
 type benchResults struct {
 	Backend          string   `json:"backend"`
 	Nodes            int      `json:"nodes"`
+	Batch            int      `json:"events_per_request"`
 	ServeArgs        []string `json:"serve_args,omitempty"`
 	PayloadBytes     int      `json:"payload_bytes"`
 	BarePerSec       float64  `json:"bare_client_per_sec"`
@@ -457,6 +462,7 @@ type benchResults struct {
 func (r benchResults) print(w io.Writer) {
 	fmt.Fprintf(w, "backend                          %s, %d node(s)\n", r.Backend, r.Nodes)
 	fmt.Fprintf(w, "payload                          %d bytes\n", r.PayloadBytes)
+	fmt.Fprintf(w, "events per request               %d\n", max(r.Batch, 1))
 	fmt.Fprintf(w, "bare Go client (ceiling)         %.0f req/s\n", r.BarePerSec)
 	fmt.Fprintf(w, "hookrelay events accepted        %.0f /s\n", r.AcceptedPerSec)
 	fmt.Fprintf(w, "hookrelay deliveries completed   %.0f /s  (%.2fx the bare client)\n", r.DeliveredPerSec, r.Ratio)
@@ -774,6 +780,9 @@ type benchAPI struct {
 	bases     []string // every node's base URL, for sendEvents; nil: base
 	client    *http.Client
 	eventType string
+	// batch is how many events sendEvents posts per request, when it
+	// sends at full speed: above 1, to POST /api/v1/events/batch.
+	batch int
 }
 
 func (a *benchAPI) post(ctx context.Context, path, body string) ([]byte, error) {
@@ -821,6 +830,9 @@ func (a *benchAPI) sendEvents(ctx context.Context, payload []byte, n, conc, rate
 	if len(bases) == 0 {
 		bases = []string{a.base}
 	}
+	if a.batch > 1 && rate == 0 && sentAt == nil {
+		return a.sendBatches(ctx, body, n, conc)
+	}
 	var next, accepted atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -843,6 +855,63 @@ func (a *benchAPI) sendEvents(ctx context.Context, payload []byte, n, conc, rate
 				if sentAt != nil {
 					sentAt.Store(eventID(b), sent)
 				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return int(accepted.Load()), fmt.Errorf("send events: %w", firstErr)
+	}
+	return int(accepted.Load()), ctx.Err()
+}
+
+// sendBatches sends n events of body, a.batch per request to POST
+// /api/v1/events/batch, with conc workers, and returns how many were
+// accepted.
+func (a *benchAPI) sendBatches(ctx context.Context, body string, n, conc int) (int, error) {
+	bases := a.bases
+	if len(bases) == 0 {
+		bases = []string{a.base}
+	}
+	var next, accepted atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var req strings.Builder
+			for ctx.Err() == nil {
+				end := next.Add(int64(a.batch))
+				start := end - int64(a.batch)
+				if start >= int64(n) {
+					return
+				}
+				k := int(min(end, int64(n)) - start)
+				req.Reset()
+				req.WriteString(`{"events":[`)
+				for j := range k {
+					if j > 0 {
+						req.WriteByte(',')
+					}
+					req.WriteString(body)
+				}
+				req.WriteString("]}")
+				b, err := a.postTo(ctx, bases[(start/int64(a.batch))%int64(len(bases))], "/api/v1/events/batch", req.String())
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				var r struct {
+					Accepted int `json:"accepted"`
+					Failed   int `json:"failed"`
+				}
+				if err := json.Unmarshal(b, &r); err != nil || r.Failed > 0 {
+					once.Do(func() { firstErr = fmt.Errorf("batch: %d events refused (%v): %.200s", r.Failed, err, b) })
+					return
+				}
+				accepted.Add(int64(r.Accepted))
 			}
 		}()
 	}

@@ -47,3 +47,30 @@ func TestBenchRuns(t *testing.T) {
 		t.Errorf("peak RSS %v", r.PeakRSSMB)
 	}
 }
+
+// TestBenchBatchRuns: bench --batch sends the throughput phase in batch
+// requests and every event is delivered once.
+func TestBenchBatchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the service")
+	}
+	exe := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "bench", "--events", "450", "--concurrency", "4", "--batch", "100",
+		"--latency-duration", "0", "--drain", "0", "--data", t.TempDir(), "--json")
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("bench: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("bench: %v", err)
+	}
+	var r benchResults
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if r.Batch != 100 || r.AcceptedPerSec <= 0 || r.DeliveredPerSec <= 0 || r.CPUMsPerDelivery <= 0 || r.Duplicates != 0 {
+		t.Errorf("batched throughput phase: %+v", r)
+	}
+}

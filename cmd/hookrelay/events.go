@@ -27,9 +27,12 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 	typ := fs.String("type", "", "event type, such as invoice.paid (required)")
 	tenant := fs.String("tenant", "", "tenant whose endpoints receive it (default: the default tenant)")
 	idem := fs.String("idempotency-key", "", "a repeat of this key within 24 hours creates nothing (default: a new key, so that retries of this post are safe)")
+	batch := fs.String("batch", "", "send the events of this JSON Lines file (- for standard input), one object per line:\n"+
+		"type, payload, tenant and idempotency_key, in requests of up to 1,000 events")
 	cf := addClientFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hookrelay events send --type TYPE [--tenant T] [--idempotency-key K] < payload.json")
+		fmt.Fprintln(fs.Output(), "       hookrelay events send --batch FILE.jsonl")
 		fmt.Fprintln(fs.Output(), "\nSends the JSON on standard input as the event's payload, exactly as it is.")
 		fs.PrintDefaults()
 	}
@@ -39,6 +42,16 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 	}
 	if err := wantArgs(pos); err != nil {
 		return err
+	}
+	if *batch != "" {
+		if *typ != "" || *tenant != "" || *idem != "" {
+			return usagef("--batch takes type, tenant and idempotency key from each line, not from flags")
+		}
+		c, err := cf.client(e)
+		if err != nil {
+			return err
+		}
+		return sendBatchFile(ctx, e, c, *batch, cf.json)
 	}
 	if *typ == "" {
 		return usagef("--type is required")

@@ -36,6 +36,7 @@ var routeScopes = []struct {
 	{"POST", "/api/v1/endpoints/{id}/replay-missing", access.DeliveriesWrite, map[string]any{"since": "2026-01-01T00:00:00Z"}},
 	{"GET", "/api/v1/endpoints/{id}/stats", access.DeliveriesRead, nil},
 	{"POST", "/api/v1/events", access.EventsWrite, map[string]any{"type": "a.b", "payload": map[string]any{}}},
+	{"POST", "/api/v1/events/batch", access.EventsWrite, map[string]any{"events": []any{map[string]any{"type": "a.b", "payload": map[string]any{}}}}},
 	{"GET", "/api/v1/events/{id}", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/events/{id}/deliveries", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/deliveries", access.DeliveriesRead, nil},

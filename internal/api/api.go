@@ -232,6 +232,7 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/replay-missing", dWrite, "delivery.replay_missing", a.replayMissing},
 		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
+		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
 		{"GET", "/api/v1/deliveries", dRead, "", a.listDeliveries},
@@ -465,6 +466,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookrelay"`)
 	}
+	writeJSON(w, e.Status, map[string]any{"error": errorBody(e, err)})
+}
+
+// errorBody is the "error" object of the response for e, the *Error of
+// err: its code, message, and scope or details if any.
+func errorBody(e *Error, err error) map[string]any {
 	body := map[string]any{"code": e.Code, "message": e.Message}
 	if e.Scope != "" {
 		body["scope"] = string(e.Scope)
@@ -481,7 +488,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body[k] = v
 		}
 	}
-	writeJSON(w, e.Status, map[string]any{"error": body})
+	return body
 }
 
 // fieldsError is a 422 about named request fields (rules' field errors):

@@ -60,11 +60,22 @@ func toEventJSON(ev *store.Event) eventJSON {
 
 // tracedCreateEvent is createEvent in a span of its own, when tracing.
 func (a *API) tracedCreateEvent(w http.ResponseWriter, r *http.Request) error {
+	return a.traced(w, r, "POST /api/v1/events", a.createEvent)
+}
+
+// tracedCreateEvents is createEvents (a batch) in a span of its own, when
+// tracing.
+func (a *API) tracedCreateEvents(w http.ResponseWriter, r *http.Request) error {
+	return a.traced(w, r, "POST /api/v1/events/batch", a.createEvents)
+}
+
+// traced runs h in a request span named name, when tracing.
+func (a *API) traced(w http.ResponseWriter, r *http.Request, name string, h handlerFunc) error {
 	if a.tracer == nil {
-		return a.createEvent(w, r)
+		return h(w, r)
 	}
-	ctx, end := a.tracer.StartRequest(r.Context(), r, "POST /api/v1/events")
-	err := a.createEvent(w, r.WithContext(ctx))
+	ctx, end := a.tracer.StartRequest(r.Context(), r, name)
+	err := h(w, r.WithContext(ctx))
 	status := http.StatusAccepted
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -88,48 +99,14 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if req.IdempotencyKey == "" {
 		req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	}
-	payload := bytes.TrimSpace(req.Payload)
-	if len(payload) == 0 {
-		return invalid("payload is required: any JSON value")
-	}
-	if int64(len(payload)) > a.maxPayload {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
-
-	}
-	// encoding/json accepted it; make sure a receiver's JSON.parse would.
-	if err := checkJS(payload); err != nil {
-		if se, ok := errors.AsType[*jsoncanon.SyntaxError](err); ok {
-			return badRequest("payload is not JSON that JSON.parse accepts, at byte offset %d of the payload: %v", se.Offset, err)
-		}
-		return badRequest("payload is not valid JSON: %v", err)
-	}
-	tenant, err := tenantOf(r, req.Tenant)
+	ev, err := a.newEvent(r, &req)
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(tenant),
-		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
-		return invalid("%v", err)
-	}
-	if err := a.catalog.CheckEvent(r.Context(), req.Type, payload); err != nil {
-		if v, ok := errors.AsType[*catalog.Violation](err); ok {
-			return violationError(v)
-		}
-		return err
-	}
-	now := a.now()
-	ev := &store.Event{
-		ID:             store.NewID("evt"),
-		Tenant:         tenant,
-		Type:           req.Type,
-		Payload:        payload,
-		IdempotencyKey: req.IdempotencyKey,
-		CreatedAt:      now,
-	}
+	now := ev.CreatedAt
 	ctx := r.Context()
 	var endStore func(error)
 	if a.tracer != nil {
-		ev.TraceParent = a.tracer.TraceParent(ctx)
 		ctx, endStore = a.tracer.StartStorage(ctx, "store event")
 	}
 	stored, deliveries, err := a.store.CreateEvent(ctx, ev, now.Add(-a.idemWindow))
@@ -160,6 +137,53 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	out.Deliveries = &n
 	w.Header().Set("Location", "/api/v1/events/"+stored.ID)
 	return writeEvent(w, http.StatusAccepted, out, nil)
+}
+
+// newEvent checks req as POST /api/v1/events does (payload, tenant, type,
+// idempotency key, the type's schema) and returns the event to store. Its
+// errors are *Error responses, or internal ones.
+func (a *API) newEvent(r *http.Request, req *createEventRequest) (*store.Event, error) {
+	payload := bytes.TrimSpace(req.Payload)
+	if len(payload) == 0 {
+		return nil, invalid("payload is required: any JSON value")
+	}
+	if int64(len(payload)) > a.maxPayload {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("payload is %d bytes, more than the limit of %d", len(payload), a.maxPayload)}
+	}
+	// encoding/json accepted it; make sure a receiver's JSON.parse would.
+	if err := checkJS(payload); err != nil {
+		if se, ok := errors.AsType[*jsoncanon.SyntaxError](err); ok {
+			return nil, badRequest("payload is not JSON that JSON.parse accepts, at byte offset %d of the payload: %v", se.Offset, err)
+		}
+		return nil, badRequest("payload is not valid JSON: %v", err)
+	}
+	tenant, err := tenantOf(r, req.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(rules.CheckEventType("type", req.Type), rules.CheckOwnTenant(tenant),
+		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := a.catalog.CheckEvent(r.Context(), req.Type, payload); err != nil {
+		if v, ok := errors.AsType[*catalog.Violation](err); ok {
+			return nil, violationError(v)
+		}
+		return nil, err
+	}
+	ev := &store.Event{
+		ID:             store.NewID("evt"),
+		Tenant:         tenant,
+		Type:           req.Type,
+		Payload:        payload,
+		IdempotencyKey: req.IdempotencyKey,
+		CreatedAt:      a.now(),
+	}
+	if a.tracer != nil {
+		// Its deliveries' spans link to the request's.
+		ev.TraceParent = a.tracer.TraceParent(r.Context())
+	}
+	return ev, nil
 }
 
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {

@@ -267,6 +267,15 @@ type Dispatcher interface {
 	Dispatch(jobs []*Job, claimedAt time.Time)
 }
 
+// EventResult is what CreateEvents did with one event: Event is the event
+// stored and Deliveries its deliveries, or, with Err wrapping ErrConflict,
+// Event is the earlier event that holds its idempotency key.
+type EventResult struct {
+	Event      *Event
+	Deliveries []*Delivery
+	Err        error
+}
+
 // AnyUnclaimed reports whether some of the deliveries CreateEvent returned
 // wait for a claim: those a store claimed at creation (Claim 1, see
 // Capabilities.SetDispatcher) are on their way already. Callers notify the
@@ -448,6 +457,14 @@ type Store interface {
 	// event is returned with ErrConflict. It returns only once the
 	// transaction is committed.
 	CreateEvent(ctx context.Context, ev *Event, idempotentSince time.Time) (*Event, []*Delivery, error)
+	// CreateEvents is CreateEvent for each event of evs, all in one
+	// transaction: it returns one result per event, in order, once the
+	// transaction is committed. An event whose idempotency key is in use
+	// (by an earlier event, or by an earlier one of evs) gets the earlier
+	// event with ErrConflict in its result, and the others are stored all
+	// the same. Any other error fails the whole call and nothing is
+	// written.
+	CreateEvents(ctx context.Context, evs []*Event, idempotentSince time.Time) ([]EventResult, error)
 	// GetEvent returns the event or ErrNotFound.
 	GetEvent(ctx context.Context, id string) (*Event, error)
 

@@ -116,7 +116,7 @@ func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	defer c.Release()
 	tx := &pipeTx{conn: c.Conn(), log: s.log}
 	defer tx.end()
-	out, err := s.createEvent(ctx, tx, &e, idempotentSince, only)
+	out, err := s.createEvent(ctx, tx, &e, idempotentSince, only, true)
 	if errors.Is(err, errKeyInUse) {
 		// Read the event that holds the key once this transaction is
 		// gone: its writes, the event's id included, may have failed.
@@ -134,7 +134,12 @@ func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	return &e, out, nil
 }
 
-func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time, only []string) ([]*store.Delivery, error) {
+// createEvent queues, in tx, the writes of e (ID set) and its deliveries,
+// and with commit set the COMMIT after them. It returns errKeyInUse, with
+// the transaction still usable, if e's idempotency key is in use: the
+// event's insert then has to be undone (a savepoint, or the whole
+// transaction).
+func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time, only []string, commit bool) ([]*store.Delivery, error) {
 	created := ms(e.CreatedAt)
 	var headers *string
 	if len(e.Headers) > 0 {
@@ -215,7 +220,10 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 			UpdatedAt:     e.CreatedAt,
 		})
 	}
-	err = tx.batch(ctx, true, func(b *pgx.Batch) {
+	if n == 0 && !commit {
+		return out, nil
+	}
+	err = tx.batch(ctx, commit, func(b *pgx.Batch) {
 		if n > 0 {
 			b.Queue(insertDeliveriesQuery, e.ID, e.Tenant, e.Type, created, ids, endpoints, holds, fifos)
 		}
@@ -231,6 +239,79 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		return nil, err
 	}
 	return out, nil
+}
+
+// CreateEvents is CreateEvent for each event of evs, in one transaction;
+// see store.Store. An event with an idempotency key is written under a
+// savepoint, rolled back to if the key is in use.
+func (s *Store) CreateEvents(ctx context.Context, evs []*store.Event, idempotentSince time.Time) ([]store.EventResult, error) {
+	res, err := s.createEvents(ctx, evs, idempotentSince)
+	if err != nil {
+		return nil, fmt.Errorf("create %d events: %w", len(evs), unavailable(err))
+	}
+	return res, nil
+}
+
+func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotentSince time.Time) ([]store.EventResult, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	tx := &pipeTx{conn: c.Conn(), log: s.log}
+	defer tx.end()
+	res := make([]store.EventResult, len(evs))
+	exec := func(sql string) error {
+		return tx.batch(ctx, false, func(b *pgx.Batch) { b.Queue(sql) }, func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			return err
+		})
+	}
+	for i, ev := range evs {
+		e := *ev
+		if e.CreatedAt.IsZero() {
+			e.CreatedAt = time.Now()
+		}
+		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
+		if e.Payload == nil {
+			e.Payload = []byte{}
+		}
+		if e.ID == "" {
+			e.ID = s.ids.next("evt")
+		}
+		keyed := e.IdempotencyKey != ""
+		if keyed {
+			if err := exec("SAVEPOINT batch_item"); err != nil {
+				return nil, fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		out, err := s.createEvent(ctx, tx, &e, idempotentSince, nil, false)
+		if errors.Is(err, errKeyInUse) {
+			if err := exec("ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+				return nil, fmt.Errorf("rollback to savepoint: %w", err)
+			}
+			earlier, err := scanEvent(tx.conn.QueryRow(ctx, keyOwnerQuery, e.Tenant, e.IdempotencyKey))
+			if err != nil {
+				return nil, fmt.Errorf("earlier event with idempotency key %q: %w", e.IdempotencyKey, err)
+			}
+			res[i] = store.EventResult{Event: earlier, Err: fmt.Errorf("%w: idempotency key %q is used by event %s",
+				store.ErrConflict, e.IdempotencyKey, earlier.ID)}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		if keyed {
+			if err := exec("RELEASE SAVEPOINT batch_item"); err != nil {
+				return nil, fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		res[i] = store.EventResult{Event: &e, Deliveries: out}
+	}
+	if err := tx.batch(ctx, true, func(*pgx.Batch) {}, func(pgx.BatchResults) error { return nil }); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // scanTargets reads the rows of targetsQuery and keeps the endpoints that

@@ -166,3 +166,54 @@ func TestDispatchCompletesFirstClaim(t *testing.T) {
 		t.Fatalf("delivery %+v, %v", d, err)
 	}
 }
+
+// TestDispatchBatch: CreateEvents asks the dispatcher once per endpoint and
+// hands it at most one delivery per endpoint: Admits answers for one
+// delivery, and an engine handed a whole batch would leave what it cannot
+// take to wait for the leases. The others are created unclaimed, for the
+// engine's claims, and the jobs carry their events.
+func TestDispatchBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hookrelay.db"), newCipher(t))
+	defer s.Close()
+	now := time.Now()
+	for _, id := range []string{"ep_a", "ep_b"} {
+		e := &store.Endpoint{ID: id, URL: "https://example.com/" + id, Scheme: "standard",
+			Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{admit: map[string]bool{"ep_a": true, "ep_b": true}}
+	s.SetDispatcher(rec, time.Minute)
+	var evs []*store.Event
+	for range 5 {
+		evs = append(evs, &store.Event{Type: "invoice.paid", Payload: []byte(`{"n":1}`)})
+	}
+	res, err := s.CreateEvents(ctx, evs, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed, unclaimed int
+	for _, r := range res {
+		for _, d := range r.Deliveries {
+			if d.Claim != 0 {
+				claimed++
+			} else {
+				unclaimed++
+			}
+		}
+	}
+	if claimed != 2 || unclaimed != 8 || len(rec.jobs) != 2 {
+		t.Fatalf("%d claimed, %d unclaimed, %d dispatched; want 2, 8, 2", claimed, unclaimed, len(rec.jobs))
+	}
+	for _, j := range rec.jobs {
+		if j.Event.ID != res[0].Event.ID || string(j.Event.Payload) != `{"n":1}` {
+			t.Errorf("job event %+v, want event %s", j.Event, res[0].Event.ID)
+		}
+	}
+	if jobs, err := s.ClaimDueDeliveries(ctx, store.ClaimParams{Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 100}); err != nil || len(jobs) != 8 {
+		t.Fatalf("claimed %d, %v; want the 8 not dispatched", len(jobs), err)
+	}
+}

@@ -48,152 +48,207 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 // deliveries go to the enabled endpoints of the tenant listed in only,
 // whatever their filters.
 func (s *Store) createEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time, only []string) (*store.Event, []*store.Delivery, error) {
-	e := *ev
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = time.Now()
+	var res []store.EventResult
+	err := s.createEvents(ctx, []*store.Event{ev}, idempotentSince, only, func(r []store.EventResult) { res = r })
+	if err != nil {
+		return nil, nil, fmt.Errorf("create event: %w", err)
 	}
-	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
-	if e.Payload == nil {
-		e.Payload = []byte{}
+	r := res[0]
+	if r.Err != nil {
+		return r.Event, nil, fmt.Errorf("create event: %w", r.Err)
 	}
-	var (
-		id      string
-		created = ms(e.CreatedAt)
-		since   = ms(idempotentSince)
-		payload = string(e.Payload)
-		headers any
-		earlier *store.Event
-		out     []*store.Delivery
-	)
-	if len(e.Headers) > 0 {
-		h, err := store.EncodeEventHeaders(e.Headers)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create event: %w", err)
+	return r.Event, r.Deliveries, nil
+}
+
+// CreateEvents is CreateEvent for each event of evs, in one transaction;
+// see store.Store.
+func (s *Store) CreateEvents(ctx context.Context, evs []*store.Event, idempotentSince time.Time) ([]store.EventResult, error) {
+	var res []store.EventResult
+	if err := s.createEvents(ctx, evs, idempotentSince, nil, func(r []store.EventResult) { res = r }); err != nil {
+		return nil, fmt.Errorf("create %d events: %w", len(evs), err)
+	}
+	return res, nil
+}
+
+// createEvents stores evs in one transaction, and once it is committed
+// hands its results to done. Only one event's idempotency conflict is a
+// result; any other error is the call's.
+func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotentSince time.Time, only []string, done func([]store.EventResult)) error {
+	es := make([]store.Event, len(evs))
+	headers := make([]any, len(evs))
+	for i, ev := range evs {
+		e := *ev
+		if e.CreatedAt.IsZero() {
+			e.CreatedAt = time.Now()
 		}
-		headers = h
+		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
+		if e.Payload == nil {
+			e.Payload = []byte{}
+		}
+		if len(e.Headers) > 0 {
+			h, err := store.EncodeEventHeaders(e.Headers)
+			if err != nil {
+				return err
+			}
+			headers[i] = h
+		}
+		es[i] = e
 	}
 	dc := s.dispatch.Load()
 	var (
+		res       []store.EventResult
 		jobs      []*store.Job
 		claimedAt time.Time
 	)
 	err := s.write(ctx, func(w *writer) error {
-		earlier, out, jobs, claimedAt = nil, out[:0], jobs[:0], time.Now()
-		if e.IdempotencyKey != "" {
-			var (
-				prevID string
-				prevAt int64
-			)
-			err := w.queryRow(`SELECT event_id, created_at FROM idempotency_keys WHERE tenant = ? AND idempotency_key = ?`,
-				e.Tenant, e.IdempotencyKey).Scan(&prevID, &prevAt)
-			switch {
-			case err == nil && prevAt > since:
-				prev, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM events WHERE id = ?`, prevID))
-				if err != nil {
-					return fmt.Errorf("earlier event %s: %w", prevID, err)
-				}
-				earlier = prev
-				return fmt.Errorf("%w: idempotency key %q is used by event %s", store.ErrConflict, e.IdempotencyKey, prevID)
-			case err != nil && !errors.Is(err, sql.ErrNoRows):
+		res, jobs, claimedAt = make([]store.EventResult, len(es)), jobs[:0], time.Now()
+		// The dispatcher's Admits answers for one delivery, before the
+		// ones of this transaction are dispatched: ask it once per
+		// endpoint, and leave the endpoint's other deliveries of the batch
+		// to the engine's claims, lest it be handed more than it takes
+		// (those it did not take would wait for their leases to run out).
+		asked := map[string]bool{}
+		for i := range es {
+			e := es[i]
+			earlier, out, js, err := s.insertEvent(w, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
+			if err != nil && earlier == nil {
 				return err
 			}
-		}
-		id = e.ID
-		if id == "" {
-			id = w.ids.next("evt")
-		}
-		if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, e.Tenant, e.Type, payload, nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
-			return err
-		}
-		if e.IdempotencyKey != "" {
-			if _, err := w.exec(`INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
-				VALUES (?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key)
-				DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`,
-				e.Tenant, e.IdempotencyKey, id, created); err != nil {
-				return err
-			}
-		}
-		targets, err := w.targets(e.Tenant)
-		if err != nil {
-			return err
-		}
-		if only != nil {
-			if targets = chosen(targets, only); len(targets) == 0 {
-				return fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
-			}
-		}
-		match := s.filters.ForEvent(e.Payload)
-		for _, t := range targets {
-			if only == nil && !store.Matches(t, &e, match) {
+			if err != nil {
+				res[i] = store.EventResult{Event: earlier, Err: err}
 				continue
 			}
-			hold := int64(0)
-			if t.FIFO {
-				var one string
-				err := w.queryRow(headQuery, t.ID).Scan(&one)
-				switch {
-				case err == nil:
-					hold = 1
-				case !errors.Is(err, sql.ErrNoRows):
-					return err
-				}
+			ev := e
+			for _, j := range js {
+				j.Event = ev
 			}
-			d := &store.Delivery{
-				ID:            w.ids.next("dlv"),
-				EventID:       id,
-				EndpointID:    t.ID,
-				Tenant:        e.Tenant,
-				EventType:     e.Type,
-				Status:        store.StatusPending,
-				NextAttemptAt: e.CreatedAt,
-				FIFO:          t.FIFO,
-				CreatedAt:     e.CreatedAt,
-				UpdatedAt:     e.CreatedAt,
+			res[i] = store.EventResult{Event: &ev, Deliveries: out}
+			jobs = append(jobs, js...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		dc.d.Dispatch(jobs, claimedAt)
+	}
+	done(res)
+	return nil
+}
+
+// insertEvent writes e (its ID set if empty), its idempotency key and its
+// deliveries, and returns the deliveries and the jobs claimed at creation.
+// If e's key is in use since since, it writes nothing and returns the
+// earlier event with ErrConflict.
+func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]bool, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
+	var (
+		created = ms(e.CreatedAt)
+		out     []*store.Delivery
+		jobs    []*store.Job
+	)
+	if e.IdempotencyKey != "" {
+		var (
+			prevID string
+			prevAt int64
+		)
+		err := w.queryRow(`SELECT event_id, created_at FROM idempotency_keys WHERE tenant = ? AND idempotency_key = ?`,
+			e.Tenant, e.IdempotencyKey).Scan(&prevID, &prevAt)
+		switch {
+		case err == nil && prevAt > since:
+			prev, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM events WHERE id = ?`, prevID))
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("earlier event %s: %w", prevID, err)
 			}
-			// Claimed at creation: due again, and leased, until the
-			// lease is over; see store.Capabilities.SetDispatcher.
-			var ep *store.Endpoint
-			if dc != nil && !t.FIFO && dc.d.Admits(t.ID) {
+			return prev, nil, nil, fmt.Errorf("%w: idempotency key %q is used by event %s", store.ErrConflict, e.IdempotencyKey, prevID)
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return nil, nil, nil, err
+		}
+	}
+	if e.ID == "" {
+		e.ID = w.ids.next("evt")
+	}
+	id := e.ID
+	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
+		return nil, nil, nil, err
+	}
+	if e.IdempotencyKey != "" {
+		if _, err := w.exec(`INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key)
+			DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`,
+			e.Tenant, e.IdempotencyKey, id, created); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	targets, err := w.targets(e.Tenant)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if only != nil {
+		if targets = chosen(targets, only); len(targets) == 0 {
+			return nil, nil, nil, fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
+		}
+	}
+	match := s.filters.ForEvent(e.Payload)
+	for _, t := range targets {
+		if only == nil && !store.Matches(t, e, match) {
+			continue
+		}
+		hold := int64(0)
+		if t.FIFO {
+			var one string
+			err := w.queryRow(headQuery, t.ID).Scan(&one)
+			switch {
+			case err == nil:
+				hold = 1
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, nil, nil, err
+			}
+		}
+		d := &store.Delivery{
+			ID:            w.ids.next("dlv"),
+			EventID:       id,
+			EndpointID:    t.ID,
+			Tenant:        e.Tenant,
+			EventType:     e.Type,
+			Status:        store.StatusPending,
+			NextAttemptAt: e.CreatedAt,
+			FIFO:          t.FIFO,
+			CreatedAt:     e.CreatedAt,
+			UpdatedAt:     e.CreatedAt,
+		}
+		// Claimed at creation: due again, and leased, until the
+		// lease is over; see store.Capabilities.SetDispatcher.
+		var ep *store.Endpoint
+		if dc != nil && !t.FIFO && !asked[t.ID] {
+			asked[t.ID] = true
+			if dc.d.Admits(t.ID) {
 				if ep, err = w.endpoint(t.ID); err != nil {
-					return err
+					return nil, nil, nil, err
 				}
 				if ep.RateLimit > 0 || ep.Disabled {
 					ep = nil
 				}
 			}
-			next, leased, leasedBy := created, any(nil), any(nil)
-			if ep != nil {
-				d.Claim, d.NextAttemptAt = 1, claimedAt.Add(dc.lease).Truncate(time.Millisecond)
-				next = ms(d.NextAttemptAt)
-				leased, leasedBy = next, w.s.node
-			}
-			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-				next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
-				d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
-				return err
-			}
-			out = append(out, d)
-			if ep != nil {
-				jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(ep, claimedAt)})
-			}
 		}
-		return nil
-	})
-	if err != nil {
-		if earlier != nil {
-			return earlier, nil, fmt.Errorf("create event: %w", err)
+		next, leased, leasedBy := created, any(nil), any(nil)
+		if ep != nil {
+			d.Claim, d.NextAttemptAt = 1, claimedAt.Add(dc.lease).Truncate(time.Millisecond)
+			next = ms(d.NextAttemptAt)
+			leased, leasedBy = next, w.s.node
 		}
-		return nil, nil, fmt.Errorf("create event: %w", err)
+		if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
+			next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
+			return nil, nil, nil, err
+		}
+		out = append(out, d)
+		if ep != nil {
+			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(ep, claimedAt)})
+		}
 	}
-	e.ID = id
-	if len(jobs) > 0 {
-		for _, j := range jobs {
-			j.Event = e
-		}
-		dc.d.Dispatch(jobs, claimedAt)
-	}
-	return &e, out, nil
+	return nil, out, jobs, nil
 }
 
 // GetEvent returns the event or ErrNotFound.
