@@ -191,6 +191,10 @@ type Event struct {
 	// (which win); nil for none. Inbound events carry the original
 	// request's forwardable headers.
 	Headers map[string]string
+	// ErasedAt is when the payload and headers were erased (Payload is
+	// then empty and Headers nil); nil while they are kept. Only GetEvent
+	// reads it.
+	ErasedAt *time.Time
 }
 
 // DeliveryStatus is where a delivery stands.
@@ -579,6 +583,8 @@ type Store interface {
 	EventTypes
 	// Replays gives endpoints the events they missed (replay.go).
 	Replays
+	// Erasure deletes content on request and by retention (erase.go).
+	Erasure
 	// Stats sums up endpoints' recent attempts (stats.go).
 	Stats
 
