@@ -790,6 +790,8 @@ type EventRecord struct {
 	CreatedAt      int64             `json:"created_at"`
 	ContentType    string            `json:"content_type"`
 	Headers        map[string]string `json:"headers"` // null when none
+	// ErasedAt is when the payload was erased; absent (null) when kept.
+	ErasedAt *int64 `json:"erased_at,omitempty"`
 }
 
 // EventRecordOf returns the record of ev.
@@ -805,6 +807,10 @@ func EventRecordOf(ev *Event) *EventRecord {
 	}
 	if ev.IdempotencyKey != "" {
 		r.IdempotencyKey = &ev.IdempotencyKey
+	}
+	if ev.ErasedAt != nil {
+		at := ev.ErasedAt.UnixMilli()
+		r.ErasedAt = &at
 	}
 	if r.Payload == nil {
 		r.Payload = []byte{}
