@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,11 +40,11 @@ func scanErasedEvent(r store.RowScanner) (*store.Event, error) {
 func (s *Store) EraseEvent(ctx context.Context, id string, at time.Time) (*store.Event, error) {
 	var ev *store.Event
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		found, err := erase(ctx, tx, id, at)
+		n, err := erase(ctx, tx, []string{id}, at)
 		if err != nil {
 			return err
 		}
-		if !found {
+		if n == 0 {
 			return store.ErrNotFound
 		}
 		ev, err = scanErasedEvent(tx.QueryRow(ctx, `SELECT `+eventCols+`, erased_at FROM events WHERE id = $1`, id))
@@ -76,10 +78,11 @@ func (s *Store) ErasePayloads(ctx context.Context, p store.ErasePayloadsParams) 
 			if err != nil {
 				return err
 			}
-			for _, id := range ids {
-				if _, err := erase(ctx, tx, id, p.Now); err != nil {
-					return err
-				}
+			if len(ids) == 0 {
+				return nil
+			}
+			if _, err := erase(ctx, tx, ids, p.Now); err != nil {
+				return err
 			}
 			done = len(ids)
 			return nil
@@ -94,73 +97,91 @@ func (s *Store) ErasePayloads(ctx context.Context, p store.ErasePayloadsParams) 
 	}
 }
 
-// erase erases one event within tx and reports whether it exists. It
-// takes the endpoint locks of the event's deliveries before the event's
-// row, in the order RetryDelivery and ReplayFailed take them, so that
-// neither makes a delivery of it pending again once it is erased.
-func erase(ctx context.Context, tx pgx.Tx, id string, at time.Time) (bool, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT endpoint_id FROM deliveries WHERE event_id = $1`, id)
+// erase erases the events of ids within tx and returns how many exist.
+// It takes, before writing, the shared fan-out locks of their tenants
+// (which ReplayMissing takes exclusively, so that it neither runs
+// meanwhile nor finds them unerased after) and then, in one call, the
+// endpoint locks of their deliveries (which RetryDelivery and ReplayFailed
+// take, so that neither makes one of their deliveries pending again once
+// they are erased), keeping lockAll's global order.
+func erase(ctx context.Context, tx pgx.Tx, ids []string, at time.Time) (int64, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT tenant FROM events WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return false, err
+		return 0, err
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tenants) == 0 {
+		return 0, err
+	}
+	var locks []xlock
+	for _, t := range tenants {
+		locks = append(locks, tenantLock(t, true))
+	}
+	if err := lockAll(ctx, tx, locks); err != nil {
+		return 0, err
+	}
+	rows, err = tx.Query(ctx, `SELECT DISTINCT endpoint_id FROM deliveries WHERE event_id = ANY($1)`, ids)
+	if err != nil {
+		return 0, err
 	}
 	endpoints, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	locks := make([]xlock, len(endpoints))
-	for i, e := range endpoints {
-		locks[i] = endpointLock(e)
+	locks = locks[:0]
+	for _, e := range endpoints {
+		locks = append(locks, endpointLock(e))
 	}
 	if err := lockAll(ctx, tx, locks); err != nil {
-		return false, err
+		return 0, err
 	}
 	tag, err := tx.Exec(ctx, `UPDATE events SET payload = ''::bytea, headers = NULL, erased_at = COALESCE(erased_at, $1)
-		WHERE id = $2`, ms(at), id)
+		WHERE id = ANY($2)`, ms(at), ids)
 	if err != nil || tag.RowsAffected() == 0 {
-		return false, err
+		return 0, err
 	}
+	n := tag.RowsAffected()
 	if _, err := tx.Exec(ctx, `UPDATE attempts SET request_headers = '{}', response_body = NULL
-		WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = $1)`, id); err != nil {
-		return false, err
+		WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))`, ids); err != nil {
+		return 0, err
 	}
 	rows, err = tx.Query(ctx, `UPDATE deliveries SET status = 'canceled', hold = false, leased_until = NULL,
-		updated_at = $1, completed_at = $1 WHERE event_id = $2 AND status = 'pending' RETURNING endpoint_id, fifo`, ms(at), id)
+		updated_at = $1, completed_at = $1 WHERE event_id = ANY($2) AND status = 'pending' RETURNING endpoint_id, fifo`, ms(at), ids)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	type canceled struct {
-		endpoint string
-		fifo     bool
-	}
-	var fifo []string
+	fifo := map[string]bool{}
 	for rows.Next() {
-		var c canceled
-		if err := rows.Scan(&c.endpoint, &c.fifo); err != nil {
+		var (
+			endpoint string
+			isFIFO   bool
+		)
+		if err := rows.Scan(&endpoint, &isFIFO); err != nil {
 			rows.Close()
-			return false, err
+			return 0, err
 		}
-		if c.fifo {
-			fifo = append(fifo, c.endpoint)
+		if isFIFO {
+			fifo[endpoint] = true
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, err
+		return 0, err
 	}
 	// A canceled delivery may have been a FIFO endpoint's head: the next
 	// one takes its place.
-	for _, endpointID := range fifo {
+	for _, endpointID := range slices.Sorted(maps.Keys(fifo)) {
 		var disabled, isFIFO bool
 		err := tx.QueryRow(ctx, `SELECT disabled, fifo FROM endpoints WHERE id = $1`, endpointID).Scan(&disabled, &isFIFO)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		if err := rehold(ctx, tx, endpointID, disabled, isFIFO, at); err != nil {
-			return false, err
+			return 0, err
 		}
 	}
-	return true, nil
+	return n, nil
 }

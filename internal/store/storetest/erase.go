@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -14,6 +15,7 @@ var eraseTests = []struct {
 }{
 	{"EraseEvent", testEraseEvent},
 	{"ErasePayloads", testErasePayloads},
+	{"EraseConcurrent", testEraseConcurrent},
 }
 
 // wantErased checks that the event is erased at at with its metadata
@@ -158,5 +160,85 @@ func testErasePayloads(h *harness) {
 	}
 	if n, err := h.s.ErasePayloads(h.ctx, p); err != nil || n != 0 {
 		h.Fatalf("second ErasePayloads = %d, %v; want 0", n, err)
+	}
+}
+
+// testEraseConcurrent: erasures racing with retries, replays of failures
+// and replays of missed events leave no delivery of an erased event
+// pending, whichever wins.
+func testEraseConcurrent(h *harness) {
+	e := h.endpoint("c", nil)
+	late := h.endpoint("c", func(e *store.Endpoint) { e.EventTypes = []string{"none"} })
+	const n = 16
+	var evs []*store.Event
+	var ds []*store.Delivery
+	for i := range n {
+		ev, d := h.event("c", "a", t0.Add(time.Duration(i)*time.Millisecond))
+		if len(d) != 1 {
+			h.Fatalf("event %d: %d deliveries", i, len(d))
+		}
+		evs, ds = append(evs, ev), append(ds, d[0])
+	}
+	h.fail(t0.Add(time.Second), h.claim(t0.Add(time.Second), n)...)
+	// late now takes everything: ReplayMissing gives it the events.
+	late.EventTypes = nil
+	h.update(late)
+
+	at := t0.Add(time.Minute)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			if _, err := h.s.EraseEvent(h.ctx, evs[i].ID, at); err != nil {
+				errs <- err
+			}
+		})
+		wg.Go(func() {
+			<-start
+			if _, err := h.s.RetryDelivery(h.ctx, ds[i].ID, at); err != nil && !isConflict(err) {
+				errs <- err
+			}
+		})
+	}
+	wg.Go(func() {
+		<-start
+		if _, err := h.s.ReplayFailed(h.ctx, e.ID, t0.Add(-time.Hour), at); err != nil {
+			errs <- err
+		}
+	})
+	wg.Go(func() {
+		<-start
+		p := store.ReplayMissingParams{EndpointID: late.ID, Since: t0.Add(-time.Hour), Now: at, Batch: 4}
+		for {
+			res, err := h.s.ReplayMissing(h.ctx, p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res.Next == "" {
+				return
+			}
+			p.After = res.Next
+		}
+	})
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		h.Fatalf("concurrent call: %v", err)
+	}
+	for _, ev := range evs {
+		f := store.DeliveryFilter{EventID: ev.ID, Page: store.Page{Limit: 100}}
+		got, _, err := h.s.ListDeliveries(h.ctx, f)
+		if err != nil {
+			h.Fatalf("ListDeliveries: %v", err)
+		}
+		for _, d := range got {
+			if d.Status == store.StatusPending {
+				h.Fatalf("delivery %s of erased event %s is pending", d.ID, ev.ID)
+			}
+		}
 	}
 }
