@@ -35,8 +35,8 @@ type Event struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 	// ErasedAt is when the payload was erased (EraseEvent, or the
 	// tenant's payload retention); nil while it is kept.
-	ErasedAt *time.Time `json:"erased_at,omitempty"`
-	Raw     json.RawMessage `json:"-"`
+	ErasedAt *time.Time      `json:"erased_at,omitempty"`
+	Raw      json.RawMessage `json:"-"`
 }
 
 func (e *Event) setRaw(b json.RawMessage) { e.Raw = b }
