@@ -191,6 +191,10 @@ type Event struct {
 	// (which win); nil for none. Inbound events carry the original
 	// request's forwardable headers.
 	Headers map[string]string
+	// ErasedAt is when the payload and headers were erased (Payload is
+	// then empty and Headers nil); nil while they are kept. Only GetEvent
+	// reads it.
+	ErasedAt *time.Time
 }
 
 // DeliveryStatus is where a delivery stands.
@@ -596,6 +600,8 @@ type Store interface {
 	EventTypes
 	// Replays gives endpoints the events they missed (replay.go).
 	Replays
+	// Erasure deletes content on request and by retention (erase.go).
+	Erasure
 	// Stats sums up endpoints' recent attempts (stats.go).
 	Stats
 
@@ -801,6 +807,8 @@ type EventRecord struct {
 	CreatedAt      int64             `json:"created_at"`
 	ContentType    string            `json:"content_type"`
 	Headers        map[string]string `json:"headers"` // null when none
+	// ErasedAt is when the payload was erased; absent (null) when kept.
+	ErasedAt *int64 `json:"erased_at,omitempty"`
 }
 
 // EventRecordOf returns the record of ev.
@@ -816,6 +824,10 @@ func EventRecordOf(ev *Event) *EventRecord {
 	}
 	if ev.IdempotencyKey != "" {
 		r.IdempotencyKey = &ev.IdempotencyKey
+	}
+	if ev.ErasedAt != nil {
+		at := ev.ErasedAt.UnixMilli()
+		r.ErasedAt = &at
 	}
 	if r.Payload == nil {
 		r.Payload = []byte{}
