@@ -250,6 +250,9 @@ func TestEventsAndDeliveries(t *testing.T) {
 	if b, err := got.PayloadBytes(); err != nil || string(b) != payload {
 		t.Errorf("PayloadBytes: %q, %v", b, err)
 	}
+	if got.ErasedAt != nil {
+		t.Errorf("a new event is erased: %+v", got)
+	}
 
 	// The caller's key: the second post is the first event.
 	p := &client.SendEventParams{Type: "order.created", IdempotencyKey: "once", Payload: json.RawMessage(`1`)}
@@ -798,5 +801,29 @@ func TestSendEvents(t *testing.T) {
 	}
 	if st, err := ts.Store.QueueStats(ctx, time.Now()); err != nil || st.Pending != int64(n-2) {
 		t.Fatalf("pending %+v, %v; want %d", st, err, n-2)
+	}
+}
+
+func TestEraseEvent(t *testing.T) {
+	t.Parallel()
+	c, _, _ := setup(t, nil, nil)
+	ctx := t.Context()
+	if _, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:1/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.SendEvent(ctx, &client.SendEventParams{Type: "user.updated", Payload: json.RawMessage(`{"email":"alice@example.com"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	erased, err := c.EraseEvent(ctx, ev.ID)
+	if err != nil || erased.ErasedAt == nil || erased.Payload != nil {
+		t.Fatalf("EraseEvent = %+v, %v", erased, err)
+	}
+	got, err := c.GetEvent(ctx, ev.ID)
+	if err != nil || got.ErasedAt == nil || !got.ErasedAt.Equal(*erased.ErasedAt) || got.Payload != nil || got.Type != "user.updated" {
+		t.Fatalf("GetEvent after erasing = %+v, %v", got, err)
+	}
+	if _, err := c.EraseEvent(ctx, "evt_missing"); err == nil {
+		t.Fatal("erasing an unknown event succeeded")
 	}
 }

@@ -31,9 +31,12 @@ type Event struct {
 	// when it is a string holding its base64 (see PayloadBytes).
 	PayloadEncoding string `json:"payload_encoding,omitempty"`
 	// Payload is the payload byte for byte as it was received; set by
-	// GetEvent.
+	// GetEvent unless the event is erased.
 	Payload json.RawMessage `json:"payload,omitempty"`
-	Raw     json.RawMessage `json:"-"`
+	// ErasedAt is when the payload was erased (EraseEvent, or the
+	// tenant's payload retention); nil while it is kept.
+	ErasedAt *time.Time      `json:"erased_at,omitempty"`
+	Raw      json.RawMessage `json:"-"`
 }
 
 func (e *Event) setRaw(b json.RawMessage) { e.Raw = b }
@@ -123,6 +126,14 @@ func eventBody(typ, tenant, key string, payload []byte) ([]byte, error) {
 	body = append(body, `,"payload":`...)
 	body = append(body, payload...)
 	return append(body, '}'), nil
+}
+
+// EraseEvent erases the event's payload and headers and its attempts'
+// request headers and response bodies, keeping the metadata, and cancels
+// its pending deliveries (for a request to delete personal data). It
+// returns the event as erased; erasing it again changes nothing.
+func (c *Client) EraseEvent(ctx context.Context, id string) (*Event, error) {
+	return call[Event](ctx, c, request{method: http.MethodDelete, path: idPath("/api/v1/events", id, "/payload"), retry: true}, nil)
 }
 
 // GetEvent returns the event with this id, with its payload.

@@ -16,10 +16,12 @@ const maxPayloadInput = 64 << 20
 var eventCommands = map[string]subcommand{
 	"send": {"send an event: the JSON payload on standard input, byte for byte", runEventsSend},
 	"get":  {"show an event and its payload", runEventsGet},
+	"erase": {"erase an event's payload and its attempts' headers and bodies, keeping the metadata, and cancel its pending deliveries (GDPR)",
+		runEventsErase},
 }
 
 func runEvents(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "events", eventCommands, []string{"send", "get"}, args)
+	return runSubcommand(ctx, e, "events", eventCommands, []string{"send", "get", "erase"}, args)
 }
 
 func runEventsSend(ctx context.Context, e *env, args []string) error {
@@ -108,8 +110,37 @@ func runEventsGet(ctx context.Context, e *env, args []string) error {
 		{"tenant", orDash(ev.Tenant)},
 		{"idempotency key", orDash(ev.IdempotencyKey)},
 		{"created", fmtTime(&ev.CreatedAt)},
+		{"erased", fmtTime(ev.ErasedAt)},
 	}); err != nil {
 		return err
 	}
+	if ev.ErasedAt != nil {
+		return nil
+	}
 	return printJSON(e.stdout, ev.Payload)
+}
+
+func runEventsErase(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("events erase", e.stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "event ID"); err != nil {
+		return err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	ev, err := c.EraseEvent(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, ev.Raw)
+	}
+	_, err = fmt.Fprintf(e.stdout, "erased %s at %s\n", ev.ID, fmtTime(ev.ErasedAt))
+	return err
 }

@@ -77,8 +77,9 @@ func TestMultiNode(t *testing.T) {
 
 	// The nodes share the database and the keys, as the nodes of one
 	// installation must, and start at once (migrations and the admin key
-	// must cope). A short request timeout makes the lease, and so the
-	// takeover of the killed node's claims, about 32s.
+	// must cope). A short request timeout, and as short a bound on
+	// endpoints' own timeouts, make the lease (the longer of the two plus
+	// 30s), and so the takeover of the killed node's claims, about 32s.
 	shared := sharedNodeEnv()
 	dir := t.TempDir()
 	nodes := make([]*service, 3)
@@ -91,7 +92,7 @@ func TestMultiNode(t *testing.T) {
 				Database: dbURL,
 				AdminKey: shared.adminKey,
 				Env:      shared.env,
-				Args:     []string{"--retry-schedule", "200ms,500ms,1s,2s", "--request-timeout", "2s"},
+				Args:     []string{"--retry-schedule", "200ms,500ms,1s,2s", "--request-timeout", "2s", "--max-endpoint-timeout", "2s"},
 			})
 		})
 	}

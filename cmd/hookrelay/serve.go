@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +94,10 @@ type serveConfig struct {
 	DatabaseURL string
 	// Retention is how long finished deliveries are kept; 0 keeps them.
 	Retention time.Duration
+	// TenantPayloadRetention is, per tenant, how long event payloads are
+	// kept before they are erased (delivery.Config); each shorter than
+	// Retention.
+	TenantPayloadRetention tenantDurations
 	// MetricsAddr, when set, is the listen address of /metrics, which the
 	// main listener then does not serve.
 	MetricsAddr string
@@ -126,6 +133,15 @@ func (c *serveConfig) Validate() error {
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < api.DefaultIdempotencyWindow) {
 		// Retention prunes idempotency keys too.
 		return usagef("--retention must be 0 (keep everything) or at least the idempotency window, %v", api.DefaultIdempotencyWindow)
+	}
+	for _, tenant := range slices.Sorted(maps.Keys(c.TenantPayloadRetention)) {
+		d := c.TenantPayloadRetention[tenant]
+		if err := rules.CheckTenant(tenant); err != nil {
+			return usagef("--tenant-payload-retention: %v", err)
+		}
+		if d <= 0 || (c.Retention > 0 && d >= c.Retention) {
+			return usagef("--tenant-payload-retention: %s=%v must be positive and shorter than --retention (%v)", tenant, d, c.Retention)
+		}
 	}
 	if c.EndpointConcurrency < 0 {
 		return usagef("--endpoint-concurrency must not be negative")
@@ -219,6 +235,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "directory of the SQLite database and the secret and session key files")
 	fs.StringVar(&c.DatabaseURL, "database", "", "PostgreSQL database shared by several nodes (postgres://user:password@host/db); empty: SQLite in --data")
 	fs.DurationVar(&c.Retention, "retention", defaultRetention, "delete finished deliveries, their attempts and events after this long; 0 keeps them")
+	fs.Var(&c.TenantPayloadRetention, "tenant-payload-retention", "erase the payloads of a tenant's events after this long, keeping their metadata: tenant=duration, comma separated, such as acme=24h,beta=7d (each shorter than --retention)")
 	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint, from all nodes together when they share PostgreSQL (default 32)")
 	fs.StringVar(&c.NodeID, "node-id", "", nodeIDHelp)
 	fs.IntVar(&c.MaxEndpointsPerTenant, "max-endpoints-per-tenant", rules.DefaultMaxEndpointsPerTenant, "endpoints one tenant may have (a source's destinations aside); negative: no bound")
@@ -254,6 +271,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("data", "HOOKRELAY_DATA")
 	ef.bind("database", "HOOKRELAY_DATABASE_URL")
 	ef.bind("retention", "HOOKRELAY_RETENTION")
+	ef.bind("tenant-payload-retention", "HOOKRELAY_TENANT_PAYLOAD_RETENTION")
 	ef.bind("endpoint-concurrency", "HOOKRELAY_ENDPOINT_CONCURRENCY")
 	ef.bind("node-id", "HOOKRELAY_NODE_ID")
 	ef.bind("max-endpoints-per-tenant", "HOOKRELAY_MAX_ENDPOINTS_PER_TENANT")
@@ -598,19 +616,20 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		retention = -1 // the engine's "never"
 	}
 	dcfg := delivery.Config{
-		Store:                st,
-		Logger:               logger,
-		NodeID:               nodeID,
-		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
-		RetrySchedule:        cfg.RetrySchedule,
-		RequestTimeout:       cfg.RequestTimeout,
-		MaxEndpointTimeout:   cfg.MaxEndpointTimeout,
-		EgressProxy:          cfg.egressProxy,
-		DisableAfter:         cfg.DisableAfter,
-		Retention:            retention,
-		EndpointConcurrency:  cfg.EndpointConcurrency,
-		Leader:               elector,
-		Registerer:           reg,
+		Store:                  st,
+		Logger:                 logger,
+		NodeID:                 nodeID,
+		AllowPrivateNetworks:   cfg.AllowPrivateNetworks,
+		RetrySchedule:          cfg.RetrySchedule,
+		RequestTimeout:         cfg.RequestTimeout,
+		MaxEndpointTimeout:     cfg.MaxEndpointTimeout,
+		EgressProxy:            cfg.egressProxy,
+		DisableAfter:           cfg.DisableAfter,
+		Retention:              retention,
+		TenantPayloadRetention: cfg.TenantPayloadRetention,
+		EndpointConcurrency:    cfg.EndpointConcurrency,
+		Leader:                 elector,
+		Registerer:             reg,
 	}
 	var apiTracer api.Tracer
 	if tr != nil {
@@ -831,6 +850,55 @@ func (d *durationList) Set(v string) error {
 		out = append(out, x)
 	}
 	*d = out
+	return nil
+}
+
+// tenantDurations is a flag.Value of comma-separated tenant=duration
+// pairs; a duration is time.ParseDuration's or a whole number of days
+// ("7d").
+type tenantDurations map[string]time.Duration
+
+func (t *tenantDurations) String() string {
+	if t == nil {
+		return ""
+	}
+	var s []string
+	for _, k := range slices.Sorted(maps.Keys(*t)) {
+		s = append(s, k+"="+(*t)[k].String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (t *tenantDurations) Set(v string) error {
+	out := tenantDurations{}
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		tenant, ds, ok := strings.Cut(p, "=")
+		if !ok {
+			return fmt.Errorf("%q is not tenant=duration", p)
+		}
+		var d time.Duration
+		if days, isDays := strings.CutSuffix(ds, "d"); isDays {
+			n, err := strconv.Atoi(days)
+			if err != nil {
+				return fmt.Errorf("%q: %w", p, err)
+			}
+			d = time.Duration(n) * 24 * time.Hour
+		} else {
+			var err error
+			if d, err = time.ParseDuration(ds); err != nil {
+				return fmt.Errorf("%q: %w", p, err)
+			}
+		}
+		if _, dup := out[tenant]; dup {
+			return fmt.Errorf("tenant %q is given twice", tenant)
+		}
+		out[tenant] = d
+	}
+	*t = out
 	return nil
 }
 

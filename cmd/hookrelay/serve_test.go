@@ -445,6 +445,13 @@ func TestServeConfig(t *testing.T) {
 		c.Portal.AccentColor != "#c81e5a" || len(c.Portal.Pages) != 2 {
 		t.Errorf("portal settings: %+v %v", c.Portal, got)
 	}
+	c, err = parse(map[string]string{"HOOKRELAY_TENANT_PAYLOAD_RETENTION": "acme=24h, beta=7d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TenantPayloadRetention) != 2 || c.TenantPayloadRetention["acme"] != 24*time.Hour || c.TenantPayloadRetention["beta"] != 7*24*time.Hour {
+		t.Errorf("tenant payload retention: %v", c.TenantPayloadRetention)
+	}
 	c, err = parse(env, "--addr", ":9001", "--allow-private-networks=false")
 	if err != nil {
 		t.Fatal(err)
@@ -468,6 +475,12 @@ func TestServeConfig(t *testing.T) {
 		{nil, []string{"--operator-url", "http://x/", "--operator-scheme", "nope"}},
 		{nil, []string{"--operator-secret", "s"}},
 		{nil, []string{"extra"}},
+		{nil, []string{"--tenant-payload-retention", "acme"}},
+		{nil, []string{"--tenant-payload-retention", "acme=soon"}},
+		{nil, []string{"--tenant-payload-retention", "acme=0s"}},
+		{nil, []string{"--tenant-payload-retention", "acme=1h,acme=2h"}},
+		{nil, []string{"--tenant-payload-retention", "acme=31d"}}, // not shorter than --retention's 30 days
+		{nil, []string{"--tenant-payload-retention", "bad\x01tenant=1h"}},
 	} {
 		if _, err := parse(tc.vars, tc.args...); err == nil {
 			t.Errorf("%v %v: no error", tc.vars, tc.args)

@@ -39,6 +39,7 @@ var routeScopes = []struct {
 	{"POST", "/api/v1/events/batch", access.EventsWrite, map[string]any{"events": []any{map[string]any{"type": "a.b", "payload": map[string]any{}}}}},
 	{"GET", "/api/v1/events/{id}", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/events/{id}/deliveries", access.DeliveriesRead, nil},
+	{"DELETE", "/api/v1/events/{id}/payload", access.DeliveriesWrite, nil},
 	{"GET", "/api/v1/deliveries", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/deliveries/{id}", access.DeliveriesRead, nil},
 	{"POST", "/api/v1/deliveries/{id}/retry", access.DeliveriesWrite, nil},
@@ -259,6 +260,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"POST", "/api/v1/endpoints/" + w.globexEP.ID + "/replay"},
 		{"GET", "/api/v1/events/" + w.globexEvt.ID},
 		{"GET", "/api/v1/events/" + w.globexEvt.ID + "/deliveries"},
+		{"DELETE", "/api/v1/events/" + w.globexEvt.ID + "/payload"},
 		{"GET", "/api/v1/deliveries/" + w.globexD},
 		{"POST", "/api/v1/deliveries/" + w.globexD + "/retry"},
 	} {

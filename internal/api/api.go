@@ -235,6 +235,7 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
+		{"DELETE", "/api/v1/events/{id}/payload", dWrite, "event.erase", a.eraseEvent},
 		{"GET", "/api/v1/deliveries", dRead, "", a.listDeliveries},
 		{"GET", "/api/v1/deliveries/{id}", dRead, "", a.getDelivery},
 		{"POST", "/api/v1/deliveries/{id}/retry", dWrite, "delivery.retry", a.retryDelivery},

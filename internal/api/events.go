@@ -45,6 +45,9 @@ type eventJSON struct {
 	// event's form or binary body): "text" when "payload" is its text in
 	// a JSON string, "base64" when it is its base64.
 	PayloadEncoding string `json:"payload_encoding,omitempty"`
+	// ErasedAt is when the payload was erased (DELETE
+	// /api/v1/events/{id}/payload); an erased event has no "payload".
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 func toEventJSON(ev *store.Event) eventJSON {
@@ -55,6 +58,7 @@ func toEventJSON(ev *store.Event) eventJSON {
 		IdempotencyKey: ev.IdempotencyKey,
 		CreatedAt:      utc(ev.CreatedAt),
 		ContentType:    ev.ContentType,
+		ErasedAt:       utcPtr(ev.ErasedAt),
 	}
 }
 
@@ -192,11 +196,31 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out, payload := toEventJSON(ev), ev.Payload
+	if ev.ErasedAt != nil {
+		return writeEvent(w, http.StatusOK, out, nil)
+	}
 	if !json.Valid(payload) {
 		// An inbound event's body need not be JSON.
 		out.PayloadEncoding, payload = encodePayload(payload)
 	}
 	return writeEvent(w, http.StatusOK, out, payload)
+}
+
+// eraseEvent erases the event's payload and headers and its attempts'
+// request headers and response bodies, keeping the metadata, and cancels
+// its pending deliveries (store.Erasure.EraseEvent). It answers the
+// event as erased; erasing it again changes nothing.
+func (a *API) eraseEvent(w http.ResponseWriter, r *http.Request) error {
+	ev, err := a.event(r)
+	if err != nil {
+		return err
+	}
+	erased, err := a.store.EraseEvent(r.Context(), ev.ID, a.now())
+	if err != nil {
+		return storeError(err, "event", ev.ID)
+	}
+	noteTenant(r, ev.Tenant)
+	return writeEvent(w, http.StatusOK, toEventJSON(erased), nil)
 }
 
 // writeEvent writes ev with, unless nil, its payload as the "payload"

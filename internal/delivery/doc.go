@@ -177,6 +177,14 @@
 // for longer than one batch. Pending deliveries and their events are kept
 // whatever their age.
 //
+// A tenant may keep payloads for less (TenantPayloadRetention, serve's
+// --tenant-payload-retention): the same job first erases the payloads of
+// that tenant's events older than its retention (store.Erasure), in
+// batches of PruneBatch events, exactly as DELETE
+// /api/v1/events/{id}/payload erases one: payload, headers, the attempts'
+// request headers and response bodies, and its pending deliveries are
+// canceled. The metadata stays until Retention prunes it.
+//
 // # Shutdown
 //
 // When Run's context is done, it stops claiming and waits up to

@@ -80,6 +80,13 @@ type Config struct {
 	// batches of PruneBatch every 5 minutes, or every Retention/4 if that
 	// is shorter, on the leader. 0 means 30 days, < 0 never.
 	Retention time.Duration
+	// TenantPayloadRetention is, per tenant, how long event payloads are
+	// kept: with retention, the leader erases (store.Erasure.ErasePayloads,
+	// as DELETE /api/v1/events/{id}/payload does) the payloads of that
+	// tenant's events older than it, in batches of PruneBatch events,
+	// keeping their metadata until Retention prunes them. It is meant to be
+	// shorter than Retention. nil for none; each must be positive.
+	TenantPayloadRetention map[string]time.Duration
 	// PruneBatch is how many rows one pruning transaction deletes at most,
 	// which bounds how long it holds its locks; 0 means 1000.
 	PruneBatch int
@@ -204,6 +211,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.RequestTimeout < 0 || cfg.MaxResponseBytes < 0 || cfg.EndpointConcurrency < 0 || cfg.Workers < 0 ||
 		cfg.Lease < 0 || cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.ShutdownGrace < 0 || cfg.PruneBatch < 0 {
 		return nil, errors.New("delivery: negative config value")
+	}
+	for tenant, d := range cfg.TenantPayloadRetention {
+		if d <= 0 {
+			return nil, fmt.Errorf("delivery: payload retention of tenant %q is not positive", tenant)
+		}
 	}
 	for i, d := range cfg.RetrySchedule {
 		if d < 0 {
@@ -344,8 +356,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		every := min(time.Minute, max(e.cfg.DisableAfter/4, 10*time.Millisecond))
 		bg.Go(func() { e.periodic(ctx, every, e.disableFailing) })
 	}
-	if e.cfg.Retention > 0 {
-		every := min(pruneEvery, max(e.cfg.Retention/4, 10*time.Millisecond))
+	if e.cfg.Retention > 0 || len(e.cfg.TenantPayloadRetention) > 0 {
+		every := pruneEvery
+		if e.cfg.Retention > 0 {
+			every = min(every, max(e.cfg.Retention/4, 10*time.Millisecond))
+		}
+		for _, d := range e.cfg.TenantPayloadRetention {
+			every = min(every, max(d/4, 10*time.Millisecond))
+		}
 		bg.Go(func() { e.periodic(ctx, every, e.prune) })
 	}
 	// Fresh deliveries come straight from the store when it can claim

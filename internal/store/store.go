@@ -198,6 +198,10 @@ type Event struct {
 	// event ("" when tracing was off), so that its deliveries' spans link
 	// to it. It is never sent to endpoints as it is.
 	TraceParent string
+	// ErasedAt is when the payload and headers were erased (Payload is
+	// then empty and Headers nil); nil while they are kept. Only GetEvent
+	// reads it.
+	ErasedAt *time.Time
 }
 
 // DeliveryStatus is where a delivery stands.
@@ -603,6 +607,8 @@ type Store interface {
 	EventTypes
 	// Replays gives endpoints the events they missed (replay.go).
 	Replays
+	// Erasure deletes content on request and by retention (erase.go).
+	Erasure
 	// Stats sums up endpoints' recent attempts (stats.go).
 	Stats
 
@@ -810,6 +816,8 @@ type EventRecord struct {
 	ContentType    string            `json:"content_type"`
 	Headers        map[string]string `json:"headers"` // null when none
 	TraceParent    string            `json:"traceparent,omitempty"`
+	// ErasedAt is when the payload was erased; absent (null) when kept.
+	ErasedAt *int64 `json:"erased_at,omitempty"`
 }
 
 // EventRecordOf returns the record of ev.
@@ -826,6 +834,10 @@ func EventRecordOf(ev *Event) *EventRecord {
 	}
 	if ev.IdempotencyKey != "" {
 		r.IdempotencyKey = &ev.IdempotencyKey
+	}
+	if ev.ErasedAt != nil {
+		at := ev.ErasedAt.UnixMilli()
+		r.ErasedAt = &at
 	}
 	if r.Payload == nil {
 		r.Payload = []byte{}

@@ -400,7 +400,7 @@ func (s *Store) fifoHolds(ctx context.Context, tx *pipeTx, targets []target) ([]
 
 // GetEvent returns the event or ErrNotFound.
 func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
-	ev, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
+	ev, err := scanErasedEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+`, erased_at FROM events WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}

@@ -30,7 +30,7 @@ var exportQueries = []struct {
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
 	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
 	{store.KindEventType, `SELECT ` + store.EventTypeCols + ` FROM event_types ORDER BY name`, exportEventType},
-	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
+	{store.KindEvent, `SELECT ` + eventCols + `, erased_at FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
 	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
@@ -134,7 +134,7 @@ func exportSource(rows pgx.Rows) (any, error) {
 }
 
 func exportEvent(rows pgx.Rows) (any, error) {
-	ev, err := scanEvent(rows)
+	ev, err := scanErasedEvent(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ var importQueries = map[string]string{
 	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
-		traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		traceparent, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES ($1, $2, $3, $4)`,
 	store.KindDelivery: `INSERT INTO deliveries (` + deliveryRecordCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
@@ -344,7 +344,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			r.Payload = []byte{}
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, r.Payload, r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, cleanText(r.TraceParent)}}, nil
+			r.ContentType, headers, cleanText(r.TraceParent), r.ErasedAt}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {

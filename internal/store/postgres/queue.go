@@ -685,6 +685,15 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*s
 		case store.DeliveryStatus(status) == store.StatusPending && leased != nil && *leased > ms(now):
 			return fmt.Errorf("%w: delivery is in flight", store.ErrConflict)
 		}
+		// The endpoint lock orders this after an EraseEvent of its event.
+		var erased bool
+		if err := tx.QueryRow(ctx, `SELECT erased_at IS NOT NULL FROM events
+			WHERE id = (SELECT event_id FROM deliveries WHERE id = $1)`, id).Scan(&erased); err != nil {
+			return interpretError(err)
+		}
+		if erased {
+			return fmt.Errorf("%w: its event is erased", store.ErrConflict)
+		}
 		var disabled, fifo bool
 		err := tx.QueryRow(ctx, `SELECT disabled, fifo FROM endpoints WHERE id = $1`, endpointID).Scan(&disabled, &fifo)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -725,7 +734,8 @@ func (s *Store) ReplayFailed(ctx context.Context, endpointID string, since, now 
 		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, leased_until = NULL,
 			completed_at = NULL, updated_at = $1, fifo = $2, hold = $3
-			WHERE endpoint_id = $4 AND status = 'failed' AND created_at >= $5`,
+			WHERE endpoint_id = $4 AND status = 'failed' AND created_at >= $5
+			AND NOT EXISTS (SELECT 1 FROM events WHERE id = deliveries.event_id AND erased_at IS NOT NULL)`,
 			ms(now), fifo, disabled || fifo, endpointID, ms(since))
 		if err != nil {
 			return err

@@ -18,9 +18,9 @@ import (
 const (
 	missingCols       = eventCols + `, EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.endpoint_id = $1)`
 	missingFirstQuery = `SELECT ` + missingCols + ` FROM events e
-		WHERE tenant = $2 AND created_at >= $3 AND created_at < $4 ORDER BY created_at, id LIMIT $5`
+		WHERE tenant = $2 AND created_at >= $3 AND created_at < $4 AND erased_at IS NULL ORDER BY created_at, id LIMIT $5`
 	missingNextQuery = `SELECT ` + missingCols + ` FROM events e
-		WHERE tenant = $2 AND (created_at, id) > ($3, $4) AND created_at < $5 ORDER BY created_at, id LIMIT $6`
+		WHERE tenant = $2 AND (created_at, id) > ($3, $4) AND created_at < $5 AND erased_at IS NULL ORDER BY created_at, id LIMIT $6`
 )
 
 // scanMissing reads a row of missingCols.

@@ -253,11 +253,11 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 
 // GetEvent returns the event or ErrNotFound.
 func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
-	row, err := s.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id)
+	row, err := s.queryRow(ctx, `SELECT `+eventCols+`, erased_at FROM events WHERE id = ?`, id)
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	ev, err := scanEvent(row)
+	ev, err := scanErasedEvent(row)
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}

@@ -22,7 +22,7 @@ var exportQueries = []struct {
 	{store.KindEndpoint, `SELECT ` + endpointCols + ` FROM endpoints ORDER BY id`, exportEndpoint},
 	{store.KindSource, `SELECT ` + sourceCols + ` FROM sources ORDER BY id`, exportSource},
 	{store.KindEventType, `SELECT ` + store.EventTypeCols + ` FROM event_types ORDER BY name`, exportEventType},
-	{store.KindEvent, `SELECT ` + eventCols + ` FROM events ORDER BY id`, exportEvent},
+	{store.KindEvent, `SELECT ` + eventCols + `, erased_at FROM events ORDER BY id`, exportEvent},
 	{store.KindIdempotencyKey, `SELECT tenant, idempotency_key, event_id, created_at FROM idempotency_keys
 		ORDER BY tenant, idempotency_key`, exportIdempotencyKey},
 	{store.KindDelivery, `SELECT ` + deliveryRecordCols + ` FROM deliveries ORDER BY id`, exportDelivery},
@@ -165,7 +165,7 @@ func exportSource(_ *Store, rows *sql.Rows) (any, error) {
 }
 
 func exportEvent(_ *Store, rows *sql.Rows) (any, error) {
-	ev, err := scanEvent(rows)
+	ev, err := scanErasedEvent(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ var importQueries = map[string]string{
 	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
-		traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		traceparent, erased_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
 	store.KindDelivery:       `INSERT INTO deliveries (` + deliveryRecordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindAttempt: `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
@@ -384,7 +384,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			headers = h
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, string(r.Payload), r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, r.TraceParent}}, nil
+			r.ContentType, headers, r.TraceParent, r.ErasedAt}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {

@@ -460,13 +460,18 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*s
 			status     string
 			leased     sql.NullInt64
 			endpointID string
+			erased     bool
 		)
-		err := w.queryRow(`SELECT status, leased_until, endpoint_id FROM deliveries WHERE id = ?`, id).
-			Scan(&status, &leased, &endpointID)
+		err := w.queryRow(`SELECT status, leased_until, endpoint_id,
+			EXISTS (SELECT 1 FROM events WHERE id = deliveries.event_id AND erased_at IS NOT NULL)
+			FROM deliveries WHERE id = ?`, id).
+			Scan(&status, &leased, &endpointID, &erased)
 		if err != nil {
 			return interpretError(err)
 		}
 		switch {
+		case erased:
+			return fmt.Errorf("%w: its event is erased", store.ErrConflict)
 		case store.DeliveryStatus(status) == store.StatusCanceled:
 			return fmt.Errorf("%w: delivery is canceled", store.ErrConflict)
 		case store.DeliveryStatus(status) == store.StatusPending && leased.Valid && leased.Int64 > ms(now):
@@ -512,7 +517,8 @@ func (s *Store) ReplayFailed(ctx context.Context, endpointID string, since, now 
 		hold := boolInt(e.Disabled || e.FIFO)
 		n, err = w.exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, leased_until = NULL,
 			completed_at = NULL, updated_at = ?, fifo = ?, hold = ?
-			WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
+			WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?
+			AND NOT EXISTS (SELECT 1 FROM events WHERE id = deliveries.event_id AND erased_at IS NOT NULL)`,
 			ms(now), ms(now), boolInt(e.FIFO), hold, endpointID, ms(since))
 		if err != nil || n == 0 {
 			return err

@@ -19,9 +19,9 @@ import (
 const (
 	missingCols       = eventCols + `, EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_event WHERE d.event_id = e.id AND d.endpoint_id = ?)`
 	missingFirstQuery = `SELECT ` + missingCols + ` FROM events e INDEXED BY events_tenant_created
-		WHERE tenant = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id LIMIT ?`
+		WHERE tenant = ? AND created_at >= ? AND created_at < ? AND erased_at IS NULL ORDER BY created_at, id LIMIT ?`
 	missingNextQuery = `SELECT ` + missingCols + ` FROM events e INDEXED BY events_tenant_created
-		WHERE tenant = ? AND (created_at, id) > (?, ?) AND created_at < ? ORDER BY created_at, id LIMIT ?`
+		WHERE tenant = ? AND (created_at, id) > (?, ?) AND created_at < ? AND erased_at IS NULL ORDER BY created_at, id LIMIT ?`
 )
 
 // scanMissing reads a row of missingCols.

@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, replayTests...)   // replay.go
 	tests = append(tests, statsTests...)    // stats.go
 	tests = append(tests, batchTests...)    // batch.go
+	tests = append(tests, eraseTests...)    // erase.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
