@@ -19,6 +19,8 @@ type EventResult struct {
 	Status int
 	Event  *Event
 	Err    *Error
+	// Raw is the result's JSON as the server sent it.
+	Raw json.RawMessage
 }
 
 // SendEvents posts events in batches of up to MaxBatchEvents, one
@@ -78,16 +80,22 @@ func (c *Client) sendBatch(ctx context.Context, events []*SendEventParams) ([]Ev
 		var head struct {
 			Status int `json:"status"`
 			Error  *struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
+				Code    string       `json:"code"`
+				Message string       `json:"message"`
+				Field   string       `json:"field"`
+				Fields  []FieldError `json:"fields"`
+				Scope   string       `json:"scope"`
+				Pointer string       `json:"pointer"`
+				Keyword string       `json:"keyword"`
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
 			return nil, fmt.Errorf("%s %s: decode result %d: %w", r.method, r.path, i, err)
 		}
-		out[i].Status = head.Status
-		if head.Error != nil {
-			out[i].Err = &Error{StatusCode: head.Status, Code: head.Error.Code, Message: head.Error.Message}
+		out[i].Status, out[i].Raw = head.Status, raw
+		if he := head.Error; he != nil {
+			out[i].Err = &Error{StatusCode: head.Status, Code: he.Code, Message: he.Message, Field: he.Field, Fields: he.Fields,
+				Scope: he.Scope, Pointer: he.Pointer, Keyword: he.Keyword}
 			continue
 		}
 		ev := &Event{}

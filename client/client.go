@@ -92,13 +92,29 @@ type Error struct {
 	// Message says what went wrong, for people: the API's message, or
 	// the start of a body that was not an API error.
 	Message string
-	// Field is the request field a validation error is about, when the
-	// answer names one in error.field; "" otherwise (this version of the
-	// API names fields only in Message).
+	// Field is the first request field a validation error is about, as
+	// the API's JSON names it ("url", "destinations[0].url"); "" when the
+	// answer names none.
 	Field string
+	// Fields are every field a validation error refuses, with why.
+	Fields []FieldError
+	// Scope is the scope a forbidden (403) answer says the key lacks;
+	// "" when it names none.
+	Scope string
+	// Pointer and Keyword locate a schema_violation: the JSON Pointer of
+	// the first fault in the payload and the schema keyword it broke.
+	Pointer, Keyword string
 	// RetryAfter is the wait the answer's Retry-After header asked for;
 	// 0 without one.
 	RetryAfter time.Duration
+}
+
+// A FieldError is one request field an ErrValidation answer refuses.
+type FieldError struct {
+	Field string `json:"field"`
+	// Reason completes a sentence that starts with Field, such as "is
+	// longer than 2048 bytes".
+	Reason string `json:"reason"`
 }
 
 // Error returns the message with the status and code, as
@@ -215,13 +231,18 @@ func responseError(resp *http.Response, b []byte) *Error {
 	e := &Error{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	var eb struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field"`
+			Code    string       `json:"code"`
+			Message string       `json:"message"`
+			Field   string       `json:"field"`
+			Fields  []FieldError `json:"fields"`
+			Scope   string       `json:"scope"`
+			Pointer string       `json:"pointer"`
+			Keyword string       `json:"keyword"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
-		e.Code, e.Message, e.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
+		e.Code, e.Message, e.Field, e.Fields = eb.Error.Code, eb.Error.Message, eb.Error.Field, eb.Error.Fields
+		e.Scope, e.Pointer, e.Keyword = eb.Error.Scope, eb.Error.Pointer, eb.Error.Keyword
 	} else {
 		e.Message = strings.TrimSpace(string(b[:min(len(b), 512)]))
 	}

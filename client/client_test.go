@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookrelay/hookrelay/client"
+	"github.com/hookrelay/hookrelay/docs"
 	"github.com/hookrelay/hookrelay/internal/api"
 )
 
@@ -175,6 +176,20 @@ func TestTypedErrors(t *testing.T) {
 	_, err = c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:1/x", Scheme: "rot13"})
 	if !errors.Is(err, client.ErrValidation) || !strings.Contains(err.Error(), "unknown scheme") {
 		t.Errorf("unknown scheme: %v", err)
+	}
+	// A validation error names the fields it refuses, every one.
+	_, err = c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "ftp://x", Scheme: "rot13", EventTypes: []string{"a*b"}})
+	if e, ok := errors.AsType[*client.Error](err); !ok || e.Field != "url" || len(e.Fields) != 3 ||
+		e.Fields[0].Field != "url" || e.Fields[0].Reason == "" {
+		t.Errorf("fields of a validation error: %#v", err)
+	} else {
+		var names []string
+		for _, f := range e.Fields {
+			names = append(names, f.Field)
+		}
+		if got := strings.Join(names, ","); got != "url,event_types,scheme" {
+			t.Errorf("fields %s, want url,event_types,scheme", got)
+		}
 	}
 
 	_, err = c.SendEvent(ctx, &client.SendEventParams{Type: "x", Payload: json.RawMessage(`{"a":`)})
@@ -641,6 +656,20 @@ func TestPaths(t *testing.T) {
 	}
 }
 
+// TestOpenAPI reads the service's OpenAPI document: the bytes of
+// docs/openapi.yaml, even with a key that is not valid.
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	_, ts, _ := setup(t, nil, nil)
+	b, err := client.New(ts.URL, "hr_not_a_real_key_at_all").OpenAPI(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != docs.OpenAPIYAML {
+		t.Errorf("OpenAPI: %d bytes, not docs/openapi.yaml's %d", len(b), len(docs.OpenAPIYAML))
+	}
+}
+
 // TestEndpointSettings: the delivery settings go through the client both
 // ways, masked on the way back, and a nil schedule goes back to the
 // server's.
@@ -665,6 +694,59 @@ func TestEndpointSettings(t *testing.T) {
 		RetryScheduleSeconds: new([]float64(nil))})
 	if err != nil || up.Auth != nil || up.RetryScheduleSeconds != nil || up.Headers["X-Api-Key"] != "****0042" {
 		t.Fatalf("updated: %+v, %v", up, err)
+	}
+}
+
+// TestEventTypes: the event catalog through the client, a schema
+// violation's pointer and keyword on the error, an example sent to one
+// endpoint, its stats and a replay of what it missed.
+func TestEventTypes(t *testing.T) {
+	t.Parallel()
+	c, _, _ := setup(t, nil, nil)
+	ctx := t.Context()
+	schema := json.RawMessage(`{"type":"object","required":["amount"],"properties":{"amount":{"type":"integer"}}}`)
+	et, err := c.CreateEventType(ctx, &client.EventTypeParams{Name: "invoice.paid", Description: new("paid"),
+		Schema: schema, Example: json.RawMessage(`{"amount":5}`), Enforce: new(true)})
+	if err != nil || et.Group != "invoice" || !et.Enforce || et.Raw == nil {
+		t.Fatalf("create: %+v, %v", et, err)
+	}
+	if _, err := c.CreateEventType(ctx, &client.EventTypeParams{Name: "invoice.paid"}); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("create twice: %v, want ErrConflict", err)
+	}
+	_, err = c.SendEvent(ctx, &client.SendEventParams{Type: "invoice.paid", Payload: json.RawMessage(`{"amount":"x"}`)})
+	var ae *client.Error
+	if !errors.As(err, &ae) || ae.Code != "schema_violation" || ae.Pointer != "/amount" || ae.Keyword == "" {
+		t.Errorf("event breaking the schema: %v (%+v)", err, ae)
+	}
+	up, err := c.UpdateEventType(ctx, "invoice.paid", &client.EventTypeParams{Deprecated: new(true)})
+	if err != nil || !up.Deprecated || up.Description != "paid" {
+		t.Errorf("update: %+v, %v", up, err)
+	}
+	page, err := c.ListEventTypes(ctx, &client.EventTypeFilter{Prefix: "invoice."})
+	if err != nil || len(page.Data) != 1 || page.Data[0].Name != "invoice.paid" {
+		t.Errorf("list: %+v, %v", page, err)
+	}
+	ep, err := c.CreateEndpoint(ctx, &client.CreateEndpointParams{URL: "http://127.0.0.1:9/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.SendExample(ctx, "invoice.paid", ep.ID)
+	if err != nil || ev.Deliveries == nil || *ev.Deliveries != 1 {
+		t.Errorf("send example: %+v, %v", ev, err)
+	}
+	st, err := c.GetEndpointStats(ctx, ep.ID)
+	if err != nil || st.EndpointID != ep.ID || len(st.Windows) == 0 {
+		t.Errorf("stats: %+v, %v", st, err)
+	}
+	rm, err := c.ReplayMissing(ctx, ep.ID, &client.ReplayMissingParams{Since: time.Now().Add(-time.Hour)})
+	if err != nil || !rm.Complete || rm.Created != 0 {
+		t.Errorf("replay missing: %+v, %v (the example has its delivery)", rm, err)
+	}
+	if err := c.DeleteEventType(ctx, "invoice.paid"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetEventType(ctx, "invoice.paid"); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("get deleted: %v, want ErrNotFound", err)
 	}
 }
 

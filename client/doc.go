@@ -1,7 +1,7 @@
 // Package client is a Go client for hookrelay's REST API (/api/v1), as
 // docs/openapi.yaml describes it: endpoints, events, deliveries, API keys,
-// inbound sources and tenant portal links. It uses only the standard
-// library.
+// inbound sources, tenant portal links and the OpenAPI document itself.
+// It uses only the standard library.
 //
 // # Calls
 //
@@ -27,8 +27,10 @@
 // code and its message. errors.Is tells the kinds apart: ErrNotFound (404),
 // ErrConflict (409), ErrValidation (422), ErrBadRequest (400),
 // ErrUnauthorized (401), ErrForbidden (403), ErrTooLarge (413) and
-// ErrRateLimited (429). Network failures are returned wrapped, as they come
-// from the http.Client.
+// ErrRateLimited (429). An ErrValidation about request fields names them
+// in Error.Field (the first) and Error.Fields (each with its reason).
+// Network failures are returned wrapped, as they come from the
+// http.Client.
 //
 // # Retries and idempotency
 //

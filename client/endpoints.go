@@ -31,6 +31,9 @@ type Endpoint struct {
 	DisabledReason string  `json:"disabled_reason,omitempty"`
 	FIFO           bool    `json:"fifo"`
 	RateLimit      float64 `json:"rate_limit"`
+	// TraceContext says deliveries carry the W3C traceparent header of
+	// the delivery attempt's trace.
+	TraceContext bool `json:"trace_context"`
 	// FailingSince is when its deliveries began to fail, if they do.
 	FailingSince *time.Time `json:"failing_since,omitempty"`
 	// Secrets lists the signing secrets' times, newest first, without
@@ -86,6 +89,8 @@ type CreateEndpointParams struct {
 	Disabled    bool            `json:"disabled,omitempty"`
 	FIFO        bool            `json:"fifo,omitempty"`
 	RateLimit   float64         `json:"rate_limit,omitempty"`
+	// TraceContext asks for the W3C traceparent header on deliveries.
+	TraceContext bool `json:"trace_context,omitempty"`
 	// Headers are static headers sent with every delivery.
 	Headers   map[string]string `json:"headers,omitempty"`
 	Auth      *ReceiverAuth     `json:"auth,omitempty"`
@@ -183,6 +188,8 @@ type UpdateEndpointParams struct {
 	Disabled    *bool           `json:"disabled,omitempty"`
 	FIFO        *bool           `json:"fifo,omitempty"`
 	RateLimit   *float64        `json:"rate_limit,omitempty"`
+	// TraceContext turns the traceparent header of deliveries on or off.
+	TraceContext *bool `json:"trace_context,omitempty"`
 	// Headers replaces every static header; new(map[string]string{})
 	// removes them.
 	Headers        *map[string]string `json:"headers,omitempty"`

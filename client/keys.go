@@ -122,3 +122,9 @@ func (c *Client) CreatePortalLink(ctx context.Context, tenant string, ttl time.D
 	}{tenant, int64(ttl / time.Second)}
 	return call[PortalLink](ctx, c, request{method: http.MethodPost, path: "/api/v1/portal-links"}, in)
 }
+
+// OpenAPI returns the service's OpenAPI 3.1 description of this API, in
+// YAML (GET /api/v1/openapi.yaml, which needs no API key).
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	return c.send(ctx, request{method: http.MethodGet, path: "/api/v1/openapi.yaml", retry: true})
+}

@@ -53,6 +53,7 @@ type DestinationParams struct {
 	Disabled     bool            `json:"disabled,omitempty"`
 	FIFO         bool            `json:"fifo,omitempty"`
 	RateLimit    float64         `json:"rate_limit,omitempty"`
+	TraceContext bool            `json:"trace_context,omitempty"`
 }
 
 // CreateSourceParams are the fields of a new source; Name and a scheme

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // Limits of the API client.
@@ -44,7 +45,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 }
 
 // client returns the API client the flags and environment describe.
-func (c *clientFlags) client(e *env) (*apiClient, error) {
+func (c *clientFlags) client(e *env) (*client.Client, error) {
 	if err := c.ef.apply(e.getenv); err != nil {
 		return nil, err
 	}
@@ -58,97 +59,13 @@ func (c *clientFlags) client(e *env) (*apiClient, error) {
 	if c.timeout <= 0 {
 		return nil, usagef("--timeout must be positive")
 	}
-	return &apiClient{
-		base: strings.TrimRight(c.api, "/"),
-		key:  c.key,
-		http: &http.Client{Timeout: c.timeout},
+	return &client.Client{
+		BaseURL:          strings.TrimRight(c.api, "/"),
+		Key:              c.key,
+		HTTPClient:       &http.Client{Timeout: c.timeout},
+		MaxResponseBytes: maxResponseBytes,
+		UserAgent:        "hookrelay-cli/" + buildVersion(),
 	}, nil
-}
-
-// apiClient calls the hookrelay API.
-type apiClient struct {
-	base string
-	key  string
-	http *http.Client
-}
-
-// apiError is an error response of the API.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
-	}
-	return fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
-}
-
-// do sends a request with body (nil for none) to path (with its query) and
-// returns the response body of a 2xx, or an *apiError.
-func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", method, path, err)
-	}
-	if len(b) > maxResponseBytes {
-		return nil, fmt.Errorf("%s %s: response larger than %d bytes", method, path, maxResponseBytes)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var eb struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		ae := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
-			ae.Code, ae.Message = eb.Error.Code, eb.Error.Message
-		} else {
-			ae.Message = strings.TrimSpace(string(b[:min(len(b), 512)]))
-		}
-		return nil, ae
-	}
-	return b, nil
-}
-
-// call sends v (nil for no body) as JSON and decodes the response into out
-// (nil to skip); it returns the raw response.
-func (c *apiClient) call(ctx context.Context, method, path string, v, out any) ([]byte, error) {
-	var body []byte
-	if v != nil {
-		var err error
-		if body, err = json.Marshal(v); err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-	}
-	b, err := c.do(ctx, method, path, body)
-	if err != nil {
-		return nil, err
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return nil, fmt.Errorf("%s %s: decode response: %w", method, path, err)
-		}
-	}
-	return b, nil
 }
 
 // printJSON writes a raw API response to w, ending it with a newline.
@@ -269,9 +186,6 @@ func runSubcommand(ctx context.Context, e *env, name string, subs map[string]sub
 	}
 	return sub.run(ctx, e, args[1:])
 }
-
-// pathEscape escapes an id for a URL path.
-func pathEscape(id string) string { return url.PathEscape(id) }
 
 // errNoInput is returned when a command needs standard input and none came.
 var errNoInput = errors.New("standard input is empty: pipe the JSON payload in")

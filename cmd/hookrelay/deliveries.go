@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 var deliveryCommands = map[string]subcommand{
@@ -21,38 +22,8 @@ func runDeliveries(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "deliveries", deliveryCommands, []string{"list", "get", "retry", "replay", "replay-missing"}, args)
 }
 
-// attemptOut is what the CLI reads of an attempt.
-type attemptOut struct {
-	Number         int               `json:"number"`
-	StartedAt      time.Time         `json:"started_at"`
-	DurationMS     float64           `json:"duration_ms"`
-	URL            string            `json:"url"`
-	RequestHeaders map[string]string `json:"request_headers"`
-	StatusCode     int               `json:"status_code"`
-	Error          string            `json:"error"`
-	ResponseBody   string            `json:"response_body"`
-	Trigger        string            `json:"trigger"`
-}
-
-// deliveryOut is what the CLI reads of a delivery.
-type deliveryOut struct {
-	ID            string       `json:"id"`
-	EventID       string       `json:"event_id"`
-	EndpointID    string       `json:"endpoint_id"`
-	EventType     string       `json:"event_type"`
-	Tenant        string       `json:"tenant"`
-	Status        string       `json:"status"`
-	AttemptCount  int          `json:"attempt_count"`
-	NextAttemptAt *time.Time   `json:"next_attempt_at"`
-	LastStatus    int          `json:"last_status"`
-	LastError     string       `json:"last_error"`
-	CreatedAt     time.Time    `json:"created_at"`
-	CompletedAt   *time.Time   `json:"completed_at"`
-	LastAttempt   *attemptOut  `json:"last_attempt"`
-	Attempts      []attemptOut `json:"attempts"`
-}
-
-func (d *deliveryOut) latency() string {
+// deliveryLatency is the duration of d's latest attempt, "-" for none.
+func deliveryLatency(d *client.Delivery) string {
 	if d.LastAttempt == nil {
 		return "-"
 	}
@@ -88,28 +59,23 @@ func runDeliveriesList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"endpoint_id": *endpoint, "event_id": *event, "status": *status, "event_type": *eventType} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	filter := &client.DeliveryFilter{EndpointID: *endpoint, EventID: *event, Status: client.DeliveryStatus(*status),
+		EventType: *eventType, Limit: pf.limit, Cursor: pf.cursor}
 	if *since != "" {
-		t, err := parseSince(*since, time.Now())
-		if err != nil {
+		if filter.Since, err = parseSince(*since, time.Now()); err != nil {
 			return err
 		}
-		q.Set("since", t.Format(time.RFC3339Nano))
 	}
-	return listPage(ctx, e, c, cf, pf, "/api/v1/deliveries", q,
+	page, err := c.ListDeliveries(ctx, filter)
+	return printPage(e, cf, page, err,
 		[]string{"ID", "EVENT", "ENDPOINT", "TYPE", "STATUS", "ATTEMPTS", "LAST STATUS", "LATENCY", "NEXT ATTEMPT"},
-		func(d deliveryOut) []string {
+		func(d *client.Delivery) []string {
 			next := "-"
-			if d.Status == "pending" {
+			if d.Status == client.StatusPending {
 				next = fmtTime(d.NextAttemptAt)
 			}
-			return []string{d.ID, d.EventID, d.EndpointID, d.EventType, d.Status,
-				strconv.Itoa(d.AttemptCount), statusText(d.LastStatus), d.latency(), next}
+			return []string{d.ID, d.EventID, d.EndpointID, d.EventType, string(d.Status),
+				strconv.Itoa(d.AttemptCount), statusText(d.LastStatus), deliveryLatency(d), next}
 		})
 }
 
@@ -125,33 +91,17 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, usagef("--since %q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (24h)", s)
 }
 
-// deliveryByID runs "deliveries VERB ID", calling method on
-// /api/v1/deliveries/ID+suffix.
-func deliveryByID(ctx context.Context, e *env, verb string, args []string, method, suffix string) error {
-	fs := newFlagSet("deliveries "+verb, e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+func runDeliveriesGet(ctx context.Context, e *env, args []string) error {
+	c, id, cf, err := idArgs(e, "deliveries get", "delivery ID", args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, "delivery ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return err
-	}
-	var d deliveryOut
-	raw, err := c.call(ctx, method, "/api/v1/deliveries/"+pathEscape(pos[0])+suffix, nil, &d)
+	d, err := c.GetDelivery(ctx, id)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
-	}
-	if suffix == "/retry" {
-		fmt.Fprintf(e.stdout, "%s is due now (%s, %d attempts so far)\n", d.ID, d.Status, d.AttemptCount)
-		return nil
+		return printJSON(e.stdout, d.Raw)
 	}
 	if err := table(e.stdout, nil, [][]string{
 		{"id", d.ID},
@@ -159,7 +109,7 @@ func deliveryByID(ctx context.Context, e *env, verb string, args []string, metho
 		{"endpoint", d.EndpointID},
 		{"type", d.EventType},
 		{"tenant", orDash(d.Tenant)},
-		{"status", d.Status},
+		{"status", string(d.Status)},
 		{"attempts", strconv.Itoa(d.AttemptCount)},
 		{"next attempt", fmtTime(d.NextAttemptAt)},
 		{"last error", orDash(d.LastError)},
@@ -189,12 +139,20 @@ func deliveryByID(ctx context.Context, e *env, verb string, args []string, metho
 	return nil
 }
 
-func runDeliveriesGet(ctx context.Context, e *env, args []string) error {
-	return deliveryByID(ctx, e, "get", args, "GET", "")
-}
-
 func runDeliveriesRetry(ctx context.Context, e *env, args []string) error {
-	return deliveryByID(ctx, e, "retry", args, "POST", "/retry")
+	c, id, cf, err := idArgs(e, "deliveries retry", "delivery ID", args)
+	if err != nil {
+		return err
+	}
+	d, err := c.RetryDelivery(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, d.Raw)
+	}
+	fmt.Fprintf(e.stdout, "%s is due now (%s, %d attempts so far)\n", d.ID, d.Status, d.AttemptCount)
+	return nil
 }
 
 func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
@@ -220,16 +178,12 @@ func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Replayed int `json:"replayed"`
-	}
-	raw, err := c.call(ctx, "POST", "/api/v1/endpoints/"+pathEscape(*endpoint)+"/replay",
-		map[string]string{"since": t.Format(time.RFC3339Nano)}, &out)
+	out, err := c.ReplayFailed(ctx, *endpoint, t)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, out.Raw)
 	}
 	fmt.Fprintf(e.stdout, "%d failed deliveries are due again\n", out.Replayed)
 	return nil
@@ -258,16 +212,13 @@ func runDeliveriesReplayMissing(ctx context.Context, e *env, args []string) erro
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"since": from.Format(time.RFC3339Nano)}
+	p := &client.ReplayMissingParams{Since: from, EventTypes: types}
 	if *until != "" {
 		to, err := parseSince(*until, now)
 		if err != nil {
 			return err
 		}
-		body["until"] = to.Format(time.RFC3339Nano)
-	}
-	if len(types) > 0 {
-		body["event_types"] = []string(types)
+		p.Until = &to
 	}
 	c, err := cf.client(e)
 	if err != nil {
@@ -277,13 +228,7 @@ func runDeliveriesReplayMissing(ctx context.Context, e *env, args []string) erro
 	// where to go on.
 	var created, scanned int
 	for {
-		var out struct {
-			Created    int    `json:"created"`
-			Scanned    int    `json:"scanned"`
-			Complete   bool   `json:"complete"`
-			NextCursor string `json:"next_cursor"`
-		}
-		_, err := c.call(ctx, "POST", "/api/v1/endpoints/"+pathEscape(*endpoint)+"/replay-missing", body, &out)
+		out, err := c.ReplayMissing(ctx, *endpoint, p)
 		if err != nil {
 			return err
 		}
@@ -296,6 +241,6 @@ func runDeliveriesReplayMissing(ctx context.Context, e *env, args []string) erro
 			fmt.Fprintf(e.stdout, "%d missed events are on their way (%d looked at)\n", created, scanned)
 			return nil
 		}
-		body["after"] = out.NextCursor
+		p.After = out.NextCursor
 	}
 }

@@ -7,54 +7,34 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
-// endpointOut is what the CLI reads of an endpoint response.
-type endpointOut struct {
-	ID             string          `json:"id"`
-	Tenant         string          `json:"tenant"`
-	URL            string          `json:"url"`
-	Description    string          `json:"description"`
-	Scheme         string          `json:"scheme"`
-	EventTypes     []string        `json:"event_types"`
-	Filter         json.RawMessage `json:"filter"`
-	Disabled       bool            `json:"disabled"`
-	DisabledReason string          `json:"disabled_reason"`
-	FIFO           bool            `json:"fifo"`
-	RateLimit      float64         `json:"rate_limit"`
-	FailingSince   *time.Time      `json:"failing_since"`
-	Secrets        []struct {
-		Secret    string     `json:"secret"`
-		CreatedAt time.Time  `json:"created_at"`
-		ExpiresAt *time.Time `json:"expires_at"`
-	} `json:"secrets"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	// The delivery settings, masked by the server.
-	Headers map[string]string `json:"headers"`
-	Auth    *struct {
-		Type     string `json:"type"`
-		Username string `json:"username"`
-		TokenURL string `json:"token_url"`
-		ClientID string `json:"client_id"`
-	} `json:"auth"`
-	ClientTLS *struct {
-		CertPEM string `json:"cert_pem"`
-		CAPEM   string `json:"ca_pem"`
-	} `json:"client_tls"`
-	TimeoutSeconds       float64   `json:"timeout_seconds"`
-	RetryScheduleSeconds []float64 `json:"retry_schedule_seconds"`
+// endpointState says whether ep is enabled, and why not.
+func endpointState(ep *client.Endpoint) string {
+	if ep.Disabled {
+		return "disabled (" + ep.DisabledReason + ")"
+	}
+	return "enabled"
 }
 
-// settingsRows are the name-value lines of ep's delivery settings.
-func (ep *endpointOut) settingsRows() [][]string {
+// endpointFilter returns ep's payload filter as written, "-" for none.
+func endpointFilter(ep *client.Endpoint) string {
+	if len(ep.Filter) == 0 || string(ep.Filter) == "null" {
+		return "-"
+	}
+	return string(ep.Filter)
+}
+
+// endpointSettingsRows are the name-value lines of ep's delivery
+// settings, their secrets masked by the server.
+func endpointSettingsRows(ep *client.Endpoint) [][]string {
 	var rows [][]string
 	for _, k := range slices.Sorted(maps.Keys(ep.Headers)) {
 		rows = append(rows, []string{"header " + k, ep.Headers[k]})
@@ -95,21 +75,8 @@ func (ep *endpointOut) settingsRows() [][]string {
 	return append(rows, []string{"retry schedule", sched})
 }
 
-func (ep *endpointOut) state() string {
-	if ep.Disabled {
-		return "disabled (" + ep.DisabledReason + ")"
-	}
-	return "enabled"
-}
-
-func (ep *endpointOut) filter() string {
-	if len(ep.Filter) == 0 || string(ep.Filter) == "null" {
-		return "-"
-	}
-	return string(ep.Filter)
-}
-
-func (ep *endpointOut) eventTypes() string {
+// endpointEventTypes returns ep's event filter, "*" for every type.
+func endpointEventTypes(ep *client.Endpoint) string {
 	if len(ep.EventTypes) == 0 {
 		return "*"
 	}
@@ -137,7 +104,7 @@ func runEndpoints(ctx context.Context, e *env, args []string) error {
 type endpointFields struct {
 	url, scheme, customScheme, secret, secretFile, tenant, description, filter string
 	eventTypes                                                                 stringList
-	fifo                                                                       bool
+	fifo, traceContext                                                         bool
 	rateLimit                                                                  float64
 	settings                                                                   settingsFlags
 }
@@ -160,70 +127,135 @@ func (f *endpointFields) define(fs *flag.FlagSet, settings int) {
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.BoolVar(&f.fifo, "fifo", false, "deliver strictly one at a time in event order")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "at most this many deliveries per second (0: no limit)")
+	fs.BoolVar(&f.traceContext, "trace-context", false, "send the W3C traceparent header of the delivery's trace to the endpoint")
 	if settings != noSettings {
 		f.settings.define(fs, settings == updateSettings)
 	}
 }
 
-// body returns the request fields for the flags in set (all when set is nil).
-func (f *endpointFields) body(e *env, set map[string]bool) (map[string]any, error) {
-	has := func(name string) bool { return set == nil || set[name] }
-	b := map[string]any{}
-	if has("url") && f.url != "" {
-		b["url"] = f.url
+// customScheme returns the JSON of --custom-scheme, read from a file for
+// @FILE; nil when it is not given.
+func (f *endpointFields) customSchemeJSON() (json.RawMessage, error) {
+	return readCustomScheme(f.customScheme)
+}
+
+// readCustomScheme returns the JSON of a --custom-scheme value (@FILE
+// reads FILE); nil for "".
+func readCustomScheme(v string) (json.RawMessage, error) {
+	if v == "" {
+		return nil, nil
 	}
-	if has("scheme") && f.scheme != "" {
-		b["scheme"] = f.scheme
+	raw := []byte(v)
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		var err error
+		if raw, err = os.ReadFile(name); err != nil {
+			return nil, fmt.Errorf("read custom scheme: %w", err)
+		}
 	}
-	if has("custom-scheme") && f.customScheme != "" {
-		raw := []byte(f.customScheme)
-		if name, ok := strings.CutPrefix(f.customScheme, "@"); ok {
-			var err error
-			if raw, err = os.ReadFile(name); err != nil {
-				return nil, fmt.Errorf("read custom scheme: %w", err)
+	if !json.Valid(raw) {
+		return nil, usagef("--custom-scheme is not valid JSON")
+	}
+	return raw, nil
+}
+
+// create returns the fields of a new endpoint the flags describe.
+func (f *endpointFields) create(e *env) (*client.CreateEndpointParams, error) {
+	p := &client.CreateEndpointParams{
+		URL:          f.url,
+		Scheme:       f.scheme,
+		EventTypes:   f.eventTypes,
+		Tenant:       f.tenant,
+		Description:  f.description,
+		FIFO:         f.fifo,
+		RateLimit:    f.rateLimit,
+		TraceContext: f.traceContext,
+	}
+	var err error
+	if p.CustomScheme, err = f.customSchemeJSON(); err != nil {
+		return nil, err
+	}
+	if p.CustomScheme != nil && p.Scheme == "" {
+		p.Scheme = "custom"
+	}
+	if p.Secret, err = secretFromFlags(e, f.secret, f.secretFile, true, true); err != nil {
+		return nil, err
+	}
+	if f.filter != "" {
+		if p.Filter, err = jsonFlag("--filter", f.filter); err != nil {
+			return nil, err
+		}
+	}
+	v, err := f.settings.values(nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.headers != nil {
+		p.Headers = *v.headers
+	}
+	p.Auth, p.ClientTLS, p.RetryScheduleSeconds = v.auth, v.tls, v.schedule
+	if v.timeout != nil {
+		p.TimeoutSeconds = *v.timeout
+	}
+	return p, nil
+}
+
+// update returns the changes of the flags in set (the ones given).
+func (f *endpointFields) update(e *env, set map[string]bool) (*client.UpdateEndpointParams, error) {
+	p := &client.UpdateEndpointParams{}
+	if set["url"] && f.url != "" {
+		p.URL = &f.url
+	}
+	if set["scheme"] && f.scheme != "" {
+		p.Scheme = &f.scheme
+	}
+	if set["custom-scheme"] {
+		raw, err := f.customSchemeJSON()
+		if err != nil {
+			return nil, err
+		}
+		if raw != nil {
+			p.CustomScheme = raw
+			if f.scheme == "" {
+				p.Scheme = new("custom")
 			}
 		}
-		if !json.Valid(raw) {
-			return nil, usagef("--custom-scheme is not valid JSON")
-		}
-		b["custom_scheme"] = json.RawMessage(raw)
-		if f.scheme == "" {
-			b["scheme"] = "custom"
-		}
 	}
-	secret, err := secretFromFlags(e, f.secret, f.secretFile, has("secret"), has("secret-file"))
+	secret, err := secretFromFlags(e, f.secret, f.secretFile, set["secret"], set["secret-file"])
 	if err != nil {
 		return nil, err
 	}
 	if secret != "" {
-		b["secret"] = secret
+		p.Secret = &secret
 	}
-	if has("filter") && (set != nil || f.filter != "") {
+	if set["filter"] {
 		raw, err := jsonFlag("--filter", f.filter)
 		if err != nil {
 			return nil, err
 		}
-		b["filter"] = raw
+		p.Filter = raw
 	}
-	if has("event-type") && len(f.eventTypes) > 0 {
-		b["event_types"] = []string(f.eventTypes)
+	if set["event-type"] && len(f.eventTypes) > 0 {
+		p.EventTypes = new([]string(f.eventTypes))
 	}
-	if has("tenant") && f.tenant != "" {
-		b["tenant"] = f.tenant
+	if set["description"] {
+		p.Description = &f.description
 	}
-	if has("description") && (set != nil || f.description != "") {
-		b["description"] = f.description
+	if set["fifo"] {
+		p.FIFO = &f.fifo
 	}
-	if has("fifo") && (set != nil || f.fifo) {
-		b["fifo"] = f.fifo
+	if set["rate-limit"] {
+		p.RateLimit = &f.rateLimit
 	}
-	if has("rate-limit") && (set != nil || f.rateLimit != 0) {
-		b["rate_limit"] = f.rateLimit
+	if set["trace-context"] {
+		p.TraceContext = &f.traceContext
 	}
-	if err := f.settings.add(b, set); err != nil {
+	v, err := f.settings.values(set)
+	if err != nil {
 		return nil, err
 	}
-	return b, nil
+	p.Headers, p.Auth, p.ClientTLS = v.headers, v.auth, v.tls
+	p.TimeoutSeconds, p.RetryScheduleSeconds = v.timeout, v.schedule
+	return p, nil
 }
 
 // jsonFlag returns the JSON of a flag's value: the value itself, or the
@@ -285,22 +317,19 @@ func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := f.body(e, nil)
+	p, err := f.create(e)
 	if err != nil {
 		return err
 	}
-	if *disabled {
-		body["disabled"] = true
-	}
-	var ep endpointOut
-	raw, err := c.call(ctx, "POST", "/api/v1/endpoints", body, &ep)
+	p.Disabled = *disabled
+	ep, err := c.CreateEndpoint(ctx, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, ep.Raw)
 	}
-	if err := printEndpoint(e.stdout, &ep); err != nil {
+	if err := printEndpoint(e.stdout, ep); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stderr, "The secret is shown once; `hookrelay endpoints reveal-secret "+ep.ID+"` shows it again.")
@@ -308,23 +337,24 @@ func runEndpointsCreate(ctx context.Context, e *env, args []string) error {
 }
 
 // printEndpoint writes one endpoint as name-value lines.
-func printEndpoint(w io.Writer, ep *endpointOut) error {
+func printEndpoint(w io.Writer, ep *client.Endpoint) error {
 	rows := [][]string{
 		{"id", ep.ID},
 		{"url", ep.URL},
 		{"scheme", ep.Scheme},
 		{"tenant", orDash(ep.Tenant)},
-		{"event types", ep.eventTypes()},
-		{"filter", ep.filter()},
-		{"state", ep.state()},
+		{"event types", endpointEventTypes(ep)},
+		{"filter", endpointFilter(ep)},
+		{"state", endpointState(ep)},
 		{"fifo", strconv.FormatBool(ep.FIFO)},
 		{"rate limit", strconv.FormatFloat(ep.RateLimit, 'g', -1, 64)},
+		{"trace context", strconv.FormatBool(ep.TraceContext)},
 		{"description", orDash(ep.Description)},
 		{"failing since", fmtTime(ep.FailingSince)},
 		{"created", fmtTime(&ep.CreatedAt)},
 		{"updated", fmtTime(&ep.UpdatedAt)},
 	}
-	rows = append(rows, ep.settingsRows()...)
+	rows = append(rows, endpointSettingsRows(ep)...)
 	for i, s := range ep.Secrets {
 		v := "created " + fmtTime(&s.CreatedAt)
 		if s.ExpiresAt != nil {
@@ -354,35 +384,18 @@ func runEndpointsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
+	filter := &client.EndpointFilter{Limit: pf.limit, Cursor: pf.cursor}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "tenant" {
-			q.Set("tenant", *tenant)
+			filter.Tenant = tenant
 		}
 	})
-	return listPage(ctx, e, c, cf, pf, "/api/v1/endpoints", q,
+	page, err := c.ListEndpoints(ctx, filter)
+	return printPage(e, cf, page, err,
 		[]string{"ID", "URL", "SCHEME", "TENANT", "EVENT TYPES", "STATE"},
-		func(ep endpointOut) []string {
-			return []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), ep.eventTypes(), ep.state()}
+		func(ep *client.Endpoint) []string {
+			return []string{ep.ID, ep.URL, ep.Scheme, orDash(ep.Tenant), endpointEventTypes(ep), endpointState(ep)}
 		})
-}
-
-// setPage adds limit and cursor to q when set.
-func setPage(q url.Values, limit int, cursor string) {
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-}
-
-// query returns "?"+q encoded, or "" when q is empty.
-func query(q url.Values) string {
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
 }
 
 // nextPage tells how to get the next page, if any.
@@ -406,45 +419,34 @@ func addPageFlags(fs *flag.FlagSet, what string) *pageFlags {
 	return p
 }
 
-// listPage GETs one page of the list at path with the query q (plus the
-// page flags) and prints it: as the API's JSON with --json, else as a
-// table of header and one row per item, and then how to get the next page.
-func listPage[T any](ctx context.Context, e *env, c *apiClient, cf *clientFlags, pf *pageFlags, path string, q url.Values,
-	header []string, row func(T) []string) error {
-	if q == nil {
-		q = url.Values{}
-	}
-	setPage(q, pf.limit, pf.cursor)
-	var out struct {
-		Data       []T    `json:"data"`
-		NextCursor string `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", path+query(q), nil, &out)
+// printPage prints one page of a list, or returns err, the error of
+// getting it: as the API's JSON with --json, else as a table of header and
+// one row per item, and then how to get the next page.
+func printPage[T any](e *env, cf *clientFlags, page *client.Page[T], err error, header []string, row func(*T) []string) error {
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, page.Raw)
 	}
-	rows := make([][]string, len(out.Data))
-	for i, item := range out.Data {
+	rows := make([][]string, len(page.Data))
+	for i, item := range page.Data {
 		rows[i] = row(item)
 	}
 	if err := table(e.stdout, header, rows); err != nil {
 		return err
 	}
-	nextPage(e, out.NextCursor)
+	nextPage(e, page.NextCursor)
 	return nil
 }
 
-// endpointByID runs a command of the form "endpoints VERB ID" that calls
-// method on /api/v1/endpoints/ID+suffix with body and prints the endpoint.
-func endpointByID(ctx context.Context, e *env, verb string, args []string, method, suffix string, extra func(fs *flag.FlagSet) func() (any, error)) error {
+// endpointByID runs a command of the form "endpoints VERB ID [flags]": it
+// parses the flags (extra adds the verb's own and returns the function
+// that makes the call) and prints what the call returns.
+func endpointByID(ctx context.Context, e *env, verb string, args []string,
+	extra func(fs *flag.FlagSet) func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)) error {
 	fs := newFlagSet("endpoints "+verb, e.stderr)
-	var mk func() (any, error)
-	if extra != nil {
-		mk = extra(fs)
-	}
+	do := extra(fs)
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -457,80 +459,109 @@ func endpointByID(ctx context.Context, e *env, verb string, args []string, metho
 	if err != nil {
 		return err
 	}
-	var body any
-	if mk != nil {
-		if body, err = mk(); err != nil {
-			return err
-		}
-	}
-	var ep endpointOut
-	raw, err := c.call(ctx, method, "/api/v1/endpoints/"+pathEscape(pos[0])+suffix, body, &ep)
+	ep, err := do(ctx, c, pos[0])
 	if err != nil {
 		return err
 	}
-	switch {
-	case cf.json:
-		return printJSON(e.stdout, raw)
-	case method == "DELETE":
-		fmt.Fprintf(e.stdout, "deleted %s\n", pos[0])
-		return nil
-	case suffix == "/secret/reveal":
-		rows := make([][]string, len(ep.Secrets))
-		for i, s := range ep.Secrets {
-			rows[i] = []string{s.Secret, fmtTime(&s.CreatedAt), fmtTime(s.ExpiresAt)}
-		}
-		return table(e.stdout, []string{"SECRET", "CREATED", "STOPS SIGNING"}, rows)
+	if cf.json {
+		return printJSON(e.stdout, ep.Raw)
 	}
-	return printEndpoint(e.stdout, &ep)
+	return printEndpoint(e.stdout, ep)
+}
+
+// idArgs parses "COMMAND ID [flags]" with only the client flags, and
+// returns the client, the ID and the flags.
+func idArgs(e *env, command, what string, args []string) (*client.Client, string, *clientFlags, error) {
+	fs := newFlagSet(command, e.stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := wantArgs(pos, what); err != nil {
+		return nil, "", nil, err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, pos[0], cf, nil
 }
 
 func runEndpointsGet(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "get", args, "GET", "", nil)
+	return endpointByID(ctx, e, "get", args, func(*flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
+			return c.GetEndpoint(ctx, id)
+		}
+	})
 }
 
 func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "delete", args, "DELETE", "", nil)
+	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args)
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteEndpoint(ctx, id); err != nil {
+		return err
+	}
+	if !cf.json { // the API answers 204, with nothing to print as JSON
+		fmt.Fprintf(e.stdout, "deleted %s\n", id)
+	}
+	return nil
 }
 
 func runEndpointsReveal(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "reveal-secret", args, "POST", "/secret/reveal", nil)
+	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args)
+	if err != nil {
+		return err
+	}
+	rs, err := c.RevealSecrets(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, rs.Raw)
+	}
+	rows := make([][]string, len(rs.Secrets))
+	for i, s := range rs.Secrets {
+		rows[i] = []string{s.Value, fmtTime(&s.CreatedAt), fmtTime(s.ExpiresAt)}
+	}
+	return table(e.stdout, []string{"SECRET", "CREATED", "STOPS SIGNING"}, rows)
 }
 
 func runEndpointsRotate(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "rotate-secret", args, "POST", "/rotate-secret", func(fs *flag.FlagSet) func() (any, error) {
+	return endpointByID(ctx, e, "rotate-secret", args, func(fs *flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		secret := fs.String("secret", "", "the new secret (default: generated)")
 		secretFile := fs.String("secret-file", "", "file holding the new secret")
 		overlap := fs.Duration("overlap", 0, "how long the old secret keeps signing; 0 stops it now (default: the server's, 24h)")
-		return func() (any, error) {
-			b := map[string]any{}
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
+			p := &client.RotateSecretParams{}
 			s, err := secretFromFlags(e, *secret, *secretFile, true, true)
 			if err != nil {
 				return nil, err
 			}
-			if s != "" {
-				b["secret"] = s
-			}
+			p.Secret = s
 			fs.Visit(func(f *flag.Flag) {
 				if f.Name == "overlap" {
-					b["overlap_seconds"] = int64(overlap.Seconds())
+					p.OverlapSeconds = new(int64(overlap.Seconds()))
 				}
 			})
-			return b, nil
+			return c.RotateSecret(ctx, id, p)
 		}
 	})
 }
 
 func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
-	return endpointByID(ctx, e, "update", args, "PATCH", "", func(fs *flag.FlagSet) func() (any, error) {
+	return endpointByID(ctx, e, "update", args, func(fs *flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		var f endpointFields
 		f.define(fs, updateSettings)
 		allTypes := fs.Bool("all-event-types", false, "receive every event type (clears the filter)")
 		disable := fs.Bool("disable", false, "disable the endpoint")
 		enable := fs.Bool("enable", false, "enable the endpoint")
-		return func() (any, error) {
+		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
 			set := map[string]bool{}
 			fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-			b, err := f.body(e, set)
+			p, err := f.update(e, set)
 			if err != nil {
 				return nil, err
 			}
@@ -538,20 +569,20 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 				if len(f.eventTypes) > 0 {
 					return nil, usagef("give --event-type or --all-event-types, not both")
 				}
-				b["event_types"] = []string{}
+				p.EventTypes = new([]string{})
 			}
 			switch {
 			case *disable && *enable:
 				return nil, usagef("give --disable or --enable, not both")
 			case *disable:
-				b["disabled"] = true
+				p.Disabled = new(true)
 			case *enable:
-				b["disabled"] = false
+				p.Disabled = new(false)
 			}
-			if len(b) == 0 {
+			if b, err := json.Marshal(p); err != nil || string(b) == "{}" {
 				return nil, usagef("nothing to change: give at least one flag")
 			}
-			return b, nil
+			return c.UpdateEndpoint(ctx, id, p)
 		}
 	})
 }
@@ -572,10 +603,7 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Payload json.RawMessage `json:"payload"`
-		Filter  json.RawMessage `json:"filter,omitempty"`
-	}
+	var payloadJSON, filterJSON json.RawMessage
 	if *payload == "" || *payload == "-" {
 		b, err := io.ReadAll(e.stdin)
 		if err != nil {
@@ -583,25 +611,22 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 		}
 		*payload = string(b)
 	}
-	if body.Payload, err = jsonFlag("--payload", *payload); err != nil {
+	if payloadJSON, err = jsonFlag("--payload", *payload); err != nil {
 		return err
 	}
 	if *try != "" {
-		if body.Filter, err = jsonFlag("--filter", *try); err != nil {
+		if filterJSON, err = jsonFlag("--filter", *try); err != nil {
 			return err
 		}
 	}
-	var out struct {
-		Matches bool `json:"matches"`
-	}
-	raw, err := c.call(ctx, "POST", "/api/v1/endpoints/"+pathEscape(pos[0])+"/test-filter", body, &out)
+	matches, err := c.TestFilter(ctx, pos[0], payloadJSON, filterJSON)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return writeJSONOut(e, map[string]bool{"matches": matches})
 	}
-	if out.Matches {
+	if matches {
 		fmt.Fprintln(e.stdout, "matches")
 		return nil
 	}
@@ -623,32 +648,19 @@ func runEndpointsStats(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	type window struct {
-		Attempts    int     `json:"attempts"`
-		Succeeded   int     `json:"succeeded"`
-		Failed      int     `json:"failed"`
-		Errors      int     `json:"errors"`
-		SuccessRate float64 `json:"success_rate"`
-		P50         float64 `json:"latency_p50_ms"`
-		P95         float64 `json:"latency_p95_ms"`
-		P99         float64 `json:"latency_p99_ms"`
-	}
-	var out struct {
-		Windows map[string]window `json:"windows"`
-	}
-	raw, err := c.call(ctx, "GET", "/api/v1/endpoints/"+pathEscape(pos[0])+"/stats", nil, &out)
+	out, err := c.GetEndpointStats(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, out.Raw)
 	}
 	var rows [][]string
 	for _, name := range []string{"hour", "day"} {
 		w := out.Windows[name]
 		ms := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ms" }
 		rows = append(rows, []string{name, strconv.Itoa(w.Attempts), strconv.Itoa(w.Succeeded), strconv.Itoa(w.Failed),
-			strconv.Itoa(w.Errors), strconv.FormatFloat(100*w.SuccessRate, 'f', 1, 64) + "%", ms(w.P50), ms(w.P95), ms(w.P99)})
+			strconv.Itoa(w.Errors), strconv.FormatFloat(100*w.SuccessRate, 'f', 1, 64) + "%", ms(w.P50MS), ms(w.P95MS), ms(w.P99MS)})
 	}
 	return table(e.stdout, []string{"LAST", "ATTEMPTS", "2XX", "OTHER", "NO RESPONSE", "SUCCESS", "P50", "P95", "P99"}, rows)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // settingsFlags are the flags of an endpoint's delivery settings, which
@@ -72,102 +74,115 @@ func readPEM(flagName, file string) (string, error) {
 	return string(b), nil
 }
 
-// add puts the request fields of the flags in set (all when set is nil)
-// into b.
-func (f *settingsFlags) add(b map[string]any, set map[string]bool) error {
+// settingsValues are the delivery settings the flags ask for, as the
+// client sends them; a nil field asks for no change (on create: the
+// server's default). schedule points to nil for the server's schedule.
+type settingsValues struct {
+	headers  *map[string]string
+	auth     *client.ReceiverAuth
+	tls      *client.ClientTLS
+	timeout  *float64
+	schedule *[]float64
+}
+
+// values returns the settings of the flags in set (all when set is nil).
+func (f *settingsFlags) values(set map[string]bool) (settingsValues, error) {
+	var out settingsValues
 	has := func(name string) bool { return set == nil || set[name] }
 	if f.clearHeaders {
 		if len(f.headers) > 0 {
-			return usagef("give --header or --clear-headers, not both")
+			return out, usagef("give --header or --clear-headers, not both")
 		}
-		b["headers"] = map[string]string{}
+		out.headers = &map[string]string{}
 	}
 	if len(f.headers) > 0 {
 		h := map[string]string{}
 		for _, kv := range f.headers {
 			k, v, ok := strings.Cut(kv, ":")
 			if !ok {
-				return usagef("--header %q: want \"Name: value\"", k)
+				return out, usagef("--header %q: want \"Name: value\"", k)
 			}
 			v = strings.TrimSpace(v)
 			if name, ok := strings.CutPrefix(v, "@"); ok {
 				raw, err := os.ReadFile(name)
 				if err != nil {
-					return fmt.Errorf("read --header %s: %w", strings.TrimSpace(k), err)
+					return out, fmt.Errorf("read --header %s: %w", strings.TrimSpace(k), err)
 				}
 				v = strings.TrimSpace(string(raw))
 			}
 			h[strings.TrimSpace(k)] = v
 		}
-		b["headers"] = h
+		out.headers = &h
 	}
 	if has("auth") && f.auth != "" {
-		a := map[string]any{}
+		a := &client.ReceiverAuth{} // none: a zero ReceiverAuth removes it
 		switch f.auth {
 		case "none":
 		case "basic":
 			pw, err := readValue("auth-password", f.password, f.passwordFile)
 			if err != nil {
-				return err
+				return out, err
 			}
-			a = map[string]any{"type": "basic", "username": f.user, "password": pw}
+			a = &client.ReceiverAuth{Type: "basic", Username: f.user, Password: pw}
 		case "bearer":
 			tok, err := readValue("auth-token", f.token, f.tokenFile)
 			if err != nil {
-				return err
+				return out, err
 			}
-			a = map[string]any{"type": "bearer", "token": tok}
+			a = &client.ReceiverAuth{Type: "bearer", Token: tok}
 		case "oauth2":
 			cs, err := readValue("oauth-client-secret", f.clientSecret, f.clientSecretFile)
 			if err != nil {
-				return err
+				return out, err
 			}
-			a = map[string]any{"type": "oauth2", "token_url": f.tokenURL, "client_id": f.clientID, "client_secret": cs,
-				"scopes": []string(f.scopes), "audience": f.audience}
+			a = &client.ReceiverAuth{Type: "oauth2", TokenURL: f.tokenURL, ClientID: f.clientID, ClientSecret: cs,
+				Scopes: []string(f.scopes), Audience: f.audience}
 		default:
-			return usagef("--auth %q: want basic, bearer, oauth2 or none", f.auth)
+			return out, usagef("--auth %q: want basic, bearer, oauth2 or none", f.auth)
 		}
-		b["auth"] = a
+		out.auth = a
 	} else if f.user != "" || f.password != "" || f.token != "" || f.tokenURL != "" || f.clientID != "" {
-		return usagef("give --auth with the credentials")
+		return out, usagef("give --auth with the credentials")
 	}
 	if f.noClientCert {
-		b["client_tls"] = map[string]string{}
+		out.tls = &client.ClientTLS{}
 	} else if f.clientCert != "" || f.clientKey != "" || f.caBundle != "" {
-		t := map[string]string{}
-		for name, dst := range map[string]string{"client-cert": "cert_pem", "client-key": "key_pem", "ca-bundle": "ca_pem"} {
-			file := map[string]string{"client-cert": f.clientCert, "client-key": f.clientKey, "ca-bundle": f.caBundle}[name]
-			if file == "" {
+		t := &client.ClientTLS{}
+		for _, x := range []struct {
+			name, file string
+			dst        *string
+		}{{"client-cert", f.clientCert, &t.CertPEM}, {"client-key", f.clientKey, &t.KeyPEM}, {"ca-bundle", f.caBundle, &t.CAPEM}} {
+			if x.file == "" {
 				continue
 			}
-			p, err := readPEM(name, file)
+			p, err := readPEM(x.name, x.file)
 			if err != nil {
-				return err
+				return out, err
 			}
-			t[dst] = p
+			*x.dst = p
 		}
-		b["client_tls"] = t
+		out.tls = t
 	}
 	if has("request-timeout") && (set != nil || f.timeout != 0) {
-		b["timeout_seconds"] = f.timeout.Seconds()
+		out.timeout = new(f.timeout.Seconds())
 	}
 	if has("retry-schedule") && f.retrySchedule != "" {
 		switch f.retrySchedule {
 		case "server":
-			b["retry_schedule_seconds"] = nil
+			out.schedule = new([]float64(nil))
 		case "none":
-			b["retry_schedule_seconds"] = []float64{}
+			out.schedule = new([]float64{})
 		default:
 			var d durationList
 			if err := d.Set(f.retrySchedule); err != nil {
-				return usagef("--retry-schedule: %v", err)
+				return out, usagef("--retry-schedule: %v", err)
 			}
 			secs := make([]float64, len(d))
 			for i, x := range d {
 				secs[i] = x.Seconds()
 			}
-			b["retry_schedule_seconds"] = secs
+			out.schedule = &secs
 		}
 	}
-	return nil
+	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // TestEventsErase: `events erase ID` erases the payload, cancels the
@@ -23,12 +25,12 @@ func TestEventsErase(t *testing.T) {
 		got1 <- struct{}{}
 	}))
 	defer recv.Close()
-	var ep endpointOut
+	var ep client.Endpoint
 	out := svc.mustCLI(t, "", "endpoints", "create", "--url", recv.URL+"/hook", "--retry-schedule", "1h", "--json")
 	if err := json.Unmarshal([]byte(out), &ep); err != nil {
 		t.Fatalf("endpoints create: %v: %s", err, out)
 	}
-	var ev eventOut
+	var ev client.Event
 	out = svc.mustCLI(t, `{"email":"alice@example.com"}`+"\n", "events", "send", "--type", "user.updated", "--json")
 	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Deliveries == nil || *ev.Deliveries != 1 {
 		t.Fatalf("events send: %v: %s", err, out)
@@ -41,7 +43,7 @@ func TestEventsErase(t *testing.T) {
 	if out := svc.mustCLI(t, "", "events", "erase", ev.ID); !strings.Contains(out, "erased "+ev.ID) {
 		t.Fatalf("events erase: %s", out)
 	}
-	var got eventOut
+	var got client.Event
 	out = svc.mustCLI(t, "", "events", "get", ev.ID, "--json")
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.ErasedAt == nil || got.Payload != nil || got.Type != "user.updated" {
 		t.Fatalf("events get after erasing: %v: %s", err, out)

@@ -3,10 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/jsoncanon"
 )
 
@@ -25,24 +24,11 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 	return runSubcommand(ctx, e, "events", eventCommands, []string{"send", "get", "erase"}, args)
 }
 
-// eventOut is what the CLI reads of an event response.
-type eventOut struct {
-	ID             string          `json:"id"`
-	Tenant         string          `json:"tenant"`
-	Type           string          `json:"type"`
-	IdempotencyKey string          `json:"idempotency_key"`
-	CreatedAt      time.Time       `json:"created_at"`
-	Deliveries     *int            `json:"deliveries"`
-	Duplicate      bool            `json:"duplicate"`
-	Payload        json.RawMessage `json:"payload"`
-	ErasedAt       *time.Time      `json:"erased_at"`
-}
-
 func runEventsSend(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("events send", e.stderr)
 	typ := fs.String("type", "", "event type, such as invoice.paid (required)")
 	tenant := fs.String("tenant", "", "tenant whose endpoints receive it (default: the default tenant)")
-	idem := fs.String("idempotency-key", "", "a repeat of this key within 24 hours creates nothing")
+	idem := fs.String("idempotency-key", "", "a repeat of this key within 24 hours creates nothing (default: a new key, so that retries of this post are safe)")
 	batch := fs.String("batch", "", "send the events of this JSON Lines file (- for standard input), one object per line:\n"+
 		"type, payload, tenant and idempotency_key, in requests of up to 1,000 events")
 	cf := addClientFlags(fs)
@@ -87,20 +73,12 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 	if _, err := jsoncanon.JS(payload); err != nil {
 		return fmt.Errorf("payload on standard input is not JSON: %w", err)
 	}
-	body, err := eventEnvelope(*typ, *tenant, *idem, payload)
-	if err != nil {
-		return err
-	}
-	var ev eventOut
-	b, err := c.do(ctx, "POST", "/api/v1/events", body)
+	ev, err := c.SendEvent(ctx, &client.SendEventParams{Type: *typ, Tenant: *tenant, IdempotencyKey: *idem, Payload: payload})
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, b)
-	}
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return fmt.Errorf("decode response: %w", err)
+		return printJSON(e.stdout, ev.Raw)
 	}
 	if ev.Duplicate {
 		fmt.Fprintf(e.stdout, "%s (duplicate: accepted earlier with this idempotency key; nothing created)\n", ev.ID)
@@ -114,49 +92,17 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// eventEnvelope returns the request body of POST /api/v1/events with
-// payload spliced in as it is: a JSON round trip could change its bytes.
-func eventEnvelope(typ, tenant, idem string, payload []byte) ([]byte, error) {
-	env := struct {
-		Type           string `json:"type"`
-		Tenant         string `json:"tenant,omitempty"`
-		IdempotencyKey string `json:"idempotency_key,omitempty"`
-	}{typ, tenant, idem}
-	head, err := json.Marshal(env)
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	body := make([]byte, 0, len(head)+len(payload)+16)
-	body = append(body, head[:len(head)-1]...)
-	body = append(body, `,"payload":`...)
-	body = append(body, payload...)
-	return append(body, '}'), nil
-}
-
 func runEventsGet(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("events get", e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	c, id, cf, err := idArgs(e, "events get", "event ID", args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, "event ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return err
-	}
-	b, err := c.do(ctx, "GET", "/api/v1/events/"+pathEscape(pos[0]), nil)
+	ev, err := c.GetEvent(ctx, id)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, b)
-	}
-	var ev eventOut
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return fmt.Errorf("decode response: %w", err)
+		return printJSON(e.stdout, ev.Raw)
 	}
 	if err := table(e.stdout, nil, [][]string{
 		{"id", ev.ID},
@@ -188,16 +134,12 @@ func runEventsErase(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := c.do(ctx, "DELETE", "/api/v1/events/"+pathEscape(pos[0])+"/payload", nil)
+	ev, err := c.EraseEvent(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, b)
-	}
-	var ev eventOut
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return fmt.Errorf("decode response: %w", err)
+		return printJSON(e.stdout, ev.Raw)
 	}
 	_, err = fmt.Fprintf(e.stdout, "erased %s at %s\n", ev.ID, fmtTime(ev.ErasedAt))
 	return err

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/jsoncanon"
 )
 
@@ -30,25 +31,13 @@ type batchLine struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 }
 
-// batchResultOut is what the CLI reads of one result of a batch.
-type batchResultOut struct {
-	Status     int    `json:"status"`
-	ID         string `json:"id"`
-	Deliveries *int   `json:"deliveries"`
-	Duplicate  bool   `json:"duplicate"`
-	Error      *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // sendBatchFile sends the events of the JSON Lines file name ("-" for
 // standard input) in batch requests, each line's object as it is (its
 // payload byte for byte), and prints one result per line, in order (with
 // asJSON, each result's JSON). A line that is not such an object stops it
 // before anything is sent; events the server refuses are reported and
 // make it fail once all are sent.
-func sendBatchFile(ctx context.Context, e *env, c *apiClient, name string, asJSON bool) error {
+func sendBatchFile(ctx context.Context, e *env, c *client.Client, name string, asJSON bool) error {
 	var in io.Reader = e.stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -68,46 +57,35 @@ func sendBatchFile(ctx context.Context, e *env, c *apiClient, name string, asJSO
 	accepted, failed := 0, 0
 	for start := 0; start < len(lines); {
 		end, size := start, 0
-		for end < len(lines) && end-start < batchEvents && (end == start || size+len(lines[end])+1 <= batchBytes) {
-			size += len(lines[end]) + 1
+		for end < len(lines) && end-start < batchEvents && (end == start || size+eventSize(lines[end]) <= batchBytes) {
+			size += eventSize(lines[end])
 			end++
 		}
-		body := append([]byte(`{"events":[`), bytes.Join(lines[start:end], []byte(","))...)
-		body = append(body, "]}"...)
-		b, err := c.do(ctx, "POST", "/api/v1/events/batch", body)
+		// One request: at most client.MaxBatchEvents, and bounded in bytes.
+		res, err := c.SendEvents(ctx, lines[start:end])
 		if err != nil {
 			return fmt.Errorf("lines %d to %d: %w", nums[start], nums[end-1], err)
 		}
-		var resp struct {
-			Results []json.RawMessage `json:"results"`
-		}
-		if err := json.Unmarshal(b, &resp); err != nil || len(resp.Results) != end-start {
-			return fmt.Errorf("lines %d to %d: unexpected response: %d results, %v", nums[start], nums[end-1], len(resp.Results), err)
-		}
-		for i, raw := range resp.Results {
-			var r batchResultOut
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("decode result: %w", err)
-			}
+		for i, r := range res {
 			line := nums[start+i]
-			if r.Error != nil {
+			if r.Err != nil {
 				failed++
 			} else {
 				accepted++
 			}
 			switch {
 			case asJSON:
-				fmt.Fprintf(e.stdout, "%s\n", raw)
-			case r.Error != nil:
-				fmt.Fprintf(e.stdout, "line %d: refused (%d %s): %s\n", line, r.Status, r.Error.Code, r.Error.Message)
-			case r.Duplicate:
-				fmt.Fprintf(e.stdout, "line %d: %s (duplicate: accepted earlier with this idempotency key; nothing created)\n", line, r.ID)
+				fmt.Fprintf(e.stdout, "%s\n", r.Raw)
+			case r.Err != nil:
+				fmt.Fprintf(e.stdout, "line %d: refused (%d %s): %s\n", line, r.Status, r.Err.Code, r.Err.Message)
+			case r.Event.Duplicate:
+				fmt.Fprintf(e.stdout, "line %d: %s (duplicate: accepted earlier with this idempotency key; nothing created)\n", line, r.Event.ID)
 			default:
 				n := 0
-				if r.Deliveries != nil {
-					n = *r.Deliveries
+				if r.Event.Deliveries != nil {
+					n = *r.Event.Deliveries
 				}
-				fmt.Fprintf(e.stdout, "line %d: %s accepted, %d deliveries\n", line, r.ID, n)
+				fmt.Fprintf(e.stdout, "line %d: %s accepted, %d deliveries\n", line, r.Event.ID, n)
 			}
 		}
 		start = end
@@ -119,13 +97,21 @@ func sendBatchFile(ctx context.Context, e *env, c *apiClient, name string, asJSO
 	return nil
 }
 
+// eventSize bounds the bytes p takes in a batch request's body: its
+// fields, their names and quotes, and an idempotency key the client may
+// generate.
+func eventSize(p *client.SendEventParams) int {
+	return len(p.Payload) + len(p.Type) + len(p.Tenant) + len(p.IdempotencyKey) + 128
+}
+
 // readBatchLines reads the non-blank lines of in, each one JSON object of
-// batchLine's members, and returns them trimmed, with their line numbers.
-func readBatchLines(in io.Reader) ([][]byte, []int, error) {
+// batchLine's members, and returns them as events to send (each payload
+// byte for byte), with their line numbers.
+func readBatchLines(in io.Reader) ([]*client.SendEventParams, []int, error) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(nil, maxPayloadInput)
 	var (
-		lines [][]byte
+		lines []*client.SendEventParams
 		nums  []int
 	)
 	for n := 1; sc.Scan(); n++ {
@@ -151,7 +137,11 @@ func readBatchLines(in io.Reader) ([][]byte, []int, error) {
 		if _, err := jsoncanon.JS(l.Payload); err != nil {
 			return nil, nil, fmt.Errorf("line %d: payload is not JSON: %w", n, err)
 		}
-		lines, nums = append(lines, bytes.Clone(line)), append(nums, n)
+		p := &client.SendEventParams{Type: l.Type, IdempotencyKey: l.IdempotencyKey, Payload: bytes.Clone(l.Payload)}
+		if l.Tenant != nil {
+			p.Tenant = *l.Tenant
+		}
+		lines, nums = append(lines, p), append(nums, n)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // TestEventsSendBatch: events send --batch against a real serve sends a
@@ -16,7 +18,7 @@ import (
 func TestEventsSendBatch(t *testing.T) {
 	t.Parallel()
 	svc := startServe(t)
-	var ep endpointOut
+	var ep client.Endpoint
 	if err := json.Unmarshal([]byte(svc.mustCLI(t, "", "endpoints", "create", "--url", "http://127.0.0.1:9/hook", "--json")), &ep); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestEventsSendBatch(t *testing.T) {
 		t.Errorf("result %d: %q, want %q...", n-2, got[n-2], last)
 	}
 	id := strings.Fields(got[n-2])[2]
-	var ev eventOut
+	var ev client.Event
 	if err := json.Unmarshal([]byte(svc.mustCLI(t, "", "events", "get", id, "--json")), &ev); err != nil {
 		t.Fatal(err)
 	}

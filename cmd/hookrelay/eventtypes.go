@@ -6,28 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/internal/catalog"
 )
-
-// eventTypeOut is what the CLI reads of an event type response.
-type eventTypeOut struct {
-	Name        string          `json:"name"`
-	Group       string          `json:"group"`
-	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema"`
-	Example     json.RawMessage `json:"example"`
-	Deprecated  bool            `json:"deprecated"`
-	Enforce     bool            `json:"enforce"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-}
 
 var eventTypeCommands = map[string]subcommand{
 	"create":       {"add an event type to the catalog", runEventTypesCreate},
@@ -60,33 +45,35 @@ func (f *eventTypeFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.enforce, "enforce", false, "refuse events whose payload breaks the schema")
 }
 
-// body returns the request fields of the flags that were set.
-func (f *eventTypeFlags) body() (map[string]any, error) {
+// params returns the fields of the flags that were set, and whether any
+// was.
+func (f *eventTypeFlags) params() (*client.EventTypeParams, bool, error) {
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	b := map[string]any{}
+	p := &client.EventTypeParams{}
 	if set["description"] {
-		b["description"] = f.description
+		p.Description = &f.description
 	}
 	for _, j := range []struct {
 		name, v string
-	}{{"schema", f.schema}, {"example", f.example}} {
+		dst     *json.RawMessage
+	}{{"schema", f.schema, &p.Schema}, {"example", f.example, &p.Example}} {
 		if !set[j.name] {
 			continue
 		}
 		raw, err := jsonArg(j.name, j.v)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		b[j.name] = raw
+		*j.dst = raw
 	}
 	if set["deprecated"] {
-		b["deprecated"] = f.deprecated
+		p.Deprecated = &f.deprecated
 	}
 	if set["enforce"] {
-		b["enforce"] = f.enforce
+		p.Enforce = &f.enforce
 	}
-	return b, nil
+	return p, len(set) > 0, nil
 }
 
 // jsonArg reads a flag's JSON, given inline or as @FILE.
@@ -105,7 +92,7 @@ func jsonArg(name, v string) (json.RawMessage, error) {
 }
 
 // printEventType writes an event type as name-value lines.
-func printEventType(e *env, t *eventTypeOut) error {
+func printEventType(e *env, t *client.EventType) error {
 	rows := [][]string{
 		{"name", t.Name},
 		{"group", orDash(t.Group)},
@@ -143,24 +130,23 @@ func runEventTypesCreate(ctx context.Context, e *env, args []string) error {
 	if *name == "" {
 		return usagef("--name is required")
 	}
-	body, err := tf.body()
+	p, _, err := tf.params()
 	if err != nil {
 		return err
 	}
-	body["name"] = *name
+	p.Name = *name
 	c, err := cf.client(e)
 	if err != nil {
 		return err
 	}
-	var t eventTypeOut
-	raw, err := c.call(ctx, "POST", "/api/v1/event-types", body, &t)
+	t, err := c.CreateEventType(ctx, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, t.Raw)
 	}
-	return printEventType(e, &t)
+	return printEventType(e, t)
 }
 
 func runEventTypesList(ctx context.Context, e *env, args []string) error {
@@ -179,13 +165,10 @@ func runEventTypesList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *prefix != "" {
-		q.Set("prefix", *prefix)
-	}
-	return listPage(ctx, e, c, cf, pf, "/api/v1/event-types", q,
+	page, err := c.ListEventTypes(ctx, &client.EventTypeFilter{Prefix: *prefix, Limit: pf.limit, Cursor: pf.cursor})
+	return printPage(e, cf, page, err,
 		[]string{"NAME", "GROUP", "SCHEMA", "ENFORCE", "DEPRECATED", "DESCRIPTION"},
-		func(t eventTypeOut) []string {
+		func(t *client.EventType) []string {
 			schema := "no"
 			if nullDash(t.Schema) != "" {
 				schema = "yes"
@@ -195,7 +178,7 @@ func runEventTypesList(ctx context.Context, e *env, args []string) error {
 }
 
 // eventTypeArg parses "event-types VERB NAME [flags]".
-func eventTypeArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*apiClient, string, *clientFlags, error) {
+func eventTypeArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*client.Client, string, *clientFlags, error) {
 	fs := newFlagSet("event-types "+verb, e.stderr)
 	if extra != nil {
 		extra(fs)
@@ -212,7 +195,7 @@ func eventTypeArg(e *env, verb string, args []string, extra func(fs *flag.FlagSe
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return c, pathEscape(pos[0]), cf, nil
+	return c, pos[0], cf, nil
 }
 
 func runEventTypesGet(ctx context.Context, e *env, args []string) error {
@@ -220,15 +203,14 @@ func runEventTypesGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var t eventTypeOut
-	raw, err := c.call(ctx, "GET", "/api/v1/event-types/"+name, nil, &t)
+	t, err := c.GetEventType(ctx, name)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, t.Raw)
 	}
-	return printEventType(e, &t)
+	return printEventType(e, t)
 }
 
 func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
@@ -237,22 +219,21 @@ func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := tf.body()
+	p, changed, err := tf.params()
 	if err != nil {
 		return err
 	}
-	if len(body) == 0 {
+	if !changed {
 		return usagef("nothing to change: give --description, --schema, --example, --deprecated or --enforce")
 	}
-	var t eventTypeOut
-	raw, err := c.call(ctx, "PATCH", "/api/v1/event-types/"+name, body, &t)
+	t, err := c.UpdateEventType(ctx, name, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, t.Raw)
 	}
-	return printEventType(e, &t)
+	return printEventType(e, t)
 }
 
 func runEventTypesDelete(ctx context.Context, e *env, args []string) error {
@@ -260,7 +241,7 @@ func runEventTypesDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.call(ctx, "DELETE", "/api/v1/event-types/"+name, nil, nil); err != nil {
+	if err := c.DeleteEventType(ctx, name); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deleted %s\n", name)
@@ -278,18 +259,18 @@ func runEventTypesSendExample(ctx context.Context, e *env, args []string) error 
 	if endpoint == "" {
 		return usagef("--endpoint is required")
 	}
-	var out struct {
-		ID         string `json:"id"`
-		Deliveries int    `json:"deliveries"`
-	}
-	raw, err := c.call(ctx, "POST", "/api/v1/event-types/"+name+"/send-example", map[string]string{"endpoint_id": endpoint}, &out)
+	ev, err := c.SendExample(ctx, name, endpoint)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, ev.Raw)
 	}
-	fmt.Fprintf(e.stdout, "event %s: %d delivery to %s\n", out.ID, out.Deliveries, endpoint)
+	n := 0
+	if ev.Deliveries != nil {
+		n = *ev.Deliveries
+	}
+	fmt.Fprintf(e.stdout, "event %s: %d delivery to %s\n", ev.ID, n, endpoint)
 	return nil
 }
 
@@ -313,7 +294,7 @@ func runEventTypesImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var c *apiClient
+	var c *client.Client
 	if !*dryRun {
 		if c, err = cf.client(e); err != nil {
 			return err
@@ -322,19 +303,18 @@ func runEventTypesImport(ctx context.Context, e *env, args []string) error {
 	var rows [][]string
 	var failed int
 	for _, s := range specs {
-		body := map[string]any{"description": s.Description, "deprecated": s.Deprecated,
-			"schema": rawOrNull(s.Schema), "example": rawOrNull(s.Example), "enforce": *enforce && s.Schema != nil}
+		p := &client.EventTypeParams{Description: &s.Description, Deprecated: &s.Deprecated,
+			Schema: rawOrNull(s.Schema), Example: rawOrNull(s.Example), Enforce: new(*enforce && s.Schema != nil)}
 		if *dryRun {
 			rows = append(rows, []string{s.Name, "would import", orDash(s.Description)})
 			continue
 		}
 		action := "created"
-		body["name"] = s.Name
-		_, err := c.call(ctx, "POST", "/api/v1/event-types", body, nil)
-		if ae, ok := errors.AsType[*apiError](err); ok && ae.Status == http.StatusConflict {
-			delete(body, "name")
+		p.Name = s.Name
+		_, err := c.CreateEventType(ctx, p)
+		if errors.Is(err, client.ErrConflict) {
 			action = "updated"
-			_, err = c.call(ctx, "PATCH", "/api/v1/event-types/"+pathEscape(s.Name), body, nil)
+			_, err = c.UpdateEventType(ctx, s.Name, p)
 		}
 		if err != nil {
 			failed++

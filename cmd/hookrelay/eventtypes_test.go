@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/signature"
 )
 
@@ -71,7 +72,7 @@ webhooks:
 		t.Fatalf("list: %s", out)
 	}
 	out = svc.mustCLI(t, "", "event-types", "get", "invoice.paid", "--json")
-	var et eventTypeOut
+	var et client.EventType
 	if err := json.Unmarshal([]byte(out), &et); err != nil || !et.Enforce || et.Description != "An invoice was paid." {
 		t.Fatalf("get: %v: %s", err, out)
 	}
@@ -84,7 +85,7 @@ webhooks:
 	rc := &signedReceiver{secret: make(chan string, 1), got: make(chan []byte, 4)}
 	recv := httptest.NewServer(rc)
 	defer recv.Close()
-	var ep endpointOut
+	var ep client.Endpoint
 	out = svc.mustCLI(t, "", "endpoints", "create", "--url", recv.URL+"/hook", "--event-type", "other.*", "--json")
 	if err := json.Unmarshal([]byte(out), &ep); err != nil || ep.Secret == "" {
 		t.Fatalf("endpoints create: %v: %s", err, out)

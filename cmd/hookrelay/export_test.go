@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hookrelay/hookrelay/client"
+
 	"context"
 	"encoding/json"
 	"io"
@@ -53,11 +55,11 @@ func mustCall(t *testing.T, want int, base, key, method, path, body string, out 
 }
 
 // waitDelivery polls a delivery until cond holds, for up to 20s.
-func waitDelivery(t *testing.T, base, key, id string, what string, cond func(deliveryOut) bool) deliveryOut {
+func waitDelivery(t *testing.T, base, key, id string, what string, cond func(client.Delivery) bool) client.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var d deliveryOut
+		var d client.Delivery
 		mustCall(t, 200, base, key, "GET", "/api/v1/deliveries/"+id, "", &d)
 		if cond(d) {
 			return d
@@ -102,24 +104,24 @@ func TestExportImportToPostgres(t *testing.T) {
 	old := startServe(t, "--retry-schedule", "4s,4s,4s,4s,4s,4s")
 	var k keyOut
 	mustCall(t, 201, old.url, old.key, "POST", "/api/v1/keys", `{"name":"migrated"}`, &k)
-	var ep endpointOut
+	var ep client.Endpoint
 	mustCall(t, 201, old.url, k.Key, "POST", "/api/v1/endpoints", `{"url":"`+recv.URL+`/hook","scheme":"standard","description":"moved"}`, &ep)
 	rc.setSecret(ep.Secret)
 	mustCall(t, 201, old.url, k.Key, "POST", "/api/v1/sources", `{"name":"github","scheme":"github","secrets":["gh-secret"]}`, nil)
-	var ev1, ev2 eventOut
+	var ev1, ev2 client.Event
 	mustCall(t, 202, old.url, k.Key, "POST", "/api/v1/events", `{"type":"invoice.paid","payload":{"n":1}}`, &ev1)
 	var dl struct {
-		Data []deliveryOut `json:"data"`
+		Data []client.Delivery `json:"data"`
 	}
 	mustCall(t, 200, old.url, k.Key, "GET", "/api/v1/events/"+ev1.ID+"/deliveries", "", &dl)
 	if len(dl.Data) != 1 {
 		t.Fatalf("event 1 has %d deliveries", len(dl.Data))
 	}
-	d1 := waitDelivery(t, old.url, k.Key, dl.Data[0].ID, "succeeded", func(d deliveryOut) bool { return d.Status == "succeeded" })
+	d1 := waitDelivery(t, old.url, k.Key, dl.Data[0].ID, "succeeded", func(d client.Delivery) bool { return d.Status == "succeeded" })
 	failing.Store(true)
 	mustCall(t, 202, old.url, k.Key, "POST", "/api/v1/events", `{"type":"invoice.paid","payload":{"n":2}}`, &ev2)
 	mustCall(t, 200, old.url, k.Key, "GET", "/api/v1/events/"+ev2.ID+"/deliveries", "", &dl)
-	d2 := waitDelivery(t, old.url, k.Key, dl.Data[0].ID, "attempted once", func(d deliveryOut) bool { return d.AttemptCount == 1 })
+	d2 := waitDelivery(t, old.url, k.Key, dl.Data[0].ID, "attempted once", func(d client.Delivery) bool { return d.AttemptCount == 1 })
 	if d2.Status != "pending" {
 		t.Fatalf("delivery 2 after a 503: %s, want pending", d2.Status)
 	}
@@ -175,7 +177,7 @@ func TestExportImportToPostgres(t *testing.T) {
 		t.Errorf("serve created an admin key on an imported database: %s", svc.stderr)
 	}
 	var eps struct {
-		Data []endpointOut `json:"data"`
+		Data []client.Endpoint `json:"data"`
 	}
 	mustCall(t, 200, svc.url, k.Key, "GET", "/api/v1/endpoints", "", &eps)
 	if len(eps.Data) != 1 || eps.Data[0].ID != ep.ID || eps.Data[0].Description != "moved" {
@@ -205,11 +207,11 @@ func TestExportImportToPostgres(t *testing.T) {
 			t.Errorf("inbound webhook to the moved source (%d bytes): %d, want %d", len(tc.body), resp.StatusCode, tc.want)
 		}
 	}
-	got := waitDelivery(t, svc.url, k.Key, d2.ID, "delivered", func(d deliveryOut) bool { return d.Status == "succeeded" })
+	got := waitDelivery(t, svc.url, k.Key, d2.ID, "delivered", func(d client.Delivery) bool { return d.Status == "succeeded" })
 	if got.AttemptCount != 2 || len(got.Attempts) != 2 || got.Attempts[0].StatusCode != 503 {
 		t.Errorf("delivery 2 after the move: %d attempts %+v; want the 503 from SQLite, then a success", got.AttemptCount, got.Attempts)
 	}
-	var h1 deliveryOut
+	var h1 client.Delivery
 	mustCall(t, 200, svc.url, k.Key, "GET", "/api/v1/deliveries/"+d1.ID, "", &h1)
 	if h1.Status != "succeeded" || len(h1.Attempts) != 1 {
 		t.Errorf("delivery 1's history after the move: %+v", h1)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // chanReceiver sends the body of every webhook it gets on a channel.
@@ -29,9 +31,9 @@ func TestServePayloadFilters(t *testing.T) {
 	defer srvAbove.Close()
 	defer srvAtMost.Close()
 
-	create := func(url, filter string) endpointOut {
+	create := func(url, filter string) client.Endpoint {
 		t.Helper()
-		var ep endpointOut
+		var ep client.Endpoint
 		out := svc.mustCLI(t, "", "endpoints", "create", "--url", url, "--filter", filter, "--json")
 		if err := json.Unmarshal([]byte(out), &ep); err != nil {
 			t.Fatalf("endpoints create: %v: %s", err, out)
@@ -46,7 +48,7 @@ func TestServePayloadFilters(t *testing.T) {
 
 	send := func(payload string) {
 		t.Helper()
-		var ev eventOut
+		var ev client.Event
 		out := svc.mustCLI(t, payload, "events", "send", "--type", "order.paid", "--json")
 		if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Deliveries == nil || *ev.Deliveries != 1 {
 			t.Fatalf("events send %s: want 1 delivery: %v: %s", payload, err, out)
@@ -72,9 +74,9 @@ func TestServePayloadFilters(t *testing.T) {
 
 	// Each endpoint has exactly its one delivery, succeeded: the event
 	// filtered out made none (deliveries are made with the event).
-	for _, ep := range []endpointOut{epAbove, epAtMost} {
+	for _, ep := range []client.Endpoint{epAbove, epAtMost} {
 		var dl struct {
-			Data []deliveryOut `json:"data"`
+			Data []client.Delivery `json:"data"`
 		}
 		out := svc.mustCLI(t, "", "deliveries", "list", "--endpoint", ep.ID, "--json")
 		if err := json.Unmarshal([]byte(out), &dl); err != nil {
@@ -83,7 +85,7 @@ func TestServePayloadFilters(t *testing.T) {
 		if len(dl.Data) != 1 {
 			t.Errorf("endpoint %s has %d deliveries, want 1: %s", ep.ID, len(dl.Data), out)
 		}
-		var got endpointOut
+		var got client.Endpoint
 		if err := json.Unmarshal([]byte(svc.mustCLI(t, "", "endpoints", "get", ep.ID, "--json")), &got); err != nil {
 			t.Fatal(err)
 		}
@@ -106,12 +108,12 @@ func TestServePayloadFilters(t *testing.T) {
 		t.Errorf("invalid filter: exit %d: %s", code, errs)
 	}
 	// Removing the filter: the endpoint receives everything again.
-	var updated endpointOut
-	if err := json.Unmarshal([]byte(svc.mustCLI(t, "", "endpoints", "update", epAbove.ID, "--filter", "", "--json")), &updated); err != nil || updated.filter() != "-" {
+	var updated client.Endpoint
+	if err := json.Unmarshal([]byte(svc.mustCLI(t, "", "endpoints", "update", epAbove.ID, "--filter", "", "--json")), &updated); err != nil || endpointFilter(&updated) != "-" {
 		t.Errorf("update --filter '': %v, filter %s", err, updated.Filter)
 	}
 	send2 := `{"order": {"amount": 1}}`
-	var ev eventOut
+	var ev client.Event
 	if err := json.Unmarshal([]byte(svc.mustCLI(t, send2, "events", "send", "--type", "order.paid", "--json")), &ev); err != nil || *ev.Deliveries != 2 {
 		t.Fatalf("after removing the filter: %v, %+v", err, ev)
 	}

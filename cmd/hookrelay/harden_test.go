@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hookrelay/hookrelay/client"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ func TestPrintSourceHugeSeconds(t *testing.T) {
 	t.Parallel()
 	for _, secs := range []int64{9223372037, 18446744074} {
 		var b bytes.Buffer
-		if err := printSource(&b, "http://x", &sourceOut{ToleranceSeconds: secs, DedupeWindowSeconds: secs}); err != nil {
+		if err := printSource(&b, "http://x", &client.Source{ToleranceSeconds: secs, DedupeWindowSeconds: secs}); err != nil {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(b.String(), "\n") {

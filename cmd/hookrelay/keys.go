@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
 	"github.com/hookrelay/hookrelay/internal/rules"
@@ -168,17 +169,14 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"name": *name, "scopes": access.Names(parsed)}
-		if tenantOf != nil {
-			body["tenant"] = *tenantOf
-		}
-		raw, err := c.call(ctx, "POST", "/api/v1/keys", body, &out)
+		k, err := c.CreateScopedAPIKey(ctx, &client.KeyParams{Name: *name, Tenant: tenantOf, Scopes: access.Names(parsed)})
 		if err != nil {
 			return err
 		}
 		if kf.json {
-			return printJSON(e.stdout, raw)
+			return printJSON(e.stdout, k.Raw)
 		}
+		out = keyOut{ID: k.ID, Key: k.Key}
 	}
 	fmt.Fprintln(e.stdout, out.Key)
 	fmt.Fprintf(e.stderr, "Created API key %s; it is shown only this once.\n", out.ID)
@@ -221,12 +219,16 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		raw, err := c.call(ctx, "GET", "/api/v1/keys", nil, &out)
+		page, err := c.ListAPIKeys(ctx)
 		if err != nil {
 			return err
 		}
 		if kf.json {
-			return printJSON(e.stdout, raw)
+			return printJSON(e.stdout, page.Raw)
+		}
+		for _, k := range page.Data {
+			out.Data = append(out.Data, keyOut{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Tenant: k.Tenant, Scopes: k.Scopes,
+				CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
 		}
 	}
 	return printKeys(e.stdout, out.Data)
@@ -250,11 +252,11 @@ func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	} else {
-		var c *apiClient
-		if c, err = kf.client(e); err != nil {
-			return err
+		c, cerr := kf.client(e)
+		if cerr != nil {
+			return cerr
 		}
-		_, err = c.do(ctx, "DELETE", "/api/v1/keys/"+pathEscape(pos[0]), nil)
+		err = c.RevokeAPIKey(ctx, pos[0])
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookrelay/hookrelay/client"
 )
 
 // TestReplayMissingEndToEnd: an endpoint disabled while events are sent
@@ -19,7 +21,7 @@ func TestReplayMissingEndToEnd(t *testing.T) {
 	rc := &signedReceiver{secret: make(chan string, 1), got: make(chan []byte, 32)}
 	recv := httptest.NewServer(rc)
 	defer recv.Close()
-	var ep endpointOut
+	var ep client.Endpoint
 	out := svc.mustCLI(t, "", "endpoints", "create", "--url", recv.URL+"/hook", "--json")
 	if err := json.Unmarshal([]byte(out), &ep); err != nil || ep.Secret == "" {
 		t.Fatalf("endpoints create: %v: %s", err, out)
@@ -29,7 +31,7 @@ func TestReplayMissingEndToEnd(t *testing.T) {
 	send := func(n int) string {
 		t.Helper()
 		out := svc.mustCLI(t, fmt.Sprintf(`{"n":%d}`, n)+"\n", "events", "send", "--type", "order.created", "--json")
-		var ev eventOut
+		var ev client.Event
 		if err := json.Unmarshal([]byte(out), &ev); err != nil {
 			t.Fatalf("events send: %v: %s", err, out)
 		}
@@ -84,7 +86,7 @@ func TestReplayMissingEndToEnd(t *testing.T) {
 	// Each event has exactly one delivery to the endpoint, whose one
 	// request arrived (its result may still be on its way to the store).
 	var dl struct {
-		Data []deliveryOut `json:"data"`
+		Data []client.Delivery `json:"data"`
 	}
 	out = svc.mustCLI(t, "", "deliveries", "list", "--endpoint", ep.ID, "--json")
 	if err := json.Unmarshal([]byte(out), &dl); err != nil {

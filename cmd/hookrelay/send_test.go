@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,13 +81,33 @@ func TestSendRefusals(t *testing.T) {
 	}
 }
 
-func TestEventEnvelope(t *testing.T) {
+// TestEventsSendBody sends an event with the CLI to a loopback server
+// that records the request: the payload on standard input arrives byte for
+// byte inside the envelope, and the CLI prints what the server answered.
+func TestEventsSendBody(t *testing.T) {
 	t.Parallel()
-	payload := []byte("{ \"z\" : 1.0,\n\"a\":\"\\u00e9<>\" }")
-	b, err := eventEnvelope("order.created", "acme", "k1", payload)
-	if err != nil {
-		t.Fatal(err)
+	const payload = "{ \"z\" : 1.0,\n\"a\":\"\\u00e9<>\" }"
+	bodies := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/events" || r.Header.Get("Authorization") != "Bearer hr_k" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		bodies <- b
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":"evt_1","type":"order.created","deliveries":2}`)
+	}))
+	t.Cleanup(srv.Close)
+	e, out, errb := testEnv(map[string]string{"HOOKRELAY_API": srv.URL, "HOOKRELAY_KEY": "hr_k"}, payload+"\n")
+	if code := run(t.Context(), e, []string{"events", "send", "--type", "order.created", "--tenant", "acme", "--idempotency-key", "k1"}); code != 0 {
+		t.Fatalf("events send: exit %d: %s", code, errb)
 	}
+	if got := out.String(); got != "evt_1 accepted, 2 deliveries\n" {
+		t.Errorf("output %q", got)
+	}
+	b := <-bodies
 	var got struct {
 		Type, Tenant   string
 		IdempotencyKey string `json:"idempotency_key"`
@@ -95,7 +116,7 @@ func TestEventEnvelope(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	if got.Type != "order.created" || got.Tenant != "acme" || got.IdempotencyKey != "k1" || string(got.Payload) != string(payload) {
+	if got.Type != "order.created" || got.Tenant != "acme" || got.IdempotencyKey != "k1" || string(got.Payload) != payload {
 		t.Errorf("envelope %s", b)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/secretbox"
 	"github.com/hookrelay/hookrelay/internal/store"
 	"github.com/hookrelay/hookrelay/internal/store/storeopen"
+	"github.com/hookrelay/hookrelay/internal/tracing"
 	"github.com/hookrelay/hookrelay/internal/ui"
 	"github.com/hookrelay/hookrelay/signature"
 )
@@ -301,6 +302,12 @@ with HOOKRELAY_SESSION_KEY or DIR/session.key. Nodes that share a database
 must all have the same two keys: set both variables on every node. On first
 start an admin API key is created and printed once; set HOOKRELAY_ADMIN_KEY
 to choose it instead (on every node, when several start at once).
+
+OpenTelemetry traces are sent when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp) is set,
+by OTLP over HTTP; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
+them off. GET /api/v1/openapi.yaml serves the API's description, without
+an API key.
 
 Each flag may also be set by the environment variable named in its help; a
 flag on the command line wins.`)
@@ -592,6 +599,18 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		}
 		return 0
 	}))
+	// OpenTelemetry tracing, when the OTEL_* environment asks for it.
+	tr, err := tracing.New(ctx, &tracing.Config{Getenv: e.getenv, Version: buildVersion()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if terr := tr.Shutdown(sctx); terr != nil {
+			logger.Warn("tracing: could not export the last spans", "error", terr)
+		}
+	}()
 	retention := cfg.Retention
 	if retention == 0 {
 		retention = -1 // the engine's "never"
@@ -611,6 +630,11 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		EndpointConcurrency:    cfg.EndpointConcurrency,
 		Leader:                 elector,
 		Registerer:             reg,
+	}
+	var apiTracer api.Tracer
+	if tr != nil {
+		dcfg.Tracer, apiTracer = tr, tr
+		logger.Info("tracing on: spans go to the OTLP endpoint of OTEL_EXPORTER_OTLP_*")
 	}
 	engine, err := delivery.New(dcfg)
 	if err != nil {
@@ -658,6 +682,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		PortalLinks:           dash,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
 		TokenKey:              access.DeriveTokenKey(sessionKey),
+		Tracer:                apiTracer,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/hookrelay/hookrelay/client"
+	"maps"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -65,8 +68,16 @@ type liveService struct {
 // temporary directory and waits until /healthz answers 200.
 func startServe(t *testing.T, extra ...string) *liveService {
 	t.Helper()
+	return startServeEnv(t, nil, extra...)
+}
+
+// startServeEnv is startServe with more environment variables.
+func startServeEnv(t *testing.T, vars map[string]string, extra ...string) *liveService {
+	t.Helper()
 	s := &liveService{key: "hr_test_admin_key_0123456789", dir: t.TempDir(), done: make(chan int, 1)}
-	e, _, stderr := testEnv(map[string]string{"HOOKRELAY_ADMIN_KEY": s.key}, "")
+	env := map[string]string{"HOOKRELAY_ADMIN_KEY": s.key}
+	maps.Copy(env, vars)
+	e, _, stderr := testEnv(env, "")
 	s.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -191,7 +202,7 @@ func TestServeEndToEnd(t *testing.T) {
 	defer recv.Close()
 
 	// Create an endpoint; its secret comes back once.
-	var ep endpointOut
+	var ep client.Endpoint
 	out := svc.mustCLI(t, "", "endpoints", "create", "--url", recv.URL+"/hook", "--description", "test receiver", "--json")
 	if err := json.Unmarshal([]byte(out), &ep); err != nil || ep.Secret == "" {
 		t.Fatalf("endpoints create --json: %v: %s", err, out)
@@ -201,12 +212,12 @@ func TestServeEndToEnd(t *testing.T) {
 	// Send an event; the payload arrives byte for byte, signed.
 	payload := `{"z": 1.0, "a": [12345678901234567890, "\u00e9"], "html": "<&>"}`
 	out = svc.mustCLI(t, payload+"\n", "events", "send", "--type", "order.created", "--idempotency-key", "once", "--json")
-	var ev eventOut
+	var ev client.Event
 	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.ID == "" || ev.Deliveries == nil || *ev.Deliveries != 1 {
 		t.Fatalf("events send --json: %v: %s", err, out)
 	}
 	var dl struct {
-		Data []deliveryOut `json:"data"`
+		Data []client.Delivery `json:"data"`
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -539,10 +550,10 @@ func TestServeOperationalWebhooks(t *testing.T) {
 	defer gone.Close()
 	svc := startServe(t, "--operator-url", opSrv.URL+"/ops", "--operator-secret", secret)
 
-	var ep endpointOut
+	var ep client.Endpoint
 	mustCall(t, http.StatusCreated, svc.url, svc.key, "POST", "/api/v1/endpoints",
 		fmt.Sprintf(`{"url":%q,"scheme":"standard"}`, gone.URL+"/hook"), &ep)
-	var ev eventOut
+	var ev client.Event
 	mustCall(t, http.StatusAccepted, svc.url, svc.key, "POST", "/api/v1/events", `{"type":"order.created","payload":{}}`, &ev)
 
 	select {
@@ -551,7 +562,7 @@ func TestServeOperationalWebhooks(t *testing.T) {
 		t.Fatal("no operational webhook within 20s")
 	}
 	var dl struct {
-		Data []deliveryOut `json:"data"`
+		Data []client.Delivery `json:"data"`
 	}
 	mustCall(t, http.StatusOK, svc.url, svc.key, "GET", "/api/v1/deliveries?tenant=hookrelay:operator", "", &dl)
 	if len(dl.Data) != 1 || dl.Data[0].EventType != "delivery.exhausted" || dl.Data[0].EndpointID != "ep_operator" {

@@ -2,41 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/hookrelay/hookrelay/client"
 	"github.com/hookrelay/hookrelay/internal/rules"
 )
-
-// sourceOut is what the CLI reads of a source response.
-type sourceOut struct {
-	ID                  string        `json:"id"`
-	Name                string        `json:"name"`
-	Description         string        `json:"description"`
-	IngestPath          string        `json:"ingest_path"`
-	Tenant              string        `json:"tenant"`
-	Scheme              string        `json:"scheme"`
-	ToleranceSeconds    int64         `json:"tolerance_seconds"`
-	DedupeWindowSeconds int64         `json:"dedupe_window_seconds"`
-	SlackChallenge      bool          `json:"slack_challenge"`
-	ZoomValidation      bool          `json:"zoom_validation"`
-	Destinations        []endpointOut `json:"destinations"`
-	Secrets             []struct {
-		CreatedAt time.Time  `json:"created_at"`
-		ExpiresAt *time.Time `json:"expires_at"`
-	} `json:"secrets"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
 
 var sourceCommands = map[string]subcommand{
 	"create":     {"create an inbound source, with its destinations", runSourcesCreate},
@@ -63,19 +38,12 @@ func (d *destinationFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&d.secretFile, "destination-secret-file", "", "file holding the re-signing secret")
 }
 
-func (d *destinationFlags) body(e *env, u string) (map[string]any, error) {
-	b := map[string]any{"url": u}
-	if d.scheme != "" {
-		b["scheme"] = d.scheme
-	}
+func (d *destinationFlags) params(e *env, u string) (*client.DestinationParams, error) {
 	secret, err := secretFromFlags(e, d.secret, d.secretFile, true, true)
 	if err != nil {
 		return nil, err
 	}
-	if secret != "" {
-		b["secret"] = secret
-	}
-	return b, nil
+	return &client.DestinationParams{URL: u, Scheme: d.scheme, Secret: secret}, nil
 }
 
 func runSourcesCreate(ctx context.Context, e *env, args []string) error {
@@ -112,24 +80,12 @@ func runSourcesCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"name": *name}
-	if *scheme != "" {
-		body["scheme"] = *scheme
+	p := &client.CreateSourceParams{Name: *name, Scheme: *scheme, Description: *description, SlackChallenge: *slack, ZoomSecret: *zoomSecret}
+	if p.CustomScheme, err = readCustomScheme(*customScheme); err != nil {
+		return err
 	}
-	if *customScheme != "" {
-		raw := []byte(*customScheme)
-		if file, ok := strings.CutPrefix(*customScheme, "@"); ok {
-			if raw, err = os.ReadFile(file); err != nil {
-				return fmt.Errorf("read custom scheme: %w", err)
-			}
-		}
-		if !json.Valid(raw) {
-			return usagef("--custom-scheme is not valid JSON")
-		}
-		body["custom_scheme"] = json.RawMessage(raw)
-		if *scheme == "" {
-			body["scheme"] = "custom"
-		}
+	if p.CustomScheme != nil && p.Scheme == "" {
+		p.Scheme = "custom"
 	}
 	if *secretFile != "" {
 		if len(secrets) > 0 {
@@ -145,47 +101,31 @@ func runSourcesCreate(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
-	if len(secrets) > 0 {
-		body["secrets"] = []string(secrets)
-	}
-	if *description != "" {
-		body["description"] = *description
-	}
+	p.Secrets = secrets
 	if *tolerance < 0 || *dedupe < 0 {
 		return usagef("--tolerance and --dedupe-window must not be negative")
 	}
 	if *tolerance > 0 {
-		body["tolerance_seconds"] = int64(tolerance.Seconds())
+		p.ToleranceSeconds = new(int64(tolerance.Seconds()))
 	}
 	if *dedupe > 0 {
-		body["dedupe_window_seconds"] = int64(dedupe.Seconds())
+		p.DedupeWindowSeconds = new(int64(dedupe.Seconds()))
 	}
-	if *slack {
-		body["slack_challenge"] = true
-	}
-	if *zoomSecret != "" {
-		body["zoom_secret"] = *zoomSecret
-	}
-	var dests []map[string]any
 	for _, u := range destinations {
-		d, err := df.body(e, u)
+		d, err := df.params(e, u)
 		if err != nil {
 			return err
 		}
-		dests = append(dests, d)
+		p.Destinations = append(p.Destinations, *d)
 	}
-	if len(dests) > 0 {
-		body["destinations"] = dests
-	}
-	var src sourceOut
-	raw, err := c.call(ctx, "POST", "/api/v1/sources", body, &src)
+	src, err := c.CreateSource(ctx, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, src.Raw)
 	}
-	if err := printSource(e.stdout, c.base, &src); err != nil {
+	if err := printSource(e.stdout, c.BaseURL, src); err != nil {
 		return err
 	}
 	if src.Secret != "" {
@@ -201,7 +141,7 @@ func runSourcesCreate(ctx context.Context, e *env, args []string) error {
 }
 
 // printSource writes a source and its destinations as name-value lines.
-func printSource(w io.Writer, base string, s *sourceOut) error {
+func printSource(w io.Writer, base string, s *client.Source) error {
 	tol := "scheme default"
 	if s.ToleranceSeconds > 0 {
 		tol = rules.Seconds(s.ToleranceSeconds).String()
@@ -231,7 +171,7 @@ func printSource(w io.Writer, base string, s *sourceOut) error {
 		rows = append(rows, []string{"secret", s.Secret})
 	}
 	for _, d := range s.Destinations {
-		v := d.ID + " " + d.URL + " (" + d.Scheme + ", " + d.state() + ")"
+		v := d.ID + " " + d.URL + " (" + d.Scheme + ", " + endpointState(d) + ")"
 		if d.Secret != "" {
 			v += " secret " + d.Secret
 		}
@@ -255,16 +195,17 @@ func runSourcesList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return listPage(ctx, e, c, cf, pf, "/api/v1/sources", nil,
+	page, err := c.ListSources(ctx, &client.ListOptions{Limit: pf.limit, Cursor: pf.cursor})
+	return printPage(e, cf, page, err,
 		[]string{"ID", "NAME", "SCHEME", "INGEST URL", "DESCRIPTION"},
-		func(s sourceOut) []string {
-			return []string{s.ID, s.Name, s.Scheme, c.base + s.IngestPath, orDash(s.Description)}
+		func(s *client.Source) []string {
+			return []string{s.ID, s.Name, s.Scheme, c.BaseURL + s.IngestPath, orDash(s.Description)}
 		})
 }
 
 // sourceArg parses "sources VERB SOURCE [flags]" and returns the client,
-// the escaped source and the client flags.
-func sourceArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*apiClient, string, *clientFlags, error) {
+// the source and the client flags.
+func sourceArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*client.Client, string, *clientFlags, error) {
 	fs := newFlagSet("sources "+verb, e.stderr)
 	if extra != nil {
 		extra(fs)
@@ -281,7 +222,7 @@ func sourceArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet))
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return c, pathEscape(pos[0]), cf, nil
+	return c, pos[0], cf, nil
 }
 
 func runSourcesGet(ctx context.Context, e *env, args []string) error {
@@ -289,15 +230,14 @@ func runSourcesGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var src sourceOut
-	raw, err := c.call(ctx, "GET", "/api/v1/sources/"+id, nil, &src)
+	src, err := c.GetSource(ctx, id)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, src.Raw)
 	}
-	return printSource(e.stdout, c.base, &src)
+	return printSource(e.stdout, c.BaseURL, src)
 }
 
 func runSourcesDelete(ctx context.Context, e *env, args []string) error {
@@ -305,7 +245,7 @@ func runSourcesDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.call(ctx, "DELETE", "/api/v1/sources/"+id, nil, nil); err != nil {
+	if err := c.DeleteSource(ctx, id); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deleted %s\n", id)
@@ -327,19 +267,18 @@ func runSourcesAddDestination(ctx context.Context, e *env, args []string) error 
 	if u == "" {
 		return usagef("--url is required")
 	}
-	body, err := df.body(e, u)
+	p, err := df.params(e, u)
 	if err != nil {
 		return err
 	}
-	var ep endpointOut
-	raw, err := c.call(ctx, "POST", "/api/v1/sources/"+id+"/destinations", body, &ep)
+	ep, err := c.AddDestination(ctx, id, p)
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, ep.Raw)
 	}
-	return printEndpoint(e.stdout, &ep)
+	return printEndpoint(e.stdout, ep)
 }
 
 func runSourcesRejections(ctx context.Context, e *env, args []string) error {
@@ -356,28 +295,12 @@ func runSourcesRejections(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	setPage(q, limit, cursor)
-	var out struct {
-		Data []struct {
-			ID         string            `json:"id"`
-			ReceivedAt time.Time         `json:"received_at"`
-			Reason     string            `json:"reason"`
-			Detail     string            `json:"detail"`
-			RemoteAddr string            `json:"remote_addr"`
-			Headers    map[string]string `json:"headers"`
-			Body       *string           `json:"body"`
-			BodyBase64 *string           `json:"body_base64"`
-			BodySize   int64             `json:"body_size"`
-		} `json:"data"`
-		NextCursor string `json:"next_cursor"`
-	}
-	raw, err := c.call(ctx, "GET", "/api/v1/sources/"+id+"/rejections"+query(q), nil, &out)
+	out, err := c.ListRejections(ctx, id, &client.ListOptions{Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(e.stdout, raw)
+		return printJSON(e.stdout, out.Raw)
 	}
 	if !full {
 		rows := make([][]string, len(out.Data))
@@ -397,7 +320,7 @@ func runSourcesRejections(ctx context.Context, e *env, args []string) error {
 			case r.Body != nil:
 				fmt.Fprintf(e.stdout, "  body (%d bytes): %q\n\n", r.BodySize, *r.Body)
 			case r.BodyBase64 != nil:
-				b, _ := base64.StdEncoding.DecodeString(*r.BodyBase64)
+				b, _ := r.BodyBytes()
 				fmt.Fprintf(e.stdout, "  body (%d bytes): %q\n\n", r.BodySize, b)
 			}
 		}

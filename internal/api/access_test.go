@@ -16,7 +16,8 @@ import (
 // routeScopes is the scope every route needs: the table the tests below
 // walk the router with. A route missing from it fails
 // TestRouteScopeTable. body is a request body that gets past decoding for
-// a caller that holds the scope.
+// a caller that holds the scope. Scope noKey: no key needed (the OpenAPI
+// document, like /healthz outside the API), and no x-scope documented.
 var routeScopes = []struct {
 	method, path string
 	scope        access.Scope
@@ -55,6 +56,7 @@ var routeScopes = []struct {
 	{"DELETE", "/api/v1/sources/{id}", access.SourcesWrite, nil},
 	{"POST", "/api/v1/sources/{id}/destinations", access.SourcesWrite, map[string]any{}},
 	{"GET", "/api/v1/sources/{id}/rejections", access.SourcesRead, nil},
+	{"GET", "/api/v1/openapi.yaml", noKey, nil},
 	{"POST", "/api/v1/event-types", access.EventTypesWrite, map[string]any{"name": "a.b"}},
 	{"GET", "/api/v1/event-types", access.EndpointsRead, nil},
 	{"GET", "/api/v1/event-types/{name}", access.EndpointsRead, nil},
@@ -161,12 +163,22 @@ func openAPIScopes(t *testing.T, file string) map[string]string {
 // TestEveryRouteChecksItsScope calls every route of the table with a key
 // holding every scope but the one it needs (403 naming it) and with a key
 // holding only that scope, and with an admin key (anything but a 403 for
-// it).
+// it). A noKey route answers 200 without a key and with a key of no
+// scope.
 func TestEveryRouteChecksItsScope(t *testing.T) {
 	t.Parallel()
 	tb := setupAccess(t)
 	for _, row := range routeScopes {
 		t.Run(row.method+" "+row.path, func(t *testing.T) {
+			if row.scope == noKey {
+				none, _ := tb.newKey(t, nil)
+				for _, key := range []string{"", none} {
+					if r := tb.doKey(t, key, row.method, row.path, row.body); r.status != http.StatusOK {
+						t.Errorf("key %q: status %d: %s", key, r.status, r.body)
+					}
+				}
+				return
+			}
 			var others []access.Scope
 			for _, s := range access.Scopes {
 				if s != row.scope && s != access.Admin {

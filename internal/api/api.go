@@ -112,11 +112,23 @@ type Config struct {
 	// may make in a burst before its requests get 429, and how many it
 	// earns back per minute. 0: authlimit.DefaultFailures (10).
 	AuthFailures int
+	// Tracer, if set, traces event posts (internal/tracing implements
+	// it); nil traces nothing.
+	Tracer Tracer
 	// TokenKey, at least 32 bytes, signs the tenant tokens of POST
 	// /api/v1/tenant-tokens (HMAC-SHA256). nil: that route answers 404
 	// and no token is accepted. Every node of an installation needs the
 	// same key.
 	TokenKey []byte
+}
+
+// A Tracer reports the spans of an event post: the request, the storage
+// of the event, and the traceparent stored with the event so that its
+// deliveries' spans link to the request's.
+type Tracer interface {
+	StartRequest(ctx context.Context, r *http.Request, name string) (context.Context, func(status int))
+	StartStorage(ctx context.Context, name string) (context.Context, func(error))
+	TraceParent(ctx context.Context) string
 }
 
 // API is the http.Handler of the /api/v1 routes. Create it with New.
@@ -137,6 +149,7 @@ type API struct {
 	keys    *keyCache
 	portal  PortalLinkMinter
 	limiter *authlimit.Limiter
+	tracer  Tracer
 	tokens  *access.Tokens
 }
 
@@ -169,6 +182,7 @@ func New(cfg Config) (*API, error) {
 		maxPayload: orDefault(cfg.MaxPayloadBytes, DefaultMaxPayloadBytes),
 		timeout:    orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		portal:     cfg.PortalLinks,
+		tracer:     cfg.Tracer,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -217,8 +231,8 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/replay", dWrite, "delivery.replay", a.replayEndpoint},
 		{"POST", "/api/v1/endpoints/{id}/replay-missing", dWrite, "delivery.replay_missing", a.replayMissing},
 		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
-		{"POST", "/api/v1/events", access.EventsWrite, "", a.createEvent},
-		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.createEvents},
+		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
+		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
 		{"DELETE", "/api/v1/events/{id}/payload", dWrite, "event.erase", a.eraseEvent},
@@ -247,6 +261,7 @@ func New(cfg Config) (*API, error) {
 		{"PATCH", "/api/v1/event-types/{name}", access.EventTypesWrite, "event_type.update", a.updateEventType},
 		{"DELETE", "/api/v1/event-types/{name}", access.EventTypesWrite, "event_type.delete", a.deleteEventType},
 		{"POST", "/api/v1/event-types/{name}/send-example", access.EventTypesWrite, "event_type.send_example", a.sendExample},
+		{"GET", openAPIPath, noKey, "", a.serveOpenAPI}, // see openapi.go
 	}
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes {
@@ -272,6 +287,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
+	if r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		a.wrap(a.serveOpenAPI).ServeHTTP(w, r) // public: the API's shape, no data
+		return
+	}
 	addr := authlimit.Addr(r)
 	if ok, wait := a.limiter.Allow(addr); !ok {
 		secs := int(wait / time.Second)
@@ -298,6 +317,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *API) wrapRoute(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principalOf(r)
+		if rt.scope == noKey {
+			// Unreachable through ServeHTTP, which serves it before
+			// authenticating; nothing to allow or audit.
+			if err := rt.handle(w, r); err != nil {
+				a.writeError(w, r, err)
+			}
+			return
+		}
 		if err := p.Allow(rt.scope); err != nil {
 			a.writeError(w, r, accessError(err))
 			return
@@ -445,10 +472,17 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorBody is the "error" object of the response for e, the *Error of
 // err: its code, message, and scope or details if any.
-func errorBody(e *Error, err error) map[string]string {
-	body := map[string]string{"code": e.Code, "message": e.Message}
+func errorBody(e *Error, err error) map[string]any {
+	body := map[string]any{"code": e.Code, "message": e.Message}
 	if e.Scope != "" {
 		body["scope"] = string(e.Scope)
+	}
+	if fe, ok := errors.AsType[*fieldsError](err); ok {
+		fields := make([]map[string]string, len(fe.fields))
+		for i, f := range fe.fields {
+			fields[i] = map[string]string{"field": f.Field, "reason": f.Reason}
+		}
+		body["field"], body["fields"] = fe.fields[0].Field, fields
 	}
 	if d, ok := errors.AsType[*detailedError](err); ok {
 		for k, v := range d.details {
@@ -457,3 +491,14 @@ func errorBody(e *Error, err error) map[string]string {
 	}
 	return body
 }
+
+// fieldsError is a 422 about named request fields (rules' field errors):
+// the answer lists them in error.fields, and names the first in
+// error.field.
+type fieldsError struct {
+	err    *Error
+	fields []*rules.FieldError
+}
+
+func (e *fieldsError) Error() string { return e.err.Error() }
+func (e *fieldsError) Unwrap() error { return e.err }

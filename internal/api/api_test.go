@@ -824,3 +824,28 @@ func TestCheckKey(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointTraceContext checks trace_context through the API: off by
+// default, set at creation, kept by a PATCH that does not name it, and
+// changed by one that does.
+func TestEndpointTraceContext(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, nil)
+	if ep := tb.createEndpoint(t, map[string]any{}); ep.TraceContext {
+		t.Errorf("default trace_context true")
+	}
+	ep := tb.createEndpoint(t, map[string]any{"trace_context": true})
+	if !ep.TraceContext {
+		t.Fatalf("created with trace_context true: %+v", ep)
+	}
+	var got endpointJSON
+	must(t, tb.do(t, "PATCH", "/api/v1/endpoints/"+ep.ID, `{"description":"x"}`), http.StatusOK).json(t, &got)
+	if !got.TraceContext {
+		t.Errorf("PATCH of description cleared trace_context")
+	}
+	must(t, tb.do(t, "PATCH", "/api/v1/endpoints/"+ep.ID, `{"trace_context":false}`), http.StatusOK).json(t, &got)
+	must(t, tb.do(t, "GET", "/api/v1/endpoints/"+ep.ID, nil), http.StatusOK).json(t, &got)
+	if got.TraceContext {
+		t.Errorf("PATCH trace_context false: still true")
+	}
+}

@@ -28,7 +28,7 @@ type createEventsRequest struct {
 type batchResult struct {
 	Status int `json:"status"`
 	*eventJSON
-	Error map[string]string `json:"error,omitempty"`
+	Error map[string]any `json:"error,omitempty"`
 }
 
 // batchResponse is the answer of POST /api/v1/events/batch.

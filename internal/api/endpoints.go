@@ -27,6 +27,7 @@ type endpointJSON struct {
 	DisabledReason string          `json:"disabled_reason,omitempty"`
 	FIFO           bool            `json:"fifo"`
 	RateLimit      float64         `json:"rate_limit"`
+	TraceContext   bool            `json:"trace_context"`
 	FailingSince   *time.Time      `json:"failing_since,omitempty"`
 	Secrets        []secretJSON    `json:"secrets"`
 	Secret         string          `json:"secret,omitempty"`
@@ -71,6 +72,7 @@ func toEndpointJSON(e *store.Endpoint) endpointJSON {
 		DisabledReason: e.DisabledReason,
 		FIFO:           e.FIFO,
 		RateLimit:      e.RateLimit,
+		TraceContext:   e.TraceContext,
 		FailingSince:   utcPtr(e.FailingSince),
 		Secrets:        secretsJSON(e.Secrets, false),
 		CreatedAt:      utc(e.CreatedAt),
@@ -92,6 +94,7 @@ type createEndpointRequest struct {
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
 	RateLimit    float64         `json:"rate_limit"`
+	TraceContext bool            `json:"trace_context"`
 	// The delivery settings (settingsJSON), in clear.
 	Headers              map[string]string   `json:"headers"`
 	Auth                 *store.ReceiverAuth `json:"auth"`
@@ -119,6 +122,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 		Scheme: req.Scheme, CustomScheme: req.CustomScheme, Secret: req.Secret,
 		EventTypes: req.EventTypes, Filter: req.Filter, Disabled: req.Disabled, FIFO: req.FIFO, RateLimit: req.RateLimit,
 		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, Timeout: seconds(req.TimeoutSeconds),
+		TraceContext: req.TraceContext,
 	}
 	if sched != nil {
 		spec.RetrySchedule = *sched
@@ -193,12 +197,13 @@ type updateEndpointRequest struct {
 	CustomScheme json.RawMessage `json:"custom_scheme"`
 	EventTypes   *[]string       `json:"event_types"`
 	// Filter replaces the payload filter; null or {} removes it.
-	Filter      json.RawMessage `json:"filter"`
-	Tenant      *string         `json:"tenant"`
-	Description *string         `json:"description"`
-	Disabled    *bool           `json:"disabled"`
-	FIFO        *bool           `json:"fifo"`
-	RateLimit   *float64        `json:"rate_limit"`
+	Filter       json.RawMessage `json:"filter"`
+	Tenant       *string         `json:"tenant"`
+	Description  *string         `json:"description"`
+	Disabled     *bool           `json:"disabled"`
+	FIFO         *bool           `json:"fifo"`
+	RateLimit    *float64        `json:"rate_limit"`
+	TraceContext *bool           `json:"trace_context"`
 	// Headers replaces every header ({} clears them); auth and client_tls
 	// replace theirs ({} clears); retry_schedule_seconds null goes back
 	// to the server's schedule.
@@ -221,7 +226,8 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	ch := rules.EndpointChange{
 		Tenant: req.Tenant, URL: req.URL, Description: req.Description, Scheme: req.Scheme,
 		Secret: req.Secret, EventTypes: req.EventTypes, FIFO: req.FIFO, RateLimit: req.RateLimit,
-		Headers: req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, RetrySchedule: sched,
+		TraceContext: req.TraceContext,
+		Headers:      req.Headers, Auth: req.Auth, ClientTLS: req.ClientTLS, RetrySchedule: sched,
 	}
 	if req.TimeoutSeconds != nil {
 		ch.Timeout = new(seconds(*req.TimeoutSeconds))
@@ -368,7 +374,10 @@ func (a *API) revealSecret(w http.ResponseWriter, r *http.Request) error {
 // storeError says.
 func rulesError(err error, what, id string) error {
 	if fs := rules.Fields(err); fs != nil {
-		return invalid("%v", rules.FieldErrors(fs))
+		return &fieldsError{
+			err:    &Error{Status: http.StatusUnprocessableEntity, Code: CodeValidation, Message: rules.FieldErrors(fs).Error()},
+			fields: fs,
+		}
 	}
 	if errors.Is(err, rules.ErrChanged) {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: what + " " + id + " was changed meanwhile: read it again and retry"}

@@ -62,6 +62,35 @@ func toEventJSON(ev *store.Event) eventJSON {
 	}
 }
 
+// tracedCreateEvent is createEvent in a span of its own, when tracing.
+func (a *API) tracedCreateEvent(w http.ResponseWriter, r *http.Request) error {
+	return a.traced(w, r, "POST /api/v1/events", a.createEvent)
+}
+
+// tracedCreateEvents is createEvents (a batch) in a span of its own, when
+// tracing.
+func (a *API) tracedCreateEvents(w http.ResponseWriter, r *http.Request) error {
+	return a.traced(w, r, "POST /api/v1/events/batch", a.createEvents)
+}
+
+// traced runs h in a request span named name, when tracing.
+func (a *API) traced(w http.ResponseWriter, r *http.Request, name string, h handlerFunc) error {
+	if a.tracer == nil {
+		return h(w, r)
+	}
+	ctx, end := a.tracer.StartRequest(r.Context(), r, name)
+	err := h(w, r.WithContext(ctx))
+	status := http.StatusAccepted
+	if err != nil {
+		status = http.StatusInternalServerError
+		if e, ok := errors.AsType[*Error](err); ok {
+			status = e.Status
+		}
+	}
+	end(status)
+	return err
+}
+
 func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(w, r, a.maxPayload+eventEnvelopeBytes)
 	if err != nil {
@@ -79,7 +108,19 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := ev.CreatedAt
-	stored, deliveries, err := a.store.CreateEvent(r.Context(), ev, now.Add(-a.idemWindow))
+	ctx := r.Context()
+	var endStore func(error)
+	if a.tracer != nil {
+		ctx, endStore = a.tracer.StartStorage(ctx, "store event")
+	}
+	stored, deliveries, err := a.store.CreateEvent(ctx, ev, now.Add(-a.idemWindow))
+	if endStore != nil {
+		if errors.Is(err, store.ErrConflict) {
+			endStore(nil) // a duplicate: stored before, not a failure
+		} else {
+			endStore(err)
+		}
+	}
 	if errors.Is(err, store.ErrConflict) && stored != nil {
 		out := toEventJSON(stored)
 		out.Duplicate = true
@@ -134,14 +175,19 @@ func (a *API) newEvent(r *http.Request, req *createEventRequest) (*store.Event, 
 		}
 		return nil, err
 	}
-	return &store.Event{
+	ev := &store.Event{
 		ID:             store.NewID("evt"),
 		Tenant:         tenant,
 		Type:           req.Type,
 		Payload:        payload,
 		IdempotencyKey: req.IdempotencyKey,
 		CreatedAt:      a.now(),
-	}, nil
+	}
+	if a.tracer != nil {
+		// Its deliveries' spans link to the request's.
+		ev.TraceParent = a.tracer.TraceParent(r.Context())
+	}
+	return ev, nil
 }
 
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,9 @@ package api
 
 import (
 	"bufio"
+	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -87,3 +90,37 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 // nopStore satisfies store.Store for tests that never call it.
 type nopStore struct{ store.Store }
+
+// TestServeOpenAPI checks that GET /api/v1/openapi.yaml answers, without an
+// API key, exactly the bytes of docs/openapi.yaml, and that other methods
+// on it still need a key.
+func TestServeOpenAPI(t *testing.T) {
+	t.Parallel()
+	want, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := setup(t, nil)
+	resp, err := http.Get(tb.url + "/api/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Errorf("GET /api/v1/openapi.yaml: %d, %d bytes; want 200 and the %d bytes of docs/openapi.yaml", resp.StatusCode, len(got), len(want))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
+		t.Errorf("Content-Type %q, want application/yaml", ct)
+	}
+	// Without a key, only the document is public.
+	if r := tb.doKey(t, "", "GET", "/api/v1/endpoints", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/endpoints without a key: %d, want 401", r.status)
+	}
+	if r := tb.doKey(t, "", "POST", "/api/v1/openapi.yaml", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("POST /api/v1/openapi.yaml without a key: %d, want 401", r.status)
+	}
+}

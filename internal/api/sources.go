@@ -73,6 +73,7 @@ type destinationRequest struct {
 	Disabled     bool            `json:"disabled"`
 	FIFO         bool            `json:"fifo"`
 	RateLimit    float64         `json:"rate_limit"`
+	TraceContext bool            `json:"trace_context"`
 }
 
 // createSourceRequest is the body of POST /api/v1/sources.
@@ -133,6 +134,7 @@ func (d destinationRequest) spec() rules.DestinationSpec {
 	return rules.DestinationSpec{
 		URL: d.URL, Scheme: d.Scheme, CustomScheme: d.CustomScheme, Secret: d.Secret,
 		Description: d.Description, Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
+		TraceContext: d.TraceContext,
 	}
 }
 

@@ -226,6 +226,14 @@
 // hookrelay_queue_due, hookrelay_queue_oldest_due_age_seconds and
 // hookrelay_endpoints_disabled.
 //
+// # Tracing
+//
+// With Config.Tracer (internal/tracing's OpenTelemetry one in serve), each
+// attempt is a span, linked to the span that accepted its event
+// (store.Event.TraceParent); an endpoint with TraceContext set receives
+// the attempt span's traceparent header. The Tracer sees ids, the attempt
+// number, the status and the duration, never secrets, payloads or URLs.
+//
 // Secrets are never logged: they go from the job's endpoint to the signer
 // and nowhere else. Logs use the keys endpoint_id, delivery_id, attempt and
 // status.

@@ -100,6 +100,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Registerer, if set, gets the engine's metrics.
 	Registerer prometheus.Registerer
+	// Tracer, if set, gets a span for each attempt, and gives the
+	// traceparent header sent to endpoints with TraceContext set.
+	Tracer Tracer
 	// Now is the clock; nil means time.Now. The engine reads it for
 	// everything that is compared with a lease, a due time or a rate:
 	// claims, held deliveries' deadlines, rate-limit buckets, attempt
@@ -729,6 +732,17 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	}
 	r := &c.result
 	a := &r.Attempt
+	var traceparent string
+	if e.cfg.Tracer != nil {
+		var end func(AttemptOutcome)
+		traceparent, end = e.cfg.Tracer.StartAttempt(e.workCtx, AttemptInfo{
+			EndpointID: ep.ID, DeliveryID: d.ID, EventID: job.Event.ID, EventType: job.Event.Type,
+			Number: a.Number, EventTraceParent: job.Event.TraceParent,
+		})
+		defer func() {
+			end(AttemptOutcome{StatusCode: a.StatusCode, Duration: a.Duration, Status: string(r.Status), Failed: !Success(a.StatusCode)})
+		}()
+	}
 	fail := func(msg string) (completion, time.Duration) {
 		a.Error = msg
 		r.Status = store.StatusFailed
@@ -741,6 +755,9 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 	}
 	h := eventHeader(signed, &job.Event) // with the event's content type and headers
 	endpointHeader(h, ep)                // and the endpoint's static headers
+	if ep.TraceContext && traceparent != "" {
+		h.Set("Traceparent", traceparent)
+	}
 	client, err := e.clients.get(ep)
 	if err != nil {
 		return fail(err.Error())

@@ -97,6 +97,10 @@ type EndpointSpec struct {
 	Disabled  bool
 	FIFO      bool
 	RateLimit float64
+	// TraceContext sends each delivery attempt's W3C traceparent header
+	// to the endpoint (when tracing is on); off by default, since it
+	// tells the receiver the sender's trace ids.
+	TraceContext bool
 	// Headers are static headers sent with every attempt; their values
 	// are secrets (sealed, shown masked).
 	Headers map[string]string
@@ -169,15 +173,16 @@ func (r *Rules) buildEndpoint(ctx context.Context, spec EndpointSpec, destinatio
 	var c collector
 	now := r.cfg.Now()
 	e := &store.Endpoint{
-		ID:          store.NewID("ep"),
-		Tenant:      spec.Tenant,
-		URL:         spec.URL,
-		Description: spec.Description,
-		Disabled:    spec.Disabled,
-		FIFO:        spec.FIFO,
-		RateLimit:   spec.RateLimit,
-		CreatedAt:   now,
-		UpdatedAt:   now,
+		ID:           store.NewID("ep"),
+		Tenant:       spec.Tenant,
+		URL:          spec.URL,
+		Description:  spec.Description,
+		Disabled:     spec.Disabled,
+		FIFO:         spec.FIFO,
+		RateLimit:    spec.RateLimit,
+		CreatedAt:    now,
+		TraceContext: spec.TraceContext,
+		UpdatedAt:    now,
 	}
 	if e.Disabled {
 		e.DisabledReason = "manual"
@@ -298,6 +303,8 @@ type EndpointChange struct {
 	Enabled   *bool
 	FIFO      *bool
 	RateLimit *float64
+	// TraceContext turns the traceparent header of deliveries on or off.
+	TraceContext *bool
 	// Headers replaces the static headers; a pointer to an empty map
 	// clears them.
 	Headers *map[string]string
@@ -377,7 +384,7 @@ func (r *Rules) UpdateEndpoint(ctx context.Context, id string, ch EndpointChange
 		if ch.URL != nil && *ch.URL != cur.URL {
 			p.URL = ch.URL
 		}
-		p.Description, p.FIFO, p.RateLimit = ch.Description, ch.FIFO, ch.RateLimit
+		p.Description, p.FIFO, p.RateLimit, p.TraceContext = ch.Description, ch.FIFO, ch.RateLimit, ch.TraceContext
 		if ch.EventTypes != nil {
 			p.EventTypes = &types
 		}

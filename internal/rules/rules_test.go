@@ -452,6 +452,27 @@ func BenchmarkCreateEndpointBusyTenant(b *testing.B) {
 	}
 }
 
+// TestTraceContext checks that the trace_context setting is stored at
+// creation, changed by an update that names it, and kept by one that does
+// not.
+func TestTraceContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	e := b.endpoint(t, rules.EndpointSpec{URL: "http://127.0.0.1:9/", TraceContext: true})
+	if got, err := b.st.GetEndpoint(ctx, e.ID); err != nil || !got.TraceContext {
+		t.Fatalf("created with TraceContext: stored %+v, %v", got, err)
+	}
+	got, _, err := b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{Description: new("x")}, nil)
+	if err != nil || !got.TraceContext {
+		t.Fatalf("update of another field: TraceContext %v, %v; want kept", got.TraceContext, err)
+	}
+	got, _, err = b.rules.UpdateEndpoint(ctx, e.ID, rules.EndpointChange{TraceContext: new(false)}, nil)
+	if err != nil || got.TraceContext {
+		t.Fatalf("update TraceContext false: %v, %v", got.TraceContext, err)
+	}
+}
+
 // TestOperatorTenantReserved: nobody creates endpoints or events in the
 // operator tenant; the operational webhooks are the store's to write.
 func TestOperatorTenantReserved(t *testing.T) {

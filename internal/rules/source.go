@@ -59,6 +59,7 @@ type DestinationSpec struct {
 	Disabled     bool
 	FIFO         bool
 	RateLimit    float64
+	TraceContext bool
 }
 
 // NewSource is what CreateSource made.
@@ -152,6 +153,7 @@ func (d DestinationSpec) endpoint(src *store.Source) EndpointSpec {
 	return EndpointSpec{
 		Tenant: src.Tenant(), URL: d.URL, Description: d.Description, Scheme: d.Scheme,
 		CustomScheme: d.CustomScheme, Secret: d.Secret, Disabled: d.Disabled, FIFO: d.FIFO, RateLimit: d.RateLimit,
+		TraceContext: d.TraceContext,
 	}
 }
 

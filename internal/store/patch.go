@@ -21,6 +21,8 @@ type EndpointPatch struct {
 	Filter    *[]byte
 	FIFO      *bool
 	RateLimit *float64
+	// TraceContext turns the traceparent header of deliveries on or off.
+	TraceContext *bool
 	// Enabled, when set and different from the stored state, enables the
 	// endpoint (Disabled false, DisabledReason "", FailingSince nil: a
 	// fresh start) or disables it by hand (Disabled true, DisabledReason

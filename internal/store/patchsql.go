@@ -80,6 +80,9 @@ func EndpointChanges(cur *Endpoint, p EndpointPatch, c Cipher) (EndpointChange, 
 	if p.RateLimit != nil {
 		set("rate_limit", *p.RateLimit)
 	}
+	if p.TraceContext != nil {
+		set("trace_context", *p.TraceContext)
+	}
 	if p.Headers != nil || p.Auth != nil || p.ClientTLS != nil {
 		// Sealed together: a patch of one writes the others as stored.
 		next := *cur
@@ -201,6 +204,7 @@ func PatchOf(e *Endpoint) EndpointPatch {
 		ClientTLS:     tlsPatch(e.ClientTLS),
 		Timeout:       new(e.Timeout),
 		RetrySchedule: new(e.RetrySchedule),
+		TraceContext:  new(e.TraceContext),
 		UpdatedAt:     e.UpdatedAt,
 	}
 }

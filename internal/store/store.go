@@ -138,6 +138,9 @@ type Endpoint struct {
 	DisabledReason string
 	FIFO           bool
 	RateLimit      float64 // deliveries per second, 0 for none
+	// TraceContext sends the W3C traceparent header of each delivery
+	// attempt's span to the endpoint.
+	TraceContext bool
 	// FailingSince is when the current unbroken run of failed attempts
 	// began, nil when the last attempt succeeded.
 	FailingSince *time.Time
@@ -191,6 +194,10 @@ type Event struct {
 	// (which win); nil for none. Inbound events carry the original
 	// request's forwardable headers.
 	Headers map[string]string
+	// TraceParent is the W3C traceparent of the span that accepted the
+	// event ("" when tracing was off), so that its deliveries' spans link
+	// to it. It is never sent to endpoints as it is.
+	TraceParent string
 	// ErasedAt is when the payload and headers were erased (Payload is
 	// then empty and Headers nil); nil while they are kept. Only GetEvent
 	// reads it.
@@ -769,6 +776,7 @@ type EndpointRecord struct {
 	DisabledReason string  `json:"disabled_reason"`
 	FIFO           bool    `json:"fifo"`
 	RateLimit      float64 `json:"rate_limit"`
+	TraceContext   bool    `json:"trace_context"`
 	FailingSince   *int64  `json:"failing_since"`
 	CreatedAt      int64   `json:"created_at"`
 	UpdatedAt      int64   `json:"updated_at"`
@@ -807,6 +815,7 @@ type EventRecord struct {
 	CreatedAt      int64             `json:"created_at"`
 	ContentType    string            `json:"content_type"`
 	Headers        map[string]string `json:"headers"` // null when none
+	TraceParent    string            `json:"traceparent,omitempty"`
 	// ErasedAt is when the payload was erased; absent (null) when kept.
 	ErasedAt *int64 `json:"erased_at,omitempty"`
 }
@@ -821,6 +830,7 @@ func EventRecordOf(ev *Event) *EventRecord {
 		CreatedAt:   ev.CreatedAt.UnixMilli(),
 		ContentType: ev.ContentType,
 		Headers:     ev.Headers,
+		TraceParent: ev.TraceParent,
 	}
 	if ev.IdempotencyKey != "" {
 		r.IdempotencyKey = &ev.IdempotencyKey

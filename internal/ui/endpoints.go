@@ -183,7 +183,9 @@ type endpointForm struct {
 	Secret      string
 	Enabled     bool
 	FIFO        bool
-	RateLimit   string
+	// TraceContext sends the traceparent header of deliveries.
+	TraceContext bool
+	RateLimit    string
 	// The delivery settings. Secret fields are never filled from the
 	// stored endpoint; on an edit, empty ones keep what is stored.
 	Headers                                   string // "Name: value" lines; replace all when not empty
@@ -315,6 +317,7 @@ func formFromEndpoint(e *store.Endpoint) endpointForm {
 		Tenant:        e.Tenant,
 		Enabled:       !e.Disabled,
 		FIFO:          e.FIFO,
+		TraceContext:  e.TraceContext,
 		RetrySchedule: rules.FormatSchedule(e.RetrySchedule),
 	}
 	if e.RateLimit > 0 {
@@ -347,6 +350,7 @@ func readEndpointForm(r *http.Request) endpointForm {
 		Secret:       strings.TrimSpace(p.Get("secret")),
 		Enabled:      p.Get("enabled") != "",
 		FIFO:         p.Get("fifo") != "",
+		TraceContext: p.Get("trace_context") != "",
 		RateLimit:    strings.TrimSpace(p.Get("rate_limit")),
 
 		Headers:       p.Get("headers"),
@@ -412,6 +416,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 			Scheme: f.Scheme, CustomScheme: []byte(strings.TrimSpace(f.CustomScheme)), Secret: f.Secret,
 			EventTypes: rules.SplitList(f.EventTypes), Filter: []byte(f.Filter), Disabled: !f.Enabled, FIFO: f.FIFO, RateLimit: rate,
 			Auth: set.auth, ClientTLS: set.tls, Timeout: *set.timeout, RetrySchedule: *set.schedule,
+			TraceContext: f.TraceContext,
 		}
 		if set.headers != nil {
 			spec.Headers = *set.headers
@@ -581,6 +586,9 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		if f.FIFO != e.FIFO {
 			ch.FIFO = &f.FIFO
+		}
+		if f.TraceContext != e.TraceContext {
+			ch.TraceContext = &f.TraceContext
 		}
 		if rate != e.RateLimit {
 			ch.RateLimit = &rate

@@ -1613,3 +1613,37 @@ func TestFmtSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointTraceContextForm checks the dashboard's trace context
+// checkbox: it sets trace_context at creation, the edit form shows it
+// checked, and an edit without it clears it.
+func TestEndpointTraceContextForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.admin()
+	ctx := context.Background()
+	r := c.post("/ui/endpoints", url.Values{
+		"url": {"http://127.0.0.1:9/hook"}, "scheme": {"standard"}, "enabled": {"1"}, "trace_context": {"1"},
+	}, "/ui/endpoints/new")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/ui/endpoints/ep_") {
+		t.Fatalf("create: %d %q\n%s", r.status, r.location, r.body)
+	}
+	page := strings.Split(r.location, "?")[0]
+	id := strings.TrimPrefix(page, "/ui/endpoints/")
+	if e, err := b.st.GetEndpoint(ctx, id); err != nil || !e.TraceContext {
+		t.Fatalf("created with the checkbox: %+v, %v", e, err)
+	}
+	if r := c.get(page + "/edit"); !strings.Contains(r.body, `name="trace_context" type="checkbox" value="1" checked`) {
+		t.Errorf("edit form does not show trace context checked")
+	}
+	if r := c.get(page); !strings.Contains(r.body, "sent (traceparent)") {
+		t.Errorf("endpoint page does not say the trace context is sent")
+	}
+	r = c.post(page, url.Values{"url": {"http://127.0.0.1:9/hook"}, "scheme": {"standard"}, "enabled": {"1"}}, page+"/edit")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", r.status, r.body)
+	}
+	if e, err := b.st.GetEndpoint(ctx, id); err != nil || e.TraceContext {
+		t.Fatalf("edited without the checkbox: TraceContext %v, %v", e.TraceContext, err)
+	}
+}

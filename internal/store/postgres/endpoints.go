@@ -16,10 +16,10 @@ import (
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
 	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
-	settings, timeout_ms, retry_schedule`
+	settings, timeout_ms, retry_schedule, trace_context`
 
 // endpointValues are the placeholders of endpointCols.
-const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19`
+const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -63,7 +63,7 @@ func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
 		return nil, err
 	}
 	args = append([]any{e.ID}, args...)
-	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), settings, e.Timeout.Milliseconds(), sched), nil
+	return append(args, ms(e.CreatedAt), ms(e.UpdatedAt), settings, e.Timeout.Milliseconds(), sched, e.TraceContext), nil
 }
 
 // decodeSettings fills e's settings from its settings, timeout_ms and
@@ -95,7 +95,7 @@ func (s *Store) scanEndpoint(r store.RowScanner) (*store.Endpoint, error) {
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
 		&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated,
-		&settings, &timeoutMS, &sched); err != nil {
+		&settings, &timeoutMS, &sched, &e.TraceContext); err != nil {
 		return nil, interpretError(err)
 	}
 	if flt != nil {

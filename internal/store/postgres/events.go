@@ -13,7 +13,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers`
+const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers, traceparent`
 
 func scanEvent(r store.RowScanner) (*store.Event, error) {
 	var (
@@ -22,7 +22,7 @@ func scanEvent(r store.RowScanner) (*store.Event, error) {
 		created int64
 		headers *string
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent); err != nil {
 		return nil, interpretError(err)
 	}
 	if headers != nil {
@@ -57,10 +57,10 @@ const (
 		DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
 		WHERE idempotency_keys.created_at <= $5 RETURNING event_id`
 	keyOwnerQuery = `SELECT ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at,
-		ev.content_type, ev.headers
+		ev.content_type, ev.headers, ev.traceparent
 		FROM idempotency_keys AS k JOIN events AS ev ON ev.id = k.event_id
 		WHERE k.tenant = $1 AND k.idempotency_key = $2`
-	insertEventQuery = `INSERT INTO events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertEventQuery = `INSERT INTO events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	// targetsQuery reads the enabled endpoints of tenant $1, under the
 	// tenant's lock (shared): endpoint writes that change who receives what
 	// take it exclusively, so the set read stays true until commit.
@@ -157,7 +157,7 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 			b.Queue(claimKeyQuery, e.Tenant, e.IdempotencyKey, e.ID, created, ms(idempotentSince))
 		}
 		b.Queue(insertEventQuery, e.ID, e.Tenant, e.Type, e.Payload, nullString(e.IdempotencyKey), created,
-			cleanText(e.ContentType), headers)
+			cleanText(e.ContentType), headers, cleanText(e.TraceParent))
 		b.Queue(lockQuery(lockArgs([]xlock{tenantLock(e.Tenant, true)})))
 		b.Queue(targetsQuery, e.Tenant)
 	}, func(br pgx.BatchResults) error {

@@ -112,7 +112,7 @@ func exportEndpoint(rows pgx.Rows) (any, error) {
 	)
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &r.CustomScheme, &r.SealedSecrets, &types,
 		&r.Disabled, &r.DisabledReason, &r.FIFO, &r.RateLimit, &r.FailingSince, &r.Filter, &r.CreatedAt, &r.UpdatedAt,
-		&settings, &timeoutMS, &sched); err != nil {
+		&settings, &timeoutMS, &sched, &r.TraceContext); err != nil {
 		return nil, err
 	}
 	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
@@ -181,7 +181,7 @@ var importQueries = map[string]string{
 	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
-		erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		traceparent, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES ($1, $2, $3, $4)`,
 	store.KindDelivery: `INSERT INTO deliveries (` + deliveryRecordCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
@@ -308,8 +308,9 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
-			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)}, nil
+		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
+			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
+		return importRow{q, append(args, r.TraceContext)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -343,7 +344,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			r.Payload = []byte{}
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, r.Payload, r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, r.ErasedAt}}, nil
+			r.ContentType, headers, cleanText(r.TraceParent), r.ErasedAt}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {

@@ -90,9 +90,9 @@ const claimQuery = `WITH picked AS MATERIALIZED (
 const claimReturning = `RETURNING d.id, d.event_id, d.endpoint_id, d.tenant, d.event_type, d.status, d.attempts, d.next_attempt_at,
 		d.claim, d.last_status, d.last_error, d.fifo, d.created_at, d.updated_at, d.completed_at,
 		e.id, e.tenant, e.url, e.description, e.scheme, e.custom_scheme, e.secrets, e.event_types,
-		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.created_at, e.updated_at,
-		e.settings, e.timeout_ms, e.retry_schedule,
-		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers`
+		e.disabled, e.disabled_reason, e.fifo, e.rate_limit, e.failing_since, e.filter, e.created_at, e.updated_at,
+		e.settings, e.timeout_ms, e.retry_schedule, e.trace_context,
+		ev.id, ev.tenant, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at, ev.content_type, ev.headers, ev.traceparent`
 
 // ClaimDueDeliveries claims up to p.Limit due deliveries of enabled
 // endpoints (for FIFO endpoints only the oldest pending one), oldest due
@@ -143,6 +143,7 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			sealed           []byte
 			types            string
 			failing          *int64
+			flt              *string
 			created, updated int64
 			key              *string
 			evCreated        int64
@@ -153,10 +154,10 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		)
 		dest := append(deliveryDest(&j.Delivery),
 			&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &e.CustomScheme, &sealed, &types,
-			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &created, &updated,
-			&settings, &timeoutMS, &sched,
+			&e.Disabled, &e.DisabledReason, &e.FIFO, &e.RateLimit, &failing, &flt, &created, &updated,
+			&settings, &timeoutMS, &sched, &e.TraceContext,
 			&j.Event.ID, &j.Event.Tenant, &j.Event.Type, &j.Event.Payload, &key, &evCreated,
-			&j.Event.ContentType, &evHeaders)
+			&j.Event.ContentType, &evHeaders, &j.Event.TraceParent)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -169,6 +170,9 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			if err := s.decodeSettings(&e, settings, timeoutMS, sched); err != nil {
 				return nil, err
 			}
+			if flt != nil {
+				e.Filter = []byte(*flt)
+			}
 			e.FailingSince = fromNullMS(failing)
 			e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 			e.Secrets = store.LiveSecrets(e.Secrets, now)
@@ -179,6 +183,7 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 		j.Endpoint.Secrets = slices.Clone(ep.Secrets)
 		j.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
 		j.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
+		j.Endpoint.Filter = slices.Clone(ep.Filter)
 		store.CloneSettings(&j.Endpoint)
 		if j.Event.Payload == nil {
 			j.Event.Payload = []byte{}

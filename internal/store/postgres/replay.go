@@ -32,7 +32,7 @@ func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
 		headers   *string
 		delivered bool
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &delivered); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
 		return nil, false, interpretError(err)
 	}
 	if headers != nil {

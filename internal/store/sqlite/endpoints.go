@@ -14,10 +14,10 @@ import (
 
 const endpointCols = `id, tenant, url, description, scheme, custom_scheme, secrets, event_types,
 	disabled, disabled_reason, fifo, rate_limit, failing_since, filter, created_at, updated_at,
-	settings, timeout_ms, retry_schedule`
+	settings, timeout_ms, retry_schedule, trace_context`
 
 // endpointValues are the placeholders of endpointCols.
-const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const endpointValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func (s *Store) sealSecrets(secrets []store.Secret) ([]byte, error) {
 	return store.SealSecrets(s.cipher, secrets)
@@ -81,7 +81,8 @@ func (s *Store) insertArgs(e *store.Endpoint) ([]any, error) {
 	}
 	args = append([]any{e.ID}, args...)
 	args = append(args, ms(e.CreatedAt), ms(e.UpdatedAt))
-	return append(args, set...), nil
+	args = append(args, set...)
+	return append(args, boolInt(e.TraceContext)), nil
 }
 
 type scanner = store.RowScanner
@@ -94,6 +95,7 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 		sealed           []byte
 		types            string
 		disabled, fifo   int64
+		traceContext     int64
 		failing          sql.NullInt64
 		flt              sql.NullString
 		created, updated int64
@@ -103,7 +105,7 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 	)
 	if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &e.Description, &e.Scheme, &custom, &sealed, &types,
 		&disabled, &e.DisabledReason, &fifo, &e.RateLimit, &failing, &flt, &created, &updated,
-		&settings, &timeoutMS, &sched); err != nil {
+		&settings, &timeoutMS, &sched, &traceContext); err != nil {
 		return nil, interpretError(err)
 	}
 	if flt.Valid {
@@ -129,7 +131,7 @@ func (s *Store) scanEndpoint(r scanner) (*store.Endpoint, error) {
 	if len(e.EventTypes) == 0 {
 		e.EventTypes = nil
 	}
-	e.Disabled, e.FIFO = disabled != 0, fifo != 0
+	e.Disabled, e.FIFO, e.TraceContext = disabled != 0, fifo != 0, traceContext != 0
 	e.FailingSince = fromNullMS(failing)
 	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 	return &e, nil

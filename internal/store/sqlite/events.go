@@ -10,7 +10,7 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
-const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers`
+const eventCols = `id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers, traceparent`
 
 func scanEvent(r scanner) (*store.Event, error) {
 	var (
@@ -19,7 +19,7 @@ func scanEvent(r scanner) (*store.Event, error) {
 		created int64
 		headers sql.NullString
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent); err != nil {
 		return nil, interpretError(err)
 	}
 	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {
@@ -169,8 +169,8 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		e.ID = w.ids.next("evt")
 	}
 	id := e.ID
-	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers); err != nil {
+	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
 		return nil, nil, nil, err
 	}
 	if e.IdempotencyKey != "" {

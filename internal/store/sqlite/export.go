@@ -118,6 +118,7 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 		custom         sql.NullString
 		types          string
 		disabled, fifo int64
+		traceContext   int64
 		failing        sql.NullInt64
 		settings       []byte
 		timeoutMS      int64
@@ -126,7 +127,7 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 	var flt sql.NullString
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.URL, &r.Description, &r.Scheme, &custom, &r.SealedSecrets, &types,
 		&disabled, &r.DisabledReason, &fifo, &r.RateLimit, &failing, &flt, &r.CreatedAt, &r.UpdatedAt,
-		&settings, &timeoutMS, &sched); err != nil {
+		&settings, &timeoutMS, &sched, &traceContext); err != nil {
 		return nil, err
 	}
 	if err := r.SetSettingsColumns(settings, timeoutMS, sched); err != nil {
@@ -141,7 +142,7 @@ func exportEndpoint(_ *Store, rows *sql.Rows) (any, error) {
 	if err := json.Unmarshal([]byte(types), &r.EventTypes); err != nil {
 		return nil, fmt.Errorf("endpoint %s: decode event types: %w", r.ID, err)
 	}
-	r.Disabled, r.FIFO = disabled != 0, fifo != 0
+	r.Disabled, r.FIFO, r.TraceContext = disabled != 0, fifo != 0, traceContext != 0
 	r.FailingSince = nullInt(failing)
 	return &r, nil
 }
@@ -235,7 +236,7 @@ var importQueries = map[string]string{
 	store.KindSource:    `INSERT INTO sources (` + sourceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEventType: `INSERT INTO event_types (` + store.EventTypeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindEvent: `INSERT INTO events (id, tenant, event_type, payload, idempotency_key, created_at, content_type, headers,
-		erased_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		traceparent, erased_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindIdempotencyKey: `INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at) VALUES (?, ?, ?, ?)`,
 	store.KindDelivery:       `INSERT INTO deliveries (` + deliveryRecordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	store.KindAttempt: `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at, duration_ns,
@@ -346,8 +347,9 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
-			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)}, nil
+		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
+			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
+		return importRow{q, append(args, boolInt(r.TraceContext))}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -382,7 +384,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			headers = h
 		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, string(r.Payload), r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, r.ErasedAt}}, nil
+			r.ContentType, headers, r.TraceParent, r.ErasedAt}}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {

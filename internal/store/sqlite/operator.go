@@ -27,8 +27,8 @@ func (w *writer) operational(typ string, at time.Time, data map[string]any) erro
 		return err
 	}
 	created := ms(ev.CreatedAt)
-	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.Tenant, ev.Type, string(ev.Payload), nil, created, "", nil); err != nil {
+	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.ID, ev.Tenant, ev.Type, string(ev.Payload), nil, created, "", nil, ev.TraceParent); err != nil {
 		return err
 	}
 	_, err = w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,

@@ -153,6 +153,7 @@ func jobEndpoint(e *store.Endpoint, now time.Time) store.Endpoint {
 	c.Secrets = store.LiveSecrets(e.Secrets, now)
 	c.EventTypes = slices.Clone(e.EventTypes)
 	c.CustomScheme = slices.Clone(e.CustomScheme)
+	c.Filter = slices.Clone(e.Filter)
 	store.CloneSettings(&c)
 	return c
 }

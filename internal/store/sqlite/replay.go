@@ -33,7 +33,7 @@ func scanMissing(r scanner) (*store.Event, bool, error) {
 		headers   sql.NullString
 		delivered int64
 	)
-	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &delivered); err != nil {
+	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
 		return nil, false, interpretError(err)
 	}
 	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {

@@ -21,6 +21,7 @@ func testEndpointCRUD(h *harness) {
 	e.EventTypes = []string{"invoice.*", "order.created"}
 	e.FIFO = true
 	e.RateLimit = 12.5
+	e.TraceContext = true
 	e.FailingSince = &failing
 	if err := h.s.CreateEndpoint(h.ctx, e); err != nil {
 		h.Fatalf("CreateEndpoint: %v", err)
@@ -48,6 +49,7 @@ func testEndpointCRUD(h *harness) {
 	u.DisabledReason = "manual"
 	u.FIFO = false
 	u.RateLimit = 0
+	u.TraceContext = false
 	u.UpdatedAt = n.Add(2 * time.Minute)
 	var seen *store.Endpoint
 	got, err := h.s.UpdateEndpoint(h.ctx, e.ID, func(cur *store.Endpoint) (store.EndpointPatch, error) {

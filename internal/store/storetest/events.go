@@ -23,6 +23,7 @@ func testEventRoundTrip(h *harness) {
 		Payload:        []byte(oddPayload),
 		IdempotencyKey: "key-1",
 		CreatedAt:      t0,
+		TraceParent:    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 	}
 	got, ds, err := h.s.CreateEvent(h.ctx, ev, t0.Add(-24*time.Hour))
 	if err != nil {
@@ -41,12 +42,14 @@ func testEventRoundTrip(h *harness) {
 	if !bytes.Equal(read.Payload, []byte(oddPayload)) {
 		h.Fatalf("payload changed:\n got %q\nwant %q", read.Payload, oddPayload)
 	}
-	if read.ID != ev.ID || read.Tenant != "acme" || read.Type != "invoice.paid" || read.IdempotencyKey != "key-1" || !read.CreatedAt.Equal(t0) {
+	if read.ID != ev.ID || read.Tenant != "acme" || read.Type != "invoice.paid" || read.IdempotencyKey != "key-1" || !read.CreatedAt.Equal(t0) ||
+		read.TraceParent != ev.TraceParent {
 		h.Fatalf("GetEvent = %+v", read)
 	}
-	// The job carries the same bytes.
+	// The job carries the same bytes, and the trace context.
 	jobs := h.claim(t0, 1)
-	if len(jobs) != 1 || !bytes.Equal(jobs[0].Event.Payload, []byte(oddPayload)) || jobs[0].Event.ID != ev.ID {
+	if len(jobs) != 1 || !bytes.Equal(jobs[0].Event.Payload, []byte(oddPayload)) || jobs[0].Event.ID != ev.ID ||
+		jobs[0].Event.TraceParent != ev.TraceParent {
 		h.Fatalf("job event = %+v", jobs)
 	}
 

@@ -461,7 +461,7 @@ func testExportImport(h *harness) {
 	plain := h.endpoint("", nil)
 	fifo := h.endpoint("acme", func(e *store.Endpoint) {
 		e.Scheme, e.CustomScheme = "custom", []byte(`{"header":"X-Sig","algorithm":"hmac-sha256"}`)
-		e.FIFO, e.RateLimit, e.Description = true, 2.5, "FIFO, custom"
+		e.FIFO, e.RateLimit, e.Description, e.TraceContext = true, 2.5, "FIFO, custom", true
 		e.EventTypes = []string{"invoice.*", "order.paid"}
 		expires := t0.Add(time.Hour)
 		e.Secrets = append(e.Secrets, store.Secret{Value: "whsec_old", CreatedAt: now().Add(-time.Hour), ExpiresAt: &expires})
@@ -500,7 +500,8 @@ func testExportImport(h *harness) {
 	ev := &store.Event{
 		ID: store.NewID("evt"), Tenant: "acme", Type: "invoice.paid", Payload: []byte(oddPayload),
 		IdempotencyKey: "key-1", CreatedAt: t0, ContentType: "application/vnd.test+json",
-		Headers: map[string]string{"X-Origin": "test", "X-Trace": "abc"},
+		Headers:     map[string]string{"X-Origin": "test", "X-Trace": "abc"},
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 	}
 	// Every field of Event is set, so that a field Export and Import
 	// forget to carry fails the comparison below; ErasedAt, which goes
