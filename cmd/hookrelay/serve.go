@@ -650,6 +650,9 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			return fmt.Errorf("dashboard session key: %w", err)
 		}
 	}
+	// Tenant tokens are signed with a key derived from the session key: the
+	// dashboard opens them (portal links) and the API accepts them.
+	tokenKey := access.DeriveTokenKey(sessionKey)
 	dash, err := ui.New(ui.Config{
 		Store:                st,
 		Notifier:             engine,
@@ -666,7 +669,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 
 		FrameAncestors: cfg.frameAncestors(),
 		Branding:       cfg.Portal,
-		TokenKey:       access.DeriveTokenKey(sessionKey),
+		TokenKey:       tokenKey,
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -681,7 +684,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:       cfg.MaxPayloadBytes,
 		PortalLinks:           dash,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
-		TokenKey:              access.DeriveTokenKey(sessionKey),
+		TokenKey:              tokenKey,
 		Tracer:                apiTracer,
 	})
 	if err != nil {
