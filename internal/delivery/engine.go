@@ -145,10 +145,6 @@ type Engine struct {
 	policy     Policy
 	schemes    schemeCache
 	metrics    *metrics
-	// trusted sends to the operator endpoint, whose URL is configuration
-	// (SyncOperator): the private-network guard and the egress proxy do not
-	// apply to it.
-	trusted *http.Client
 
 	recorded atomic.Int64 // attempts recorded, for tests
 	expired  atomic.Int64 // held deliveries dropped at their deadline, for tests
@@ -296,7 +292,6 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.NodeID != "" {
 		e.log = e.log.With("node", cfg.NodeID)
 	}
-	e.trusted = NewClient(ClientConfig{AllowPrivateNetworks: true, Timeout: maxTimeout})
 	m, err := newMetrics(cfg.Registerer, e.queueStats)
 	if err != nil {
 		return nil, err
@@ -771,9 +766,6 @@ func (e *Engine) attempt(job *store.Job) (completion, time.Duration) {
 
 	// The request takes real time, whatever the engine's clock says.
 	start := time.Now()
-	if ep.ID == store.OperatorEndpointID && ep.Tenant == store.OperatorTenant {
-		client = e.trusted
-	}
 	res, err := e.send(ctx, client, ep, signed.Body, h)
 	a.RequestHeaders = redactedHeader(h, ep)
 	dur := time.Since(start)

@@ -276,7 +276,7 @@ process.stdin.on("end", () => {
   const mac = crypto.createHmac("sha256", process.argv[1]).update(Buffer.from(JSON.stringify(payload))).digest("hex");
   if (mac !== process.argv[2]) { console.error("mismatch", mac, process.argv[2]); process.exit(1); }
 });`
-		cmd = exec.Command(lookTool(t, "node"), "-e", js, secret, header.Get("X-Authorization-Hmac-256"))
+		cmd = exec.Command(lookTool(t, "node"), "-e", js, "--", secret, header.Get("X-Authorization-Hmac-256"))
 	case "teak":
 		const py = `import sys, json, hmac, hashlib, base64
 payload = json.loads(sys.stdin.buffer.read())

@@ -39,7 +39,7 @@ type testPKI struct {
 	clientCert, clientK string
 }
 
-func newPKI(t *testing.T) *testPKI {
+func newPKI(t testing.TB) *testPKI {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -478,6 +478,10 @@ func TestClientsCache(t *testing.T) {
 	ep.ClientTLS = nil
 	if shared, _ := c.get(ep); shared != c.shared || len(c.own) != 0 {
 		t.Errorf("no certificate: not the shared client, or %d own clients kept", len(c.own))
+	}
+	op := &store.Endpoint{ID: store.OperatorEndpointID, Tenant: store.OperatorTenant}
+	if trusted, _ := c.get(op); trusted != c.trusted || trusted == c.shared {
+		t.Errorf("operator endpoint: not the trusted client")
 	}
 	ep.ClientTLS = &store.ClientTLS{CertPEM: pki.clientCert, KeyPEM: other.clientK}
 	if _, err := c.get(ep); err == nil {

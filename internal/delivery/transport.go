@@ -3,7 +3,6 @@ package delivery
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -185,54 +184,74 @@ func clientTLSConfig(t *store.ClientTLS) (*tls.Config, error) {
 
 // clients keeps one client per endpoint that has a client certificate,
 // for as long as its certificate stays the same (a changed one gets a new
-// client, and the old one's idle connections are closed); every other
-// endpoint uses the shared client.
+// client, and the old one's idle connections are closed); the operator
+// endpoint, whose URL is configuration (SyncOperator), uses the trusted
+// client, which neither the private-network guard nor the egress proxy
+// applies to; every other endpoint uses the shared client.
 type clients struct {
-	cfg    ClientConfig
-	shared *http.Client
+	cfg     ClientConfig
+	shared  *http.Client
+	trusted *http.Client
 
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	own map[string]ownClient // by endpoint id
 }
 
 type ownClient struct {
-	version [32]byte // hash of the certificate, key and roots
-	client  *http.Client
+	tls    store.ClientTLS // the certificate, key and roots it was made with
+	client *http.Client
 }
 
 func newClients(cfg ClientConfig) *clients {
-	return &clients{cfg: cfg, shared: NewClient(cfg), own: make(map[string]ownClient)}
+	return &clients{
+		cfg:     cfg,
+		shared:  NewClient(cfg),
+		trusted: NewClient(ClientConfig{AllowPrivateNetworks: true, Timeout: cfg.Timeout}),
+		own:     make(map[string]ownClient),
+	}
 }
 
-// get returns the client for ep.
+// get returns the client for ep. It runs on every attempt: the common
+// cases (no certificate, or the same one as last time) take only the read
+// lock and allocate nothing.
 func (c *clients) get(ep *store.Endpoint) (*http.Client, error) {
+	if ep.ID == store.OperatorEndpointID && ep.Tenant == store.OperatorTenant {
+		return c.trusted, nil
+	}
+	c.mu.RLock()
+	oc, ok := c.own[ep.ID]
+	c.mu.RUnlock()
 	if ep.ClientTLS == nil {
-		// It may have had a certificate: let its pool go.
-		c.mu.Lock()
-		if oc, ok := c.own[ep.ID]; ok {
-			oc.client.CloseIdleConnections()
-			delete(c.own, ep.ID)
+		if ok {
+			// It had a certificate: let its pool go.
+			c.mu.Lock()
+			if oc, ok := c.own[ep.ID]; ok {
+				oc.client.CloseIdleConnections()
+				delete(c.own, ep.ID)
+			}
+			c.mu.Unlock()
 		}
-		c.mu.Unlock()
 		return c.shared, nil
 	}
-	t := ep.ClientTLS
-	v := sha256.Sum256([]byte(t.CertPEM + "\x00" + t.KeyPEM + "\x00" + t.CAPEM))
+	t := *ep.ClientTLS
+	if ok && oc.tls == t {
+		return oc.client, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if oc, ok := c.own[ep.ID]; ok {
-		if oc.version == v {
-			return oc.client, nil
+		if oc.tls == t {
+			return oc.client, nil // another attempt made it meanwhile
 		}
 		oc.client.CloseIdleConnections()
 	}
-	tcfg, err := clientTLSConfig(t)
+	tcfg, err := clientTLSConfig(&t)
 	if err != nil {
 		return nil, err
 	}
 	cfg := c.cfg
 	cfg.TLS = tcfg
 	cl := NewClient(cfg)
-	c.own[ep.ID] = ownClient{version: v, client: cl}
+	c.own[ep.ID] = ownClient{tls: t, client: cl}
 	return cl, nil
 }
