@@ -373,14 +373,7 @@ func runEndpointsList(ctx context.Context, e *env, args []string) error {
 	tenant := fs.String("tenant", "", "only this tenant's endpoints")
 	pf := addPageFlags(fs, "endpoints")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, _, err := clientArgs(e, fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -448,14 +441,7 @@ func endpointByID(ctx context.Context, e *env, verb string, args []string,
 	fs := newFlagSet("endpoints "+verb, e.stderr)
 	do := extra(fs)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
 	if err != nil {
 		return err
 	}
@@ -469,25 +455,6 @@ func endpointByID(ctx context.Context, e *env, verb string, args []string,
 	return printEndpoint(e.stdout, ep)
 }
 
-// idArgs parses "COMMAND ID [flags]" with only the client flags, and
-// returns the client, the ID and the flags.
-func idArgs(e *env, command, what string, args []string) (*client.Client, string, *clientFlags, error) {
-	fs := newFlagSet(command, e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if err := wantArgs(pos, what); err != nil {
-		return nil, "", nil, err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return c, pos[0], cf, nil
-}
-
 func runEndpointsGet(ctx context.Context, e *env, args []string) error {
 	return endpointByID(ctx, e, "get", args, func(*flag.FlagSet) func(context.Context, *client.Client, string) (*client.Endpoint, error) {
 		return func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error) {
@@ -497,7 +464,7 @@ func runEndpointsGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args)
+	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -511,7 +478,7 @@ func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsReveal(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args)
+	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -592,14 +559,7 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 	payload := fs.String("payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
 	try := fs.String("filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
 	if err != nil {
 		return err
 	}
@@ -637,14 +597,7 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 func runEndpointsStats(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("endpoints stats", e.stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 }
 
 func runEventsGet(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "events get", "event ID", args)
+	c, id, cf, err := idArgs(e, "events get", "event ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -123,14 +123,7 @@ func runEventsGet(ctx context.Context, e *env, args []string) error {
 func runEventsErase(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("events erase", e.stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, "event ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, pos, err := clientArgs(e, fs, cf, args, "event ID")
 	if err != nil {
 		return err
 	}
