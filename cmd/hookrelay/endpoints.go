@@ -438,14 +438,12 @@ func printPage[T any](e *env, cf *clientFlags, page *client.Page[T], err error, 
 // that makes the call) and prints what the call returns.
 func endpointByID(ctx context.Context, e *env, verb string, args []string,
 	extra func(fs *flag.FlagSet) func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)) error {
-	fs := newFlagSet("endpoints "+verb, e.stderr)
-	do := extra(fs)
-	cf := addClientFlags(fs)
-	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
+	var do func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)
+	c, id, cf, err := idArgs(e, "endpoints "+verb, "endpoint ID", args, func(fs *flag.FlagSet) { do = extra(fs) })
 	if err != nil {
 		return err
 	}
-	ep, err := do(ctx, c, pos[0])
+	ep, err := do(ctx, c, id)
 	if err != nil {
 		return err
 	}
@@ -555,31 +553,31 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("endpoints test-filter", e.stderr)
-	payload := fs.String("payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
-	try := fs.String("filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
-	cf := addClientFlags(fs)
-	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
+	var payload, try string
+	c, id, cf, err := idArgs(e, "endpoints test-filter", "endpoint ID", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&payload, "payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
+		fs.StringVar(&try, "filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
+	})
 	if err != nil {
 		return err
 	}
 	var payloadJSON, filterJSON json.RawMessage
-	if *payload == "" || *payload == "-" {
+	if payload == "" || payload == "-" {
 		b, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("read the payload: %w", err)
 		}
-		*payload = string(b)
+		payload = string(b)
 	}
-	if payloadJSON, err = jsonFlag("--payload", *payload); err != nil {
+	if payloadJSON, err = jsonFlag("--payload", payload); err != nil {
 		return err
 	}
-	if *try != "" {
-		if filterJSON, err = jsonFlag("--filter", *try); err != nil {
+	if try != "" {
+		if filterJSON, err = jsonFlag("--filter", try); err != nil {
 			return err
 		}
 	}
-	matches, err := c.TestFilter(ctx, pos[0], payloadJSON, filterJSON)
+	matches, err := c.TestFilter(ctx, id, payloadJSON, filterJSON)
 	if err != nil {
 		return err
 	}
@@ -595,13 +593,11 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsStats(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("endpoints stats", e.stderr)
-	cf := addClientFlags(fs)
-	c, pos, err := clientArgs(e, fs, cf, args, "endpoint ID")
+	c, id, cf, err := idArgs(e, "endpoints stats", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
-	out, err := c.GetEndpointStats(ctx, pos[0])
+	out, err := c.GetEndpointStats(ctx, id)
 	if err != nil {
 		return err
 	}

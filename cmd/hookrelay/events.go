@@ -121,13 +121,11 @@ func runEventsGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runEventsErase(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("events erase", e.stderr)
-	cf := addClientFlags(fs)
-	c, pos, err := clientArgs(e, fs, cf, args, "event ID")
+	c, id, cf, err := idArgs(e, "events erase", "event ID", args, nil)
 	if err != nil {
 		return err
 	}
-	ev, err := c.EraseEvent(ctx, pos[0])
+	ev, err := c.EraseEvent(ctx, id)
 	if err != nil {
 		return err
 	}
