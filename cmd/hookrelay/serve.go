@@ -650,6 +650,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 			return fmt.Errorf("dashboard session key: %w", err)
 		}
 	}
+	// The API and the dashboard sign and check the same tenant tokens.
+	tokenKey := access.DeriveTokenKey(sessionKey)
 	dash, err := ui.New(ui.Config{
 		Store:                st,
 		Notifier:             engine,
@@ -666,7 +668,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 
 		FrameAncestors: cfg.frameAncestors(),
 		Branding:       cfg.Portal,
-		TokenKey:       access.DeriveTokenKey(sessionKey),
+		TokenKey:       tokenKey,
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -681,7 +683,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxPayloadBytes:       cfg.MaxPayloadBytes,
 		PortalLinks:           dash,
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
-		TokenKey:              access.DeriveTokenKey(sessionKey),
+		TokenKey:              tokenKey,
 		Tracer:                apiTracer,
 	})
 	if err != nil {
