@@ -91,8 +91,15 @@ func jsonArg(name, v string) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// printEventType writes an event type as name-value lines.
-func printEventType(e *env, t *client.EventType) error {
+// printEventType prints t, or returns err, the error of getting it: as
+// the API's JSON with --json, else as name-value lines.
+func printEventType(e *env, cf *clientFlags, t *client.EventType, err error) error {
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, t.Raw)
+	}
 	rows := [][]string{
 		{"name", t.Name},
 		{"group", orDash(t.Group)},
@@ -140,13 +147,7 @@ func runEventTypesCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	t, err := c.CreateEventType(ctx, p)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesList(ctx context.Context, e *env, args []string) error {
@@ -176,13 +177,7 @@ func runEventTypesGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	t, err := c.GetEventType(ctx, name)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
@@ -199,13 +194,7 @@ func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
 		return usagef("nothing to change: give --description, --schema, --example, --deprecated or --enforce")
 	}
 	t, err := c.UpdateEventType(ctx, name, p)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesDelete(ctx context.Context, e *env, args []string) error {
