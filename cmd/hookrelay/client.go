@@ -156,6 +156,39 @@ func wantArgs(pos []string, names ...string) error {
 	return nil
 }
 
+// clientArgs parses args into fs, checks that the positional arguments
+// are the ones names lists, and returns them with the client cf describes.
+func clientArgs(e *env, fs *flag.FlagSet, cf *clientFlags, args []string, names ...string) (*client.Client, []string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := wantArgs(pos, names...); err != nil {
+		return nil, nil, err
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, pos, nil
+}
+
+// idArgs parses "COMMAND ID [flags]" (extra, if not nil, adds the
+// command's own flags) and returns the client, the ID and the client flags.
+// what names the ID in the usage error when it is missing.
+func idArgs(e *env, command, what string, args []string, extra func(fs *flag.FlagSet)) (*client.Client, string, *clientFlags, error) {
+	fs := newFlagSet(command, e.stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	cf := addClientFlags(fs)
+	c, pos, err := clientArgs(e, fs, cf, args, what)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, pos[0], cf, nil
+}
+
 // subcommand is one verb of a command with verbs (endpoints create, ...).
 type subcommand struct {
 	summary string

@@ -48,14 +48,7 @@ func runDeliveriesList(ctx context.Context, e *env, args []string) error {
 	since := fs.String("since", "", "only deliveries created since this RFC 3339 time, or this long ago (such as 24h)")
 	pf := addPageFlags(fs, "deliveries")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, _, err := clientArgs(e, fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -92,7 +85,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runDeliveriesGet(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "deliveries get", "delivery ID", args)
+	c, id, cf, err := idArgs(e, "deliveries get", "delivery ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -140,7 +133,7 @@ func runDeliveriesGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runDeliveriesRetry(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "deliveries retry", "delivery ID", args)
+	c, id, cf, err := idArgs(e, "deliveries retry", "delivery ID", args, nil)
 	if err != nil {
 		return err
 	}

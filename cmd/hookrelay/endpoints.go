@@ -373,14 +373,7 @@ func runEndpointsList(ctx context.Context, e *env, args []string) error {
 	tenant := fs.String("tenant", "", "only this tenant's endpoints")
 	pf := addPageFlags(fs, "endpoints")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, _, err := clientArgs(e, fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -445,21 +438,12 @@ func printPage[T any](e *env, cf *clientFlags, page *client.Page[T], err error, 
 // that makes the call) and prints what the call returns.
 func endpointByID(ctx context.Context, e *env, verb string, args []string,
 	extra func(fs *flag.FlagSet) func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)) error {
-	fs := newFlagSet("endpoints "+verb, e.stderr)
-	do := extra(fs)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	var do func(ctx context.Context, c *client.Client, id string) (*client.Endpoint, error)
+	c, id, cf, err := idArgs(e, "endpoints "+verb, "endpoint ID", args, func(fs *flag.FlagSet) { do = extra(fs) })
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return err
-	}
-	ep, err := do(ctx, c, pos[0])
+	ep, err := do(ctx, c, id)
 	if err != nil {
 		return err
 	}
@@ -467,25 +451,6 @@ func endpointByID(ctx context.Context, e *env, verb string, args []string,
 		return printJSON(e.stdout, ep.Raw)
 	}
 	return printEndpoint(e.stdout, ep)
-}
-
-// idArgs parses "COMMAND ID [flags]" with only the client flags, and
-// returns the client, the ID and the flags.
-func idArgs(e *env, command, what string, args []string) (*client.Client, string, *clientFlags, error) {
-	fs := newFlagSet(command, e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if err := wantArgs(pos, what); err != nil {
-		return nil, "", nil, err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return c, pos[0], cf, nil
 }
 
 func runEndpointsGet(ctx context.Context, e *env, args []string) error {
@@ -497,7 +462,7 @@ func runEndpointsGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args)
+	c, id, cf, err := idArgs(e, "endpoints delete", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -511,7 +476,7 @@ func runEndpointsDelete(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsReveal(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args)
+	c, id, cf, err := idArgs(e, "endpoints reveal-secret", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -588,38 +553,31 @@ func runEndpointsUpdate(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("endpoints test-filter", e.stderr)
-	payload := fs.String("payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
-	try := fs.String("filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	var payload, try string
+	c, id, cf, err := idArgs(e, "endpoints test-filter", "endpoint ID", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&payload, "payload", "", "the payload to test, JSON, or @FILE, or - for standard input (default: standard input)")
+		fs.StringVar(&try, "filter", "", "a filter to try instead of the endpoint's own, JSON or @FILE")
+	})
 	if err != nil {
 		return err
 	}
 	var payloadJSON, filterJSON json.RawMessage
-	if *payload == "" || *payload == "-" {
+	if payload == "" || payload == "-" {
 		b, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("read the payload: %w", err)
 		}
-		*payload = string(b)
+		payload = string(b)
 	}
-	if payloadJSON, err = jsonFlag("--payload", *payload); err != nil {
+	if payloadJSON, err = jsonFlag("--payload", payload); err != nil {
 		return err
 	}
-	if *try != "" {
-		if filterJSON, err = jsonFlag("--filter", *try); err != nil {
+	if try != "" {
+		if filterJSON, err = jsonFlag("--filter", try); err != nil {
 			return err
 		}
 	}
-	matches, err := c.TestFilter(ctx, pos[0], payloadJSON, filterJSON)
+	matches, err := c.TestFilter(ctx, id, payloadJSON, filterJSON)
 	if err != nil {
 		return err
 	}
@@ -635,20 +593,11 @@ func runEndpointsTestFilter(ctx context.Context, e *env, args []string) error {
 }
 
 func runEndpointsStats(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("endpoints stats", e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	c, id, cf, err := idArgs(e, "endpoints stats", "endpoint ID", args, nil)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, "endpoint ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return err
-	}
-	out, err := c.GetEndpointStats(ctx, pos[0])
+	out, err := c.GetEndpointStats(ctx, id)
 	if err != nil {
 		return err
 	}

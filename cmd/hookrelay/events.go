@@ -93,7 +93,7 @@ func runEventsSend(ctx context.Context, e *env, args []string) error {
 }
 
 func runEventsGet(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := idArgs(e, "events get", "event ID", args)
+	c, id, cf, err := idArgs(e, "events get", "event ID", args, nil)
 	if err != nil {
 		return err
 	}
@@ -121,20 +121,11 @@ func runEventsGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runEventsErase(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("events erase", e.stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	c, id, cf, err := idArgs(e, "events erase", "event ID", args, nil)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, "event ID"); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return err
-	}
-	ev, err := c.EraseEvent(ctx, pos[0])
+	ev, err := c.EraseEvent(ctx, id)
 	if err != nil {
 		return err
 	}

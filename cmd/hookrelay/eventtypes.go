@@ -91,8 +91,15 @@ func jsonArg(name, v string) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// printEventType writes an event type as name-value lines.
-func printEventType(e *env, t *client.EventType) error {
+// printEventType prints t, or returns err, the error of getting it: as
+// the API's JSON with --json, else as name-value lines.
+func printEventType(e *env, cf *clientFlags, t *client.EventType, err error) error {
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(e.stdout, t.Raw)
+	}
 	rows := [][]string{
 		{"name", t.Name},
 		{"group", orDash(t.Group)},
@@ -140,13 +147,7 @@ func runEventTypesCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	t, err := c.CreateEventType(ctx, p)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesList(ctx context.Context, e *env, args []string) error {
@@ -154,14 +155,7 @@ func runEventTypesList(ctx context.Context, e *env, args []string) error {
 	prefix := fs.String("prefix", "", "only types whose name starts with this, such as invoice.")
 	pf := addPageFlags(fs, "event types")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, _, err := clientArgs(e, fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -177,45 +171,18 @@ func runEventTypesList(ctx context.Context, e *env, args []string) error {
 		})
 }
 
-// eventTypeArg parses "event-types VERB NAME [flags]".
-func eventTypeArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*client.Client, string, *clientFlags, error) {
-	fs := newFlagSet("event-types "+verb, e.stderr)
-	if extra != nil {
-		extra(fs)
-	}
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if err := wantArgs(pos, "event type name"); err != nil {
-		return nil, "", nil, err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return c, pos[0], cf, nil
-}
-
 func runEventTypesGet(ctx context.Context, e *env, args []string) error {
-	c, name, cf, err := eventTypeArg(e, "get", args, nil)
+	c, name, cf, err := idArgs(e, "event-types get", "event type name", args, nil)
 	if err != nil {
 		return err
 	}
 	t, err := c.GetEventType(ctx, name)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
 	var tf eventTypeFlags
-	c, name, cf, err := eventTypeArg(e, "update", args, tf.define)
+	c, name, cf, err := idArgs(e, "event-types update", "event type name", args, tf.define)
 	if err != nil {
 		return err
 	}
@@ -227,17 +194,11 @@ func runEventTypesUpdate(ctx context.Context, e *env, args []string) error {
 		return usagef("nothing to change: give --description, --schema, --example, --deprecated or --enforce")
 	}
 	t, err := c.UpdateEventType(ctx, name, p)
-	if err != nil {
-		return err
-	}
-	if cf.json {
-		return printJSON(e.stdout, t.Raw)
-	}
-	return printEventType(e, t)
+	return printEventType(e, cf, t, err)
 }
 
 func runEventTypesDelete(ctx context.Context, e *env, args []string) error {
-	c, name, _, err := eventTypeArg(e, "delete", args, nil)
+	c, name, _, err := idArgs(e, "event-types delete", "event type name", args, nil)
 	if err != nil {
 		return err
 	}
@@ -250,7 +211,7 @@ func runEventTypesDelete(ctx context.Context, e *env, args []string) error {
 
 func runEventTypesSendExample(ctx context.Context, e *env, args []string) error {
 	var endpoint string
-	c, name, cf, err := eventTypeArg(e, "send-example", args, func(fs *flag.FlagSet) {
+	c, name, cf, err := idArgs(e, "event-types send-example", "event type name", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&endpoint, "endpoint", "", "id of the endpoint to send it to")
 	})
 	if err != nil {

@@ -184,14 +184,7 @@ func runSourcesList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("sources list", e.stderr)
 	pf := addPageFlags(fs, "sources")
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos); err != nil {
-		return err
-	}
-	c, err := cf.client(e)
+	c, _, err := clientArgs(e, fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -203,30 +196,8 @@ func runSourcesList(ctx context.Context, e *env, args []string) error {
 		})
 }
 
-// sourceArg parses "sources VERB SOURCE [flags]" and returns the client,
-// the source and the client flags.
-func sourceArg(e *env, verb string, args []string, extra func(fs *flag.FlagSet)) (*client.Client, string, *clientFlags, error) {
-	fs := newFlagSet("sources "+verb, e.stderr)
-	if extra != nil {
-		extra(fs)
-	}
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if err := wantArgs(pos, "source ID or name"); err != nil {
-		return nil, "", nil, err
-	}
-	c, err := cf.client(e)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return c, pos[0], cf, nil
-}
-
 func runSourcesGet(ctx context.Context, e *env, args []string) error {
-	c, id, cf, err := sourceArg(e, "get", args, nil)
+	c, id, cf, err := idArgs(e, "sources get", "source ID or name", args, nil)
 	if err != nil {
 		return err
 	}
@@ -241,7 +212,7 @@ func runSourcesGet(ctx context.Context, e *env, args []string) error {
 }
 
 func runSourcesDelete(ctx context.Context, e *env, args []string) error {
-	c, id, _, err := sourceArg(e, "delete", args, nil)
+	c, id, _, err := idArgs(e, "sources delete", "source ID or name", args, nil)
 	if err != nil {
 		return err
 	}
@@ -257,7 +228,7 @@ func runSourcesAddDestination(ctx context.Context, e *env, args []string) error 
 		u  string
 		df destinationFlags
 	)
-	c, id, cf, err := sourceArg(e, "add-dest", args, func(fs *flag.FlagSet) {
+	c, id, cf, err := idArgs(e, "sources add-dest", "source ID or name", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&u, "url", "", "URL that receives the accepted requests")
 		df.define(fs)
 	})
@@ -287,7 +258,7 @@ func runSourcesRejections(ctx context.Context, e *env, args []string) error {
 		cursor string
 		full   bool
 	)
-	c, id, cf, err := sourceArg(e, "rejections", args, func(fs *flag.FlagSet) {
+	c, id, cf, err := idArgs(e, "sources rejections", "source ID or name", args, func(fs *flag.FlagSet) {
 		fs.IntVar(&limit, "limit", 0, "rejections per page (default 50, at most 1000)")
 		fs.StringVar(&cursor, "cursor", "", "cursor of the page to show, from the previous page")
 		fs.BoolVar(&full, "full", false, "show each rejection's headers and body")
