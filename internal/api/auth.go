@@ -95,16 +95,9 @@ func principalOf(r *http.Request) *access.Principal {
 	return p
 }
 
-// principalOfKey returns what a stored key may do. Scopes the store holds
-// that this version does not know are dropped: they grant nothing.
+// principalOfKey returns what a stored key may do.
 func principalOfKey(k *store.APIKey) *access.Principal {
-	p := &access.Principal{KeyID: k.ID, Tenant: k.Tenant}
-	for _, s := range store.KeyScopes(k.Scopes) {
-		if sc, err := access.Parse([]string{s}); err == nil {
-			p.Scopes = append(p.Scopes, sc...)
-		}
-	}
-	return p
+	return access.KeyPrincipal(k.ID, k.Tenant, store.KeyScopes(k.Scopes))
 }
 
 // authenticate checks the request's bearer key or tenant token, through
