@@ -78,24 +78,16 @@ func (c *Client) sendBatch(ctx context.Context, events []*SendEventParams) ([]Ev
 	out := make([]EventResult, len(events))
 	for i, raw := range resp.Results {
 		var head struct {
-			Status int `json:"status"`
-			Error  *struct {
-				Code    string       `json:"code"`
-				Message string       `json:"message"`
-				Field   string       `json:"field"`
-				Fields  []FieldError `json:"fields"`
-				Scope   string       `json:"scope"`
-				Pointer string       `json:"pointer"`
-				Keyword string       `json:"keyword"`
-			} `json:"error"`
+			Status int          `json:"status"`
+			Error  *errorObject `json:"error"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
 			return nil, fmt.Errorf("%s %s: decode result %d: %w", r.method, r.path, i, err)
 		}
 		out[i].Status, out[i].Raw = head.Status, raw
 		if he := head.Error; he != nil {
-			out[i].Err = &Error{StatusCode: head.Status, Code: he.Code, Message: he.Message, Field: he.Field, Fields: he.Fields,
-				Scope: he.Scope, Pointer: he.Pointer, Keyword: he.Keyword}
+			out[i].Err = &Error{StatusCode: head.Status}
+			he.fill(out[i].Err)
 			continue
 		}
 		ev := &Event{}

@@ -230,23 +230,32 @@ func (c *Client) attempt(ctx context.Context, r request, target string) (_ []byt
 func responseError(resp *http.Response, b []byte) *Error {
 	e := &Error{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	var eb struct {
-		Error struct {
-			Code    string       `json:"code"`
-			Message string       `json:"message"`
-			Field   string       `json:"field"`
-			Fields  []FieldError `json:"fields"`
-			Scope   string       `json:"scope"`
-			Pointer string       `json:"pointer"`
-			Keyword string       `json:"keyword"`
-		} `json:"error"`
+		Error errorObject `json:"error"`
 	}
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
-		e.Code, e.Message, e.Field, e.Fields = eb.Error.Code, eb.Error.Message, eb.Error.Field, eb.Error.Fields
-		e.Scope, e.Pointer, e.Keyword = eb.Error.Scope, eb.Error.Pointer, eb.Error.Keyword
+		eb.Error.fill(e)
 	} else {
 		e.Message = strings.TrimSpace(string(b[:min(len(b), 512)]))
 	}
 	return e
+}
+
+// errorObject is the "error" member of an error response, or of a
+// refused event's result in a batch.
+type errorObject struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Field   string       `json:"field"`
+	Fields  []FieldError `json:"fields"`
+	Scope   string       `json:"scope"`
+	Pointer string       `json:"pointer"`
+	Keyword string       `json:"keyword"`
+}
+
+// fill copies o into e.
+func (o *errorObject) fill(e *Error) {
+	e.Code, e.Message, e.Field, e.Fields = o.Code, o.Message, o.Field, o.Fields
+	e.Scope, e.Pointer, e.Keyword = o.Scope, o.Pointer, o.Keyword
 }
 
 // retryAfter reads a Retry-After header: delay seconds or an HTTP date.

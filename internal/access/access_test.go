@@ -24,6 +24,20 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestKeyPrincipal(t *testing.T) {
+	t.Parallel()
+	p := KeyPrincipal("key_1", ptr("acme"), []string{"endpoints:read", "endpoints:*", "admin2"})
+	if p.KeyID != "key_1" || *p.Tenant != "acme" || strings.Join(Names(p.Scopes), ",") != "endpoints:read" {
+		t.Errorf("KeyPrincipal = %+v; want key_1 of acme with endpoints:read only", p)
+	}
+	if !KeyPrincipal("key_2", nil, []string{"admin"}).IsAdmin() {
+		t.Error("an admin key of every tenant is not IsAdmin")
+	}
+	if KeyPrincipal("key_3", ptr("acme"), []string{"admin"}).IsAdmin() {
+		t.Error("an admin key of one tenant is IsAdmin")
+	}
+}
+
 func TestPrincipal(t *testing.T) {
 	t.Parallel()
 	admin := &Principal{Scopes: []Scope{Admin}}

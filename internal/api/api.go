@@ -288,7 +288,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	r = r.WithContext(ctx)
 	if r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		a.wrap(a.serveOpenAPI).ServeHTTP(w, r) // public: the API's shape, no data
+		a.mux.ServeHTTP(w, r) // public: the API's shape, no data; its route needs noKey
 		return
 	}
 	addr := authlimit.Addr(r)
@@ -316,15 +316,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // succeeded.
 func (a *API) wrapRoute(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := principalOf(r)
 		if rt.scope == noKey {
-			// Unreachable through ServeHTTP, which serves it before
-			// authenticating; nothing to allow or audit.
+			// ServeHTTP routes it here without authenticating; nothing
+			// to allow or audit.
 			if err := rt.handle(w, r); err != nil {
 				a.writeError(w, r, err)
 			}
 			return
 		}
+		p := principalOf(r)
 		if err := p.Allow(rt.scope); err != nil {
 			a.writeError(w, r, accessError(err))
 			return

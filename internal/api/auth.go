@@ -95,16 +95,9 @@ func principalOf(r *http.Request) *access.Principal {
 	return p
 }
 
-// principalOfKey returns what a stored key may do. Scopes the store holds
-// that this version does not know are dropped: they grant nothing.
+// principalOfKey returns what a stored key may do.
 func principalOfKey(k *store.APIKey) *access.Principal {
-	p := &access.Principal{KeyID: k.ID, Tenant: k.Tenant}
-	for _, s := range store.KeyScopes(k.Scopes) {
-		if sc, err := access.Parse([]string{s}); err == nil {
-			p.Scopes = append(p.Scopes, sc...)
-		}
-	}
-	return p
+	return access.KeyPrincipal(k.ID, k.Tenant, store.KeyScopes(k.Scopes))
 }
 
 // authenticate checks the request's bearer key or tenant token, through
@@ -164,7 +157,7 @@ func (a *API) authenticateToken(r *http.Request, token string, hash [sha256.Size
 	}
 	p := &access.Principal{KeyID: k.ID, Token: true, Tenant: &c.Tenant, Expires: c.Expires}
 	for _, s := range c.Scopes {
-		if kp.Has(s) && (s != access.Admin || kp.Has(access.Admin)) {
+		if kp.Has(s) { // Has(Admin) only if the key holds Admin itself
 			p.Scopes = append(p.Scopes, s)
 		}
 	}

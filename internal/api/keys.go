@@ -124,8 +124,7 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err, "api key", id)
 	}
-	scopes, _ := access.Parse(store.KeyScopes(k.Scopes))
-	if err := p.CanMint(k.Tenant, scopes); err != nil {
+	if err := p.CanMint(k.Tenant, principalOfKey(k).Scopes); err != nil {
 		return accessError(err)
 	}
 	if err := a.store.RevokeAPIKey(r.Context(), id, a.now()); err != nil {

@@ -14,8 +14,8 @@ import (
 const openAPIPath = "/api/v1/openapi.yaml"
 
 // noKey is the scope of openAPIPath's route: none, and no key either.
-// ServeHTTP serves it before authenticating; the route is in the table
-// so that the router and the tests list every route.
+// ServeHTTP hands it to the router without authenticating, and wrapRoute
+// serves it without a scope check or an audit entry.
 const noKey access.Scope = ""
 
 // serveOpenAPI writes the embedded OpenAPI document.

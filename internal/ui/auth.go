@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +66,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, s *session) error {
 		}
 		return fmt.Errorf("look up api key: %w", err)
 	}
-	if k.Tenant != nil || !slices.Contains(store.KeyScopes(k.Scopes), string(access.Admin)) {
+	if !access.KeyPrincipal(k.ID, k.Tenant, store.KeyScopes(k.Scopes)).IsAdmin() {
 		// A key bound to a tenant or to scopes would sign in as an admin
 		// of every tenant: it may not sign in at all.
 		u.log.WarnContext(ctx, "ui: sign-in with a limited key refused", "remote_addr", addr, "key_id", k.ID)

@@ -191,10 +191,7 @@ func (u *UI) tokenClaims(ctx context.Context, token string) (access.TokenClaims,
 		return c, fmt.Errorf("look up the key of a portal token: %w", err)
 	}
 	p := access.Principal{Tenant: &c.Tenant, Scopes: c.Scopes}
-	keyP := access.Principal{Tenant: k.Tenant}
-	for _, s := range store.KeyScopes(k.Scopes) {
-		keyP.Scopes = append(keyP.Scopes, access.Scope(s))
-	}
+	keyP := access.KeyPrincipal(k.ID, k.Tenant, store.KeyScopes(k.Scopes))
 	for _, s := range access.PortalScopes {
 		if !p.Has(s) || !keyP.Has(s) {
 			u.log.InfoContext(ctx, "ui: portal token lacks a portal scope", "scope", s, "key_id", k.ID)
