@@ -64,8 +64,9 @@ func (a *API) createEvents(w http.ResponseWriter, r *http.Request) error {
 		evs []*store.Event
 		at  []int // at[i] is the index in res of evs[i]
 	)
+	types := a.catalog.Checker() // each event type read once for the batch
 	for i := range req.Events {
-		ev, err := a.newEvent(r, &req.Events[i])
+		ev, err := a.newEvent(r, &req.Events[i], types)
 		if err != nil {
 			e, ok := errors.AsType[*Error](err)
 			if !ok {

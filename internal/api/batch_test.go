@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookrelay/hookrelay/internal/access"
@@ -145,4 +147,39 @@ func TestBatchTenantKey(t *testing.T) {
 	other, _ := tb.newKey(t, &acme, access.EndpointsRead)
 	wantError(t, tb.doKey(t, other, "POST", "/api/v1/events/batch", `{"events":[{"type":"a.b","payload":{}}]}`),
 		http.StatusForbidden, CodeForbidden)
+}
+
+// typeReads counts the event type reads of the store it wraps.
+type typeReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *typeReads) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
+	s.n.Add(1)
+	return s.Store.GetEventType(ctx, name)
+}
+
+// TestBatchReadsEachTypeOnce: a batch reads each event type from the store
+// once, not once per event (schema enforcement still applies to each).
+func TestBatchReadsEachTypeOnce(t *testing.T) {
+	t.Parallel()
+	var reads *typeReads
+	tb := setup(t, func(c *Config) { reads = &typeReads{Store: c.Store}; c.Store = reads })
+	must(t, tb.do(t, "POST", "/api/v1/event-types", `{"name":"order.paid","enforce":true,
+		"schema":{"type":"object","required":["id"]}}`), http.StatusCreated)
+	var events []string
+	for i := range 50 {
+		events = append(events, fmt.Sprintf(`{"type":"order.paid","payload":{"id":%d}}`, i), `{"type":"a.b","payload":{}}`)
+	}
+	events = append(events, `{"type":"order.paid","payload":{"nope":1}}`)
+	before := reads.n.Load()
+	var out batchOut
+	must(t, tb.do(t, "POST", "/api/v1/events/batch", `{"events":[`+strings.Join(events, ",")+`]}`), http.StatusOK).json(t, &out)
+	if out.Accepted != 100 || out.Failed != 1 || out.Results[100].Error["code"] != CodeSchemaViolation {
+		t.Fatalf("accepted %d, failed %d, last %+v", out.Accepted, out.Failed, out.Results[100])
+	}
+	if n := reads.n.Load() - before; n != 2 {
+		t.Errorf("%d event type reads for a batch of 101 events of 2 types, want 2", n)
+	}
 }

@@ -103,7 +103,7 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if req.IdempotencyKey == "" {
 		req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	}
-	ev, err := a.newEvent(r, &req)
+	ev, err := a.newEvent(r, &req, a.catalog.Checker())
 	if err != nil {
 		return err
 	}
@@ -144,9 +144,10 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 // newEvent checks req as POST /api/v1/events does (payload, tenant, type,
-// idempotency key, the type's schema) and returns the event to store. Its
-// errors are *Error responses, or internal ones.
-func (a *API) newEvent(r *http.Request, req *createEventRequest) (*store.Event, error) {
+// idempotency key, the type's schema, read through types: one Checker per
+// request) and returns the event to store. Its errors are *Error
+// responses, or internal ones.
+func (a *API) newEvent(r *http.Request, req *createEventRequest, types *catalog.Checker) (*store.Event, error) {
 	payload := bytes.TrimSpace(req.Payload)
 	if len(payload) == 0 {
 		return nil, invalid("payload is required: any JSON value")
@@ -169,7 +170,7 @@ func (a *API) newEvent(r *http.Request, req *createEventRequest) (*store.Event, 
 		rules.CheckText("idempotency_key", req.IdempotencyKey, maxIdemKeyLen)); err != nil {
 		return nil, invalid("%v", err)
 	}
-	if err := a.catalog.CheckEvent(r.Context(), req.Type, payload); err != nil {
+	if err := types.CheckEvent(r.Context(), req.Type, payload); err != nil {
 		if v, ok := errors.AsType[*catalog.Violation](err); ok {
 			return nil, violationError(v)
 		}

@@ -271,17 +271,42 @@ func (c *Catalog) schema(text []byte) (*jsonschema.Schema, error) {
 // is not in the catalog, has no schema or does not enforce it, or if the
 // payload matches; a *Violation if it does not.
 func (c *Catalog) CheckEvent(ctx context.Context, typ string, payload []byte) error {
-	t, err := c.store.GetEventType(ctx, typ)
-	if errors.Is(err, store.ErrNotFound) {
+	return c.Checker().CheckEvent(ctx, typ, payload)
+}
+
+// Checker returns a Checker for the events of one request.
+func (c *Catalog) Checker() *Checker { return &Checker{c: c} }
+
+// A Checker checks the events of one request (a batch) against the
+// catalog, reading each event type from the store once however many events
+// have it. It is not safe for concurrent use.
+type Checker struct {
+	c     *Catalog
+	types map[string]*store.EventType // nil for a type not in the catalog
+}
+
+// CheckEvent is Catalog.CheckEvent, with the types read for earlier events
+// of the request.
+func (k *Checker) CheckEvent(ctx context.Context, typ string, payload []byte) error {
+	t, ok := k.types[typ]
+	if !ok {
+		var err error
+		t, err = k.c.store.GetEventType(ctx, typ)
+		if errors.Is(err, store.ErrNotFound) {
+			t, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("check event against the catalog: %w", err)
+		}
+		if k.types == nil {
+			k.types = make(map[string]*store.EventType)
+		}
+		k.types[typ] = t
+	}
+	if t == nil || !t.Enforce || t.Schema == nil {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("check event against the catalog: %w", err)
-	}
-	if !t.Enforce || t.Schema == nil {
-		return nil
-	}
-	sch, err := c.schema(t.Schema)
+	sch, err := k.c.schema(t.Schema)
 	if err != nil {
 		return fmt.Errorf("event type %s: stored schema: %w", typ, err)
 	}
