@@ -69,11 +69,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 	if !p.Until.IsZero() {
 		until = ms(p.Until)
 	}
-	narrow := &store.Endpoint{EventTypes: p.EventTypes}
 	now := ms(p.Now)
 	var res store.ReplayMissingResult
 	err := s.retryMoved(ctx, func(tx pgx.Tx) error {
-		res = store.ReplayMissingResult{}
 		disabled, fifo, err := lockEndpointForWrite(ctx, tx, p.EndpointID, nil)
 		if err != nil {
 			return err
@@ -90,36 +88,23 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var (
-			evs  []*store.Event
-			seen int
-			last *store.Event
-		)
+		var looked []store.ReplayCandidate
 		for rows.Next() {
 			ev, delivered, err := scanMissing(rows)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			seen++
-			last = ev
-			if !delivered {
-				evs = append(evs, ev)
-			}
+			looked = append(looked, store.ReplayCandidate{Event: ev, Delivered: delivered})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		res.Scanned = seen
-		if seen == batch {
-			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
-		}
+		var due []*store.Event
+		res, due = store.PlanReplay(e, p.EventTypes, batch, looked, &s.filters)
 		var ids, eventIDs, types []string
-		for _, ev := range evs {
-			if !narrow.Accepts(ev.Type) || !store.Matches(e, ev, s.filters.ForEvent(ev.Payload)) {
-				continue
-			}
+		for _, ev := range due {
 			ids = append(ids, s.ids.next("dlv"))
 			eventIDs = append(eventIDs, ev.ID)
 			types = append(types, ev.Type)

@@ -62,11 +62,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 	if !p.Until.IsZero() {
 		until = ms(p.Until)
 	}
-	narrow := &store.Endpoint{EventTypes: p.EventTypes}
 	now := ms(p.Now)
 	var res store.ReplayMissingResult
 	err := s.write(ctx, func(w *writer) error {
-		res = store.ReplayMissingResult{}
 		e, err := w.endpoint(p.EndpointID)
 		if err != nil {
 			return err
@@ -79,36 +77,23 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var (
-			evs  []*store.Event
-			seen int
-			last *store.Event
-		)
+		var looked []store.ReplayCandidate
 		for rows.Next() {
 			ev, delivered, err := scanMissing(rows)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			seen++
-			last = ev
-			if !delivered {
-				evs = append(evs, ev)
-			}
+			looked = append(looked, store.ReplayCandidate{Event: ev, Delivered: delivered})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		res.Scanned = seen
-		if seen == batch {
-			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
-		}
+		var due []*store.Event
+		res, due = store.PlanReplay(e, p.EventTypes, batch, looked, &s.filters)
 		hold := boolInt(e.Disabled || e.FIFO)
-		for _, ev := range evs {
-			if !narrow.Accepts(ev.Type) || !store.Matches(e, ev, s.filters.ForEvent(ev.Payload)) {
-				continue
-			}
+		for _, ev := range due {
 			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
 				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, NULL, 0, ?, ?, ?, ?)`,
 				w.ids.next("dlv"), ev.ID, e.ID, e.Tenant, ev.Type, now, hold, boolInt(e.FIFO), now, now); err != nil {
