@@ -23,8 +23,9 @@ const (
 		WHERE tenant = $2 AND (created_at, id) > ($3, $4) AND created_at < $5 AND erased_at IS NULL ORDER BY created_at, id LIMIT $6`
 )
 
-// scanMissing reads a row of missingCols.
-func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
+// scanMissing reads a row of missingCols: an event and whether it has a
+// delivery to the endpoint.
+func scanMissing(r store.RowScanner) (store.ReplayCandidate, error) {
 	var (
 		ev        store.Event
 		key       *string
@@ -33,11 +34,11 @@ func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
 		delivered bool
 	)
 	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
-		return nil, false, interpretError(err)
+		return store.ReplayCandidate{}, interpretError(err)
 	}
 	if headers != nil {
 		if err := store.DecodeEventHeaders(*headers, &ev.Headers); err != nil {
-			return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+			return store.ReplayCandidate{}, fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 	}
 	if ev.Payload == nil {
@@ -47,7 +48,7 @@ func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
 		ev.IdempotencyKey = *key
 	}
 	ev.CreatedAt = fromMS(created)
-	return &ev, delivered, nil
+	return store.ReplayCandidate{Event: &ev, Delivered: delivered}, nil
 }
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
@@ -88,17 +89,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var looked []store.ReplayCandidate
-		for rows.Next() {
-			ev, delivered, err := scanMissing(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			looked = append(looked, store.ReplayCandidate{Event: ev, Delivered: delivered})
-		}
+		looked, err := store.CollectRows(rows, scanMissing)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
 		var due []*store.Event

@@ -24,8 +24,9 @@ const (
 		WHERE tenant = ? AND (created_at, id) > (?, ?) AND created_at < ? AND erased_at IS NULL ORDER BY created_at, id LIMIT ?`
 )
 
-// scanMissing reads a row of missingCols.
-func scanMissing(r scanner) (*store.Event, bool, error) {
+// scanMissing reads a row of missingCols: an event and whether it has a
+// delivery to the endpoint.
+func scanMissing(r scanner) (store.ReplayCandidate, error) {
 	var (
 		ev        store.Event
 		key       sql.NullString
@@ -34,17 +35,17 @@ func scanMissing(r scanner) (*store.Event, bool, error) {
 		delivered int64
 	)
 	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
-		return nil, false, interpretError(err)
+		return store.ReplayCandidate{}, interpretError(err)
 	}
 	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {
-		return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+		return store.ReplayCandidate{}, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
 	if ev.Payload == nil {
 		ev.Payload = []byte{}
 	}
 	ev.IdempotencyKey = key.String
 	ev.CreatedAt = fromMS(created)
-	return &ev, delivered != 0, nil
+	return store.ReplayCandidate{Event: &ev, Delivered: delivered != 0}, nil
 }
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
@@ -77,17 +78,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var looked []store.ReplayCandidate
-		for rows.Next() {
-			ev, delivered, err := scanMissing(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			looked = append(looked, store.ReplayCandidate{Event: ev, Delivered: delivered})
-		}
+		looked, err := store.CollectRows(rows, scanMissing)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
 		var due []*store.Event
