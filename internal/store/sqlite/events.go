@@ -245,7 +245,7 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		}
 		out = append(out, d)
 		if ep != nil {
-			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(ep, claimedAt)})
+			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: store.JobEndpoint(ep, claimedAt)})
 		}
 	}
 	return nil, out, jobs, nil
