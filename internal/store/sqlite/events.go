@@ -77,14 +77,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	es := make([]store.Event, len(evs))
 	headers := make([]any, len(evs))
 	for i, ev := range evs {
-		e := *ev
-		if e.CreatedAt.IsZero() {
-			e.CreatedAt = time.Now()
-		}
-		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
-		if e.Payload == nil {
-			e.Payload = []byte{}
-		}
+		e := store.Accepted(ev)
 		if len(e.Headers) > 0 {
 			h, err := store.EncodeEventHeaders(e.Headers)
 			if err != nil {
