@@ -52,6 +52,35 @@ type ReplayMissingResult struct {
 	Next string
 }
 
+// ReplayCandidate is an event a ReplayMissing batch looked at, with
+// whether it has a delivery to the endpoint already.
+type ReplayCandidate struct {
+	Event     *Event
+	Delivered bool
+}
+
+// PlanReplay decides, for both stores, what a ReplayMissing batch of
+// endpoint e does with the events it looked at (oldest first, at most
+// batch of them): it returns the batch's Scanned and Next, and the events
+// that get a delivery, those without one that Matches e and eventTypes
+// (ReplayMissingParams.EventTypes). The caller sets Created.
+func PlanReplay(e *Endpoint, eventTypes []string, batch int, looked []ReplayCandidate, filters *FilterCache) (ReplayMissingResult, []*Event) {
+	res := ReplayMissingResult{Scanned: len(looked)}
+	if len(looked) == batch {
+		last := looked[len(looked)-1].Event
+		res.Next = ReplayCursor(last.CreatedAt.UnixMilli(), last.ID)
+	}
+	narrow := &Endpoint{EventTypes: eventTypes}
+	var due []*Event
+	for _, c := range looked {
+		if c.Delivered || !narrow.Accepts(c.Event.Type) || !Matches(e, c.Event, filters.ForEvent(c.Event.Payload)) {
+			continue
+		}
+		due = append(due, c.Event)
+	}
+	return res, due
+}
+
 // Replays is the part of a Store that gives an endpoint what it missed.
 type Replays interface {
 	// ReplayMissing creates, in one transaction, a pending delivery to

@@ -159,6 +159,19 @@ func ScheduleOfMS(ms []int64) []time.Duration {
 	return out
 }
 
+// JobEndpoint returns a copy of e, an endpoint a store keeps for the jobs
+// of one claim (or longer), for a job claimed at now: its own slices and
+// settings, its secrets expired at now left out.
+func JobEndpoint(e *Endpoint, now time.Time) Endpoint {
+	c := *e
+	c.Secrets = LiveSecrets(e.Secrets, now)
+	c.EventTypes = slices.Clone(e.EventTypes)
+	c.CustomScheme = slices.Clone(e.CustomScheme)
+	c.Filter = slices.Clone(e.Filter)
+	CloneSettings(&c)
+	return c
+}
+
 // CloneSettings gives e its own copies of the settings it shares with
 // another Endpoint value (a cached one).
 func CloneSettings(e *Endpoint) {

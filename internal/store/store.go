@@ -204,6 +204,21 @@ type Event struct {
 	ErasedAt *time.Time
 }
 
+// Accepted returns the copy of ev a store writes when it accepts it: its
+// CreatedAt, now if zero, in UTC at millisecond precision, and an empty
+// rather than nil Payload. The store still gives it an ID if it has none.
+func Accepted(ev *Event) Event {
+	e := *ev
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = time.Now()
+	}
+	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
+	if e.Payload == nil {
+		e.Payload = []byte{}
+	}
+	return e
+}
+
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
 

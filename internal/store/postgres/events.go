@@ -98,14 +98,7 @@ func (s *Store) CreateEvent(ctx context.Context, ev *store.Event, idempotentSinc
 // deliveries go to the enabled endpoints of the tenant listed in only,
 // whatever their filters.
 func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSince time.Time, only []string) (*store.Event, []*store.Delivery, error) {
-	e := *ev
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = time.Now()
-	}
-	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
-	if e.Payload == nil {
-		e.Payload = []byte{}
-	}
+	e := store.Accepted(ev)
 	if e.ID == "" {
 		e.ID = s.ids.next("evt")
 	}
@@ -268,14 +261,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 		})
 	}
 	for i, ev := range evs {
-		e := *ev
-		if e.CreatedAt.IsZero() {
-			e.CreatedAt = time.Now()
-		}
-		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
-		if e.Payload == nil {
-			e.Payload = []byte{}
-		}
+		e := store.Accepted(ev)
 		if e.ID == "" {
 			e.ID = s.ids.next("evt")
 		}

@@ -175,16 +175,10 @@ func (s *Store) scanJobs(rows pgx.Rows, now time.Time) ([]*store.Job, error) {
 			}
 			e.FailingSince = fromNullMS(failing)
 			e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-			e.Secrets = store.LiveSecrets(e.Secrets, now)
 			ep = &e
 			endpoints[e.ID] = ep
 		}
-		j.Endpoint = *ep
-		j.Endpoint.Secrets = slices.Clone(ep.Secrets)
-		j.Endpoint.EventTypes = slices.Clone(ep.EventTypes)
-		j.Endpoint.CustomScheme = slices.Clone(ep.CustomScheme)
-		j.Endpoint.Filter = slices.Clone(ep.Filter)
-		store.CloneSettings(&j.Endpoint)
+		j.Endpoint = store.JobEndpoint(ep, now)
 		if j.Event.Payload == nil {
 			j.Event.Payload = []byte{}
 		}

@@ -23,8 +23,9 @@ const (
 		WHERE tenant = $2 AND (created_at, id) > ($3, $4) AND created_at < $5 AND erased_at IS NULL ORDER BY created_at, id LIMIT $6`
 )
 
-// scanMissing reads a row of missingCols.
-func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
+// scanMissing reads a row of missingCols: an event and whether it has a
+// delivery to the endpoint.
+func scanMissing(r store.RowScanner) (store.ReplayCandidate, error) {
 	var (
 		ev        store.Event
 		key       *string
@@ -33,11 +34,11 @@ func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
 		delivered bool
 	)
 	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
-		return nil, false, interpretError(err)
+		return store.ReplayCandidate{}, interpretError(err)
 	}
 	if headers != nil {
 		if err := store.DecodeEventHeaders(*headers, &ev.Headers); err != nil {
-			return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+			return store.ReplayCandidate{}, fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 	}
 	if ev.Payload == nil {
@@ -47,7 +48,7 @@ func scanMissing(r store.RowScanner) (*store.Event, bool, error) {
 		ev.IdempotencyKey = *key
 	}
 	ev.CreatedAt = fromMS(created)
-	return &ev, delivered, nil
+	return store.ReplayCandidate{Event: &ev, Delivered: delivered}, nil
 }
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
@@ -69,11 +70,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 	if !p.Until.IsZero() {
 		until = ms(p.Until)
 	}
-	narrow := &store.Endpoint{EventTypes: p.EventTypes}
 	now := ms(p.Now)
 	var res store.ReplayMissingResult
 	err := s.retryMoved(ctx, func(tx pgx.Tx) error {
-		res = store.ReplayMissingResult{}
 		disabled, fifo, err := lockEndpointForWrite(ctx, tx, p.EndpointID, nil)
 		if err != nil {
 			return err
@@ -90,36 +89,15 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var (
-			evs  []*store.Event
-			seen int
-			last *store.Event
-		)
-		for rows.Next() {
-			ev, delivered, err := scanMissing(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			seen++
-			last = ev
-			if !delivered {
-				evs = append(evs, ev)
-			}
-		}
+		looked, err := store.CollectRows(rows, scanMissing)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
-		res.Scanned = seen
-		if seen == batch {
-			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
-		}
+		var due []*store.Event
+		res, due = store.PlanReplay(e, p.EventTypes, batch, looked, &s.filters)
 		var ids, eventIDs, types []string
-		for _, ev := range evs {
-			if !narrow.Accepts(ev.Type) || !store.Matches(e, ev, s.filters.ForEvent(ev.Payload)) {
-				continue
-			}
+		for _, ev := range due {
 			ids = append(ids, s.ids.next("dlv"))
 			eventIDs = append(eventIDs, ev.ID)
 			types = append(types, ev.Type)

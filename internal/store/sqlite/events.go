@@ -77,14 +77,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	es := make([]store.Event, len(evs))
 	headers := make([]any, len(evs))
 	for i, ev := range evs {
-		e := *ev
-		if e.CreatedAt.IsZero() {
-			e.CreatedAt = time.Now()
-		}
-		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
-		if e.Payload == nil {
-			e.Payload = []byte{}
-		}
+		e := store.Accepted(ev)
 		if len(e.Headers) > 0 {
 			h, err := store.EncodeEventHeaders(e.Headers)
 			if err != nil {
@@ -245,7 +238,7 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		}
 		out = append(out, d)
 		if ep != nil {
-			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(ep, claimedAt)})
+			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: store.JobEndpoint(ep, claimedAt)})
 		}
 	}
 	return nil, out, jobs, nil

@@ -112,7 +112,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 			if err != nil {
 				return err
 			}
-			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: jobEndpoint(e, p.Now)})
+			jobs = append(jobs, &store.Job{Delivery: *d, Endpoint: store.JobEndpoint(e, p.Now)})
 		}
 		return nil
 	})
@@ -144,18 +144,6 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, p store.ClaimParams) ([]
 	}
 	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
 	return jobs, nil
-}
-
-// jobEndpoint returns a copy of the writer's cached endpoint e for a job
-// claimed at now: its own slices, its secrets expired at now left out.
-func jobEndpoint(e *store.Endpoint, now time.Time) store.Endpoint {
-	c := *e
-	c.Secrets = store.LiveSecrets(e.Secrets, now)
-	c.EventTypes = slices.Clone(e.EventTypes)
-	c.CustomScheme = slices.Clone(e.CustomScheme)
-	c.Filter = slices.Clone(e.Filter)
-	store.CloneSettings(&c)
-	return c
 }
 
 // eventChunk bounds the ids of one IN list, and so the prepared statements

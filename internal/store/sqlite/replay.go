@@ -24,8 +24,9 @@ const (
 		WHERE tenant = ? AND (created_at, id) > (?, ?) AND created_at < ? AND erased_at IS NULL ORDER BY created_at, id LIMIT ?`
 )
 
-// scanMissing reads a row of missingCols.
-func scanMissing(r scanner) (*store.Event, bool, error) {
+// scanMissing reads a row of missingCols: an event and whether it has a
+// delivery to the endpoint.
+func scanMissing(r scanner) (store.ReplayCandidate, error) {
 	var (
 		ev        store.Event
 		key       sql.NullString
@@ -34,17 +35,17 @@ func scanMissing(r scanner) (*store.Event, bool, error) {
 		delivered int64
 	)
 	if err := r.Scan(&ev.ID, &ev.Tenant, &ev.Type, &ev.Payload, &key, &created, &ev.ContentType, &headers, &ev.TraceParent, &delivered); err != nil {
-		return nil, false, interpretError(err)
+		return store.ReplayCandidate{}, interpretError(err)
 	}
 	if err := store.DecodeEventHeaders(headers.String, &ev.Headers); err != nil {
-		return nil, false, fmt.Errorf("event %s: %w", ev.ID, err)
+		return store.ReplayCandidate{}, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
 	if ev.Payload == nil {
 		ev.Payload = []byte{}
 	}
 	ev.IdempotencyKey = key.String
 	ev.CreatedAt = fromMS(created)
-	return &ev, delivered != 0, nil
+	return store.ReplayCandidate{Event: &ev, Delivered: delivered != 0}, nil
 }
 
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
@@ -62,11 +63,9 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 	if !p.Until.IsZero() {
 		until = ms(p.Until)
 	}
-	narrow := &store.Endpoint{EventTypes: p.EventTypes}
 	now := ms(p.Now)
 	var res store.ReplayMissingResult
 	err := s.write(ctx, func(w *writer) error {
-		res = store.ReplayMissingResult{}
 		e, err := w.endpoint(p.EndpointID)
 		if err != nil {
 			return err
@@ -79,36 +78,15 @@ func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) 
 		if err != nil {
 			return err
 		}
-		var (
-			evs  []*store.Event
-			seen int
-			last *store.Event
-		)
-		for rows.Next() {
-			ev, delivered, err := scanMissing(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			seen++
-			last = ev
-			if !delivered {
-				evs = append(evs, ev)
-			}
-		}
+		looked, err := store.CollectRows(rows, scanMissing)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
-		res.Scanned = seen
-		if seen == batch {
-			res.Next = store.ReplayCursor(ms(last.CreatedAt), last.ID)
-		}
+		var due []*store.Event
+		res, due = store.PlanReplay(e, p.EventTypes, batch, looked, &s.filters)
 		hold := boolInt(e.Disabled || e.FIFO)
-		for _, ev := range evs {
-			if !narrow.Accepts(ev.Type) || !store.Matches(e, ev, s.filters.ForEvent(ev.Payload)) {
-				continue
-			}
+		for _, ev := range due {
 			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
 				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, NULL, 0, ?, ?, ?, ?)`,
 				w.ids.next("dlv"), ev.ID, e.ID, e.Tenant, ev.Type, now, hold, boolInt(e.FIFO), now, now); err != nil {
