@@ -92,7 +92,9 @@ kube_down() {
 trap kube_down EXIT
 "$HELM" template "$rel" "$chart" --set image.repository=localhost/hookrelay,image.tag=latest,image.pullPolicy=Never \
 	--set persistence.enabled=false >"$work/kube.yaml"
-podman --runtime runc kube play "$work/kube.yaml" >/dev/null 2>"$work/play.err" ||
+# From $work: podman 4 takes a directory (or file) named after the image in
+# the working directory, such as a built ./hookrelay, for a build context.
+(cd "$work" && podman --runtime runc kube play kube.yaml) >/dev/null 2>"$work/play.err" ||
 	{ log "podman kube play: $(cat "$work/play.err")"; exit 1; }
 c=$rel-hookrelay-pod-0-hookrelay
 podman container exists "$c" || { log "kube play made no container $c: $(podman ps -a --format '{{.Names}}')"; exit 1; }
