@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ import (
 // DefaultMargin is how long before its expiry a token stops being used
 // when Cache.Margin is 0.
 const DefaultMargin = 30 * time.Second
+
+// DefaultMaxEntries is Cache.MaxEntries's default.
+const DefaultMaxEntries = 10000
 
 // Credentials are those of one client-credentials grant.
 type Credentials struct {
@@ -56,6 +60,13 @@ type Cache struct {
 	Margin time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxEntries bounds the credentials the cache holds tokens for; 0
+	// means DefaultMaxEntries. When a new set of credentials would pass
+	// it, the entries whose token has expired go first, then the least
+	// recently used, down to nine tenths of the bound; so credentials that
+	// were rotated away or belong to deleted endpoints do not stay for
+	// the life of the process.
+	MaxEntries int
 
 	mu      sync.Mutex
 	entries map[[32]byte]*entry
@@ -63,10 +74,11 @@ type Cache struct {
 }
 
 type entry struct {
-	mu     sync.Mutex // held while fetching: one fetch at a time
-	token  string
-	until  time.Time // zero: no expiry known, kept until invalidated
-	cached bool
+	mu       sync.Mutex // held while fetching: one fetch at a time
+	token    string
+	until    time.Time // zero: no expiry known, kept until invalidated
+	cached   bool
+	lastUsed time.Time // guarded by Cache.mu
 }
 
 // ErrNoToken is returned (wrapped) when the token server answered without
@@ -150,10 +162,60 @@ func (c *Cache) entry(cred Credentials) *entry {
 	if c.entries == nil {
 		c.entries = make(map[[32]byte]*entry)
 	}
+	now := c.now()
 	e, ok := c.entries[k]
 	if !ok {
+		if max := c.maxEntries(); len(c.entries) >= max {
+			c.evictLocked(now, max-max/10)
+		}
 		e = &entry{}
 		c.entries[k] = e
 	}
+	e.lastUsed = now
 	return e
+}
+
+// Len returns how many sets of credentials the cache holds an entry for.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func (c *Cache) maxEntries() int {
+	if c.MaxEntries > 0 {
+		return c.MaxEntries
+	}
+	return DefaultMaxEntries
+}
+
+// evictLocked removes entries until at most keep remain: first those with
+// no valid token, then the least recently used. An entry that is being
+// fetched is left alone. c.mu is held.
+func (c *Cache) evictLocked(now time.Time, keep int) {
+	for k, e := range c.entries {
+		if !e.mu.TryLock() {
+			continue
+		}
+		stale := !e.cached || (!e.until.IsZero() && !now.Before(e.until))
+		e.mu.Unlock()
+		if stale {
+			delete(c.entries, k)
+		}
+	}
+	if len(c.entries) <= keep {
+		return
+	}
+	type aged struct {
+		k    [32]byte
+		used time.Time
+	}
+	all := make([]aged, 0, len(c.entries))
+	for k, e := range c.entries {
+		all = append(all, aged{k, e.lastUsed})
+	}
+	slices.SortFunc(all, func(a, b aged) int { return a.used.Compare(b.used) })
+	for _, a := range all[:len(all)-keep] {
+		delete(c.entries, a.k)
+	}
 }

@@ -112,3 +112,63 @@ func TestExpiryAndInvalidate(t *testing.T) {
 		t.Errorf("bad credentials: %v", err)
 	}
 }
+
+// TestCacheIsBounded: the cache drops expired tokens first, then the least
+// recently used, so credentials that stop being used do not stay forever.
+func TestCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	srv, fetches := tokenServer(t, 3600, nil)
+	// The oauth2 package dates a token's expiry from time.Now, so the
+	// injected clock starts there.
+	clk := &clock{now: time.Now()}
+	c := &Cache{HTTPClient: srv.Client(), Now: clk.Now, MaxEntries: 10}
+	cred := func(i int) Credentials {
+		return Credentials{TokenURL: srv.URL, ClientID: "id", ClientSecret: "secret", Scopes: []string{fmt.Sprint(i)}}
+	}
+	get := func(i int) {
+		t.Helper()
+		if _, err := c.Token(context.Background(), cred(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		get(i)
+		clk.add(time.Second)
+	}
+	if n := c.Len(); n != 10 {
+		t.Fatalf("Len = %d, want 10", n)
+	}
+	// An hour later every token has expired: the eleventh set of
+	// credentials finds them all gone.
+	clk.add(time.Hour)
+	get(10)
+	if n := c.Len(); n != 1 {
+		t.Fatalf("after expiry Len = %d, want 1", n)
+	}
+
+	// Fresh tokens, none expired: the least recently used go. (A new
+	// clock: the old one is an hour past the tokens' real-time expiry.)
+	clk = &clock{now: time.Now()}
+	c = &Cache{HTTPClient: srv.Client(), Now: clk.Now, MaxEntries: 10}
+	get(10)
+	clk.add(time.Second)
+	for i := 11; i < 20; i++ {
+		get(i)
+		clk.add(time.Second)
+	}
+	get(10) // the oldest entry is used again
+	before := fetches.Load()
+	get(20) // full (10, 11..19): 11, the least recently used, goes
+	if n := c.Len(); n != 10 {
+		t.Fatalf("after LRU eviction Len = %d, want 10", n)
+	}
+	get(10)
+	get(19)
+	if got := fetches.Load() - before; got != 1 {
+		t.Fatalf("recently used tokens were fetched again: %d fetches, want 1 (for 20)", got)
+	}
+	get(11)
+	if got := fetches.Load() - before; got != 2 {
+		t.Fatalf("the least recently used token was kept: %d fetches, want 2", got)
+	}
+}
