@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -41,6 +42,7 @@ func helmBin(t *testing.T) string {
 // into the Kubernetes API types (an unknown field is an error).
 type rendered struct {
 	deployments     []*appsv1.Deployment
+	statefulSets    []*appsv1.StatefulSet
 	services        []*corev1.Service
 	pdbs            []*policyv1.PodDisruptionBudget
 	secrets         []*corev1.Secret
@@ -84,6 +86,8 @@ func decode(b []byte) (*rendered, error) {
 		switch head.APIVersion + " " + head.Kind {
 		case "apps/v1 Deployment":
 			r.deployments, err = appendStrict(r.deployments, doc)
+		case "apps/v1 StatefulSet":
+			r.statefulSets, err = appendStrict(r.statefulSets, doc)
 		case "v1 Service":
 			r.services, err = appendStrict(r.services, doc)
 		case "policy/v1 PodDisruptionBudget":
@@ -116,6 +120,35 @@ func appendStrict[T any](list []*T, doc string) ([]*T, error) {
 	return append(list, v), nil
 }
 
+// workload is what the chart's one Deployment or StatefulSet has in common.
+type workload struct {
+	kind     string
+	replicas *int32
+	selector *metav1.LabelSelector
+	template corev1.PodTemplateSpec
+	strategy string // Deployment's strategy or StatefulSet's updateStrategy
+	d        *appsv1.Deployment
+	s        *appsv1.StatefulSet
+}
+
+// workload returns the chart's one workload, failing the test unless there
+// is exactly one.
+func (r *rendered) workload(t *testing.T) workload {
+	t.Helper()
+	switch {
+	case len(r.deployments) == 1 && len(r.statefulSets) == 0:
+		d := r.deployments[0]
+		return workload{kind: "Deployment", replicas: d.Spec.Replicas, selector: d.Spec.Selector,
+			template: d.Spec.Template, strategy: string(d.Spec.Strategy.Type), d: d}
+	case len(r.statefulSets) == 1 && len(r.deployments) == 0:
+		s := r.statefulSets[0]
+		return workload{kind: "StatefulSet", replicas: s.Spec.Replicas, selector: s.Spec.Selector,
+			template: s.Spec.Template, strategy: string(s.Spec.UpdateStrategy.Type), s: s}
+	}
+	t.Fatalf("%d Deployments and %d StatefulSets, want one workload", len(r.deployments), len(r.statefulSets))
+	return workload{}
+}
+
 // A keys Secret and a database URL: what several replicas need.
 var shared = []string{"keys.existingSecret=hookrelay-keys", "database.existingSecret=hookrelay-db"}
 
@@ -141,25 +174,43 @@ func TestChartRenders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(r.deployments) != 1 || len(r.services) != 1 {
-				t.Fatalf("%d deployments and %d services, want 1 each", len(r.deployments), len(r.services))
+			w := r.workload(t)
+			if w.replicas == nil || *w.replicas != tc.replicas {
+				t.Errorf("replicas %v, want %d", w.replicas, tc.replicas)
 			}
-			d := r.deployments[0]
-			if d.Spec.Replicas == nil || *d.Spec.Replicas != tc.replicas {
-				t.Errorf("replicas %v, want %d", d.Spec.Replicas, tc.replicas)
-			}
-			checkPod(t, d)
-			checkSelectors(t, r)
-			env := envOf(d.Spec.Template.Spec.Containers[0])
+			checkPod(t, w)
+			checkSelectors(t, r, w)
+			env := envOf(w.template.Spec.Containers[0])
 			if _, ok := env["HOOKRELAY_DATABASE_URL"]; ok != tc.postgres {
 				t.Errorf("HOOKRELAY_DATABASE_URL set: %v, want %v", ok, tc.postgres)
 			}
-			wantStrategy := appsv1.RecreateDeploymentStrategyType // one process on an SQLite file
-			if tc.postgres {
-				wantStrategy = appsv1.RollingUpdateDeploymentStrategyType
-			}
-			if d.Spec.Strategy.Type != wantStrategy {
-				t.Errorf("strategy %s, want %s", d.Spec.Strategy.Type, wantStrategy)
+			if !tc.postgres {
+				// One process on an SQLite file: replaced, never rolled.
+				if w.kind != "Deployment" || w.strategy != string(appsv1.RecreateDeploymentStrategyType) || len(r.services) != 1 {
+					t.Errorf("SQLite: %s with strategy %s and %d services, want a Recreate Deployment and 1 Service", w.kind, w.strategy, len(r.services))
+				}
+			} else {
+				// Nodes keep their names, which are their node ids, so a
+				// restarted node takes its own leases back at once.
+				if w.kind != "StatefulSet" || w.strategy != string(appsv1.RollingUpdateStatefulSetStrategyType) {
+					t.Errorf("PostgreSQL: %s with strategy %s, want a RollingUpdate StatefulSet", w.kind, w.strategy)
+				}
+				if w.s.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+					t.Errorf("podManagementPolicy %q, want Parallel", w.s.Spec.PodManagementPolicy)
+				}
+				id := env["HOOKRELAY_NODE_ID"].ValueFrom
+				if id == nil || id.FieldRef == nil || id.FieldRef.FieldPath != "metadata.name" {
+					t.Errorf("HOOKRELAY_NODE_ID %+v, want the pod name", env["HOOKRELAY_NODE_ID"])
+				}
+				var governing *corev1.Service
+				for _, svc := range r.services {
+					if svc.Name == w.s.Spec.ServiceName {
+						governing = svc
+					}
+				}
+				if len(r.services) != 2 || governing == nil || governing.Spec.ClusterIP != corev1.ClusterIPNone {
+					t.Errorf("%d services, want 2 with a headless one named %q", len(r.services), w.s.Spec.ServiceName)
+				}
 			}
 			if tc.postgres && len(r.pvcs) != 0 {
 				t.Errorf("a PersistentVolumeClaim on PostgreSQL")
@@ -182,9 +233,9 @@ func TestChartRenders(t *testing.T) {
 // checkPod asserts what every hookrelay pod must have: probes on /healthz,
 // non-root, a read-only root, no capabilities, resource requests, and the
 // three keys from a Secret when they are set.
-func checkPod(t *testing.T, d *appsv1.Deployment) {
+func checkPod(t *testing.T, w workload) {
 	t.Helper()
-	pod := d.Spec.Template.Spec
+	pod := w.template.Spec
 	if len(pod.Containers) == 0 {
 		t.Fatal("no containers")
 	}
@@ -249,11 +300,10 @@ func checkPod(t *testing.T, d *appsv1.Deployment) {
 }
 
 // checkSelectors asserts that the Service and the PodDisruptionBudget
-// select the Deployment's pods, and that the Service's target ports exist.
-func checkSelectors(t *testing.T, r *rendered) {
+// select the workload's pods, and that the Services' target ports exist.
+func checkSelectors(t *testing.T, r *rendered, w workload) {
 	t.Helper()
-	d := r.deployments[0]
-	labels := d.Spec.Template.Labels
+	labels := w.template.Labels
 	matches := func(sel map[string]string) bool {
 		for k, v := range sel {
 			if labels[k] != v {
@@ -262,11 +312,11 @@ func checkSelectors(t *testing.T, r *rendered) {
 		}
 		return len(sel) > 0
 	}
-	if !matches(d.Spec.Selector.MatchLabels) {
-		t.Errorf("deployment selector %v does not match its pods %v", d.Spec.Selector.MatchLabels, labels)
+	if !matches(w.selector.MatchLabels) {
+		t.Errorf("%s selector %v does not match its pods %v", w.kind, w.selector.MatchLabels, labels)
 	}
 	ports := map[string]bool{}
-	for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+	for _, p := range w.template.Spec.Containers[0].Ports {
 		ports[p.Name] = true
 	}
 	for _, s := range r.services {
@@ -337,15 +387,16 @@ func TestDatabaseURLSecret(t *testing.T) {
 	if len(r.secrets) != 1 || r.secrets[0].StringData["database-url"] != url {
 		t.Fatalf("secrets %+v, want one holding the URL", r.secrets)
 	}
-	ref := envOf(r.deployments[0].Spec.Template.Spec.Containers[0])["HOOKRELAY_DATABASE_URL"].ValueFrom.SecretKeyRef
+	w := r.workload(t)
+	ref := envOf(w.template.Spec.Containers[0])["HOOKRELAY_DATABASE_URL"].ValueFrom.SecretKeyRef
 	if ref.Name != r.secrets[0].Name || ref.Key != "database-url" {
 		t.Errorf("HOOKRELAY_DATABASE_URL from %s/%s, want %s/database-url", ref.Name, ref.Key, r.secrets[0].Name)
 	}
-	b, err := yaml.Marshal(r.deployments[0])
+	b, err := yaml.Marshal(w.template)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(b), "p4ss") {
-		t.Error("the database password is in the Deployment")
+		t.Error("the database password is in the pod spec")
 	}
 }
