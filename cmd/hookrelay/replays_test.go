@@ -103,6 +103,19 @@ func TestReplaysEndToEnd(t *testing.T) {
 	if _, errs, code := svc.cli(t, nil, "", "replays", "cancel", j.ID); code == 0 || !strings.Contains(errs, "succeeded already") {
 		t.Fatalf("cancel a finished job: exit %d: %s", code, errs)
 	}
+	// The synchronous replay takes the same filters.
+	if out := svc.mustCLI(t, "", "deliveries", "replay", "--endpoint", ep.ID, "--since", "1h", "--until", "0s",
+		"--event-type", "user.*", "--status", "failed"); !strings.HasPrefix(out, "1 failed deliveries") {
+		t.Fatalf("deliveries replay user.*: %s", out)
+	}
+	select {
+	case b := <-got:
+		if b != `{"other":true}` {
+			t.Fatalf("deliveries replay user.* sent %s", b)
+		}
+	case <-time.After(30 * time.Second): // a failsafe
+		t.Fatal("the user.created delivery was not replayed")
+	}
 	select {
 	case b := <-got:
 		t.Fatalf("an extra request arrived: %s", b)
