@@ -167,6 +167,13 @@ func (r *Replayer) runJob(ctx context.Context, j *store.ReplayJob) {
 				}
 				return
 			}
+			t := time.NewTimer(min(100*time.Millisecond<<(failures-1), 5*time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			continue
 		}
 		failures = 0
