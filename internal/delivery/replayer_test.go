@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,48 @@ func TestReplayerRateResumeExactlyOnce(t *testing.T) {
 	}
 	if rc.count() != n {
 		t.Fatalf("receiver got %d requests, want %d", rc.count(), n)
+	}
+}
+
+// brokenBatches is a store whose replay batches always fail.
+type brokenBatches struct {
+	ReplayJobStore
+	failed chan string
+}
+
+func (b *brokenBatches) RunReplayBatch(context.Context, store.ReplayBatchParams) (*store.ReplayJob, error) {
+	return nil, fmt.Errorf("disk on fire")
+}
+
+func (b *brokenBatches) FailReplayJob(ctx context.Context, id, reason string, now time.Time) error {
+	err := b.ReplayJobStore.FailReplayJob(ctx, id, reason, now)
+	b.failed <- id
+	return err
+}
+
+// TestReplayerFailsJob: a job whose batches keep failing is failed, with
+// the error, after MaxFailures tries.
+func TestReplayerFailsJob(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clock := newFakeClock(time.Now().UTC().Truncate(time.Second))
+	j := &store.ReplayJob{ID: store.NewID("rpl"), Kind: store.ReplayFailedKind, Since: clock.now().Add(-time.Hour), CreatedAt: clock.now()}
+	if err := st.CreateReplayJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	b := &brokenBatches{ReplayJobStore: st, failed: make(chan string, 1)}
+	_, stop := replayerRun(t, &ReplayerConfig{Store: b, Now: clock.now, MaxFailures: 2, PollInterval: time.Hour}, make(chan *store.ReplayJob, 10))
+	select {
+	case id := <-b.failed:
+		if id != j.ID {
+			t.Fatalf("failed job %s, want %s", id, j.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job was not failed within 10s")
+	}
+	stop()
+	got, err := st.GetReplayJob(ctx, j.ID)
+	if err != nil || got.State != store.ReplayFailedState || !strings.Contains(got.Error, "disk on fire") || got.FinishedAt == nil {
+		t.Fatalf("job = %+v, %v; want failed with the batch's error", got, err)
 	}
 }
