@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -90,14 +91,19 @@ func (w *writer) replayFailed(p store.ReplayFailedParams) (store.ReplayResult, e
 	res, ids := store.PlanReplayFailed(p, batch, looked)
 	now := ms(p.Now)
 	hold := boolInt(e.Disabled || e.FIFO)
-	for _, id := range ids {
-		n, err := w.exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, leased_until = NULL,
-			completed_at = NULL, updated_at = ?, fifo = ?, hold = ? WHERE id = ? AND status IN ('failed', 'canceled')`,
-			now, now, boolInt(e.FIFO), hold, id)
+	if len(ids) > 0 {
+		list, err := json.Marshal(ids)
 		if err != nil {
 			return store.ReplayResult{}, err
 		}
-		res.Queued += int(n)
+		n, err := w.exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, leased_until = NULL,
+			completed_at = NULL, updated_at = ?, fifo = ?, hold = ?
+			WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('failed', 'canceled')`,
+			now, now, boolInt(e.FIFO), hold, string(list))
+		if err != nil {
+			return store.ReplayResult{}, err
+		}
+		res.Queued = int(n)
 	}
 	if res.Queued > 0 && e.FIFO && !e.Disabled {
 		if err := w.rehold(e.ID, false, true, p.Now); err != nil {
