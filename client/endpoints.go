@@ -255,8 +255,15 @@ func (c *Client) RevealSecrets(ctx context.Context, id string) (*RevealedSecrets
 // Replayed is the answer to ReplayFailed.
 type Replayed struct {
 	// Replayed is how many failed deliveries were made due again.
-	Replayed int             `json:"replayed"`
-	Raw      json.RawMessage `json:"-"`
+	Replayed int `json:"replayed"`
+	// Scanned is how many failed (or canceled) deliveries of the window
+	// were looked at.
+	Scanned int `json:"scanned"`
+	// Complete is false when the call stopped before the end of the
+	// window: call again with After set to NextCursor.
+	Complete   bool            `json:"complete"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+	Raw        json.RawMessage `json:"-"`
 }
 
 func (r *Replayed) setRaw(b json.RawMessage) { r.Raw = b }
@@ -264,10 +271,27 @@ func (r *Replayed) setRaw(b json.RawMessage) { r.Raw = b }
 // ReplayFailed makes the endpoint's failed deliveries created at or after
 // since due again.
 func (c *Client) ReplayFailed(ctx context.Context, endpointID string, since time.Time) (*Replayed, error) {
-	in := struct {
-		Since time.Time `json:"since"`
-	}{since}
-	return call[Replayed](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", endpointID, "/replay")}, in)
+	return c.ReplayFailedWindow(ctx, endpointID, &ReplayFailedParams{Since: since})
+}
+
+// ReplayFailedParams narrow ReplayFailedWindow.
+type ReplayFailedParams struct {
+	// Since and Until bound the deliveries' creation: [Since, Until).
+	Since time.Time  `json:"since"`
+	Until *time.Time `json:"until,omitempty"`
+	// EventTypes keeps deliveries of these types or filters ("invoice.*").
+	EventTypes []string `json:"event_types,omitempty"`
+	// Status: "failed" and/or "canceled"; default failed.
+	Status []string `json:"status,omitempty"`
+	// After continues a call that stopped: its NextCursor.
+	After string `json:"after,omitempty"`
+}
+
+// ReplayFailedWindow makes the endpoint's failed (or canceled) deliveries
+// of p's window and types due again, synchronously; for a large window
+// use CreateReplay.
+func (c *Client) ReplayFailedWindow(ctx context.Context, endpointID string, p *ReplayFailedParams) (*Replayed, error) {
+	return call[Replayed](ctx, c, request{method: http.MethodPost, path: idPath("/api/v1/endpoints", endpointID, "/replay")}, p)
 }
 
 // TestFilter reports whether payload, a JSON value, matches the payload

@@ -14,7 +14,7 @@ var deliveryCommands = map[string]subcommand{
 	"list":           {"list deliveries, by endpoint, event or status", runDeliveriesList},
 	"get":            {"show a delivery and its attempts", runDeliveriesGet},
 	"retry":          {"attempt a delivery again now", runDeliveriesRetry},
-	"replay":         {"retry every failed delivery of an endpoint since a time", runDeliveriesReplay},
+	"replay":         {"retry the failed deliveries of an endpoint in a window (by type and status)", runDeliveriesReplay},
 	"replay-missing": {"send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
 }
 
@@ -152,6 +152,10 @@ func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("deliveries replay", e.stderr)
 	endpoint := fs.String("endpoint", "", "endpoint whose failed deliveries to retry (required)")
 	since := fs.String("since", "", "replay failed deliveries created since this RFC 3339 time, or this long ago such as 24h (required)")
+	until := fs.String("until", "", "only deliveries created before this RFC 3339 time, or this long ago (default: no bound)")
+	var types, statuses stringList
+	fs.Var(&types, "event-type", "only deliveries of this event type or filter (invoice.*), repeatable")
+	fs.Var(&statuses, "status", "failed or canceled, repeatable (default failed)")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -163,22 +167,41 @@ func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
 	if *endpoint == "" || *since == "" {
 		return usagef("--endpoint and --since are required")
 	}
-	t, err := parseSince(*since, time.Now())
-	if err != nil {
+	now := time.Now()
+	p := &client.ReplayFailedParams{EventTypes: types, Status: statuses}
+	if p.Since, err = parseSince(*since, now); err != nil {
 		return err
+	}
+	if *until != "" {
+		to, err := parseSince(*until, now)
+		if err != nil {
+			return err
+		}
+		p.Until = &to
 	}
 	c, err := cf.client(e)
 	if err != nil {
 		return err
 	}
-	out, err := c.ReplayFailed(ctx, *endpoint, t)
-	if err != nil {
-		return err
+	// A large window takes several calls: each stops in time and says
+	// where to go on (replays create runs one in the background).
+	var replayed, scanned int
+	for {
+		out, err := c.ReplayFailedWindow(ctx, *endpoint, p)
+		if err != nil {
+			return err
+		}
+		replayed += out.Replayed
+		scanned += out.Scanned
+		if out.Complete || out.NextCursor == "" {
+			break
+		}
+		p.After = out.NextCursor
 	}
 	if cf.json {
-		return printJSON(e.stdout, out.Raw)
+		return writeJSONOut(e, map[string]any{"replayed": replayed, "scanned": scanned, "complete": true})
 	}
-	fmt.Fprintf(e.stdout, "%d failed deliveries are due again\n", out.Replayed)
+	fmt.Fprintf(e.stdout, "%d failed deliveries are due again\n", replayed)
 	return nil
 }
 

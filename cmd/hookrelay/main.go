@@ -44,6 +44,7 @@ var commands = map[string]command{
 	"events":      {"send events (calls the API)", runEvents},
 	"event-types": {"the event catalog: create, list, change, import from OpenAPI, send examples (calls the API)", runEventTypes},
 	"deliveries":  {"list, show, retry and replay deliveries (calls the API)", runDeliveries},
+	"replays":     {"bulk replay jobs: create, list, show, cancel (calls the API)", runReplays},
 	"keys":        {"create, list and revoke API keys (via the API, or --data directly)", runKeys},
 	"migrate":     {"apply the database's pending schema migrations, or show which are applied", runMigrate},
 	"sources":     {"create, list, show and delete inbound sources, see what they refused (calls the API)", runSources},

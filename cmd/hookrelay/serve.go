@@ -75,10 +75,13 @@ type serveConfig struct {
 	MaxEndpointTimeout time.Duration
 	MaxRetrySchedule   time.Duration
 	// EgressProxy is an HTTP CONNECT proxy for every delivery; "" none.
-	EgressProxy        string
-	egressProxy        *url.URL
-	DisableAfter       time.Duration
-	MaxPayloadBytes    int64
+	EgressProxy     string
+	egressProxy     *url.URL
+	DisableAfter    time.Duration
+	MaxPayloadBytes int64
+	// MaxReplayRate caps a replay job's deliveries per second (and is
+	// the rate of one that names none).
+	MaxReplayRate      int
 	OperatorURL        string
 	OperatorSecret     string
 	OperatorSecretFile string
@@ -176,6 +179,9 @@ func (c *serveConfig) Validate() error {
 	if c.MaxPayloadBytes < 0 {
 		return usagef("--max-payload-bytes must not be negative")
 	}
+	if c.MaxReplayRate < 0 {
+		return usagef("--max-replay-rate must not be negative")
+	}
 	if c.AdminKey != "" {
 		if err := api.CheckKey(c.AdminKey); err != nil {
 			return usagef("HOOKRELAY_ADMIN_KEY: %v", err)
@@ -249,6 +255,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.EgressProxy, "egress-proxy", "", "HTTP CONNECT proxy every delivery goes through (http://host:port); the private-network guard still checks the targets")
 	fs.DurationVar(&c.DisableAfter, "disable-after", 0, "disable an endpoint after it has failed for this long; negative: never (default 120h)")
 	fs.Int64Var(&c.MaxPayloadBytes, "max-payload-bytes", api.DefaultMaxPayloadBytes, "largest event payload accepted")
+	fs.IntVar(&c.MaxReplayRate, "max-replay-rate", api.DefaultMaxReplayRate, "most deliveries per second a replay job (POST /api/v1/replays) may queue; a job's own rate is capped by it")
 	fs.StringVar(&c.OperatorURL, "operator-url", "", "URL that receives operational webhooks (endpoint disabled, delivery exhausted or recovered)")
 	fs.StringVar(&c.OperatorSecret, "operator-secret", "", "secret that signs operational webhooks")
 	fs.StringVar(&c.OperatorSecretFile, "operator-secret-file", "", "file holding the operator secret, kept out of ps and shell history")
@@ -285,6 +292,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("egress-proxy", "HOOKRELAY_EGRESS_PROXY")
 	ef.bind("disable-after", "HOOKRELAY_DISABLE_AFTER")
 	ef.bind("max-payload-bytes", "HOOKRELAY_MAX_PAYLOAD_BYTES")
+	ef.bind("max-replay-rate", "HOOKRELAY_MAX_REPLAY_RATE")
 	ef.bind("operator-url", "HOOKRELAY_OPERATOR_URL")
 	ef.bind("operator-secret", "HOOKRELAY_OPERATOR_SECRET")
 	ef.bind("operator-secret-file", "HOOKRELAY_OPERATOR_SECRET_FILE")
@@ -640,6 +648,12 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("delivery engine: %w", err)
 	}
+	// Replay jobs run in the background, one node at a time per job (a
+	// lease under this node's id, so that a restart resumes its own).
+	replayer, err := delivery.NewReplayer(&delivery.ReplayerConfig{Store: st, Logger: logger, NodeID: nodeID, Notify: engine.Notify})
+	if err != nil {
+		return fmt.Errorf("replayer: %w", err)
+	}
 
 	sessionKey := cfg.SessionKey
 	if sessionKey == nil {
@@ -686,6 +700,8 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 		MaxEndpointsPerTenant: cfg.MaxEndpointsPerTenant,
 		TokenKey:              tokenKey,
 		Tracer:                apiTracer,
+		MaxReplayRate:         cfg.MaxReplayRate,
+		Replayer:              replayer,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -749,6 +765,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	wg.Go(func() { elector.Run(engineCtx) })
 	wg.Go(func() { gateway.Run(engineCtx) })
 	wg.Go(func() { dash.Run(engineCtx) })
+	wg.Go(func() { replayer.Run(engineCtx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("http server: %w", err)

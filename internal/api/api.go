@@ -29,6 +29,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,13 @@ type Config struct {
 	// and no token is accepted. Every node of an installation needs the
 	// same key.
 	TokenKey []byte
+	// MaxReplayRate caps the rate (deliveries per second) a replay job may
+	// ask for, and is the rate of one that asks for none. 0:
+	// DefaultMaxReplayRate (500).
+	MaxReplayRate int
+	// Replayer is woken when a replay job is created (delivery.Replayer);
+	// nil: the job waits for the replayer's next poll.
+	Replayer interface{ Wake() }
 }
 
 // A Tracer reports the spans of an event post: the request, the storage
@@ -150,7 +158,10 @@ type API struct {
 	portal  PortalLinkMinter
 	limiter *authlimit.Limiter
 	tracer  Tracer
-	tokens  *access.Tokens
+
+	maxReplayRate int
+	replayer      interface{ Wake() }
+	tokens        *access.Tokens
 }
 
 // route is one registered pattern, the scope its calls need, the audit
@@ -183,6 +194,9 @@ func New(cfg Config) (*API, error) {
 		timeout:    orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		portal:     cfg.PortalLinks,
 		tracer:     cfg.Tracer,
+
+		maxReplayRate: cmp.Or(cfg.MaxReplayRate, DefaultMaxReplayRate),
+		replayer:      cfg.Replayer,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -231,6 +245,11 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/endpoints/{id}/replay", dWrite, "delivery.replay", a.replayEndpoint},
 		{"POST", "/api/v1/endpoints/{id}/replay-missing", dWrite, "delivery.replay_missing", a.replayMissing},
 		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
+		// Bulk replay jobs (replayjobs.go).
+		{"POST", "/api/v1/replays", dWrite, "replay.create", a.createReplay},
+		{"GET", "/api/v1/replays", dRead, "", a.listReplays},
+		{"GET", "/api/v1/replays/{id}", dRead, "", a.getReplay},
+		{"POST", "/api/v1/replays/{id}/cancel", dWrite, "replay.cancel", a.cancelReplay},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
 		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -213,14 +214,30 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 
 // replayRequest is the body of POST /api/v1/endpoints/{id}/replay.
 type replayRequest struct {
-	Since time.Time `json:"since"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until"`
+	EventTypes []string   `json:"event_types"`
+	Status     []string   `json:"status"`
+	// After continues a replay that stopped: the next_cursor it returned.
+	After string `json:"after"`
 }
 
 // replayResponse says how many failed deliveries were made due again.
 type replayResponse struct {
 	Replayed int `json:"replayed"`
+	// Scanned is how many failed (or canceled) deliveries of the window
+	// it looked at.
+	Scanned int `json:"scanned"`
+	// Complete is false when the call stopped before the end of the
+	// window: call again with after = next_cursor, or use a replay job
+	// (POST /api/v1/replays) for a large window.
+	Complete   bool   `json:"complete"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// replayEndpoint makes the endpoint's failed deliveries of a window due
+// again, batch after batch, each batch one transaction; it stops after
+// half the request's time and says where.
 func (a *API) replayEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var req replayRequest
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
@@ -229,17 +246,58 @@ func (a *API) replayEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if req.Since.IsZero() {
 		return invalid("since is required: replay failed deliveries created at or after this RFC 3339 time")
 	}
+	p := store.ReplayFailedParams{Since: req.Since, After: req.After}
+	if req.Until != nil {
+		if !req.Until.After(req.Since) {
+			return invalid("until must be after since")
+		}
+		p.Until = *req.Until
+	}
+	if _, _, ok := store.ParseReplayCursor(req.After); !ok || len(req.After) > maxCursor {
+		return invalid("after %q is not a next_cursor of replay", req.After)
+	}
+	if len(req.EventTypes) > 0 {
+		types, err := rules.CheckEventTypes(req.EventTypes)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		p.EventTypes = types
+	}
+	for _, s := range req.Status {
+		p.Statuses = append(p.Statuses, store.DeliveryStatus(s))
+	}
+	if _, err := store.ReplayStatuses(p.Statuses); err != nil {
+		return invalid("%v", err)
+	}
 	e, err := a.endpoint(r)
 	if err != nil {
 		return err
 	}
-	n, err := a.store.ReplayFailed(r.Context(), e.ID, req.Since, a.now())
-	if err != nil {
-		return fmt.Errorf("replay failed deliveries of %s: %w", e.ID, err)
+	p.EndpointID, p.Now = e.ID, a.now()
+	stop := time.Now().Add(a.timeout / 2)
+	var out replayResponse
+	defer func() {
+		if out.Replayed > 0 {
+			a.notify()
+		}
+	}()
+	for {
+		res, err := a.store.ReplayFailedBatch(r.Context(), p)
+		if err != nil {
+			return fmt.Errorf("replay failed deliveries of %s: %w", e.ID, err)
+		}
+		out.Replayed += res.Queued
+		out.Scanned += res.Scanned
+		if res.Next == "" {
+			out.Complete = true
+			break
+		}
+		p.After = res.Next
+		if time.Now().After(stop) || r.Context().Err() != nil {
+			out.NextCursor = res.Next
+			break
+		}
 	}
-	if n > 0 {
-		a.notify()
-	}
-	writeJSON(w, http.StatusAccepted, replayResponse{Replayed: n})
+	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }

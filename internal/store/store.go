@@ -622,6 +622,10 @@ type Store interface {
 	EventTypes
 	// Replays gives endpoints the events they missed (replay.go).
 	Replays
+	// ReplayFailer replays failed deliveries in batches (replayjobs.go).
+	ReplayFailer
+	// ReplayJobs keeps and runs bulk replay jobs (replayjobs.go).
+	ReplayJobs
 	// Erasure deletes content on request and by retention (erase.go).
 	Erasure
 	// Stats sums up endpoints' recent attempts (stats.go).

@@ -220,6 +220,9 @@ func (u *UI) routes() *http.ServeMux {
 	handle("GET /deliveries", u.page(u.pageShown(PageDeliveries, u.listDeliveries)))
 	handle("POST /deliveries/replay", u.page(u.audited("delivery.replay", u.replay)))
 	handle("GET /deliveries/{id}", u.page(u.showDelivery))
+	handle("GET /replays", u.page(u.pageShown(PageDeliveries, u.listReplays)))
+	handle("GET /replays/{id}", u.page(u.pageShown(PageDeliveries, u.showReplay)))
+	handle("POST /replays/{id}/cancel", u.page(u.pageShown(PageDeliveries, u.audited("replay.cancel", u.cancelReplay))))
 	handle("POST /deliveries/{id}/retry", u.page(u.audited("delivery.retry", u.retry)))
 	// Inbound sources belong to no tenant: admin sessions only.
 	handle("GET /sources", u.page(adminOnly(u.listSources)))
@@ -487,14 +490,15 @@ func (u *UI) redirect(w http.ResponseWriter, r *http.Request, p string, flash st
 // flashMessages are the fixed messages a redirect can ask a page to show;
 // the query names one by code, so no text from the URL is ever shown.
 var flashMessages = map[string]string{
-	"created":    "Endpoint created.",
-	"updated":    "Endpoint saved.",
-	"deleted":    "Endpoint deleted.",
-	"retried":    "Delivery queued for another attempt.",
-	"replayed":   "Failed deliveries queued again: %d.",
-	"signedout":  "Signed out.",
-	"testsent":   "Test event sent.",
-	"nonereplay": "No failed deliveries matched; nothing was queued.",
+	"created":        "Endpoint created.",
+	"updated":        "Endpoint saved.",
+	"deleted":        "Endpoint deleted.",
+	"retried":        "Delivery queued for another attempt.",
+	"replaycanceled": "Replay canceled: no batch of it runs any more.",
+	"replayed":       "Failed deliveries queued again: %d.",
+	"signedout":      "Signed out.",
+	"testsent":       "Test event sent.",
+	"nonereplay":     "No failed deliveries matched; nothing was queued.",
 
 	"source_created": "Source created.",
 	"source_updated": "Source saved.",

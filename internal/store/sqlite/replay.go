@@ -51,56 +51,71 @@ func scanMissing(r scanner) (store.ReplayCandidate, error) {
 // ReplayMissing creates the deliveries an endpoint missed, one batch in
 // one transaction of the writer (see store.Replays).
 func (s *Store) ReplayMissing(ctx context.Context, p store.ReplayMissingParams) (store.ReplayMissingResult, error) {
-	afterMS, afterID, ok := store.ParseReplayCursor(p.After)
-	if !ok {
+	if _, _, ok := store.ParseReplayCursor(p.After); !ok {
 		return store.ReplayMissingResult{}, fmt.Errorf("replay missing: malformed cursor %q", p.After)
 	}
 	batch := p.Batch
 	if batch <= 0 {
 		batch = store.DefaultReplayMissingBatch
 	}
+	var res store.ReplayMissingResult
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		res, err = w.replayMissing(p, batch, false)
+		return err
+	})
+	if err != nil {
+		return store.ReplayMissingResult{}, fmt.Errorf("replay missing events of %s: %w", p.EndpointID, err)
+	}
+	return res, nil
+}
+
+// replayMissing runs one ReplayMissing batch on the writer. With
+// skipDisabled a disabled endpoint gets nothing: its window is done.
+func (w *writer) replayMissing(p store.ReplayMissingParams, batch int, skipDisabled bool) (store.ReplayMissingResult, error) {
+	afterMS, afterID, ok := store.ParseReplayCursor(p.After)
+	if !ok {
+		return store.ReplayMissingResult{}, fmt.Errorf("replay missing: malformed cursor %q", p.After)
+	}
 	until := int64(math.MaxInt64)
 	if !p.Until.IsZero() {
 		until = ms(p.Until)
 	}
 	now := ms(p.Now)
-	var res store.ReplayMissingResult
-	err := s.write(ctx, func(w *writer) error {
-		e, err := w.endpoint(p.EndpointID)
-		if err != nil {
-			return err
-		}
-		q, args := missingFirstQuery, []any{e.ID, e.Tenant, ms(p.Since), until, batch}
-		if p.After != "" {
-			q, args = missingNextQuery, []any{e.ID, e.Tenant, afterMS, afterID, until, batch}
-		}
-		rows, err := w.query(q, args...)
-		if err != nil {
-			return err
-		}
-		looked, err := store.CollectRows(rows, scanMissing)
-		rows.Close()
-		if err != nil {
-			return err
-		}
-		var due []*store.Event
-		res, due = store.PlanReplay(e, p.EventTypes, batch, looked, &s.filters)
-		hold := boolInt(e.Disabled || e.FIFO)
-		for _, ev := range due {
-			if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-				next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, NULL, 0, ?, ?, ?, ?)`,
-				w.ids.next("dlv"), ev.ID, e.ID, e.Tenant, ev.Type, now, hold, boolInt(e.FIFO), now, now); err != nil {
-				return err
-			}
-			res.Created++
-		}
-		if res.Created > 0 && e.FIFO && !e.Disabled {
-			return w.rehold(e.ID, false, true, p.Now)
-		}
-		return nil
-	})
+	e, err := w.endpoint(p.EndpointID)
 	if err != nil {
-		return store.ReplayMissingResult{}, fmt.Errorf("replay missing events of %s: %w", p.EndpointID, err)
+		return store.ReplayMissingResult{}, err
+	}
+	if skipDisabled && e.Disabled {
+		return store.ReplayMissingResult{}, nil
+	}
+	q, args := missingFirstQuery, []any{e.ID, e.Tenant, ms(p.Since), until, batch}
+	if p.After != "" {
+		q, args = missingNextQuery, []any{e.ID, e.Tenant, afterMS, afterID, until, batch}
+	}
+	rows, err := w.query(q, args...)
+	if err != nil {
+		return store.ReplayMissingResult{}, err
+	}
+	looked, err := store.CollectRows(rows, scanMissing)
+	rows.Close()
+	if err != nil {
+		return store.ReplayMissingResult{}, err
+	}
+	res, due := store.PlanReplay(e, p.EventTypes, batch, looked, &w.s.filters)
+	hold := boolInt(e.Disabled || e.FIFO)
+	for _, ev := range due {
+		if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
+			next_attempt_at, leased_until, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, NULL, 0, ?, ?, ?, ?)`,
+			w.ids.next("dlv"), ev.ID, e.ID, e.Tenant, ev.Type, now, hold, boolInt(e.FIFO), now, now); err != nil {
+			return store.ReplayMissingResult{}, err
+		}
+		res.Created++
+	}
+	if res.Created > 0 && e.FIFO && !e.Disabled {
+		if err := w.rehold(e.ID, false, true, p.Now); err != nil {
+			return store.ReplayMissingResult{}, err
+		}
 	}
 	return res, nil
 }

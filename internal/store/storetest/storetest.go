@@ -82,17 +82,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"Health", testHealth},
 	}
-	tests = append(tests, sourceTests...)   // sources.go
-	tests = append(tests, writeTests...)    // writes.go
-	tests = append(tests, historyTests...)  // history.go
-	tests = append(tests, limitTests...)    // limits.go
-	tests = append(tests, hardenTests...)   // harden.go
-	tests = append(tests, operatorTests...) // operator.go
-	tests = append(tests, catalogTests...)  // eventtypes.go
-	tests = append(tests, replayTests...)   // replay.go
-	tests = append(tests, statsTests...)    // stats.go
-	tests = append(tests, batchTests...)    // batch.go
-	tests = append(tests, eraseTests...)    // erase.go
+	tests = append(tests, sourceTests...)    // sources.go
+	tests = append(tests, writeTests...)     // writes.go
+	tests = append(tests, historyTests...)   // history.go
+	tests = append(tests, limitTests...)     // limits.go
+	tests = append(tests, hardenTests...)    // harden.go
+	tests = append(tests, operatorTests...)  // operator.go
+	tests = append(tests, catalogTests...)   // eventtypes.go
+	tests = append(tests, replayTests...)    // replay.go
+	tests = append(tests, replayJobTests...) // replayjobs.go
+	tests = append(tests, statsTests...)     // stats.go
+	tests = append(tests, batchTests...)     // batch.go
+	tests = append(tests, eraseTests...)     // erase.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
