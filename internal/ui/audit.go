@@ -37,7 +37,11 @@ func (u *UI) audited(action string, h handlerFunc) handlerFunc {
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r, s)
 		if err == nil && sw.status != 0 && sw.status < 400 {
-			u.auditEntry(r, s, action, tenant, r.PathValue("id"))
+			target := r.PathValue("id")
+			if target == "" {
+				target = r.PathValue("name") // an event type
+			}
+			u.auditEntry(r, s, action, tenant, target)
 		}
 		return err
 	}
