@@ -28,6 +28,10 @@ func (u *UI) audited(action string, h handlerFunc) handlerFunc {
 				if e, err := u.store.GetEndpoint(r.Context(), id); err == nil {
 					tenant = &e.Tenant
 				}
+			case strings.HasPrefix(action, "event."):
+				if ev, err := u.store.GetEvent(r.Context(), id); err == nil {
+					tenant = &ev.Tenant
+				}
 			case strings.HasPrefix(action, "delivery."):
 				if d, err := u.store.GetDelivery(r.Context(), id); err == nil {
 					tenant = &d.Tenant

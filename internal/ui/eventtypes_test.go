@@ -220,3 +220,54 @@ func TestEventTypeWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestErasePayload: the delivery page's "Erase payload" erases the
+// event's payload as the API does, is audited, needs CSRF, is for admins
+// only, and the page then says the payload is erased.
+func TestErasePayload(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	b.endpoint("acme", "http://127.0.0.1:9/hook", "acme's")
+	ds := b.deliver("acme", 200, "ok", store.StatusSucceeded)
+	d := ds[0]
+	page := "/ui/deliveries/" + d.ID
+	a := b.admin()
+	if r := a.get(page); !strings.Contains(r.body, `id="erase-payload"`) {
+		t.Fatalf("the delivery page offers no erase:\n%s", r.body)
+	}
+	p := b.portal("acme")
+	if r := p.get(page); r.status != http.StatusOK || strings.Contains(r.body, `id="erase-payload"`) {
+		t.Errorf("portal delivery page: %d, offers erase: %v", r.status, strings.Contains(r.body, "erase-payload"))
+	}
+	if r := p.post("/ui/events/"+d.EventID+"/erase", url.Values{"delivery_id": {d.ID}}, page); r.status != http.StatusNotFound {
+		t.Errorf("portal erase: %d", r.status)
+	}
+	if r := a.do("POST", "/ui/events/"+d.EventID+"/erase", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden {
+		t.Errorf("erase without CSRF: %d", r.status)
+	}
+	if ev, _ := b.st.GetEvent(ctx, d.EventID); ev.ErasedAt != nil {
+		t.Fatal("erased without admin and CSRF")
+	}
+	r := a.post("/ui/events/"+d.EventID+"/erase", url.Values{"delivery_id": {d.ID}}, page)
+	if r.status != http.StatusSeeOther || r.location != page+"?flash=erased" {
+		t.Fatalf("erase: %d %q\n%s", r.status, r.location, r.body)
+	}
+	ev, err := b.st.GetEvent(ctx, d.EventID)
+	if err != nil || ev.ErasedAt == nil || len(ev.Payload) != 0 {
+		t.Fatalf("after erase: %+v, %v", ev, err)
+	}
+	if r := a.get(r.location); !strings.Contains(r.body, `id="payload-erased"`) || strings.Contains(r.body, `id="erase-payload"`) {
+		t.Errorf("the page after erase:\n%s", r.body)
+	}
+	es, _, _ := b.st.ListAudit(ctx, store.AuditFilter{})
+	var found bool
+	for _, e := range es {
+		if e.Action == "event.erase" && e.Target == d.EventID && e.Tenant != nil && *e.Tenant == "acme" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no audit entry event.erase for %s in %d entries", d.EventID, len(es))
+	}
+}

@@ -226,6 +226,7 @@ func (u *UI) routes() *http.ServeMux {
 	handle("POST /deliveries/replay", u.page(u.audited("delivery.replay", u.replay)))
 	handle("GET /deliveries/{id}", u.page(u.showDelivery))
 	handle("POST /deliveries/{id}/retry", u.page(u.audited("delivery.retry", u.retry)))
+	handle("POST /events/{id}/erase", u.page(adminOnly(u.audited("event.erase", u.eraseEvent))))
 	// Inbound sources belong to no tenant: admin sessions only.
 	handle("GET /sources", u.page(adminOnly(u.listSources)))
 	handle("GET /sources/new", u.page(adminOnly(u.newSource)))
@@ -515,6 +516,7 @@ var flashMessages = map[string]string{
 	"type_updated":   "Event type saved.",
 	"type_deleted":   "Event type deleted.",
 	"example_sent":   "Example sent.",
+	"erased":         "Payload erased; its pending deliveries are canceled.",
 }
 
 // flashMessage returns the message the query's flash code asks for, "" if
