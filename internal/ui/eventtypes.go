@@ -128,9 +128,15 @@ func readEventTypeForm(r *http.Request) eventTypeForm {
 	f := r.PostForm
 	return eventTypeForm{
 		Name: strings.TrimSpace(f.Get("name")), Description: f.Get("description"),
-		Schema: strings.TrimSpace(f.Get("schema")), Example: strings.TrimSpace(f.Get("example")),
+		Schema: textarea(f.Get("schema")), Example: textarea(f.Get("example")),
 		Deprecated: f.Get("deprecated") == "on", Enforce: f.Get("enforce") == "on",
 	}
+}
+
+// textarea is a textarea's text as the page showed it: browsers send its
+// line breaks as CRLF.
+func textarea(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 }
 
 // rawOrNil is a textarea's JSON, nil for an empty one. Whether it is JSON
@@ -219,9 +225,18 @@ func (u *UI) updateEventType(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	f := readEventTypeForm(r)
 	f.Name = t.Name
-	schema, example := rawOrNil(f.Schema), rawOrNil(f.Example)
-	_, err = u.catalog.Update(r.Context(), t.Name, catalog.Change{Description: &f.Description, Schema: &schema, Example: &example,
-		Deprecated: &f.Deprecated, Enforce: &f.Enforce})
+	ch := catalog.Change{Description: &f.Description, Deprecated: &f.Deprecated, Enforce: &f.Enforce}
+	// A textarea left as the edit form showed it keeps the stored text
+	// byte for byte; the form shows it indented.
+	if f.Schema != strings.TrimSpace(indentJSON(t.Schema)) {
+		schema := rawOrNil(f.Schema)
+		ch.Schema = &schema
+	}
+	if f.Example != strings.TrimSpace(indentJSON(t.Example)) {
+		example := rawOrNil(f.Example)
+		ch.Example = &example
+	}
+	_, err = u.catalog.Update(r.Context(), t.Name, ch)
 	if err != nil {
 		errs := eventTypeMessages(err)
 		if errs == nil {
