@@ -275,31 +275,18 @@ func (u *UI) deleteEventType(w http.ResponseWriter, r *http.Request, s *session)
 // other, whatever the endpoint's event type filter. It answers with the
 // delivery's page.
 func (u *UI) sendExample(w http.ResponseWriter, r *http.Request, s *session) error {
-	t, err := u.eventType(r)
-	if err != nil {
-		return err
-	}
-	if t.Example == nil {
+	name := r.PathValue("name")
+	_, ds, err := catalog.SendExample(r.Context(), u.store, name, r.PostForm.Get("endpoint_id"), u.now())
+	switch {
+	case errors.Is(err, catalog.ErrNoExample):
 		return &pageError{http.StatusBadRequest, "This event type has no example payload. Edit it to add one."}
-	}
-	e, err := u.store.GetEndpoint(r.Context(), r.PostForm.Get("endpoint_id"))
-	if err != nil {
-		return notFoundOr(err, "get endpoint", r.PostForm.Get("endpoint_id"))
-	}
-	disabled := &pageError{http.StatusConflict, "This endpoint is disabled. Enable it before sending an example."}
-	if e.Disabled {
-		return disabled
-	}
-	ev := &store.Event{ID: store.NewID("evt"), Tenant: e.Tenant, Type: t.Name, Payload: t.Example, CreatedAt: u.now()}
-	_, ds, err := u.store.CreateEventFor(r.Context(), ev, []string{e.ID})
-	if errors.Is(err, store.ErrNotFound) {
-		return disabled // or deleted, since it was read
-	}
-	if err != nil {
-		return fmt.Errorf("send example of %s to %s: %w", t.Name, e.ID, err)
+	case errors.Is(err, catalog.ErrEndpointDisabled):
+		return &pageError{http.StatusConflict, "This endpoint is disabled. Enable it before sending an example."}
+	case err != nil:
+		return notFoundOr(err, "send example", name)
 	}
 	if len(ds) != 1 {
-		return fmt.Errorf("send example of %s to %s: store made %d deliveries, want 1", t.Name, e.ID, len(ds))
+		return fmt.Errorf("send example of %s: store made %d deliveries, want 1", name, len(ds))
 	}
 	u.notify()
 	u.redirect(w, r, u.path("/deliveries/%s", ds[0].ID), "example_sent", -1)
