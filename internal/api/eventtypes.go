@@ -163,27 +163,19 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	if req.EndpointID == "" {
 		return invalid("endpoint_id is required")
 	}
-	t, err := a.store.GetEventType(r.Context(), name)
-	if err != nil {
-		return storeError(err, "event type", name)
-	}
-	if t.Example == nil {
+	ev, ds, err := catalog.SendExample(r.Context(), a.store, name, req.EndpointID, a.now())
+	switch {
+	case errors.Is(err, catalog.ErrNoExample):
 		return invalid("event type %s has no example", name)
-	}
-	e, err := a.store.GetEndpoint(r.Context(), req.EndpointID)
-	if err != nil {
+	case errors.Is(err, catalog.ErrEndpointDisabled):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "endpoint " + req.EndpointID + " is disabled or deleted"}
+	case errors.Is(err, store.ErrNotFound):
+		if _, gerr := a.store.GetEventType(r.Context(), name); errors.Is(gerr, store.ErrNotFound) {
+			return storeError(gerr, "event type", name)
+		}
 		return storeError(err, "endpoint", req.EndpointID)
-	}
-	if e.Disabled {
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "endpoint " + e.ID + " is disabled"}
-	}
-	ev := &store.Event{ID: store.NewID("evt"), Tenant: e.Tenant, Type: t.Name, Payload: t.Example, CreatedAt: a.now()}
-	_, ds, err := a.store.CreateEventFor(r.Context(), ev, []string{e.ID})
-	if errors.Is(err, store.ErrNotFound) {
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "endpoint " + e.ID + " is disabled or deleted"}
-	}
-	if err != nil {
-		return fmt.Errorf("send example of %s to %s: %w", name, e.ID, err)
+	case err != nil:
+		return err
 	}
 	if store.AnyUnclaimed(ds) {
 		a.notify()

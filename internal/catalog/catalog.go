@@ -416,3 +416,51 @@ func Filters(types []*store.EventType) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Errors of SendExample.
+var (
+	// ErrNoExample is a type without an example payload.
+	ErrNoExample = errors.New("catalog: the event type has no example")
+	// ErrEndpointDisabled is an endpoint that is disabled, or was deleted
+	// while the example was being sent.
+	ErrEndpointDisabled = errors.New("catalog: the endpoint is disabled")
+)
+
+// ExampleStore is what SendExample needs of a store.
+type ExampleStore interface {
+	GetEventType(ctx context.Context, name string) (*store.EventType, error)
+	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
+	CreateEventFor(ctx context.Context, ev *store.Event, endpointIDs []string) (*store.Event, []*store.Delivery, error)
+}
+
+// SendExample sends the example payload of the type called name to one
+// endpoint, as an event of that type and of the endpoint's tenant,
+// whatever the endpoint's event type filter: a delivery signed, recorded
+// and retried like any other. It returns the event and its one delivery.
+// ErrNotFound (wrapped) for an unknown type or endpoint, ErrNoExample,
+// ErrEndpointDisabled. The caller wakes the delivery engine.
+func SendExample(ctx context.Context, st ExampleStore, name, endpointID string, now time.Time) (*store.Event, []*store.Delivery, error) {
+	t, err := st.GetEventType(ctx, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event type %s: %w", name, err)
+	}
+	if t.Example == nil {
+		return nil, nil, fmt.Errorf("event type %s: %w", name, ErrNoExample)
+	}
+	e, err := st.GetEndpoint(ctx, endpointID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("endpoint %s: %w", endpointID, err)
+	}
+	if e.Disabled {
+		return nil, nil, fmt.Errorf("endpoint %s: %w", e.ID, ErrEndpointDisabled)
+	}
+	ev := &store.Event{ID: store.NewID("evt"), Tenant: e.Tenant, Type: t.Name, Payload: t.Example, CreatedAt: now}
+	_, ds, err := st.CreateEventFor(ctx, ev, []string{e.ID})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("endpoint %s: %w", e.ID, ErrEndpointDisabled) // or deleted, since it was read
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("send example of %s to %s: %w", name, e.ID, err)
+	}
+	return ev, ds, nil
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/secretbox"
@@ -236,5 +237,55 @@ func TestCatalog(t *testing.T) {
 	}
 	if _, created, err := c.Put(ctx, Spec{Name: "invoice.voided"}); err != nil || !created {
 		t.Fatalf("Put new: created %v, %v", created, err)
+	}
+}
+
+// TestSendExample: the example goes to the one endpoint named, of its
+// tenant, whatever its filter; a type without an example, a disabled
+// endpoint and unknown names are the documented errors.
+func TestSendExample(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := openStore(t)
+	now := time.Date(2026, 12, 8, 3, 0, 0, 0, time.UTC)
+	c, err := New(&Config{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, Spec{Name: "invoice.paid", Example: json.RawMessage(`{"n":12345678901234567890}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, Spec{Name: "bare"}); err != nil {
+		t.Fatal(err)
+	}
+	newEndpoint := func(disabled bool) *store.Endpoint {
+		e := &store.Endpoint{ID: store.NewID("ep"), Tenant: "acme", URL: "http://127.0.0.1:9/hook", Scheme: "standard",
+			EventTypes: []string{"other.*"}, Disabled: disabled,
+			Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}
+		if err := st.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	e, off := newEndpoint(false), newEndpoint(true)
+	ev, ds, err := SendExample(ctx, st, "invoice.paid", e.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "invoice.paid" || ev.Tenant != "acme" || string(ev.Payload) != `{"n":12345678901234567890}` || len(ds) != 1 || ds[0].EndpointID != e.ID {
+		t.Fatalf("sent %+v with %d deliveries", ev, len(ds))
+	}
+	for _, tc := range []struct {
+		name, endpoint string
+		want           error
+	}{
+		{"bare", e.ID, ErrNoExample},
+		{"invoice.paid", off.ID, ErrEndpointDisabled},
+		{"invoice.paid", "ep_nope", store.ErrNotFound},
+		{"nope", e.ID, store.ErrNotFound},
+	} {
+		if _, _, err := SendExample(ctx, st, tc.name, tc.endpoint, now); !errors.Is(err, tc.want) {
+			t.Errorf("SendExample(%s, %s) = %v, want %v", tc.name, tc.endpoint, err, tc.want)
+		}
 	}
 }

@@ -28,6 +28,10 @@ func (u *UI) audited(action string, h handlerFunc) handlerFunc {
 				if e, err := u.store.GetEndpoint(r.Context(), id); err == nil {
 					tenant = &e.Tenant
 				}
+			case strings.HasPrefix(action, "event."):
+				if ev, err := u.store.GetEvent(r.Context(), id); err == nil {
+					tenant = &ev.Tenant
+				}
 			case strings.HasPrefix(action, "delivery."):
 				if d, err := u.store.GetDelivery(r.Context(), id); err == nil {
 					tenant = &d.Tenant
@@ -37,7 +41,11 @@ func (u *UI) audited(action string, h handlerFunc) handlerFunc {
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r, s)
 		if err == nil && sw.status != 0 && sw.status < 400 {
-			u.auditEntry(r, s, action, tenant, r.PathValue("id"))
+			target := r.PathValue("id")
+			if target == "" {
+				target = r.PathValue("name") // an event type
+			}
+			u.auditEntry(r, s, action, tenant, target)
 		}
 		return err
 	}

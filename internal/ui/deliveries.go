@@ -402,3 +402,22 @@ func (u *UI) sendTest(w http.ResponseWriter, r *http.Request, s *session) error 
 	u.redirect(w, r, u.path("/deliveries/%s", ds[0].ID), "testsent", -1)
 	return nil
 }
+
+// eraseEvent erases an event's payload on request, as DELETE
+// /api/v1/events/{id}/payload does (store.Erasure.EraseEvent): payload,
+// headers and its attempts' bodies go, the metadata stays, its pending
+// deliveries are canceled. It answers with the delivery page the form was
+// on.
+func (u *UI) eraseEvent(w http.ResponseWriter, r *http.Request, s *session) error {
+	id := r.PathValue("id")
+	if _, err := u.store.EraseEvent(r.Context(), id, u.now()); err != nil {
+		return notFoundOr(err, "erase event", id)
+	}
+	u.log.InfoContext(r.Context(), "ui: event payload erased", "event_id", id)
+	back := u.path("/deliveries")
+	if d, err := u.store.GetDelivery(r.Context(), r.PostForm.Get("delivery_id")); err == nil && d.EventID == id {
+		back = u.path("/deliveries/%s", d.ID)
+	}
+	u.redirect(w, r, back, "erased", -1)
+	return nil
+}

@@ -77,7 +77,18 @@
 // filter: "Send test event" creates it with store.Store.CreateEventFor, so
 // that it is a real delivery, signed by the engine, recorded and retried
 // like any other, and sends the browser to the delivery's page to watch
-// the attempt appear.
+// the attempt appear. A catalog type's "Send example" works the same way
+// with the type's example payload.
+//
+// # The event catalog
+//
+// The catalog pages (list by group, type page; for admins create, edit,
+// delete, send example) write through internal/catalog, as the API does:
+// the dashboard never checks a schema or an example itself, it shows
+// catalog.Check's field errors. The endpoint forms offer catalog.Filters
+// as a datalist. "Erase payload" on a delivery page is
+// store.Store.EraseEvent, as DELETE /api/v1/events/{id}/payload is. Both
+// are audited under the API's action names. See docs/catalog.md.
 //
 // # Reading in bulk
 //

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,179 @@ func TestEndpointPageStats(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("endpoint page lacks %s", want)
 		}
+	}
+}
+
+// TestEventTypeWrites: an admin creates, edits, sends the example of and
+// deletes a type through the dashboard, with the catalog's own errors
+// shown, an audit entry for each change, and CSRF on each form; a portal
+// session cannot write the catalog.
+func TestEventTypeWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	a := b.admin()
+
+	// An invalid schema is refused with internal/catalog's reason.
+	r := a.post("/ui/event-types", url.Values{"name": {"order.created"}, "schema": {`{"type":"objekt"}`}}, "/ui/event-types/new")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "JSON Schema") {
+		t.Fatalf("invalid schema: %d\n%s", r.status, r.body)
+	}
+	if _, err := b.st.GetEventType(ctx, "order.created"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an invalid type was stored: %v", err)
+	}
+	// An example that breaks the schema too.
+	r = a.post("/ui/event-types", url.Values{"name": {"order.created"}, "schema": {`{"type":"object","required":["id"]}`}, "example": {`{}`}}, "/ui/event-types/new")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Example payload does not match the schema") {
+		t.Fatalf("example breaking the schema: %d\n%s", r.status, r.body)
+	}
+	r = a.post("/ui/event-types", url.Values{"name": {"order.created"}, "description": {"An order"}, "schema": {`{"type":"object","required":["id"]}`},
+		"example": {`{"id":12345678901234567890}`}, "enforce": {"on"}}, "/ui/event-types/new")
+	if r.status != http.StatusSeeOther || r.location != "/ui/event-types/order.created?flash=type_created" {
+		t.Fatalf("create: %d %q\n%s", r.status, r.location, r.body)
+	}
+	et, err := b.st.GetEventType(ctx, "order.created")
+	if err != nil || !et.Enforce || string(et.Example) != `{"id":12345678901234567890}` || et.Description != "An order" {
+		t.Fatalf("stored: %+v, %v", et, err)
+	}
+	// A second type of that name is a conflict, said in the form.
+	r = a.post("/ui/event-types", url.Values{"name": {"order.created"}}, "/ui/event-types/new")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "exists already") {
+		t.Fatalf("duplicate: %d", r.status)
+	}
+
+	// Edit: deprecate, clear the schema (so enforce must go too).
+	r = a.post("/ui/event-types/order.created", url.Values{"description": {"An order"}, "example": {`{"id":1}`}, "enforce": {"on"}}, "/ui/event-types/order.created/edit")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Enforce needs a schema") {
+		t.Fatalf("enforce without schema: %d\n%s", r.status, r.body)
+	}
+	r = a.post("/ui/event-types/order.created", url.Values{"description": {"Orders"}, "example": {`{"id":1}`}, "deprecated": {"on"}}, "/ui/event-types/order.created/edit")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", r.status, r.body)
+	}
+	if et, _ = b.st.GetEventType(ctx, "order.created"); !et.Deprecated || et.Schema != nil || et.Enforce || et.Description != "Orders" {
+		t.Fatalf("updated: %+v", et)
+	}
+
+	// Send example: one delivery of the example, to the chosen endpoint.
+	e := b.endpoint("acme", "http://127.0.0.1:9/hook", "acme's")
+	if r := a.get("/ui/event-types/order.created"); !strings.Contains(r.body, `<option value="`+e.ID+`"`) {
+		t.Fatalf("the type page offers no endpoint:\n%s", r.body)
+	}
+	r = a.post("/ui/event-types/order.created/send-example", url.Values{"endpoint_id": {e.ID}}, "/ui/event-types/order.created")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/ui/deliveries/") {
+		t.Fatalf("send example: %d %q\n%s", r.status, r.location, r.body)
+	}
+	did := strings.TrimPrefix(strings.Split(r.location, "?")[0], "/ui/deliveries/")
+	d, err := b.st.GetDelivery(ctx, did)
+	if err != nil || d.EndpointID != e.ID {
+		t.Fatalf("delivery: %+v, %v", d, err)
+	}
+	ev, err := b.st.GetEvent(ctx, d.EventID)
+	if err != nil || ev.Type != "order.created" || string(ev.Payload) != `{"id":1}` || ev.Tenant != "acme" {
+		t.Fatalf("example event: %+v, %v", ev, err)
+	}
+
+	// The portal reads the catalog but cannot write it.
+	p := b.portal("acme")
+	token := p.csrf("/ui/endpoints")
+	for _, path := range []string{"/ui/event-types", "/ui/event-types/order.created", "/ui/event-types/order.created/delete", "/ui/event-types/order.created/send-example"} {
+		if r := p.do("POST", path, url.Values{"csrf": {token}, "name": {"x.y"}, "endpoint_id": {e.ID}}); r.status != http.StatusNotFound {
+			t.Errorf("portal POST %s: %d", path, r.status)
+		}
+	}
+	for _, path := range []string{"/ui/event-types/new", "/ui/event-types/order.created/edit", "/ui/event-types/order.created/delete"} {
+		if r := p.get(path); r.status != http.StatusNotFound {
+			t.Errorf("portal GET %s: %d", path, r.status)
+		}
+	}
+	if r := p.get("/ui/event-types/order.created"); strings.Contains(r.body, "send-example") || strings.Contains(r.body, "/edit") {
+		t.Errorf("the portal is offered catalog writes:\n%s", r.body)
+	}
+	// Without the CSRF token, nothing is written.
+	if r := a.do("POST", "/ui/event-types/order.created/delete", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden {
+		t.Errorf("delete without CSRF: %d", r.status)
+	}
+	if _, err := b.st.GetEventType(ctx, "order.created"); err != nil {
+		t.Fatalf("deleted without CSRF: %v", err)
+	}
+
+	r = a.post("/ui/event-types/order.created/delete", nil, "/ui/event-types/order.created/delete")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if _, err := b.st.GetEventType(ctx, "order.created"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+
+	es, _, err := b.st.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		if strings.HasPrefix(e.Action, "event_type.") {
+			got[e.Action] = e.Target
+		}
+	}
+	want := map[string]string{"event_type.create": "", "event_type.update": "order.created", "event_type.send_example": "order.created", "event_type.delete": "order.created"}
+	if len(got) != len(want) {
+		t.Errorf("audit: %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("audit %s: %q (%v), want %q", k, g, ok, v)
+		}
+	}
+}
+
+// TestErasePayload: the delivery page's "Erase payload" erases the
+// event's payload as the API does, is audited, needs CSRF, is for admins
+// only, and the page then says the payload is erased.
+func TestErasePayload(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	b.endpoint("acme", "http://127.0.0.1:9/hook", "acme's")
+	ds := b.deliver("acme", 200, "ok", store.StatusSucceeded)
+	d := ds[0]
+	page := "/ui/deliveries/" + d.ID
+	a := b.admin()
+	if r := a.get(page); !strings.Contains(r.body, `id="erase-payload"`) {
+		t.Fatalf("the delivery page offers no erase:\n%s", r.body)
+	}
+	p := b.portal("acme")
+	if r := p.get(page); r.status != http.StatusOK || strings.Contains(r.body, `id="erase-payload"`) {
+		t.Errorf("portal delivery page: %d, offers erase: %v", r.status, strings.Contains(r.body, "erase-payload"))
+	}
+	if r := p.post("/ui/events/"+d.EventID+"/erase", url.Values{"delivery_id": {d.ID}}, page); r.status != http.StatusNotFound {
+		t.Errorf("portal erase: %d", r.status)
+	}
+	if r := a.do("POST", "/ui/events/"+d.EventID+"/erase", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden {
+		t.Errorf("erase without CSRF: %d", r.status)
+	}
+	if ev, _ := b.st.GetEvent(ctx, d.EventID); ev.ErasedAt != nil {
+		t.Fatal("erased without admin and CSRF")
+	}
+	r := a.post("/ui/events/"+d.EventID+"/erase", url.Values{"delivery_id": {d.ID}}, page)
+	if r.status != http.StatusSeeOther || r.location != page+"?flash=erased" {
+		t.Fatalf("erase: %d %q\n%s", r.status, r.location, r.body)
+	}
+	ev, err := b.st.GetEvent(ctx, d.EventID)
+	if err != nil || ev.ErasedAt == nil || len(ev.Payload) != 0 {
+		t.Fatalf("after erase: %+v, %v", ev, err)
+	}
+	if r := a.get(r.location); !strings.Contains(r.body, `id="payload-erased"`) || strings.Contains(r.body, `id="erase-payload"`) {
+		t.Errorf("the page after erase:\n%s", r.body)
+	}
+	es, _, _ := b.st.ListAudit(ctx, store.AuditFilter{})
+	var found bool
+	for _, e := range es {
+		if e.Action == "event.erase" && e.Target == d.EventID && e.Tenant != nil && *e.Tenant == "acme" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no audit entry event.erase for %s in %d entries", d.EventID, len(es))
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/authlimit"
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
@@ -96,6 +97,7 @@ type Config struct {
 type UI struct {
 	store    store.Store
 	rules    *rules.Rules
+	catalog  *catalog.Catalog
 	notifier interface{ Notify() }
 	log      *slog.Logger
 	now      func() time.Time
@@ -177,6 +179,9 @@ func New(cfg Config) (*UI, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
+	if u.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: u.now}); err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
 	if u.pages, err = parsePages(u.funcs()); err != nil {
 		return nil, err
 	}
@@ -224,6 +229,7 @@ func (u *UI) routes() *http.ServeMux {
 	handle("GET /replays/{id}", u.page(u.pageShown(PageDeliveries, u.showReplay)))
 	handle("POST /replays/{id}/cancel", u.page(u.pageShown(PageDeliveries, u.audited("replay.cancel", u.cancelReplay))))
 	handle("POST /deliveries/{id}/retry", u.page(u.audited("delivery.retry", u.retry)))
+	handle("POST /events/{id}/erase", u.page(adminOnly(u.audited("event.erase", u.eraseEvent))))
 	// Inbound sources belong to no tenant: admin sessions only.
 	handle("GET /sources", u.page(adminOnly(u.listSources)))
 	handle("GET /sources/new", u.page(adminOnly(u.newSource)))
@@ -236,7 +242,14 @@ func (u *UI) routes() *http.ServeMux {
 	handle("GET /keys", u.page(adminOnly(u.listKeys)))
 	handle("GET /audit", u.page(adminOnly(u.listAudit)))
 	handle("GET /event-types", u.page(u.listEventTypes))
+	handle("GET /event-types/new", u.page(adminOnly(u.newEventType)))
+	handle("POST /event-types", u.page(adminOnly(u.audited("event_type.create", u.createEventType))))
 	handle("GET /event-types/{name}", u.page(u.showEventType))
+	handle("GET /event-types/{name}/edit", u.page(adminOnly(u.editEventType)))
+	handle("POST /event-types/{name}", u.page(adminOnly(u.audited("event_type.update", u.updateEventType))))
+	handle("GET /event-types/{name}/delete", u.page(adminOnly(u.confirmDeleteEventType)))
+	handle("POST /event-types/{name}/delete", u.page(adminOnly(u.audited("event_type.delete", u.deleteEventType))))
+	handle("POST /event-types/{name}/send-example", u.page(adminOnly(u.audited("event_type.send_example", u.sendExample))))
 	handle("GET /verify", u.page(u.pageShown(PageVerify, u.verifyPage)))
 	handle("POST /verify", u.page(u.pageShown(PageVerify, u.verify)))
 	if b != "" {
@@ -503,6 +516,11 @@ var flashMessages = map[string]string{
 	"source_created": "Source created.",
 	"source_updated": "Source saved.",
 	"source_deleted": "Source deleted, with its destinations.",
+	"type_created":   "Event type created.",
+	"type_updated":   "Event type saved.",
+	"type_deleted":   "Event type deleted.",
+	"example_sent":   "Example sent.",
+	"erased":         "Payload erased; its pending deliveries are canceled.",
 }
 
 // flashMessage returns the message the query's flash code asks for, "" if
