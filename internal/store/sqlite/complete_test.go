@@ -66,3 +66,30 @@ func TestCompleteAttemptsChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateEventsFIFOBatch: the events of one CreateEvents for a FIFO
+// endpoint are written together, yet only the first delivery is the head:
+// one claim finds it alone.
+func TestCreateEventsFIFOBatch(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hr.db"), newCipher(t))
+	defer s.Close()
+	benchEndpoint(t, s, true)
+	evs := make([]*store.Event, 100)
+	for i := range evs {
+		evs[i] = &store.Event{Type: "invoice.paid", Payload: []byte(`{"a":1}`), CreatedAt: time.Now()}
+	}
+	res, err := s.CreateEvents(ctx, evs, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || len(r.Deliveries) != 1 {
+			t.Fatalf("event %d: %d deliveries, %v", i, len(r.Deliveries), r.Err)
+		}
+	}
+	jobs, err := s.ClaimDueDeliveries(ctx, store.ClaimParams{Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 100})
+	if err != nil || len(jobs) != 1 || jobs[0].Delivery.ID != res[0].Deliveries[0].ID {
+		t.Fatalf("claimed %d (want the first event's delivery alone), %v", len(jobs), err)
+	}
+}
