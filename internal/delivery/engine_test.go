@@ -1172,6 +1172,74 @@ func TestEngineDispatchAtCreation(t *testing.T) {
 	releaseOnce.Do(func() { close(release) })
 }
 
+// TestEngineDispatchBatchAtCreation: CreateEvents hands the engine (a
+// store.BatchDispatcher) as many deliveries of one batch per endpoint as
+// AdmitsN answers, not one: to a hung endpoint what it can start plus what
+// it may hold, no more; to a healthy one a run of them, each attempted
+// under its first claim (none dropped to wait for its lease).
+func TestEngineDispatchBatchAtCreation(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) { <-release })
+	fast := newReceiver(t, nil)
+	b := setup(t, Config{AllowPrivateNetworks: true, PollInterval: time.Hour, RequestTimeout: 20 * time.Second,
+		EndpointConcurrency: 4, Workers: 64, BatchSize: 16})
+	b.endpoint(t, slow.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"slow"} })
+	b.endpoint(t, fast.URL, "github", []string{"s"}, func(ep *store.Endpoint) { ep.EventTypes = []string{"fast"} })
+	if b.engine.AdmitsN("ep_any", 10) != 0 {
+		t.Error("an engine that is not running admits deliveries")
+	}
+	b.start(t)
+	waitFor(t, 5*time.Second, func() bool { return b.store.Dispatching() }, func() string { return "engine never set itself as the dispatcher" })
+	batch := func(typ string, n int) []*store.Delivery {
+		t.Helper()
+		evs := make([]*store.Event, n)
+		for i := range evs {
+			evs[i] = &store.Event{Type: typ, Payload: []byte(`{}`)}
+		}
+		res, err := b.store.CreateEvents(context.Background(), evs, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []*store.Delivery
+		for _, r := range res {
+			if r.Err != nil || len(r.Deliveries) != 1 {
+				t.Fatalf("create events: %d deliveries, %v", len(r.Deliveries), r.Err)
+			}
+			ds = append(ds, r.Deliveries[0])
+		}
+		return ds
+	}
+	countClaimed := func(ds []*store.Delivery) (n int) {
+		for _, d := range ds {
+			if d.Claim == 1 {
+				n++
+			}
+		}
+		return n
+	}
+	// A fresh endpoint may hold BatchSize (16): so many are handed over.
+	if n := countClaimed(batch("slow", 40)); n != 16 {
+		t.Errorf("%d of 40 deliveries to the hung endpoint claimed at creation, want 16 (its hold cap)", n)
+	}
+	fastDs := batch("fast", 50)
+	if n := countClaimed(fastDs); n != 16 {
+		t.Errorf("%d of 50 deliveries to the healthy endpoint claimed at creation, want 16", n)
+	}
+	for _, d := range fastDs {
+		got := b.waitStatus(t, d.ID, store.StatusSucceeded, 5*time.Second)
+		if d.Claim == 1 && got.Claim != 1 {
+			t.Errorf("dispatched delivery %s succeeded under claim %d, want its first", d.ID, got.Claim)
+		}
+	}
+	if n := slow.count(); n != 4 {
+		t.Errorf("hung endpoint has %d requests, want its concurrency limit 4", n)
+	}
+	releaseOnce.Do(func() { close(release) })
+}
+
 // TestEngineOperationalWebhooksDurable: an operational webhook is in the
 // store as soon as the change it reports is committed, so it survives a
 // process that dies before sending it; the engine then delivers it like

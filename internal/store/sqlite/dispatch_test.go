@@ -217,3 +217,66 @@ func TestDispatchBatch(t *testing.T) {
 		t.Fatalf("claimed %d, %v; want the 8 not dispatched", len(jobs), err)
 	}
 }
+
+// batchRecorder is a recorder that is a store.BatchDispatcher.
+type batchRecorder struct {
+	*recorder
+	n     map[string]int
+	asked map[string]int // n asked for, per endpoint
+}
+
+func (r *batchRecorder) AdmitsN(id string, n int) int {
+	r.asked[id] = n
+	return r.n[id]
+}
+
+// TestDispatchBatchN: with a store.BatchDispatcher, CreateEvents asks
+// AdmitsN once per endpoint with the batch's size and hands over as many
+// deliveries as it answers, in event order (capped by the batch); the rest
+// are left to claims.
+func TestDispatchBatchN(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hookrelay.db"), newCipher(t))
+	defer s.Close()
+	now := time.Now()
+	for _, id := range []string{"ep_a", "ep_b", "ep_c"} {
+		e := &store.Endpoint{ID: id, URL: "https://example.com/" + id, Scheme: "standard",
+			Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &batchRecorder{recorder: &recorder{}, n: map[string]int{"ep_a": 3, "ep_b": 0, "ep_c": 50}, asked: map[string]int{}}
+	s.SetDispatcher(rec, time.Minute)
+	var evs []*store.Event
+	for range 5 {
+		evs = append(evs, &store.Event{Type: "invoice.paid", Payload: []byte(`{"n":1}`)})
+	}
+	res, err := s.CreateEvents(ctx, evs, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]int{}
+	for i, r := range res {
+		for _, d := range r.Deliveries {
+			if d.Claim != 0 {
+				claimed[d.EndpointID]++
+				if d.EndpointID == "ep_a" && i >= 3 {
+					t.Errorf("event %d's delivery to ep_a claimed; want the first 3 events'", i)
+				}
+			}
+		}
+	}
+	if claimed["ep_a"] != 3 || claimed["ep_b"] != 0 || claimed["ep_c"] != 5 || len(rec.jobs) != 8 {
+		t.Fatalf("claimed %v, %d dispatched; want ep_a 3, ep_b 0, ep_c 5, 8 dispatched", claimed, len(rec.jobs))
+	}
+	for _, id := range []string{"ep_a", "ep_b", "ep_c"} {
+		if rec.asked[id] != 5 {
+			t.Errorf("AdmitsN(%s) asked for %d, want 5", id, rec.asked[id])
+		}
+	}
+	if jobs, err := s.ClaimDueDeliveries(ctx, store.ClaimParams{Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 100}); err != nil || len(jobs) != 7 {
+		t.Fatalf("claimed %d, %v; want the 7 not dispatched", len(jobs), err)
+	}
+}
