@@ -467,26 +467,6 @@ func (e *Engine) Admits(endpointID string) bool {
 	return ep == nil || !e.saturatedLocked(ep, now) && ep.bucket.rate == 0
 }
 
-// AdmitsN reports how many deliveries to the endpoint, at most n, Dispatch
-// would start or hold now: none where Admits says no, else up to what the
-// endpoint may hold (holdCap) and what the node may hold (maxHeld). It
-// implements store.BatchDispatcher.
-func (e *Engine) AdmitsN(endpointID string, n int) int {
-	now := e.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if n <= 0 || e.stopping || e.inflight >= e.cfg.Workers || e.held >= e.maxHeld() {
-		return 0
-	}
-	ep := e.eps[endpointID]
-	if ep == nil {
-		ep = &epState{id: endpointID}
-	} else if e.saturatedLocked(ep, now) || ep.bucket.rate != 0 {
-		return 0
-	}
-	return max(0, min(n, e.holdCap(ep, now)-len(ep.held), e.maxHeld()-e.held))
-}
-
 // Dispatch takes deliveries the store claimed as it created them. It
 // implements store.Dispatcher. Outside Run (before it starts or after it
 // returns) it takes nothing: the deliveries are left to their leases.

@@ -286,17 +286,6 @@ type Dispatcher interface {
 	Dispatch(jobs []*Job, claimedAt time.Time)
 }
 
-// A BatchDispatcher is a Dispatcher that can take several deliveries to
-// one endpoint from one transaction (CreateEvents). AdmitsN reports how
-// many, at most n, it would start or hold at once; like Admits, it must be
-// quick and must not call the store, and the answer is a hint. A store
-// whose dispatcher implements it asks once per endpoint and transaction
-// and hands over that many; otherwise it asks Admits and hands over one.
-type BatchDispatcher interface {
-	Dispatcher
-	AdmitsN(endpointID string, n int) int
-}
-
 // EventResult is what CreateEvents did with one event: Event is the event
 // stored and Deliveries its deliveries, or, with Err wrapping ErrConflict,
 // Event is the earlier event that holds its idempotency key.

@@ -96,17 +96,16 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	)
 	err := s.write(ctx, func(w *writer) error {
 		res, jobs, claimedAt = make([]store.EventResult, len(es)), jobs[:0], time.Now()
-		// The dispatcher answers before the deliveries of this transaction
-		// are dispatched: ask it once per endpoint how many it takes
-		// (Admits: one; a BatchDispatcher: AdmitsN), and leave the
-		// endpoint's other deliveries of the batch to the engine's claims,
-		// lest it be handed more than it takes (those it did not take
-		// would wait for their leases to run out).
-		asked := map[string]int{}
+		// The dispatcher's Admits answers for one delivery, before the
+		// ones of this transaction are dispatched: ask it once per
+		// endpoint, and leave the endpoint's other deliveries of the batch
+		// to the engine's claims, lest it be handed more than it takes
+		// (those it did not take would wait for their leases to run out).
+		asked := map[string]bool{}
 		rows := &insertRows{}
 		for i := range es {
 			e := es[i]
-			earlier, out, js, err := s.insertEvent(w, rows, &e, headers[i], ms(idempotentSince), only, dc, asked, len(es), claimedAt)
+			earlier, out, js, err := s.insertEvent(w, rows, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
 			if err != nil && earlier == nil {
 				return err
 			}
@@ -137,7 +136,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 // deliveries, and returns the deliveries and the jobs claimed at creation.
 // If e's key is in use since since, it writes nothing and returns the
 // earlier event with ErrConflict.
-func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]int, batch int, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
+func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]bool, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
 	var (
 		created = ms(e.CreatedAt)
 		out     []*store.Delivery
@@ -223,22 +222,16 @@ func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers
 		// Claimed at creation: due again, and leased, until the
 		// lease is over; see store.Capabilities.SetDispatcher.
 		var ep *store.Endpoint
-		if dc != nil && !t.FIFO {
-			left, ok := asked[t.ID]
-			if !ok {
-				left = admits(dc.d, t.ID, batch)
-			}
-			if left > 0 {
+		if dc != nil && !t.FIFO && !asked[t.ID] {
+			asked[t.ID] = true
+			if dc.d.Admits(t.ID) {
 				if ep, err = w.endpoint(t.ID); err != nil {
 					return nil, nil, nil, err
 				}
 				if ep.RateLimit > 0 || ep.Disabled {
-					ep, left = nil, 0
-				} else {
-					left--
+					ep = nil
 				}
 			}
-			asked[t.ID] = left
 		}
 		next, leased, leasedBy := created, any(nil), any(nil)
 		if ep != nil {
@@ -255,19 +248,6 @@ func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers
 		}
 	}
 	return nil, out, jobs, nil
-}
-
-// admits asks d how many of a transaction's batch deliveries to the
-// endpoint it takes at creation: AdmitsN if d is a store.BatchDispatcher,
-// else one if Admits says so.
-func admits(d store.Dispatcher, endpointID string, batch int) int {
-	if bd, ok := d.(store.BatchDispatcher); ok {
-		return min(batch, bd.AdmitsN(endpointID, batch))
-	}
-	if d.Admits(endpointID) {
-		return 1
-	}
-	return 0
 }
 
 // insertChunk bounds the rows of one multi-row INSERT of insertRows, and
