@@ -50,6 +50,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	nodes := fs.Int("nodes", 1, "serve processes sharing the --database, events spread across them")
 	jsonOut := fs.Bool("json", false, "print the results as JSON")
 	batch := fs.Int("batch", 1, "events per request in the throughput and pending phases: above 1, they go to POST /api/v1/events/batch (at most 1000)")
+	cpuProfile := fs.String("cpuprofile", "", "write each serve process's CPU profile into this directory: serve.prof (throughput, latency and pending phases; serve-nodeN.prof with several nodes) and drain.prof (the drain phase), for go tool pprof")
 	var serveArgs stringList
 	fs.Var(&serveArgs, "serve-arg", "pass this flag to serve, such as --serve-arg=--endpoint-concurrency=8 (repeatable)")
 	fs.Usage = func() {
@@ -124,7 +125,12 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		*dbURL = fresh
 		pgPID = postgresServerPID(ctx, fresh)
 	}
-	svcs, err := startNodes(ctx, e, exe, dir, *dbURL, *nodes, serveArgs)
+	if *cpuProfile != "" {
+		if err := os.MkdirAll(*cpuProfile, 0o755); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	svcs, err := startNodes(ctx, e, exe, dir, *dbURL, *nodes, serveArgs, *cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -204,7 +210,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		sink.reset()
-		s, err := startService(ctx, e, exe, dir, serveArgs...)
+		s, err := startServiceConfig(ctx, e, exe, serviceConfig{Dir: dir, Args: serveArgs, Env: profileEnv(*cpuProfile, "drain.prof")})
 		if err != nil {
 			return fmt.Errorf("restart for the drain: %w", err)
 		}
@@ -255,9 +261,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 // startNodes starts n serve processes with data under dir, on the
 // PostgreSQL database dbURL when it is set. They share the secret, session
 // and admin keys, as the nodes of one installation must.
-func startNodes(ctx context.Context, e *env, exe, dir, dbURL string, n int, args []string) ([]*service, error) {
+func startNodes(ctx context.Context, e *env, exe, dir, dbURL string, n int, args []string, profDir string) ([]*service, error) {
 	if dbURL == "" {
-		s, err := startService(ctx, e, exe, dir, args...)
+		s, err := startServiceConfig(ctx, e, exe, serviceConfig{Dir: dir, Args: args, Env: profileEnv(profDir, "serve.prof")})
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +276,7 @@ func startNodes(ctx context.Context, e *env, exe, dir, dbURL string, n int, args
 			Dir:      filepath.Join(dir, fmt.Sprintf("node%d", i+1)),
 			Database: dbURL,
 			AdminKey: shared.adminKey,
-			Env:      shared.env,
+			Env:      append(profileEnv(profDir, fmt.Sprintf("serve-node%d.prof", i+1)), shared.env...),
 			Args:     args,
 		})
 		if err != nil {
@@ -282,6 +288,15 @@ func startNodes(ctx context.Context, e *env, exe, dir, dbURL string, n int, args
 		svcs = append(svcs, s)
 	}
 	return svcs, nil
+}
+
+// profileEnv returns the environment that makes a serve process write its
+// CPU profile to dir/name, or nothing when dir is "".
+func profileEnv(dir, name string) []string {
+	if dir == "" {
+		return nil
+	}
+	return []string{"HOOKRELAY_CPUPROFILE=" + filepath.Join(dir, name)}
 }
 
 // nodeEnv is what every node of one installation shares.

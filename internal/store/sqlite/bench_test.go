@@ -296,3 +296,36 @@ func cpuTime() time.Duration {
 func reportCPU(b *testing.B, start time.Duration, n int, unit string) {
 	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(n), "cpu-µs/"+unit)
 }
+
+// BenchmarkCreateEvents100 stores 100 events per op with CreateEvents (what
+// POST /api/v1/events/batch does), each with one delivery, from one
+// goroutine: the CPU of one batch's transaction, fsync included.
+func BenchmarkCreateEvents100(b *testing.B) {
+	const batch = 100
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), &sqlite.Config{Cipher: newCipher(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchEndpoint(b, s, false)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for range b.N {
+		evs := make([]*store.Event, batch)
+		for i := range evs {
+			evs[i] = &store.Event{Type: "invoice.paid", Payload: benchPayload, IdempotencyKey: store.NewID("key"), CreatedAt: time.Now()}
+		}
+		res, err := s.CreateEvents(context.Background(), evs, time.Now().Add(-time.Hour))
+		if err != nil || len(res) != batch {
+			b.Fatalf("CreateEvents: %d results, %v", len(res), err)
+		}
+		for _, r := range res {
+			if r.Err != nil || len(r.Deliveries) != 1 {
+				b.Fatalf("event: %d deliveries, %v", len(r.Deliveries), r.Err)
+			}
+		}
+	}
+	b.StopTimer()
+	reportCPU(b, cpu, b.N*batch, "event")
+}

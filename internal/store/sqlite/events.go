@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -101,9 +102,10 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 		// to the engine's claims, lest it be handed more than it takes
 		// (those it did not take would wait for their leases to run out).
 		asked := map[string]bool{}
+		rows := &insertRows{}
 		for i := range es {
 			e := es[i]
-			earlier, out, js, err := s.insertEvent(w, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
+			earlier, out, js, err := s.insertEvent(w, rows, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
 			if err != nil && earlier == nil {
 				return err
 			}
@@ -118,7 +120,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 			res[i] = store.EventResult{Event: &ev, Deliveries: out}
 			jobs = append(jobs, js...)
 		}
-		return nil
+		return rows.flush(w)
 	})
 	if err != nil {
 		return err
@@ -134,7 +136,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 // deliveries, and returns the deliveries and the jobs claimed at creation.
 // If e's key is in use since since, it writes nothing and returns the
 // earlier event with ErrConflict.
-func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]bool, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
+func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers any, since int64, only []string, dc *dispatchConfig, asked map[string]bool, claimedAt time.Time) (*store.Event, []*store.Delivery, []*store.Job, error) {
 	var (
 		created = ms(e.CreatedAt)
 		out     []*store.Delivery
@@ -149,6 +151,9 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 			e.Tenant, e.IdempotencyKey).Scan(&prevID, &prevAt)
 		switch {
 		case err == nil && prevAt > since:
+			if err := rows.flush(w); err != nil { // the earlier event may be of this batch
+				return nil, nil, nil, err
+			}
 			prev, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM events WHERE id = ?`, prevID))
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("earlier event %s: %w", prevID, err)
@@ -162,8 +167,7 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		e.ID = w.ids.next("evt")
 	}
 	id := e.ID
-	if _, err := w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
+	if err := rows.event(w, id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
 		return nil, nil, nil, err
 	}
 	if e.IdempotencyKey != "" {
@@ -190,6 +194,10 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		}
 		hold := int64(0)
 		if t.FIFO {
+			// The head may be a delivery of this batch.
+			if err := rows.flush(w); err != nil {
+				return nil, nil, nil, err
+			}
 			var one string
 			err := w.queryRow(headQuery, t.ID).Scan(&one)
 			switch {
@@ -231,9 +239,7 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 			next = ms(d.NextAttemptAt)
 			leased, leasedBy = next, w.s.node
 		}
-		if _, err := w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-			next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
+		if err := rows.delivery(w, d.ID, id, t.ID, e.Tenant, e.Type, next, leased, leasedBy, d.Claim, hold, boolInt(t.FIFO), created, created); err != nil {
 			return nil, nil, nil, err
 		}
 		out = append(out, d)
@@ -242,6 +248,64 @@ func (s *Store) insertEvent(w *writer, e *store.Event, headers any, since int64,
 		}
 	}
 	return nil, out, jobs, nil
+}
+
+// insertChunk bounds the rows of one multi-row INSERT of insertRows, and
+// so the prepared statements kept for them: one per length up to it.
+const insertChunk = 64
+
+const (
+	eventInsert    = `INSERT INTO events (` + eventCols + `) VALUES `
+	eventRow       = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	deliveryInsert = `INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
+			next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES `
+	deliveryRow = `(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// insertRows gathers the event and delivery rows of one createEvents
+// transaction and writes them insertChunk to a statement: a statement per
+// row costs more than the row. Events are written before deliveries (which
+// reference them); flush must run before anything reads those tables.
+type insertRows struct {
+	events, deliveries   []any
+	nEvents, nDeliveries int
+}
+
+func (r *insertRows) event(w *writer, args ...any) error {
+	r.events = append(r.events, args...)
+	if r.nEvents++; r.nEvents == insertChunk {
+		return r.flush(w)
+	}
+	return nil
+}
+
+func (r *insertRows) delivery(w *writer, args ...any) error {
+	r.deliveries = append(r.deliveries, args...)
+	if r.nDeliveries++; r.nDeliveries == insertChunk {
+		return r.flush(w)
+	}
+	return nil
+}
+
+// flush writes the rows gathered so far.
+func (r *insertRows) flush(w *writer) error {
+	if r.nEvents > 0 {
+		_, err := w.exec(eventInsert+eventRow+strings.Repeat(", "+eventRow, r.nEvents-1), r.events...)
+		w.dirty = true
+		r.events, r.nEvents = r.events[:0], 0
+		if err != nil {
+			return err
+		}
+	}
+	if r.nDeliveries > 0 {
+		_, err := w.exec(deliveryInsert+deliveryRow+strings.Repeat(", "+deliveryRow, r.nDeliveries-1), r.deliveries...)
+		w.dirty = true
+		r.deliveries, r.nDeliveries = r.deliveries[:0], 0
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetEvent returns the event or ErrNotFound.

@@ -223,6 +223,151 @@ type completeArgs struct {
 	next    any // NULL keeps next_attempt_at
 }
 
+// completed is what the UPDATE of one result returned.
+type completed struct {
+	ok                             bool // the claim was current
+	endpointID, eventID, eventType string
+	attempts                       int
+	hold                           int64
+}
+
+// completeChunk bounds the results of one multi-row UPDATE and INSERT,
+// and so the prepared statements kept for them: one per length up to it.
+const completeChunk = 64
+
+// completeMultiQuery applies n results, each if its claim is current, in
+// one statement; the VALUES rows are (status, next, last_status,
+// last_error, completed_at, id, claim).
+func completeMultiQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE deliveries SET status = v.column1, attempts = attempts + 1,
+	next_attempt_at = COALESCE(v.column2, next_attempt_at), last_status = v.column3, last_error = v.column4, leased_until = NULL,
+	updated_at = ?, completed_at = v.column5
+	FROM (VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	b.WriteString(strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", n-1))
+	b.WriteString(`) AS v WHERE deliveries.id = v.column6 AND deliveries.claim = v.column7 AND deliveries.status = 'pending'
+	RETURNING id, endpoint_id, event_id, event_type, attempts, hold`)
+	return b.String()
+}
+
+// completeChunks runs the UPDATEs of enc, completeChunk at a time, and
+// fills done. The delivery ids of enc are distinct.
+func (w *writer) completeChunks(enc []completeArgs, now int64, done []completed) error {
+	w.dirty = true
+	at := make(map[string]int, min(len(enc), completeChunk))
+	args := make([]any, 0, 1+7*min(len(enc), completeChunk))
+	for lo := 0; lo < len(enc); lo += completeChunk {
+		part := enc[lo:min(lo+completeChunk, len(enc))]
+		clear(at)
+		args = append(args[:0], now)
+		for i, c := range part {
+			r := c.r
+			var completedAt any
+			if r.Status != store.StatusPending {
+				completedAt = now
+			}
+			args = append(args, string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, completedAt, r.DeliveryID, r.Claim)
+			at[r.DeliveryID] = lo + i
+		}
+		rows, err := w.query(completeMultiQuery(len(part)), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				id string
+				d  completed
+			)
+			if err := rows.Scan(&id, &d.endpointID, &d.eventID, &d.eventType, &d.attempts, &d.hold); err != nil {
+				rows.Close()
+				return err
+			}
+			i, ok := at[id]
+			if !ok {
+				rows.Close()
+				return fmt.Errorf("complete: returned delivery %s was not asked for", id)
+			}
+			d.ok = true
+			done[i] = d
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// completeOne runs the UPDATE of one result and fills d.
+func (w *writer) completeOne(c completeArgs, now int64, d *completed) error {
+	r := c.r
+	var completedAt any
+	if r.Status != store.StatusPending {
+		completedAt = now
+	}
+	var fifo int64
+	err := w.queryRow(completeQuery,
+		string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completedAt, r.DeliveryID, r.Claim,
+	).Scan(&d.endpointID, &d.eventID, &d.eventType, &d.attempts, &fifo, &d.hold)
+	w.dirty = true
+	if errors.Is(err, sql.ErrNoRows) {
+		*d = completed{}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.ok = true
+	return nil
+}
+
+// attemptCols is the number of columns insertAttempts writes per attempt.
+const attemptCols = 13
+
+// insertAttemptsQuery inserts n attempts.
+func insertAttemptsQuery(n int) string {
+	return `INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at,
+		duration_ns, url, request_headers, status_code, error_message, response_body, trigger_kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n-1)
+}
+
+// insertAttempts inserts the attempts of the results done applied,
+// completeChunk per statement. An empty Attempt.ID is generated.
+func (w *writer) insertAttempts(enc []completeArgs, done []completed) error {
+	args := make([]any, 0, attemptCols*min(len(enc), completeChunk))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := w.exec(insertAttemptsQuery(len(args)/attemptCols), args...)
+		w.dirty = true
+		args = args[:0]
+		return err
+	}
+	for i, c := range enc {
+		if !done[i].ok {
+			continue
+		}
+		r, d := c.r, &done[i]
+		a := &r.Attempt
+		id := a.ID
+		if id == "" {
+			id = w.ids.next("att")
+		}
+		var body any
+		if a.ResponseBody != nil {
+			body = a.ResponseBody
+		}
+		args = append(args, id, r.DeliveryID, d.endpointID, d.eventID, d.attempts, ms(a.StartedAt), int64(a.Duration), a.URL,
+			c.headers, a.StatusCode, a.Error, body, a.Trigger)
+		if len(args) == attemptCols*completeChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
 // CompleteAttempts records each result's attempt and applies its new
 // status, each only if the delivery's Claim still equals r.Claim and it is
 // still pending; other results are skipped and reported by index in lost.
@@ -255,47 +400,43 @@ func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptRes
 			enc[i].next = ms(r.NextAttemptAt)
 		}
 	}
+	// A delivery that appears twice is completed one result at a time, so
+	// that the second finds the first's outcome, as it would in two calls.
+	seen := make(map[string]struct{}, len(enc))
+	multi := true
+	for _, c := range enc {
+		if _, dup := seen[c.r.DeliveryID]; dup {
+			multi = false
+			break
+		}
+		seen[c.r.DeliveryID] = struct{}{}
+	}
 	err = s.write(ctx, func(w *writer) error {
 		lost = lost[:0]
 		now := ms(time.Now())
+		done := make([]completed, len(enc))
+		if multi {
+			if err := w.completeChunks(enc, now, done); err != nil {
+				return err
+			}
+		} else {
+			for i, c := range enc {
+				if err := w.completeOne(c, now, &done[i]); err != nil {
+					return err
+				}
+			}
+		}
+		if err := w.insertAttempts(enc, done); err != nil {
+			return err
+		}
 		for i, c := range enc {
 			r := c.r
-			var completed any
-			if r.Status != store.StatusPending {
-				completed = now
-			}
-			var (
-				endpointID, eventID, eventType string
-				attempts                       int
-				fifo, hold                     int64
-			)
-			err := w.queryRow(completeQuery,
-				string(r.Status), c.next, r.Attempt.StatusCode, r.Attempt.Error, now, completed, r.DeliveryID, r.Claim,
-			).Scan(&endpointID, &eventID, &eventType, &attempts, &fifo, &hold)
-			w.dirty = true
-			if errors.Is(err, sql.ErrNoRows) {
+			if !done[i].ok {
 				lost = append(lost, i)
 				continue
 			}
-			if err != nil {
-				return err
-			}
 			a := &r.Attempt
-			id := a.ID
-			if id == "" {
-				id = w.ids.next("att")
-			}
-			var body any
-			if a.ResponseBody != nil {
-				body = a.ResponseBody
-			}
-			if _, err := w.exec(`INSERT INTO attempts (id, delivery_id, endpoint_id, event_id, attempt_number, started_at,
-				duration_ns, url, request_headers, status_code, error_message, response_body, trigger_kind)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, r.DeliveryID, endpointID, eventID, attempts, ms(a.StartedAt), int64(a.Duration), a.URL,
-				c.headers, a.StatusCode, a.Error, body, a.Trigger); err != nil {
-				return err
-			}
+			endpointID, eventID, eventType, attempts, hold := done[i].endpointID, done[i].eventID, done[i].eventType, done[i].attempts, done[i].hold
 			e, err := w.endpoint(endpointID)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // deleted while the attempt was in flight
