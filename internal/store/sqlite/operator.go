@@ -31,9 +31,6 @@ func (w *writer) operational(typ string, at time.Time, data map[string]any) erro
 		ev.ID, ev.Tenant, ev.Type, string(ev.Payload), nil, created, "", nil, ev.TraceParent); err != nil {
 		return err
 	}
-	if err := w.indexFields(ev.ID, created, ev.Payload); err != nil {
-		return err
-	}
 	_, err = w.exec(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
 		next_attempt_at, claim, hold, fifo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, 0, ?, ?)`,
 		w.ids.next("dlv"), ev.ID, op.ID, ev.Tenant, ev.Type, created, created, created)
