@@ -233,6 +233,7 @@ func New(cfg Config) (*API, error) {
 		{"GET", "/api/v1/endpoints/{id}/stats", dRead, "", a.endpointStats},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
 		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
+		{"GET", "/api/v1/events", dRead, "", a.listEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
 		{"DELETE", "/api/v1/events/{id}/payload", dWrite, "event.erase", a.eraseEvent},
