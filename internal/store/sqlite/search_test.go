@@ -78,7 +78,6 @@ func seedSearch(t *testing.T, s *Store, n int) {
 		cte + fmt.Sprintf(`INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status, attempts, next_attempt_at, created_at, updated_at, completed_at)
 			SELECT printf('dlv_%%026d', i), printf('evt_%%026d', i), 'ep_' || (i %% 10), 't' || (i %% 10), 'type.' || (i %% 20),
 				CASE WHEN i %% 97 = 0 THEN 'failed' ELSE 'succeeded' END, 1, %d + i * 10, %d + i * 10, %d + i * 10, %d + i * 10 FROM c`, base, base, base, base),
-
 	} {
 		if err := s.write(context.Background(), func(w *writer) error { _, err := w.exec(q); return err }); err != nil {
 			t.Fatalf("seed: %v", err)

@@ -199,4 +199,3 @@ func testSearchKeepsUp(h *harness) {
 	h.wantIDs("after prune", find(h.s), nil)
 	h.wantIDs("events after prune", h.listEvents(h.s, store.EventFilter{}), nil)
 }
-
