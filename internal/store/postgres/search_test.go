@@ -76,6 +76,7 @@ func TestEventSearchPlans(t *testing.T) {
 			strings.Contains(plan, "Seq Scan on deliveries") || len(tc.f.Payload) > 0 && strings.Contains(plan, "Sort") {
 			t.Errorf("%s: plan scans or sorts:\n%s", tc.name, plan)
 		}
+		t.Logf("%-26s plan: %s", tc.name, strings.Join(strings.Fields(plan), " "))
 		t.Logf("%-26s median %v", tc.name, pgMedian(t, func() error {
 			evs, _, err := s.ListEvents(ctx, tc.f)
 			if err == nil && len(evs) == 0 {
