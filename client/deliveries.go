@@ -76,8 +76,11 @@ type DeliveryFilter struct {
 	Since, Until time.Time
 	// Tenant, when not nil, keeps only that tenant's deliveries.
 	Tenant *string
-	Limit  int
-	Cursor string
+	// Payload keeps the deliveries of events whose payload holds each
+	// value, as EventFilter.Payload.
+	Payload map[string]string
+	Limit   int
+	Cursor  string
 }
 
 func (f *DeliveryFilter) request() request {
@@ -98,6 +101,9 @@ func (f *DeliveryFilter) request() request {
 	}
 	if f.Tenant != nil {
 		q.Set("tenant", *f.Tenant)
+	}
+	for path, v := range f.Payload {
+		q.Add("payload."+path, v)
 	}
 	return request{path: "/api/v1/deliveries", query: pageQuery(q, f.Limit, f.Cursor)}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -139,4 +141,63 @@ func (c *Client) EraseEvent(ctx context.Context, id string) (*Event, error) {
 // GetEvent returns the event with this id, with its payload.
 func (c *Client) GetEvent(ctx context.Context, id string) (*Event, error) {
 	return call[Event](ctx, c, request{method: http.MethodGet, path: idPath("/api/v1/events", id, ""), retry: true}, nil)
+}
+
+// EventFilter picks events and a page of them; zero fields do not filter.
+// A nil filter is the first page of all.
+type EventFilter struct {
+	// Type is an event type, or a prefix ending in ".*" ("invoice.*").
+	Type string
+	// EndpointID keeps events with a delivery to this endpoint, Status
+	// those with a delivery in this status (to EndpointID if set).
+	EndpointID string
+	Status     DeliveryStatus
+	// Payload keeps events whose payload holds the value at each dotted
+	// path ({"order.id": "123"}): a number compares by exact value, a
+	// string in double quotes (`"123"`) is a string, true, false and null
+	// are themselves, any other text is a string. The server must index
+	// each path (serve --search-field), or the call fails with a 400.
+	Payload map[string]string
+	// Since and Until bound the creation time.
+	Since, Until time.Time
+	// Tenant, when not nil, keeps only that tenant's events.
+	Tenant *string
+	Limit  int
+	Cursor string
+}
+
+func (f *EventFilter) request() request {
+	if f == nil {
+		f = &EventFilter{}
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"type": f.Type, "endpoint_id": f.EndpointID, "status": string(f.Status)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	for path, v := range f.Payload {
+		q.Add("payload."+path, v)
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.Tenant != nil {
+		q.Set("tenant", *f.Tenant)
+	}
+	return request{path: "/api/v1/events", query: pageQuery(q, f.Limit, f.Cursor)}
+}
+
+// ListEvents returns one page of the events f picks, newest first,
+// without their payloads (GetEvent has them).
+func (c *Client) ListEvents(ctx context.Context, f *EventFilter) (*Page[Event], error) {
+	return list[Event](ctx, c, f.request())
+}
+
+// AllEvents returns every event f picks, following the pages.
+func (c *Client) AllEvents(ctx context.Context, f *EventFilter) iter.Seq2[*Event, error] {
+	return all[Event](ctx, c, f.request())
 }

@@ -145,6 +145,14 @@ node of the new installation needs it too. Moving from SQLite to PostgreSQL:
 	} else if _, err := os.Stat(filepath.Join(db.DataDir, secretKeyFile)); err != nil {
 		return usagef("import needs the secret key the dump's endpoint secrets are sealed with: set HOOKRELAY_SECRET_KEY, or --data to a directory holding its %s", secretKeyFile)
 	}
+	if v := e.getenv("HOOKRELAY_SEARCH_FIELDS"); v != "" {
+		// Index the imported events' payloads as serve will search them.
+		var f searchFields
+		if err := f.Set(v); err != nil {
+			return usagef("HOOKRELAY_SEARCH_FIELDS: %v", err)
+		}
+		db.SearchFields = f
+	}
 	st, err := db.open(ctx, key, slog.New(slog.DiscardHandler))
 	if errors.Is(err, sqlite.ErrLocked) {
 		return fmt.Errorf("the service is running on %s: stop it before importing: %w", db.DataDir, err)

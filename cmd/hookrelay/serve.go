@@ -111,6 +111,10 @@ type serveConfig struct {
 	// NodeID names this node in the leases it takes; "" is
 	// defaultNodeID(hostname, DataDir). See nodeIDHelp.
 	NodeID string
+	// SearchFields are the payload paths indexed for finding events
+	// (--search-field, repeatable; HOOKRELAY_SEARCH_FIELDS, comma
+	// separated).
+	SearchFields searchFields
 	// MaxEndpointsPerTenant bounds the endpoints of one tenant
 	// (rules.Config): 0 is rules.DefaultMaxEndpointsPerTenant, negative
 	// no bound.
@@ -244,6 +248,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	fs.Var(&c.TenantPayloadRetention, "tenant-payload-retention", "erase the payloads of a tenant's events after this long, keeping their metadata: tenant=duration, comma separated, such as acme=24h,beta=7d (each shorter than --retention)")
 	fs.IntVar(&c.EndpointConcurrency, "endpoint-concurrency", 0, "requests in flight to one endpoint, from all nodes together when they share PostgreSQL (default 32)")
 	fs.StringVar(&c.NodeID, "node-id", "", nodeIDHelp)
+	fs.Var(&c.SearchFields, "search-field", "payload path to index for GET /api/v1/events?payload.PATH=VALUE, such as order.id; repeatable, or comma separated. Events stored before a path was declared are not found by it")
 	fs.IntVar(&c.MaxEndpointsPerTenant, "max-endpoints-per-tenant", rules.DefaultMaxEndpointsPerTenant, "endpoints one tenant may have (a source's destinations aside); negative: no bound")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", false, "let endpoints be on loopback, private and link-local addresses")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -281,6 +286,7 @@ func parseServeConfig(e *env, args []string) (*serveConfig, error) {
 	ef.bind("tenant-payload-retention", "HOOKRELAY_TENANT_PAYLOAD_RETENTION")
 	ef.bind("endpoint-concurrency", "HOOKRELAY_ENDPOINT_CONCURRENCY")
 	ef.bind("node-id", "HOOKRELAY_NODE_ID")
+	ef.bind("search-field", "HOOKRELAY_SEARCH_FIELDS")
 	ef.bind("max-endpoints-per-tenant", "HOOKRELAY_MAX_ENDPOINTS_PER_TENANT")
 	ef.bind("allow-private-networks", "HOOKRELAY_ALLOW_PRIVATE_NETWORKS")
 	ef.bind("log-format", "HOOKRELAY_LOG_FORMAT")
@@ -450,6 +456,9 @@ type database struct {
 	// NodeID names the node in the leases it takes (serve's --node-id);
 	// "" for the commands that claim nothing.
 	NodeID string
+	// SearchFields are the payload paths the store indexes (serve's
+	// --search-field; import's HOOKRELAY_SEARCH_FIELDS).
+	SearchFields []string
 }
 
 // String describes the database for logs and messages, without a
@@ -463,7 +472,7 @@ func (d database) String() string {
 
 // config is the storeopen.Config of d, without a Cipher.
 func (d database) config(logger *slog.Logger) storeopen.Config {
-	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger, NodeID: d.NodeID}
+	return storeopen.Config{DatabaseURL: d.URL, DataDir: d.DataDir, Logger: logger, NodeID: d.NodeID, SearchFields: d.SearchFields}
 }
 
 // open opens the store, with secrets sealed by key (nil: the key file in
@@ -553,7 +562,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	if nodeID == "" {
 		nodeID = defaultNodeID(host, cfg.DataDir)
 	}
-	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, NodeID: nodeID}
+	db := database{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, NodeID: nodeID, SearchFields: cfg.SearchFields}
 	guard, err := newKeyGuard(cfg) // before open, which creates a missing key file
 	if err != nil {
 		return err
@@ -952,5 +961,20 @@ func (ef *envFlags) apply(getenv func(string) string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// searchFields is the value of --search-field: repeatable, each value
+// a path or a comma-separated list of them, checked by store.SearchPaths.
+type searchFields []string
+
+func (f *searchFields) String() string { return strings.Join(*f, ",") }
+
+func (f *searchFields) Set(v string) error {
+	paths, err := store.SearchPaths(append(append([]string(nil), *f...), strings.Split(v, ",")...))
+	if err != nil {
+		return err
+	}
+	*f = paths
 	return nil
 }

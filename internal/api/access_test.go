@@ -41,6 +41,7 @@ var routeScopes = []struct {
 	{"POST", "/api/v1/replays/{id}/cancel", access.DeliveriesWrite, nil},
 	{"POST", "/api/v1/events", access.EventsWrite, map[string]any{"type": "a.b", "payload": map[string]any{}}},
 	{"POST", "/api/v1/events/batch", access.EventsWrite, map[string]any{"events": []any{map[string]any{"type": "a.b", "payload": map[string]any{}}}}},
+	{"GET", "/api/v1/events", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/events/{id}", access.DeliveriesRead, nil},
 	{"GET", "/api/v1/events/{id}/deliveries", access.DeliveriesRead, nil},
 	{"DELETE", "/api/v1/events/{id}/payload", access.DeliveriesWrite, nil},

@@ -252,6 +252,7 @@ func New(cfg Config) (*API, error) {
 		{"POST", "/api/v1/replays/{id}/cancel", dWrite, "replay.cancel", a.cancelReplay},
 		{"POST", "/api/v1/events", access.EventsWrite, "", a.tracedCreateEvent},
 		{"POST", "/api/v1/events/batch", access.EventsWrite, "", a.tracedCreateEvents},
+		{"GET", "/api/v1/events", dRead, "", a.listEvents},
 		{"GET", "/api/v1/events/{id}", dRead, "", a.getEvent},
 		{"GET", "/api/v1/events/{id}/deliveries", dRead, "", a.listEventDeliveries},
 		{"DELETE", "/api/v1/events/{id}/payload", dWrite, "event.erase", a.eraseEvent},

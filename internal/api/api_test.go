@@ -62,7 +62,7 @@ func setup(t *testing.T, mutate func(*Config)) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), &sqlite.Config{Cipher: box})
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), &sqlite.Config{Cipher: box, SearchFields: []string{"order.id"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,9 +115,12 @@ func (a *API) listDeliveriesWith(w http.ResponseWriter, r *http.Request, f store
 	if len(f.EventType) > maxEventTypeLen {
 		return badRequest("event_type is longer than %d bytes", maxEventTypeLen)
 	}
+	if f.Payload, err = payloadParams(r); err != nil {
+		return err
+	}
 	ds, next, err := a.store.ListDeliveries(r.Context(), f)
 	if err != nil {
-		return storeError(err, "cursor", f.Cursor)
+		return searchError(err, f.Cursor)
 	}
 	out := list[deliveryJSON]{Data: make([]deliveryJSON, len(ds)), NextCursor: next}
 	for i, d := range ds {

@@ -417,6 +417,9 @@ type DeliveryFilter struct {
 	Status     DeliveryStatus
 	Since      time.Time // created at or after; zero for no bound
 	Until      time.Time // created before; zero for no bound
+	// Payload selects the deliveries of events whose payload holds
+	// every match (see EventFilter.Payload and ErrNotSearchable).
+	Payload []FieldMatch
 	Page
 }
 
@@ -630,6 +633,9 @@ type Store interface {
 	Erasure
 	// Stats sums up endpoints' recent attempts (stats.go).
 	Stats
+	// EventSearch lists events by type, time, delivery and payload
+	// field (search.go).
+	EventSearch
 
 	// Capabilities says what the backend can do (capabilities.go).
 	Capabilities

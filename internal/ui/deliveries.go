@@ -32,12 +32,14 @@ type deliveryFilterForm struct {
 	Status     string
 	Since      string
 	Until      string
+	// Payload is PATH=VALUE, a payload field condition (order.id=123).
+	Payload string
 }
 
 // query returns the filter as a query string, with cursor if set.
 func (f deliveryFilterForm) query(cursor string) string {
 	q := url.Values{}
-	for k, v := range map[string]string{"endpoint_id": f.EndpointID, "event_type": f.EventType, "status": f.Status, "since": f.Since, "until": f.Until, "cursor": cursor} {
+	for k, v := range map[string]string{"endpoint_id": f.EndpointID, "event_type": f.EventType, "status": f.Status, "since": f.Since, "until": f.Until, "payload": f.Payload, "cursor": cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -91,6 +93,7 @@ func (u *UI) listDeliveries(w http.ResponseWriter, r *http.Request, s *session) 
 		Status:     q.Get("status"),
 		Since:      q.Get("since"),
 		Until:      q.Get("until"),
+		Payload:    strings.TrimSpace(q.Get("payload")),
 	}
 	data := &deliveryListData{
 		Filter:      ff,
@@ -115,6 +118,21 @@ func (u *UI) listDeliveries(w http.ResponseWriter, r *http.Request, s *session) 
 		f.Status = st
 	default:
 		data.Errors = append(data.Errors, fmt.Sprintf("status %q is not one of pending, succeeded, failed, canceled", ff.Status))
+	}
+	if ff.Payload != "" {
+		path, v, ok := strings.Cut(ff.Payload, "=")
+		key, err := store.ParseFieldValue(v)
+		switch {
+		case !ok || path == "":
+			data.Errors = append(data.Errors, "payload field: write PATH=VALUE, such as order.id=123")
+		case err != nil:
+			data.Errors = append(data.Errors, "payload field: "+err.Error())
+		default:
+			f.Payload = []store.FieldMatch{{Path: strings.TrimSpace(path), Key: key}}
+			if err := store.CheckFieldMatches(f.Payload, u.store.SearchFields()); err != nil {
+				data.Errors = append(data.Errors, "payload field: "+err.Error())
+			}
+		}
 	}
 	if len(ff.EventType) > rules.MaxEventTypeLen {
 		data.Errors = append(data.Errors, "event type is too long")

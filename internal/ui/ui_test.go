@@ -74,7 +74,7 @@ func openStore(t testing.TB) *sqlite.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: box})
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: box, SearchFields: []string{"amount"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -980,6 +980,15 @@ func TestRetryAndReplay(t *testing.T) {
 	r = c.get("/ui/deliveries?status=failed&endpoint_id=" + e.ID + "&event_type=invoice.paid&since=2000-01-01T00:00")
 	if r.status != http.StatusOK || strings.Count(r.body, `class="badge fail">failed`) != 1 {
 		t.Errorf("failed filter: %d, want 1 failed row\n%s", r.status, r.body)
+	}
+	if r := c.get("/ui/deliveries?status=failed&payload=amount%3D42.0"); r.status != http.StatusOK || strings.Count(r.body, `class="badge fail">failed`) != 1 {
+		t.Errorf("payload filter amount=42.0: %d, want 1 failed row\n%s", r.status, r.body)
+	}
+	if r := c.get("/ui/deliveries?payload=amount%3D41"); !strings.Contains(r.body, "No deliveries match.") {
+		t.Errorf("payload filter amount=41 shows deliveries")
+	}
+	if r := c.get("/ui/deliveries?payload=total%3D1"); r.status != http.StatusBadRequest || !strings.Contains(r.body, "--search-field total") {
+		t.Errorf("undeclared payload path: %d", r.status)
 	}
 	if r := c.get("/ui/deliveries?since=yesterday"); r.status != http.StatusBadRequest || !strings.Contains(r.body, "is not a time") {
 		t.Errorf("bad since: %d", r.status)

@@ -141,6 +141,9 @@ func erase(ctx context.Context, tx pgx.Tx, ids []string, at time.Time) (int64, e
 		return 0, err
 	}
 	n := tag.RowsAffected()
+	if _, err := tx.Exec(ctx, `DELETE FROM event_fields WHERE event_id = ANY($1)`, ids); err != nil {
+		return 0, err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE attempts SET request_headers = '{}', response_body = NULL
 		WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))`, ids); err != nil {
 		return 0, err

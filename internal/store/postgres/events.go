@@ -145,12 +145,16 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 	// Round trip 1: the key, the event, the tenant's lock and its enabled
 	// endpoints.
 	var targets []target
+	fields := fieldArgs(e.ID, created, store.PayloadFields(e.Payload, s.searchPaths))
 	err := tx.batch(ctx, false, func(b *pgx.Batch) {
 		if e.IdempotencyKey != "" {
 			b.Queue(claimKeyQuery, e.Tenant, e.IdempotencyKey, e.ID, created, ms(idempotentSince))
 		}
 		b.Queue(insertEventQuery, e.ID, e.Tenant, e.Type, e.Payload, nullString(e.IdempotencyKey), created,
 			cleanText(e.ContentType), headers, cleanText(e.TraceParent))
+		if fields != nil {
+			b.Queue(insertFieldsQuery, fields...)
+		}
 		b.Queue(lockQuery(lockArgs([]xlock{tenantLock(e.Tenant, true)})))
 		b.Queue(targetsQuery, e.Tenant)
 	}, func(br pgx.BatchResults) error {
@@ -166,6 +170,11 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		}
 		if _, err := br.Exec(); err != nil {
 			return interpretError(err)
+		}
+		if fields != nil {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("index payload fields: %w", err)
+			}
 		}
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("lock tenant %q: %w", e.Tenant, err)

@@ -198,6 +198,9 @@ const usedQuery = `SELECT EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FR
 type importRow struct {
 	q    string
 	args []any
+	// fields are the arguments of insertFieldsQuery for an event's
+	// searchable payload fields, nil for none.
+	fields []any
 }
 
 // Import inserts records, as Export writes them (from this store or the
@@ -241,9 +244,12 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 			b := &pgx.Batch{}
 			for _, r := range rows {
 				b.Queue(r.q, r.args...)
+				if r.fields != nil {
+					b.Queue(insertFieldsQuery, r.fields...)
+				}
 			}
 			br := tx.SendBatch(ctx, b)
-			for range rows {
+			for range b.Len() {
 				if _, err := br.Exec(); err != nil {
 					br.Close()
 					return interpretError(err)
@@ -278,7 +284,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.At, r.ActorKind, r.ActorID, r.Tenant, r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
+		return importRow{q: q, args: []any{r.ID, r.At, r.ActorKind, r.ActorID, r.Tenant, r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
 	case store.KindAPIKey:
 		var r store.APIKeyRecord
 		if err := decode(&r); err != nil {
@@ -288,7 +294,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt, r.Tenant, scopes}}, nil
+		return importRow{q: q, args: []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt, r.Tenant, scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
 		if err := decode(&r); err != nil {
@@ -310,7 +316,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets,
 			string(types), r.Disabled, r.DisabledReason, r.FIFO, r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
-		return importRow{q, append(args, r.TraceContext)}, nil
+		return importRow{q: q, args: append(args, r.TraceContext)}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -319,14 +325,14 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if _, err := s.cipher.Open(r.SealedSecrets); err != nil {
 			return importRow{}, fmt.Errorf("source %s: its secrets do not open with this store's Cipher (export and import need the same key): %w", r.ID, err)
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets, r.ToleranceMS,
+		return importRow{q: q, args: []any{r.ID, r.Name, r.Description, r.Scheme, r.CustomScheme, r.SealedSecrets, r.ToleranceMS,
 			r.DedupeMS, r.SlackChallenge, r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindEventType:
 		var r store.EventTypeRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, store.EventTypeArgs(r.EventType())}, nil
+		return importRow{q: q, args: store.EventTypeArgs(r.EventType())}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {
@@ -343,20 +349,24 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if r.Payload == nil {
 			r.Payload = []byte{}
 		}
+		var fields []any
+		if r.ErasedAt == nil {
+			fields = fieldArgs(r.ID, r.CreatedAt, store.PayloadFields(r.Payload, s.searchPaths))
+		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, r.Payload, r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, cleanText(r.TraceParent), r.ErasedAt}}, nil
+			r.ContentType, headers, cleanText(r.TraceParent), r.ErasedAt}, fields}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.Tenant, r.IdempotencyKey, r.EventID, r.CreatedAt}}, nil
+		return importRow{q: q, args: []any{r.Tenant, r.IdempotencyKey, r.EventID, r.CreatedAt}}, nil
 	case store.KindDelivery:
 		var r store.DeliveryRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.EventID, r.EndpointID, r.Tenant, r.EventType, r.Status, r.Attempts,
+		return importRow{q: q, args: []any{r.ID, r.EventID, r.EndpointID, r.Tenant, r.EventType, r.Status, r.Attempts,
 			r.NextAttemptAt, r.Claim, r.LeasedUntil, r.Hold, r.LastStatus, cleanText(r.LastError), r.FIFO,
 			r.CreatedAt, r.UpdatedAt, r.CompletedAt}}, nil
 	case store.KindAttempt:
@@ -371,7 +381,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.DeliveryID, r.EndpointID, r.EventID, r.Number, r.StartedAt, r.DurationNS,
+		return importRow{q: q, args: []any{r.ID, r.DeliveryID, r.EndpointID, r.EventID, r.Number, r.StartedAt, r.DurationNS,
 			r.URL, string(headers), r.StatusCode, cleanText(r.Error), r.ResponseBody, r.Trigger}}, nil
 	}
 	return importRow{}, errors.New("unknown kind " + rec.Kind)

@@ -60,6 +60,10 @@ type Config struct {
 	// ErrNodeInUse while another live Store holds the same id. "" makes
 	// anonymous leases, which only run out.
 	NodeID string
+	// SearchFields are the payload paths indexed for ListEvents and
+	// ListDeliveries (see store.SearchPaths and the store package's
+	// search.go); none by default.
+	SearchFields []string
 }
 
 // ErrNodeInUse is returned (wrapped) by Open when another live Store of
@@ -79,6 +83,8 @@ type Store struct {
 	unlock func()             // releases the node id's advisory lock; nil without one
 
 	filters store.FilterCache // compiled payload filters, for fan-out
+
+	searchPaths []string // Config.SearchFields, checked and sorted
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,6 +116,10 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("postgres: Config.MaxConns is %d, want 0 or more", cfg.MaxConns)
 	}
+	paths, err := store.SearchPaths(cfg.SearchFields)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -129,7 +139,7 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, cipher: cfg.Cipher, log: log, health: health}
+	s := &Store{pool: pool, cipher: cfg.Cipher, log: log, health: health, searchPaths: paths}
 	if cfg.NodeID != "" {
 		s.node = &cfg.NodeID
 	}

@@ -104,7 +104,7 @@ func newCipher(t testing.TB) *secretbox.Box {
 // open opens a Store on dsn, closed when t ends.
 func open(t testing.TB, dsn string, cipher store.Cipher) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 4})
+	s, err := postgres.Open(context.Background(), dsn, &postgres.Config{Cipher: cipher, MaxConns: 4, SearchFields: storetest.SearchFields})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -109,6 +109,9 @@ func (w *writer) erase(id string, at time.Time) (int64, error) {
 	if err != nil || n == 0 {
 		return n, err
 	}
+	if _, err := w.exec(`DELETE FROM event_fields WHERE event_id = ?`, id); err != nil {
+		return 0, err
+	}
 	if _, err := w.exec(`UPDATE attempts SET request_headers = '{}', response_body = NULL
 		WHERE delivery_id IN (SELECT id FROM deliveries INDEXED BY deliveries_event WHERE event_id = ?)`, id); err != nil {
 		return 0, err

@@ -170,6 +170,9 @@ func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers
 	if err := rows.event(w, id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := w.indexFields(id, created, e.Payload); err != nil {
+		return nil, nil, nil, err
+	}
 	if e.IdempotencyKey != "" {
 		if _, err := w.exec(`INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key)

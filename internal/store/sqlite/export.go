@@ -227,6 +227,8 @@ func nullInt(v sql.NullInt64) *int64 {
 type importRow struct {
 	q    string
 	args []any
+	// fields are an event's searchable payload fields, written after it.
+	fields []store.IndexedField
 }
 
 // The statements of Import, one per kind.
@@ -280,6 +282,12 @@ func (s *Store) Import(ctx context.Context, records iter.Seq2[store.Record, erro
 				if _, err := w.exec(r.q, r.args...); err != nil {
 					return err
 				}
+				for _, f := range r.fields {
+					if _, err := w.exec(`INSERT INTO event_fields (event_id, path, value_key, created_at) VALUES (?, ?, ?, ?)`,
+						r.args[0], f.Path, f.Key, r.args[5]); err != nil {
+						return err
+					}
+				}
 			}
 			// Endpoints may have been added: forget what the caches know,
 			// and make new delivery ids come after the imported ones.
@@ -312,7 +320,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.At, r.ActorKind, r.ActorID, nullTenant(r.Tenant), r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
+		return importRow{q: q, args: []any{r.ID, r.At, r.ActorKind, r.ActorID, nullTenant(r.Tenant), r.Action, r.Target, r.RemoteAddr, r.Detail}}, nil
 	case store.KindAPIKey:
 		var r store.APIKeyRecord
 		if err := decode(&r); err != nil {
@@ -322,7 +330,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt,
+		return importRow{q: q, args: []any{r.ID, r.Name, r.Hash, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt,
 			nullTenant(r.Tenant), scopes}}, nil
 	case store.KindEndpoint:
 		var r store.EndpointRecord
@@ -349,7 +357,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		}
 		args := append([]any{r.ID, r.Tenant, r.URL, r.Description, r.Scheme, custom, r.SealedSecrets, string(types),
 			boolInt(r.Disabled), r.DisabledReason, boolInt(r.FIFO), r.RateLimit, r.FailingSince, store.RecordFilter(r.Filter), r.CreatedAt, r.UpdatedAt}, set...)
-		return importRow{q, append(args, boolInt(r.TraceContext))}, nil
+		return importRow{q: q, args: append(args, boolInt(r.TraceContext))}, nil
 	case store.KindSource:
 		var r store.SourceRecord
 		if err := decode(&r); err != nil {
@@ -362,14 +370,14 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if r.CustomScheme != nil {
 			custom = string(r.CustomScheme)
 		}
-		return importRow{q, []any{r.ID, r.Name, r.Description, r.Scheme, custom, r.SealedSecrets, r.ToleranceMS,
+		return importRow{q: q, args: []any{r.ID, r.Name, r.Description, r.Scheme, custom, r.SealedSecrets, r.ToleranceMS,
 			r.DedupeMS, boolInt(r.SlackChallenge), r.CreatedAt, r.UpdatedAt}}, nil
 	case store.KindEventType:
 		var r store.EventTypeRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, sqliteArgs(store.EventTypeArgs(r.EventType()))}, nil
+		return importRow{q: q, args: sqliteArgs(store.EventTypeArgs(r.EventType()))}, nil
 	case store.KindEvent:
 		var r store.EventRecord
 		if err := decode(&r); err != nil {
@@ -383,20 +391,24 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 			}
 			headers = h
 		}
+		var fields []store.IndexedField
+		if r.ErasedAt == nil {
+			fields = store.PayloadFields(r.Payload, s.searchPaths)
+		}
 		return importRow{q, []any{r.ID, r.Tenant, r.Type, string(r.Payload), r.IdempotencyKey, r.CreatedAt,
-			r.ContentType, headers, r.TraceParent, r.ErasedAt}}, nil
+			r.ContentType, headers, r.TraceParent, r.ErasedAt}, fields}, nil
 	case store.KindIdempotencyKey:
 		var r store.IdempotencyKeyRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.Tenant, r.IdempotencyKey, r.EventID, r.CreatedAt}}, nil
+		return importRow{q: q, args: []any{r.Tenant, r.IdempotencyKey, r.EventID, r.CreatedAt}}, nil
 	case store.KindDelivery:
 		var r store.DeliveryRecord
 		if err := decode(&r); err != nil {
 			return importRow{}, err
 		}
-		return importRow{q, []any{r.ID, r.EventID, r.EndpointID, r.Tenant, r.EventType, r.Status, r.Attempts,
+		return importRow{q: q, args: []any{r.ID, r.EventID, r.EndpointID, r.Tenant, r.EventType, r.Status, r.Attempts,
 			r.NextAttemptAt, r.Claim, r.LeasedUntil, boolInt(r.Hold), r.LastStatus, r.LastError, boolInt(r.FIFO),
 			r.CreatedAt, r.UpdatedAt, r.CompletedAt}}, nil
 	case store.KindAttempt:
@@ -415,7 +427,7 @@ func (s *Store) importRow(rec store.Record) (importRow, error) {
 		if r.ResponseBody != nil {
 			body = r.ResponseBody
 		}
-		return importRow{q, []any{r.ID, r.DeliveryID, r.EndpointID, r.EventID, r.Number, r.StartedAt, r.DurationNS,
+		return importRow{q: q, args: []any{r.ID, r.DeliveryID, r.EndpointID, r.EventID, r.Number, r.StartedAt, r.DurationNS,
 			r.URL, string(headers), r.StatusCode, r.Error, body, r.Trigger}}, nil
 	}
 	return importRow{}, errors.New("unknown kind " + rec.Kind)

@@ -547,6 +547,9 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, er
 // ListDeliveries returns a page of deliveries, newest first, and the cursor
 // of the next page ("" at the end).
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, string, error) {
+	if err := store.CheckFieldMatches(f.Payload, s.searchPaths); err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
 	limit := pageLimit(f.Page)
 	q, args := listDeliveriesQuery(f, limit)
 	rows, err := s.query(ctx, q, args...)
@@ -744,5 +747,7 @@ func deliveryConds(f store.DeliveryFilter) ([]string, []any) {
 	if !f.Until.IsZero() {
 		add("created_at < ?", ms(f.Until))
 	}
+	pw, pa := store.DeliveryPayloadConds(f.Payload, 0, qmark)
+	where, args = append(where, pw...), append(args, pa...)
 	return where, args
 }

@@ -74,6 +74,10 @@ type Config struct {
 	// with store.ErrUnavailable, as on a full disk. 0 means no cap but the
 	// disk's. A cap below the database's size is raised to it.
 	MaxPageCount int64
+	// SearchFields are the payload paths indexed for ListEvents and
+	// ListDeliveries (see store.SearchPaths and the store package's
+	// search.go); none by default.
+	SearchFields []string
 }
 
 // Store is a store.Store on one SQLite database file. It is safe for
@@ -104,6 +108,8 @@ type Store struct {
 	health store.WriteHealth // failures of writes, for Health
 
 	filters store.FilterCache // compiled payload filters, for fan-out
+
+	searchPaths []string // Config.SearchFields, checked and sorted
 }
 
 // dispatchConfig is what SetDispatcher set.
@@ -226,6 +232,10 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
+	paths, err := store.SearchPaths(cfg.SearchFields)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -235,13 +245,14 @@ func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{
-		cipher: cfg.Cipher,
-		log:    log,
-		lock:   lock,
-		node:   sql.NullString{String: cfg.NodeID, Valid: cfg.NodeID != ""},
-		rstmts: make(map[string]*sql.Stmt),
-		ops:    make(chan *writeOp, 2*maxBatch),
-		done:   make(chan struct{}),
+		cipher:      cfg.Cipher,
+		searchPaths: paths,
+		log:         log,
+		lock:        lock,
+		node:        sql.NullString{String: cfg.NodeID, Valid: cfg.NodeID != ""},
+		rstmts:      make(map[string]*sql.Stmt),
+		ops:         make(chan *writeOp, 2*maxBatch),
+		done:        make(chan struct{}),
 	}
 	if err := s.open(ctx, path, dc); err != nil {
 		s.closeDBs()

@@ -37,7 +37,7 @@ func newCipher(t testing.TB) *secretbox.Box {
 
 func open(t testing.TB, path string, cipher store.Cipher) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), path, &sqlite.Config{Cipher: cipher})
+	s, err := sqlite.Open(context.Background(), path, &sqlite.Config{Cipher: cipher, SearchFields: storetest.SearchFields})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestSynchronousNormal(t *testing.T) {
 	t.Parallel()
 	cipher := newCipher(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: cipher, Synchronous: "normal"})
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookrelay.db"), &sqlite.Config{Cipher: cipher, Synchronous: "normal", SearchFields: storetest.SearchFields})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -67,6 +67,9 @@ type Config struct {
 	BusyTimeout time.Duration
 	// MaxConns is postgres.Config.MaxConns.
 	MaxConns int32
+	// SearchFields are the payload paths the store indexes (sqlite and
+	// postgres Config.SearchFields).
+	SearchFields []string
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database.
@@ -97,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, err
 	}
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Config{Cipher: cfg.Cipher, Logger: cfg.Logger, MaxConns: cfg.MaxConns, NodeID: cfg.NodeID})
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Config{Cipher: cfg.Cipher, Logger: cfg.Logger, MaxConns: cfg.MaxConns, NodeID: cfg.NodeID, SearchFields: cfg.SearchFields})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -107,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	st, err := sqlite.Open(ctx, cfg.path(), &sqlite.Config{Cipher: cfg.Cipher, Logger: cfg.Logger,
-		Synchronous: cfg.Synchronous, BusyTimeout: cfg.BusyTimeout, NodeID: cfg.NodeID})
+		Synchronous: cfg.Synchronous, BusyTimeout: cfg.BusyTimeout, NodeID: cfg.NodeID, SearchFields: cfg.SearchFields})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

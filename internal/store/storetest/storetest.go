@@ -14,7 +14,8 @@
 // runs in parallel with the others, so open must return an empty store that
 // shares nothing with the others, and arrange its own cleanup. The stores
 // open returns must all seal secrets with the same Cipher key: the export
-// test moves sealed secrets from one to another.
+// test moves sealed secrets from one to another; and they must index the
+// payload paths SearchFields (their Config.SearchFields).
 //
 // RunNodes runs the tests of what must hold across several Stores on one
 // database, as several hookrelay nodes use it: the per-endpoint limits of
@@ -94,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, statsTests...)     // stats.go
 	tests = append(tests, batchTests...)     // batch.go
 	tests = append(tests, eraseTests...)     // erase.go
+	tests = append(tests, searchTests...)    // search.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
