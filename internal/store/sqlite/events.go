@@ -170,8 +170,10 @@ func (s *Store) insertEvent(w *writer, rows *insertRows, e *store.Event, headers
 	if err := rows.event(w, id, e.Tenant, e.Type, string(e.Payload), nullString(e.IdempotencyKey), created, e.ContentType, headers, e.TraceParent); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := w.indexFields(id, created, e.Payload); err != nil {
-		return nil, nil, nil, err
+	for _, f := range store.PayloadFields(e.Payload, w.s.searchPaths) {
+		if err := rows.field(w, id, f.Path, f.Key, created); err != nil {
+			return nil, nil, nil, fmt.Errorf("index field %s of event %s: %w", f.Path, id, err)
+		}
 	}
 	if e.IdempotencyKey != "" {
 		if _, err := w.exec(`INSERT INTO idempotency_keys (tenant, idempotency_key, event_id, created_at)
@@ -263,15 +265,18 @@ const (
 	deliveryInsert = `INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
 			next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at) VALUES `
 	deliveryRow = `(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`
+	fieldInsert = `INSERT INTO event_fields (event_id, path, value_key, created_at) VALUES `
+	fieldRow    = `(?, ?, ?, ?)`
 )
 
 // insertRows gathers the event and delivery rows of one createEvents
 // transaction and writes them insertChunk to a statement: a statement per
-// row costs more than the row. Events are written before deliveries (which
-// reference them); flush must run before anything reads those tables.
+// row costs more than the row. Events are written before their deliveries
+// and searchable fields (which reference them); flush must run before
+// anything reads those tables.
 type insertRows struct {
-	events, deliveries   []any
-	nEvents, nDeliveries int
+	events, deliveries, fields    []any
+	nEvents, nDeliveries, nFields int
 }
 
 func (r *insertRows) event(w *writer, args ...any) error {
@@ -290,6 +295,15 @@ func (r *insertRows) delivery(w *writer, args ...any) error {
 	return nil
 }
 
+// field gathers an event_fields row (see indexFields).
+func (r *insertRows) field(w *writer, args ...any) error {
+	r.fields = append(r.fields, args...)
+	if r.nFields++; r.nFields == insertChunk {
+		return r.flush(w)
+	}
+	return nil
+}
+
 // flush writes the rows gathered so far.
 func (r *insertRows) flush(w *writer) error {
 	if r.nEvents > 0 {
@@ -298,6 +312,14 @@ func (r *insertRows) flush(w *writer) error {
 		r.events, r.nEvents = r.events[:0], 0
 		if err != nil {
 			return err
+		}
+	}
+	if r.nFields > 0 {
+		_, err := w.exec(fieldInsert+fieldRow+strings.Repeat(", "+fieldRow, r.nFields-1), r.fields...)
+		w.dirty = true
+		r.fields, r.nFields = r.fields[:0], 0
+		if err != nil {
+			return fmt.Errorf("index fields: %w", err)
 		}
 	}
 	if r.nDeliveries > 0 {

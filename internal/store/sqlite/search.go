@@ -36,13 +36,3 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 	return out, next, nil
 }
 
-// indexFields writes the event_fields rows of an event.
-func (w *writer) indexFields(id string, created int64, payload []byte) error {
-	for _, f := range store.PayloadFields(payload, w.s.searchPaths) {
-		if _, err := w.exec(`INSERT INTO event_fields (event_id, path, value_key, created_at) VALUES (?, ?, ?, ?)`,
-			id, f.Path, f.Key, created); err != nil {
-			return fmt.Errorf("index field %s of event %s: %w", f.Path, id, err)
-		}
-	}
-	return nil
-}
