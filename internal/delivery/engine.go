@@ -363,9 +363,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	// Fresh deliveries come straight from the store when it can claim
 	// them at creation (SetDispatcher reports true); the claim loop finds
-	// the rest. A shared store keeps EndpointConcurrency across nodes in
-	// its hand-over too (store.LimitedDispatcher).
-	direct := e.store.SetDispatcher(e, e.cfg.Lease)
+	// the rest. Not on a shared store: only its claims hold the limits
+	// across nodes.
+	direct := !e.shared && e.store.SetDispatcher(e, e.cfg.Lease)
 	e.log.InfoContext(ctx, "delivery engine started",
 		"workers", e.cfg.Workers, "endpoint_concurrency", e.cfg.EndpointConcurrency, "batch", e.cfg.BatchSize)
 
@@ -466,11 +466,6 @@ func (e *Engine) Admits(endpointID string) bool {
 	ep := e.eps[endpointID]
 	return ep == nil || !e.saturatedLocked(ep, now) && ep.bucket.rate == 0
 }
-
-// MaxInFlight is EndpointConcurrency: on a shared store, the cap the
-// store's hand-over keeps across nodes. It implements
-// store.LimitedDispatcher.
-func (e *Engine) MaxInFlight() int { return e.cfg.EndpointConcurrency }
 
 // Dispatch takes deliveries the store claimed as it created them. It
 // implements store.Dispatcher. Outside Run (before it starts or after it

@@ -12,10 +12,9 @@ type Capabilities interface {
 	// each delivery that d admits and that goes to an endpoint without FIFO
 	// or a rate limit, and hand it to d once its transaction commits (see
 	// the package documentation); a delivery claimed so has Claim 1 in what
-	// CreateEvent returns. It reports whether the store can: a shared
-	// store (PostgreSQL) can only for a LimitedDispatcher, whose cap it
-	// keeps across every node, and otherwise returns false and does
-	// nothing. SetDispatcher(nil, 0) stops it.
+	// CreateEvent returns. It reports whether the store can: a store that
+	// cannot (PostgreSQL, whose limits hold only in claims) returns false
+	// and does nothing. SetDispatcher(nil, 0) stops it.
 	SetDispatcher(d Dispatcher, lease time.Duration) bool
 	// Shared reports whether several processes may claim from the database
 	// at once (PostgreSQL): the delivery engine then keeps its per-endpoint

@@ -286,17 +286,6 @@ type Dispatcher interface {
 	Dispatch(jobs []*Job, claimedAt time.Time)
 }
 
-// A LimitedDispatcher is a Dispatcher that keeps a cap on each endpoint's
-// deliveries in flight (what it passes as ClaimParams.MaxInFlight). A
-// shared store hands over at creation only to one, and only while the
-// endpoint's deliveries in flight across every node stay under the cap.
-type LimitedDispatcher interface {
-	Dispatcher
-	// MaxInFlight is the cap on an endpoint's deliveries in flight
-	// across every node; 0 for none.
-	MaxInFlight() int
-}
-
 // EventResult is what CreateEvents did with one event: Event is the event
 // stored and Deliveries its deliveries, or, with Err wrapping ErrConflict,
 // Event is the earlier event that holds its idempotency key.

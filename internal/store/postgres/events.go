@@ -42,9 +42,8 @@ func scanEvent(r store.RowScanner) (*store.Event, error) {
 
 // target is an endpoint an event fans out to.
 type target struct {
-	id    string
-	fifo  bool
-	rated bool // has a rate limit
+	id   string
+	fifo bool
 }
 
 // The statements of CreateEvent.
@@ -65,30 +64,15 @@ const (
 	// targetsQuery reads the enabled endpoints of tenant $1, under the
 	// tenant's lock (shared): endpoint writes that change who receives what
 	// take it exclusively, so the set read stays true until commit.
-	targetsQuery = `SELECT id, event_types, fifo, filter, updated_at, rate_limit FROM endpoints WHERE tenant = $1 AND NOT disabled ORDER BY id`
+	targetsQuery = `SELECT id, event_types, fifo, filter, updated_at FROM endpoints WHERE tenant = $1 AND NOT disabled ORDER BY id`
 	// newestPendingQuery returns the newest pending delivery of each
 	// endpoint of $1 (NULL if none).
 	newestPendingQuery = `SELECT ep, (SELECT id FROM deliveries WHERE endpoint_id = ep AND status = 'pending' ORDER BY id DESC LIMIT 1)
 		FROM unnest($1::text[]) AS ep`
-	// insertDeliveriesQuery inserts the deliveries of event $1; those
-	// with a lease end (claimed at creation) are leased by node $9 until
-	// then, with claim 1.
 	insertDeliveriesQuery = `INSERT INTO deliveries (id, event_id, endpoint_id, tenant, event_type, status,
-			next_attempt_at, leased_until, leased_by, claim, hold, fifo, created_at, updated_at)
-		SELECT d.id, $1, d.endpoint_id, $2, $3, 'pending', coalesce(d.leased, $4), d.leased,
-			CASE WHEN d.leased IS NOT NULL THEN $9::text END, CASE WHEN d.leased IS NOT NULL THEN 1 ELSE 0 END,
-			d.hold, d.fifo, $4, $4
-		FROM unnest($5::text[], $6::text[], $7::bool[], $8::bool[], $10::int8[]) AS d(id, endpoint_id, hold, fifo, leased)`
-	// handLockQuery tries, without waiting, the claim lock (namespace $2)
-	// of each endpoint of $1, as a limited claim does, and returns those
-	// it got.
-	handLockQuery = `SELECT ep FROM unnest($1::text[]) AS ep WHERE pg_try_advisory_xact_lock($2::int4, hashtext(ep))`
-	// inFlightQuery counts each endpoint of $1's leases unexpired at $2
-	// (the partial index deliveries_leased). It must be a statement after
-	// handLockQuery's: its snapshot then shows every claim committed
-	// before the locks were granted.
-	inFlightQuery = `SELECT ep, (SELECT count(*) FROM deliveries WHERE endpoint_id = ep AND leased_until > $2)
-		FROM unnest($1::text[]) AS ep`
+			next_attempt_at, hold, fifo, created_at, updated_at)
+		SELECT d.id, $1, d.endpoint_id, $2, $3, 'pending', $4, d.hold, d.fifo, $4, $4
+		FROM unnest($5::text[], $6::text[], $7::bool[], $8::bool[]) AS d(id, endpoint_id, hold, fifo)`
 )
 
 // errKeyInUse stops CreateEvent when the idempotency key is taken.
@@ -125,8 +109,7 @@ func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	defer c.Release()
 	tx := &pipeTx{conn: c.Conn(), log: s.log}
 	defer tx.end()
-	h := s.newHandOver()
-	out, err := s.createEvent(ctx, tx, &e, idempotentSince, only, true, h)
+	out, err := s.createEvent(ctx, tx, &e, idempotentSince, only, true)
 	if errors.Is(err, errKeyInUse) {
 		// Read the event that holds the key once this transaction is
 		// gone: its writes, the event's id included, may have failed.
@@ -141,61 +124,7 @@ func (s *Store) acceptEvent(ctx context.Context, ev *store.Event, idempotentSinc
 	if err != nil {
 		return nil, nil, fmt.Errorf("create event: %w", unavailable(err))
 	}
-	h.dispatch()
 	return &e, out, nil
-}
-
-// handOver is the claims at creation of one transaction (see
-// SetDispatcher): nil when no dispatcher is set.
-type handOver struct {
-	dc        *dispatchConfig
-	claimedAt time.Time
-	// asked: the endpoints the dispatcher was asked about. Its Admits
-	// answers for one delivery, before this transaction's are
-	// dispatched, so it is asked once per endpoint and transaction; the
-	// endpoint's other deliveries of a batch are left to the claims.
-	asked map[string]bool
-	jobs  []*store.Job
-}
-
-func (s *Store) newHandOver() *handOver {
-	dc := s.dispatch.Load()
-	if dc == nil {
-		return nil
-	}
-	return &handOver{dc: dc, claimedAt: time.Now(), asked: map[string]bool{}}
-}
-
-// candidates returns the targets the dispatcher admits, once per endpoint:
-// those without FIFO or a rate limit.
-func (h *handOver) candidates(targets []target) []string {
-	if h == nil {
-		return nil
-	}
-	var out []string
-	for _, t := range targets {
-		if t.fifo || t.rated || h.asked[t.id] {
-			continue
-		}
-		h.asked[t.id] = true
-		if h.dc.d.Admits(t.id) {
-			out = append(out, t.id)
-		}
-	}
-	return out
-}
-
-// leaseEnd is when the leases of the deliveries claimed at creation end.
-func (h *handOver) leaseEnd() time.Time {
-	return h.claimedAt.Add(h.dc.lease).Truncate(time.Millisecond)
-}
-
-// dispatch hands the jobs claimed at creation to the dispatcher, once
-// their transaction has committed.
-func (h *handOver) dispatch() {
-	if h != nil && len(h.jobs) > 0 {
-		h.dc.d.Dispatch(h.jobs, h.claimedAt)
-	}
 }
 
 // createEvent queues, in tx, the writes of e (ID set) and its deliveries,
@@ -203,7 +132,7 @@ func (h *handOver) dispatch() {
 // the transaction still usable, if e's idempotency key is in use: the
 // event's insert then has to be undone (a savepoint, or the whole
 // transaction).
-func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time, only []string, commit bool, h *handOver) ([]*store.Delivery, error) {
+func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, idempotentSince time.Time, only []string, commit bool) ([]*store.Delivery, error) {
 	created := ms(e.CreatedAt)
 	var headers *string
 	if len(e.Headers) > 0 {
@@ -255,10 +184,9 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 		return nil, fmt.Errorf("%w: none of endpoints %v is an enabled endpoint of tenant %q", store.ErrNotFound, only, e.Tenant)
 	}
 
-	// Round trip 2, if a target is FIFO or may be claimed at creation:
-	// the FIFO targets' locks and pending deliveries, the others' claim
-	// locks and leases.
-	holds, claimed, err := s.prepareTargets(ctx, tx, targets, h)
+	// Round trip 2, if a target is FIFO: its lock and its pending
+	// deliveries.
+	holds, err := s.fifoHolds(ctx, tx, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -267,13 +195,12 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 	n := len(targets)
 	ids, endpoints := make([]string, n), make([]string, n)
 	fifos := make([]bool, n)
-	leased := make([]*int64, n)
 	var out []*store.Delivery
 	for i, t := range targets {
-		// After prepareTargets: a FIFO delivery's id must come after the
-		// pending ones it observed.
+		// After fifoHolds: a FIFO delivery's id must come after the pending
+		// ones it observed.
 		ids[i], endpoints[i], fifos[i] = s.ids.next("dlv"), t.id, t.fifo
-		d := &store.Delivery{
+		out = append(out, &store.Delivery{
 			ID:            ids[i],
 			EventID:       e.ID,
 			EndpointID:    t.id,
@@ -284,22 +211,14 @@ func (s *Store) createEvent(ctx context.Context, tx *pipeTx, e *store.Event, ide
 			FIFO:          t.fifo,
 			CreatedAt:     e.CreatedAt,
 			UpdatedAt:     e.CreatedAt,
-		}
-		if ep := claimed[t.id]; ep != nil {
-			end := h.leaseEnd()
-			v := ms(end)
-			leased[i] = &v
-			d.Claim, d.NextAttemptAt = 1, end
-			h.jobs = append(h.jobs, &store.Job{Delivery: *d, Event: *e, Endpoint: store.JobEndpoint(ep, h.claimedAt)})
-		}
-		out = append(out, d)
+		})
 	}
 	if n == 0 && !commit {
 		return out, nil
 	}
 	err = tx.batch(ctx, commit, func(b *pgx.Batch) {
 		if n > 0 {
-			b.Queue(insertDeliveriesQuery, e.ID, e.Tenant, e.Type, created, ids, endpoints, holds, fifos, s.node, leased)
+			b.Queue(insertDeliveriesQuery, e.ID, e.Tenant, e.Type, created, ids, endpoints, holds, fifos)
 		}
 	}, func(br pgx.BatchResults) error {
 		if n > 0 {
@@ -335,7 +254,6 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	tx := &pipeTx{conn: c.Conn(), log: s.log}
 	defer tx.end()
 	res := make([]store.EventResult, len(evs))
-	h := s.newHandOver()
 	exec := func(sql string) error {
 		return tx.batch(ctx, false, func(b *pgx.Batch) { b.Queue(sql) }, func(br pgx.BatchResults) error {
 			_, err := br.Exec()
@@ -353,7 +271,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 				return nil, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		out, err := s.createEvent(ctx, tx, &e, idempotentSince, nil, false, h)
+		out, err := s.createEvent(ctx, tx, &e, idempotentSince, nil, false)
 		if errors.Is(err, errKeyInUse) {
 			if err := exec("ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return nil, fmt.Errorf("rollback to savepoint: %w", err)
@@ -379,7 +297,6 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 	if err := tx.batch(ctx, true, func(*pgx.Batch) {}, func(pgx.BatchResults) error { return nil }); err != nil {
 		return nil, err
 	}
-	h.dispatch()
 	return res, nil
 }
 
@@ -396,7 +313,7 @@ func scanTargets(rows pgx.Rows, ev *store.Event, only []string, match *store.Pay
 			text    []byte // nil for NULL
 			updated int64
 		)
-		if err := rows.Scan(&e.ID, &types, &e.FIFO, &text, &updated, &e.RateLimit); err != nil {
+		if err := rows.Scan(&e.ID, &types, &e.FIFO, &text, &updated); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
@@ -404,22 +321,18 @@ func scanTargets(rows pgx.Rows, ev *store.Event, only []string, match *store.Pay
 		}
 		e.Filter, e.UpdatedAt = text, time.UnixMilli(updated)
 		if only == nil && store.Matches(&e, ev, match) || only != nil && slices.Contains(only, e.ID) {
-			out = append(out, target{id: e.ID, fifo: e.FIFO, rated: e.RateLimit > 0})
+			out = append(out, target{id: e.ID, fifo: e.FIFO})
 		}
 	}
 	return out, rows.Err()
 }
 
-// prepareTargets returns the hold flag of each target's new delivery: true
-// for a FIFO endpoint that already has a pending delivery (the new one
-// waits behind it). It takes the FIFO endpoints' locks, so that the answer
-// stays true until commit, and moves the id generator past their pending
-// deliveries. It also returns the endpoints, of those h's dispatcher
-// admits, whose new delivery this transaction claims: those whose claim
-// lock it got and whose unexpired leases, counted after the lock was
-// granted, are below the dispatcher's cap. Like a limited claim, it then
-// holds the claim lock until commit, so that the cap holds across nodes.
-func (s *Store) prepareTargets(ctx context.Context, tx *pipeTx, targets []target, h *handOver) ([]bool, map[string]*store.Endpoint, error) {
+// fifoHolds returns the hold flag of each target's new delivery: true for a
+// FIFO endpoint that already has a pending delivery (the new one waits
+// behind it). It takes the FIFO endpoints' locks, so that the answer stays
+// true until commit, and moves the id generator past their pending
+// deliveries.
+func (s *Store) fifoHolds(ctx context.Context, tx *pipeTx, targets []target) ([]bool, error) {
 	holds := make([]bool, len(targets))
 	var (
 		locks []xlock
@@ -431,124 +344,44 @@ func (s *Store) prepareTargets(ctx context.Context, tx *pipeTx, targets []target
 			fifo = append(fifo, t.id)
 		}
 	}
-	cands := h.candidates(targets)
-	if len(fifo) == 0 && len(cands) == 0 {
-		return holds, nil, nil
+	if len(fifo) == 0 {
+		return holds, nil
 	}
 	pending := map[string]bool{}
-	var claimed map[string]*store.Endpoint
 	err := tx.batch(ctx, false, func(b *pgx.Batch) {
-		if len(fifo) > 0 {
-			b.Queue(lockQuery(lockArgs(locks)))
-			b.Queue(newestPendingQuery, fifo)
-		}
-		if len(cands) > 0 {
-			if h.dc.maxInFlight > 0 {
-				b.Queue(handLockQuery, cands, nsClaim)
-				b.Queue(inFlightQuery, cands, ms(h.claimedAt))
-			}
-			b.Queue(`SELECT `+endpointCols+` FROM endpoints WHERE id = ANY($1)`, cands)
-		}
+		b.Queue(lockQuery(lockArgs(locks)))
+		b.Queue(newestPendingQuery, fifo)
 	}, func(br pgx.BatchResults) error {
-		if len(fifo) > 0 {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("lock FIFO endpoints: %w", err)
-			}
-			if err := readNewestPending(br, s, pending); err != nil {
-				return fmt.Errorf("pending deliveries of FIFO endpoints: %w", err)
-			}
-		}
-		if len(cands) == 0 {
-			return nil
-		}
-		room := map[string]bool{}
-		if h.dc.maxInFlight > 0 {
-			locked := map[string]bool{}
-			rows, err := br.Query()
-			if err != nil {
-				return fmt.Errorf("claim locks: %w", err)
-			}
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return fmt.Errorf("claim locks: %w", err)
-			}
-			for _, id := range ids {
-				locked[id] = true
-			}
-			rows, err = br.Query()
-			if err != nil {
-				return fmt.Errorf("leases: %w", err)
-			}
-			for rows.Next() {
-				var (
-					id string
-					n  int64
-				)
-				if err := rows.Scan(&id, &n); err != nil {
-					rows.Close()
-					return fmt.Errorf("leases: %w", err)
-				}
-				room[id] = locked[id] && n < int64(h.dc.maxInFlight)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("leases: %w", err)
-			}
-		} else {
-			for _, id := range cands {
-				room[id] = true
-			}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("lock FIFO endpoints: %w", err)
 		}
 		rows, err := br.Query()
 		if err != nil {
-			return fmt.Errorf("endpoints: %w", err)
+			return fmt.Errorf("pending deliveries of FIFO endpoints: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			ep, err := s.scanEndpoint(rows)
-			if err != nil {
-				return fmt.Errorf("endpoints: %w", err)
+			var (
+				id     string
+				newest *string
+			)
+			if err := rows.Scan(&id, &newest); err != nil {
+				return fmt.Errorf("pending deliveries of FIFO endpoints: %w", err)
 			}
-			if room[ep.ID] && !ep.Disabled && !ep.FIFO && ep.RateLimit == 0 {
-				if claimed == nil {
-					claimed = map[string]*store.Endpoint{}
-				}
-				claimed[ep.ID] = ep
+			if newest != nil {
+				pending[id] = true
+				s.ids.observe(*newest)
 			}
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for i, t := range targets {
 		holds[i] = pending[t.id]
 	}
-	return holds, claimed, nil
-}
-
-// readNewestPending reads the rows of newestPendingQuery into pending,
-// moving s's id generator past each.
-func readNewestPending(br pgx.BatchResults, s *Store, pending map[string]bool) error {
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id     string
-			newest *string
-		)
-		if err := rows.Scan(&id, &newest); err != nil {
-			return err
-		}
-		if newest != nil {
-			pending[id] = true
-			s.ids.observe(*newest)
-		}
-	}
-	return rows.Err()
+	return holds, nil
 }
 
 // GetEvent returns the event or ErrNotFound.

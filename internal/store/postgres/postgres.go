@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,38 +79,15 @@ type Store struct {
 	unlock func()             // releases the node id's advisory lock; nil without one
 
 	filters store.FilterCache // compiled payload filters, for fan-out
-
-	dispatch atomic.Pointer[dispatchConfig] // nil: claim nothing at creation
 }
 
 var _ store.Store = (*Store)(nil)
 
-// dispatchConfig is what SetDispatcher set.
-type dispatchConfig struct {
-	d           store.Dispatcher
-	lease       time.Duration
-	maxInFlight int // 0: no cap
-}
-
-// SetDispatcher makes CreateEvent claim the deliveries d admits, to
-// endpoints without FIFO or a rate limit, and hand them to d; nil stops it.
-// Several nodes share the database, so it does so only for a
-// store.LimitedDispatcher, whose cap on an endpoint's deliveries in flight
-// it keeps across every node as a claim does (see the package
-// documentation, "Claims at creation"); for any other d it does nothing and
-// reports false.
-func (s *Store) SetDispatcher(d store.Dispatcher, lease time.Duration) bool {
-	if d == nil || lease <= 0 {
-		s.dispatch.Store(nil)
-		return true
-	}
-	ld, ok := d.(store.LimitedDispatcher)
-	if !ok {
-		return false
-	}
-	s.dispatch.Store(&dispatchConfig{d: d, lease: lease, maxInFlight: max(ld.MaxInFlight(), 0)})
-	return true
-}
+// SetDispatcher does nothing and reports false: several nodes claim from
+// one PostgreSQL database, and the per-endpoint limits hold across them
+// only in the claims (store.ClaimParams), which a claim at creation would
+// bypass.
+func (s *Store) SetDispatcher(store.Dispatcher, time.Duration) bool { return false }
 
 // Shared reports true: several processes may claim from the database at
 // once.
