@@ -134,6 +134,7 @@ type Catalog struct {
 	cacheFor time.Duration
 	typesMu  sync.Mutex
 	types    map[string]cachedType
+	flights  map[string]*flight // reads in progress, by name
 	// gen counts this process's writes: a read that began before a write
 	// is not cached after it.
 	gen uint64
@@ -148,7 +149,7 @@ func New(cfg *Config) (*Catalog, error) {
 		return nil, errors.New("catalog: Config.Store is nil")
 	}
 	c := &Catalog{store: cfg.Store, now: cfg.Now, compiled: map[string]*jsonschema.Schema{},
-		cacheFor: cfg.CacheFor, types: map[string]cachedType{}}
+		cacheFor: cfg.CacheFor, types: map[string]cachedType{}, flights: map[string]*flight{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -307,41 +308,68 @@ func (c *Catalog) schema(text []byte) (*jsonschema.Schema, error) {
 }
 
 // eventType returns the type called name, nil if the catalog has none,
-// from the cache while it is fresh (Config.CacheFor).
+// from the cache while it is fresh (Config.CacheFor). Concurrent misses
+// for one name share one read of the store, so that a popular type's
+// expiry costs one read, not one per request in flight.
 func (c *Catalog) eventType(ctx context.Context, name string) (*store.EventType, error) {
-	now := c.now()
-	c.typesMu.Lock()
-	e, ok := c.types[name]
-	gen := c.gen
-	c.typesMu.Unlock()
-	if ok && now.Sub(e.at) < c.cacheFor && !now.Before(e.at) {
-		return e.t, nil
-	}
-	t, err := c.store.GetEventType(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		t, err = nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if c.cacheFor > 0 {
+	for {
+		now := c.now()
 		c.typesMu.Lock()
-		if c.gen == gen {
+		if e, ok := c.types[name]; ok && now.Sub(e.at) < c.cacheFor && !now.Before(e.at) {
+			c.typesMu.Unlock()
+			return e.t, nil
+		}
+		if f := c.flights[name]; f != nil {
+			c.typesMu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if f.err != nil && ctx.Err() == nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+				continue // the reader's request went away, not ours
+			}
+			return f.t, f.err
+		}
+		f := &flight{done: make(chan struct{})}
+		c.flights[name] = f
+		gen := c.gen
+		c.typesMu.Unlock()
+
+		f.t, f.err = c.store.GetEventType(ctx, name)
+		if errors.Is(f.err, store.ErrNotFound) {
+			f.t, f.err = nil, nil
+		}
+		c.typesMu.Lock()
+		if c.flights[name] == f {
+			delete(c.flights, name)
+		}
+		if f.err == nil && c.cacheFor > 0 && c.gen == gen {
 			if len(c.types) >= maxCachedTypes {
 				clear(c.types)
 			}
-			c.types[name] = cachedType{t: t, at: now}
+			c.types[name] = cachedType{t: f.t, at: now}
 		}
 		c.typesMu.Unlock()
+		close(f.done)
+		return f.t, f.err
 	}
-	return t, nil
 }
 
-// forget drops the cached type called name after (and before) this
-// process writes it, so that the next event sees the write.
+// flight is a read of one event type in progress.
+type flight struct {
+	done chan struct{} // closed once t and err are set
+	t    *store.EventType
+	err  error
+}
+
+// forget drops the cached type called name after this process writes it,
+// so that the next event sees the write: the cached entry, and any read in
+// flight, which may have begun before the write.
 func (c *Catalog) forget(name string) {
 	c.typesMu.Lock()
 	delete(c.types, name)
+	delete(c.flights, name)
 	c.gen++
 	c.typesMu.Unlock()
 }
