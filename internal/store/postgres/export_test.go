@@ -85,3 +85,30 @@ func (s *Store) Explain(ctx context.Context, q string, args ...any) (string, err
 	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(plan, "\n"), err
 }
+
+// GenericPlanQuery is limitedClaimQuery, which claims run on its generic
+// plan (genericPlan), with arguments of the right types as SQL literals.
+var GenericPlanQuery, GenericPlanArgs = limitedClaimQuery, `'{dlv_a}', '{ep_a}', 0, 0, 32, true, 0.1, '{1}', 'node-a'`
+
+// ExplainGeneric returns the generic plan of q, which PostgreSQL makes
+// without the arguments, run with args (SQL literals).
+func (s *Store) ExplainGeneric(ctx context.Context, q, args string) (string, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		return "", err
+	}
+	defer c.Exec(context.Background(), "RESET plan_cache_mode; DEALLOCATE ALL")
+	if _, err := c.Exec(ctx, "PREPARE generic_plan AS "+q); err != nil {
+		return "", err
+	}
+	rows, err := c.Query(ctx, "EXPLAIN EXECUTE generic_plan("+args+")", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return "", err
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(plan, "\n"), err
+}

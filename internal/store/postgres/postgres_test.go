@@ -859,6 +859,19 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", q.Name, q.Index, plan)
 		}
 	}
+	// The limited claim runs on its generic plan: that one too.
+	plan, err := s.ExplainGeneric(t.Context(), postgres.GenericPlanQuery, postgres.GenericPlanArgs)
+	if err != nil {
+		t.Fatalf("limited claim, generic plan: %v", err)
+	}
+	for _, index := range []string{"deliveries_leased", "deliveries_pkey"} {
+		if !strings.Contains(plan, " using "+index+" ") && !strings.Contains(plan, " on "+index+" ") {
+			t.Errorf("limited claim, generic plan: does not use %s:\n%s", index, plan)
+		}
+	}
+	if strings.Contains(plan, "Seq Scan on deliveries") {
+		t.Errorf("limited claim, generic plan: scans deliveries:\n%s", plan)
+	}
 }
 
 // TestImportFromSQLite moves a SQLite store into PostgreSQL the way
