@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -86,9 +87,18 @@ func (s *Store) Explain(ctx context.Context, q string, args ...any) (string, err
 	return strings.Join(plan, "\n"), err
 }
 
-// GenericPlanQuery is limitedClaimQuery, which claims run on its generic
-// plan (genericPlan), with arguments of the right types as SQL literals.
-var GenericPlanQuery, GenericPlanArgs = limitedClaimQuery, `'{dlv_a}', '{ep_a}', 0, 0, 32, true, 0.1, '{1}', 'node-a'`
+// GenericPlans are the statements claims run on their generic plans
+// (genericPlan), with arguments of the right types as SQL literals, and
+// the indexes the plan must use.
+var GenericPlans = []struct {
+	Name, Query, Args string
+	Indexes           []string
+}{
+	{"pick (limited claim)", pickQuery, fmt.Sprintf(`0, '{ep_a}', 100, 32, %d, true, 0.1`, nsClaim),
+		[]string{"deliveries_due", "deliveries_leased", "deliveries_pkey"}},
+	{"limited claim", limitedClaimQuery, `'{dlv_a}', '{ep_a}', 0, 0, 32, true, 0.1, '{1}', 'node-a'`,
+		[]string{"deliveries_leased", "deliveries_pkey"}},
+}
 
 // ExplainGeneric returns the generic plan of q, which PostgreSQL makes
 // without the arguments, run with args (SQL literals).

@@ -859,18 +859,20 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", q.Name, q.Index, plan)
 		}
 	}
-	// The limited claim runs on its generic plan: that one too.
-	plan, err := s.ExplainGeneric(t.Context(), postgres.GenericPlanQuery, postgres.GenericPlanArgs)
-	if err != nil {
-		t.Fatalf("limited claim, generic plan: %v", err)
-	}
-	for _, index := range []string{"deliveries_leased", "deliveries_pkey"} {
-		if !strings.Contains(plan, " using "+index+" ") && !strings.Contains(plan, " on "+index+" ") {
-			t.Errorf("limited claim, generic plan: does not use %s:\n%s", index, plan)
+	// Limited claims run on generic plans: those too.
+	for _, q := range postgres.GenericPlans {
+		plan, err := s.ExplainGeneric(t.Context(), q.Query, q.Args)
+		if err != nil {
+			t.Fatalf("%s, generic plan: %v", q.Name, err)
 		}
-	}
-	if strings.Contains(plan, "Seq Scan on deliveries") {
-		t.Errorf("limited claim, generic plan: scans deliveries:\n%s", plan)
+		for _, index := range q.Indexes {
+			if !strings.Contains(plan, " using "+index+" ") && !strings.Contains(plan, " on "+index+" ") {
+				t.Errorf("%s, generic plan: does not use %s:\n%s", q.Name, index, plan)
+			}
+		}
+		if strings.Contains(plan, "Seq Scan on deliveries") {
+			t.Errorf("%s, generic plan: scans deliveries:\n%s", q.Name, plan)
+		}
 	}
 }
 
