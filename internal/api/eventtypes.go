@@ -139,7 +139,7 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteEventType(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if err := a.store.DeleteEventType(r.Context(), name); err != nil {
+	if err := a.catalog.Delete(r.Context(), name); err != nil {
 		return storeError(err, "event type", name)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -217,4 +218,90 @@ func TestEndpointStats(t *testing.T) {
 		t.Errorf("day = %+v", day)
 	}
 	wantError(t, tb.do(t, "GET", "/api/v1/endpoints/ep_nope/stats", nil), http.StatusNotFound, CodeNotFound)
+}
+
+// TestEventTypeCache: events read their type from a per-process cache. A
+// change made through this API applies to the next event at once; one made
+// in the store by another node (here: straight in the store) applies once
+// catalog.DefaultCacheFor has passed, and not before; a type's absence is
+// cached the same way.
+func TestEventTypeCache(t *testing.T) {
+	t.Parallel()
+	var reads *typeReads
+	tb := setup(t, func(c *Config) { reads = &typeReads{Store: c.Store}; c.Store = reads })
+	ctx := t.Context()
+	must(t, tb.do(t, "POST", "/api/v1/event-types", `{"name":"order.paid","enforce":true,"schema":{"type":"object","required":["id"]}}`), http.StatusCreated)
+	send := func(typ, payload string) int {
+		t.Helper()
+		return tb.do(t, "POST", "/api/v1/events", `{"type":"`+typ+`","payload":`+payload+`}`).status
+	}
+	if got := send("order.paid", `{"id":1}`); got != http.StatusAccepted {
+		t.Fatalf("valid event: %d", got)
+	}
+	before := reads.n.Load()
+	for range 5 {
+		if got := send("order.paid", `{"id":1}`); got != http.StatusAccepted {
+			t.Fatalf("valid event: %d", got)
+		}
+	}
+	if n := reads.n.Load() - before; n != 0 {
+		t.Errorf("%d event type reads for 5 events of a cached type, want 0", n)
+	}
+
+	// Through the API: the next event sees the new schema.
+	must(t, tb.do(t, "PATCH", "/api/v1/event-types/order.paid", `{"schema":{"type":"object","required":["sku"]}}`), http.StatusOK)
+	if got := send("order.paid", `{"id":1}`); got != http.StatusUnprocessableEntity {
+		t.Fatalf("event breaking the schema patched through the API: %d, want 422", got)
+	}
+
+	// Straight in the store: seen after the bound, not before.
+	off := false
+	if _, err := tb.store.UpdateEventType(ctx, "order.paid", func(*store.EventType) (store.EventTypePatch, error) {
+		return store.EventTypePatch{Enforce: &off, UpdatedAt: tb.clock.Now()}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := send("order.paid", `{"id":1}`); got != http.StatusUnprocessableEntity {
+		t.Fatalf("within the bound: %d, want 422 (cached type)", got)
+	}
+	tb.clock.Advance(catalog.DefaultCacheFor)
+	if got := send("order.paid", `{"id":1}`); got != http.StatusAccepted {
+		t.Fatalf("after the bound: %d, want 202 (enforcement turned off in the store)", got)
+	}
+
+	// A type outside the catalog: its absence is cached the same way.
+	if got := send("user.created", `[]`); got != http.StatusAccepted {
+		t.Fatalf("type outside the catalog: %d", got)
+	}
+	before = reads.n.Load()
+	if got := send("user.created", `[]`); got != http.StatusAccepted {
+		t.Fatalf("type outside the catalog: %d", got)
+	}
+	if n := reads.n.Load() - before; n != 0 {
+		t.Errorf("%d reads for a type known to be absent, want 0", n)
+	}
+	now := tb.clock.Now()
+	if err := tb.store.CreateEventType(ctx, &store.EventType{Name: "user.created", Schema: []byte(`{"type":"object"}`), Enforce: true, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got := send("user.created", `[]`); got != http.StatusAccepted {
+		t.Fatalf("created in the store, within the bound: %d, want 202 (cached absence)", got)
+	}
+	tb.clock.Advance(catalog.DefaultCacheFor)
+	if got := send("user.created", `[]`); got != http.StatusUnprocessableEntity {
+		t.Fatalf("created in the store, after the bound: %d, want 422", got)
+	}
+
+	// Created and deleted through the API: at once.
+	if got := send("team.joined", `[]`); got != http.StatusAccepted {
+		t.Fatalf("type outside the catalog: %d", got)
+	}
+	must(t, tb.do(t, "POST", "/api/v1/event-types", `{"name":"team.joined","enforce":true,"schema":{"type":"object"}}`), http.StatusCreated)
+	if got := send("team.joined", `[]`); got != http.StatusUnprocessableEntity {
+		t.Fatalf("type created through the API: %d, want 422", got)
+	}
+	must(t, tb.do(t, "DELETE", "/api/v1/event-types/team.joined", nil), http.StatusNoContent)
+	if got := send("team.joined", `[]`); got != http.StatusAccepted {
+		t.Fatalf("type deleted through the API: %d, want 202", got)
+	}
 }

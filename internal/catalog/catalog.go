@@ -18,6 +18,14 @@
 // schema itself ("#/$defs/address") but never a file or a URL, so that a
 // schema given over the API cannot make the server read its disk or the
 // network.
+//
+// # Caching
+//
+// Events read their type through a cache in the Catalog: a type (or its
+// absence) read from the store is used for Config.CacheFor (1 s by
+// default) before it is read again. Writes through this Catalog (Create,
+// Update, Put, Delete) apply to the next event at once; a change another
+// node makes to the same database applies on this node within that bound.
 package catalog
 
 import (
@@ -92,6 +100,26 @@ type Config struct {
 	Store store.EventTypes
 	// Now is the clock. nil: time.Now.
 	Now func() time.Time
+	// CacheFor is how long an event type read from the store (or its
+	// absence) is used for events before it is read again: the bound on
+	// how late this process sees a change another node made. This
+	// process's own writes through the Catalog apply at once. 0:
+	// DefaultCacheFor; negative: no cache, every request reads the store.
+	CacheFor time.Duration
+}
+
+// DefaultCacheFor is Config.CacheFor's default.
+const DefaultCacheFor = time.Second
+
+// maxCachedTypes bounds the event types (and absences) cached; a full
+// cache is emptied, so that events of ever new types cannot grow it.
+const maxCachedTypes = 4096
+
+// cachedType is an event type as read at a time; t is nil for a type not
+// in the catalog.
+type cachedType struct {
+	t  *store.EventType
+	at time.Time
 }
 
 // Catalog applies the catalog's rules to a store's event types. It is safe
@@ -102,6 +130,14 @@ type Catalog struct {
 
 	mu       sync.Mutex
 	compiled map[string]*jsonschema.Schema // by schema text
+
+	cacheFor time.Duration
+	typesMu  sync.Mutex
+	types    map[string]cachedType
+	flights  map[string]*flight // reads in progress, by name
+	// gen counts this process's writes: a read that began before a write
+	// is not cached after it.
+	gen uint64
 }
 
 // maxCompiled bounds the compiled schemas kept.
@@ -112,9 +148,13 @@ func New(cfg *Config) (*Catalog, error) {
 	if cfg == nil || cfg.Store == nil {
 		return nil, errors.New("catalog: Config.Store is nil")
 	}
-	c := &Catalog{store: cfg.Store, now: cfg.Now, compiled: map[string]*jsonschema.Schema{}}
+	c := &Catalog{store: cfg.Store, now: cfg.Now, compiled: map[string]*jsonschema.Schema{},
+		cacheFor: cfg.CacheFor, types: map[string]cachedType{}, flights: map[string]*flight{}}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.cacheFor == 0 {
+		c.cacheFor = DefaultCacheFor
 	}
 	return c, nil
 }
@@ -267,6 +307,73 @@ func (c *Catalog) schema(text []byte) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
+// eventType returns the type called name, nil if the catalog has none,
+// from the cache while it is fresh (Config.CacheFor). Concurrent misses
+// for one name share one read of the store, so that a popular type's
+// expiry costs one read, not one per request in flight.
+func (c *Catalog) eventType(ctx context.Context, name string) (*store.EventType, error) {
+	for {
+		now := c.now()
+		c.typesMu.Lock()
+		if e, ok := c.types[name]; ok && now.Sub(e.at) < c.cacheFor && !now.Before(e.at) {
+			c.typesMu.Unlock()
+			return e.t, nil
+		}
+		if f := c.flights[name]; f != nil {
+			c.typesMu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if f.err != nil && ctx.Err() == nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+				continue // the reader's request went away, not ours
+			}
+			return f.t, f.err
+		}
+		f := &flight{done: make(chan struct{})}
+		c.flights[name] = f
+		gen := c.gen
+		c.typesMu.Unlock()
+
+		f.t, f.err = c.store.GetEventType(ctx, name)
+		if errors.Is(f.err, store.ErrNotFound) {
+			f.t, f.err = nil, nil
+		}
+		c.typesMu.Lock()
+		if c.flights[name] == f {
+			delete(c.flights, name)
+		}
+		if f.err == nil && c.cacheFor > 0 && c.gen == gen {
+			if len(c.types) >= maxCachedTypes {
+				clear(c.types)
+			}
+			c.types[name] = cachedType{t: f.t, at: now}
+		}
+		c.typesMu.Unlock()
+		close(f.done)
+		return f.t, f.err
+	}
+}
+
+// flight is a read of one event type in progress.
+type flight struct {
+	done chan struct{} // closed once t and err are set
+	t    *store.EventType
+	err  error
+}
+
+// forget drops the cached type called name after this process writes it,
+// so that the next event sees the write: the cached entry, and any read in
+// flight, which may have begun before the write.
+func (c *Catalog) forget(name string) {
+	c.typesMu.Lock()
+	delete(c.types, name)
+	delete(c.flights, name)
+	c.gen++
+	c.typesMu.Unlock()
+}
+
 // CheckEvent checks an event's payload against its type: nil if the type
 // is not in the catalog, has no schema or does not enforce it, or if the
 // payload matches; a *Violation if it does not.
@@ -278,8 +385,9 @@ func (c *Catalog) CheckEvent(ctx context.Context, typ string, payload []byte) er
 func (c *Catalog) Checker() *Checker { return &Checker{c: c} }
 
 // A Checker checks the events of one request (a batch) against the
-// catalog, reading each event type from the store once however many events
-// have it. It is not safe for concurrent use.
+// catalog, reading each event type once however many events have it (from
+// the Catalog's cache while it is fresh). It is not safe for concurrent
+// use.
 type Checker struct {
 	c     *Catalog
 	types map[string]*store.EventType // nil for a type not in the catalog
@@ -291,11 +399,7 @@ func (k *Checker) CheckEvent(ctx context.Context, typ string, payload []byte) er
 	t, ok := k.types[typ]
 	if !ok {
 		var err error
-		t, err = k.c.store.GetEventType(ctx, typ)
-		if errors.Is(err, store.ErrNotFound) {
-			t, err = nil, nil
-		}
-		if err != nil {
+		if t, err = k.c.eventType(ctx, typ); err != nil {
 			return fmt.Errorf("check event against the catalog: %w", err)
 		}
 		if k.types == nil {
@@ -327,10 +431,18 @@ func (c *Catalog) Create(ctx context.Context, s Spec) (*store.EventType, error) 
 		Name: s.Name, Description: s.Description, Schema: nilIfNull(s.Schema), Example: nilIfNull(s.Example),
 		Deprecated: s.Deprecated, Enforce: s.Enforce, CreatedAt: now, UpdatedAt: now,
 	}
+	defer c.forget(s.Name)
 	if err := c.store.CreateEventType(ctx, t); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Delete removes the type called name from the catalog; its events are
+// kept. ErrNotFound (wrapped) if there is none.
+func (c *Catalog) Delete(ctx context.Context, name string) error {
+	defer c.forget(name)
+	return c.store.DeleteEventType(ctx, name)
 }
 
 // nilIfNull keeps JSON null as no value.
@@ -345,6 +457,7 @@ func nilIfNull(b json.RawMessage) []byte {
 // be after the change, and writes only the fields ch names. ErrNotFound
 // (wrapped) if there is none; rules.FieldErrors if a field cannot be used.
 func (c *Catalog) Update(ctx context.Context, name string, ch Change) (*store.EventType, error) {
+	defer c.forget(name)
 	return c.store.UpdateEventType(ctx, name, func(cur *store.EventType) (store.EventTypePatch, error) {
 		next := Spec{Name: cur.Name, Description: cur.Description, Schema: cur.Schema, Example: cur.Example,
 			Deprecated: cur.Deprecated, Enforce: cur.Enforce}

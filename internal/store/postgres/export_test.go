@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -79,6 +80,42 @@ func (s *Store) SeedHistory(ctx context.Context) error {
 // Explain returns the plan of q.
 func (s *Store) Explain(ctx context.Context, q string, args ...any) (string, error) {
 	rows, err := s.pool.Query(ctx, "EXPLAIN "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(plan, "\n"), err
+}
+
+// GenericPlans are the statements claims run on their generic plans
+// (genericPlan), with arguments of the right types as SQL literals, and
+// the indexes the plan must use.
+var GenericPlans = []struct {
+	Name, Query, Args string
+	Indexes           []string
+}{
+	{"pick (limited claim)", pickQuery, fmt.Sprintf(`0, '{ep_a}', 100, 32, %d, true, 0.1`, nsClaim),
+		[]string{"deliveries_due", "deliveries_leased", "deliveries_pkey"}},
+	{"limited claim", limitedClaimQuery, `'{dlv_a}', '{ep_a}', 0, 0, 32, true, 0.1, '{1}', 'node-a'`,
+		[]string{"deliveries_leased", "deliveries_pkey"}},
+}
+
+// ExplainGeneric returns the generic plan of q, which PostgreSQL makes
+// without the arguments, run with args (SQL literals).
+func (s *Store) ExplainGeneric(ctx context.Context, q, args string) (string, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		return "", err
+	}
+	defer c.Exec(context.Background(), "RESET plan_cache_mode; DEALLOCATE ALL")
+	if _, err := c.Exec(ctx, "PREPARE generic_plan AS "+q); err != nil {
+		return "", err
+	}
+	rows, err := c.Query(ctx, "EXPLAIN EXECUTE generic_plan("+args+")", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return "", err
 	}

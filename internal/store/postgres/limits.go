@@ -166,6 +166,18 @@ var limitedClaimQuery = `WITH cand AS (
 	WHERE d.id = chosen.id AND e.id = d.endpoint_id AND ev.id = d.event_id
 	` + claimReturning
 
+// genericPlan makes the rest of a transaction run its prepared statements
+// on their generic plans, made once per connection. Left to choose,
+// PostgreSQL kept planning limitedClaimQuery afresh at most claims (its
+// custom plans look cheaper than the generic one, which does not know the
+// candidates' count): about 2 ms of planning a claim against 0.45 ms of
+// execution, and pickQuery at a third to a half of its calls (bench runs
+// of 10,000 deliveries, pg_stat_statements with track_planning: about 2 s
+// of planning a run before, 0.3–0.5 s after). Neither plan depends on the arguments: candidates are found by
+// primary key, due ones by deliveries_due and leases by deliveries_leased
+// whatever they are (TestQueryPlans checks the generic plans).
+const genericPlan = `SET LOCAL plan_cache_mode = force_generic_plan`
+
 // claimLimited is ClaimDueDeliveries with p.MaxInFlight or p.RateLimits,
 // in one transaction of two round trips (see the comment at the top of
 // this file).
@@ -191,8 +203,12 @@ func (s *Store) claimLimited(ctx context.Context, p store.ClaimParams) ([]*store
 	}
 	var cands []candidate
 	err = tx.batch(ctx, false, func(b *pgx.Batch) {
+		b.Queue(genericPlan)
 		b.Queue(pickQuery, now, exclude, p.Limit, maxInFlight, nsClaim, p.RateLimits, store.RateBurstWindow.Seconds())
 	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return err

@@ -859,6 +859,21 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", q.Name, q.Index, plan)
 		}
 	}
+	// Limited claims run on generic plans: those too.
+	for _, q := range postgres.GenericPlans {
+		plan, err := s.ExplainGeneric(t.Context(), q.Query, q.Args)
+		if err != nil {
+			t.Fatalf("%s, generic plan: %v", q.Name, err)
+		}
+		for _, index := range q.Indexes {
+			if !strings.Contains(plan, " using "+index+" ") && !strings.Contains(plan, " on "+index+" ") {
+				t.Errorf("%s, generic plan: does not use %s:\n%s", q.Name, index, plan)
+			}
+		}
+		if strings.Contains(plan, "Seq Scan on deliveries") {
+			t.Errorf("%s, generic plan: scans deliveries:\n%s", q.Name, plan)
+		}
+	}
 }
 
 // TestImportFromSQLite moves a SQLite store into PostgreSQL the way
