@@ -35,4 +35,3 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 	out, next := store.TrimPage(out, limit, store.EventCursor)
 	return out, next, nil
 }
-
