@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hookrelay/hookrelay/internal/rules"
 	"github.com/hookrelay/hookrelay/internal/store"
 )
 
@@ -87,30 +86,15 @@ func toAttemptJSON(at *store.Attempt) attemptJSON {
 // the query: status, event_type, since, until, tenant, limit and cursor.
 func (a *API) listDeliveriesWith(w http.ResponseWriter, r *http.Request, f store.DeliveryFilter) error {
 	q := r.URL.Query()
-	var err error
-	if f.Page, err = pageParams(r); err != nil {
+	lq, visible, err := listParams(r)
+	if err != nil {
 		return err
 	}
-	if f.Tenant, err = tenantParam(r); err != nil {
-		return err
-	}
-	var ok bool
-	if f.Tenant, ok = principalOf(r).Filter(f.Tenant); !ok {
+	if !visible {
 		writeJSON(w, http.StatusOK, list[deliveryJSON]{Data: []deliveryJSON{}})
 		return nil
 	}
-	if f.Since, err = timeParam(r, "since"); err != nil {
-		return err
-	}
-	if f.Until, err = timeParam(r, "until"); err != nil {
-		return err
-	}
-	switch s := store.DeliveryStatus(q.Get("status")); s {
-	case "", store.StatusPending, store.StatusSucceeded, store.StatusFailed, store.StatusCanceled:
-		f.Status = s
-	default:
-		return badRequest("status %q: want pending, succeeded, failed or canceled", s)
-	}
+	f.Page, f.Tenant, f.Since, f.Until, f.Status = lq.Page, lq.Tenant, lq.Since, lq.Until, lq.Status
 	f.EventType = q.Get("event_type")
 	if len(f.EventType) > maxEventTypeLen {
 		return badRequest("event_type is longer than %d bytes", maxEventTypeLen)
@@ -217,12 +201,8 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 
 // replayRequest is the body of POST /api/v1/endpoints/{id}/replay.
 type replayRequest struct {
-	Since      time.Time  `json:"since"`
-	Until      *time.Time `json:"until"`
-	EventTypes []string   `json:"event_types"`
-	Status     []string   `json:"status"`
-	// After continues a replay that stopped: the next_cursor it returned.
-	After string `json:"after"`
+	replayWindow
+	Status []string `json:"status"`
 }
 
 // replayResponse says how many failed deliveries were made due again.
@@ -246,26 +226,11 @@ func (a *API) replayEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	if req.Since.IsZero() {
-		return invalid("since is required: replay failed deliveries created at or after this RFC 3339 time")
+	until, types, err := req.check("replay", "failed deliveries")
+	if err != nil {
+		return err
 	}
-	p := store.ReplayFailedParams{Since: req.Since, After: req.After}
-	if req.Until != nil {
-		if !req.Until.After(req.Since) {
-			return invalid("until must be after since")
-		}
-		p.Until = *req.Until
-	}
-	if _, _, ok := store.ParseReplayCursor(req.After); !ok || len(req.After) > maxCursor {
-		return invalid("after %q is not a next_cursor of replay", req.After)
-	}
-	if len(req.EventTypes) > 0 {
-		types, err := rules.CheckEventTypes(req.EventTypes)
-		if err != nil {
-			return invalid("%v", err)
-		}
-		p.EventTypes = types
-	}
+	p := store.ReplayFailedParams{Since: req.Since, Until: until, EventTypes: types, After: req.After}
 	for _, s := range req.Status {
 		p.Statuses = append(p.Statuses, store.DeliveryStatus(s))
 	}

@@ -188,3 +188,40 @@ func utcPtr(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// listQuery is what every list of events or deliveries reads from its
+// query string: limit and cursor, tenant, since, until and status.
+type listQuery struct {
+	Page         store.Page
+	Tenant       *string
+	Since, Until time.Time
+	Status       store.DeliveryStatus
+}
+
+// listParams parses r's listQuery, the tenant narrowed to what the
+// caller's key may see; visible is false when that is nothing (a tenant
+// key asking for another tenant), and the list is then empty.
+func listParams(r *http.Request) (lq listQuery, visible bool, err error) {
+	if lq.Page, err = pageParams(r); err != nil {
+		return lq, false, err
+	}
+	if lq.Tenant, err = tenantParam(r); err != nil {
+		return lq, false, err
+	}
+	if lq.Tenant, visible = principalOf(r).Filter(lq.Tenant); !visible {
+		return lq, false, nil
+	}
+	if lq.Since, err = timeParam(r, "since"); err != nil {
+		return lq, false, err
+	}
+	if lq.Until, err = timeParam(r, "until"); err != nil {
+		return lq, false, err
+	}
+	switch s := store.DeliveryStatus(r.URL.Query().Get("status")); s {
+	case "", store.StatusPending, store.StatusSucceeded, store.StatusFailed, store.StatusCanceled:
+		lq.Status = s
+	default:
+		return lq, false, badRequest("status %q: want pending, succeeded, failed or canceled", s)
+	}
+	return lq, true, nil
+}

@@ -11,11 +11,42 @@ import (
 
 // replayMissingRequest is the body of POST /api/v1/endpoints/{id}/replay-missing.
 type replayMissingRequest struct {
+	replayWindow
+}
+
+// replayWindow is what both replays of an endpoint take: the window of
+// creation times, event type patterns and where a stopped call ended.
+type replayWindow struct {
 	Since      time.Time  `json:"since"`
 	Until      *time.Time `json:"until"`
 	EventTypes []string   `json:"event_types"`
 	// After continues a replay that stopped: the next_cursor it returned.
 	After string `json:"after"`
+}
+
+// check validates the window: since is required (sinceIs says what it
+// selects, for the message), until after it, after a cursor of the call
+// named what, the patterns as an endpoint's. It returns until (zero for no
+// bound) and the checked patterns.
+func (rw replayWindow) check(what, sinceIs string) (until time.Time, types []string, err error) {
+	if rw.Since.IsZero() {
+		return until, nil, invalid("since is required: replay %s created at or after this RFC 3339 time", sinceIs)
+	}
+	if rw.Until != nil {
+		if !rw.Until.After(rw.Since) {
+			return until, nil, invalid("until must be after since")
+		}
+		until = *rw.Until
+	}
+	if _, _, ok := store.ParseReplayCursor(rw.After); !ok || len(rw.After) > maxCursor {
+		return until, nil, invalid("after %q is not a next_cursor of %s", rw.After, what)
+	}
+	if len(rw.EventTypes) > 0 {
+		if types, err = rules.CheckEventTypes(rw.EventTypes); err != nil {
+			return until, nil, invalid("%v", err)
+		}
+	}
+	return until, types, nil
 }
 
 // replayMissingResponse says what a replay-missing call did.
@@ -41,26 +72,11 @@ func (a *API) replayMissing(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	if req.Since.IsZero() {
-		return invalid("since is required: replay the events created at or after this RFC 3339 time")
+	until, types, err := req.check("replay-missing", "the events")
+	if err != nil {
+		return err
 	}
-	p := store.ReplayMissingParams{Since: req.Since, After: req.After}
-	if req.Until != nil {
-		if !req.Until.After(req.Since) {
-			return invalid("until must be after since")
-		}
-		p.Until = *req.Until
-	}
-	if _, _, ok := store.ParseReplayCursor(req.After); !ok || len(req.After) > maxCursor {
-		return invalid("after %q is not a next_cursor of replay-missing", req.After)
-	}
-	if len(req.EventTypes) > 0 {
-		types, err := rules.CheckEventTypes(req.EventTypes)
-		if err != nil {
-			return invalid("%v", err)
-		}
-		p.EventTypes = types
-	}
+	p := store.ReplayMissingParams{Since: req.Since, Until: until, EventTypes: types, After: req.After}
 	e, err := a.endpoint(r)
 	if err != nil {
 		return err

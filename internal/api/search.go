@@ -63,33 +63,15 @@ func searchError(err error, cursor string) error {
 // are not listed: GET /api/v1/events/{id} answers one byte for byte.
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	var (
-		f   store.EventFilter
-		err error
-		ok  bool
-	)
-	if f.Page, err = pageParams(r); err != nil {
+	lq, visible, err := listParams(r)
+	if err != nil {
 		return err
 	}
-	if f.Tenant, err = tenantParam(r); err != nil {
-		return err
-	}
-	if f.Tenant, ok = principalOf(r).Filter(f.Tenant); !ok {
+	if !visible {
 		writeJSON(w, http.StatusOK, list[eventJSON]{Data: []eventJSON{}})
 		return nil
 	}
-	if f.Since, err = timeParam(r, "since"); err != nil {
-		return err
-	}
-	if f.Until, err = timeParam(r, "until"); err != nil {
-		return err
-	}
-	switch s := store.DeliveryStatus(q.Get("status")); s {
-	case "", store.StatusPending, store.StatusSucceeded, store.StatusFailed, store.StatusCanceled:
-		f.Status = s
-	default:
-		return badRequest("status %q: want pending, succeeded, failed or canceled", s)
-	}
+	f := store.EventFilter{Page: lq.Page, Tenant: lq.Tenant, Since: lq.Since, Until: lq.Until, Status: lq.Status}
 	if f.Type = q.Get("type"); len(f.Type) > maxEventTypeLen {
 		return badRequest("type is longer than %d bytes", maxEventTypeLen)
 	}
