@@ -92,8 +92,9 @@
 // One process, one Store per database file. Open takes an exclusive lock
 // on a file beside the database (path + ".lock") and fails with ErrLocked
 // while another Store holds it, so a second `hookrelay serve` on the same
-// data directory stops at once with a clear error instead of corrupting the
-// queue's assumptions. On platforms without flock(2) (Windows) the lock is
+// data directory stops within 2 seconds (the lock is tried that long, as
+// a process that is exiting still holds it) with a clear error instead of
+// corrupting the queue's assumptions. On platforms without flock(2) (Windows) the lock is
 // not taken and running two processes is the operator's mistake to avoid.
 //
 // Writes are serialized through one goroutine: throughput comes from
