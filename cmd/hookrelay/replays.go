@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hookrelay/hookrelay/client"
 )
@@ -39,17 +38,9 @@ func runReplaysCreate(ctx context.Context, e *env, args []string) error {
 	if *since == "" {
 		return usagef("--since is required")
 	}
-	now := time.Now()
 	p := &client.ReplayParams{Kind: *kind, EndpointID: *endpoint, EventTypes: types, Status: statuses, Rate: *rate}
-	if p.Since, err = parseSince(*since, now); err != nil {
+	if p.Since, p.Until, err = parseWindow(*since, *until); err != nil {
 		return err
-	}
-	if *until != "" {
-		to, err := parseSince(*until, now)
-		if err != nil {
-			return err
-		}
-		p.Until = &to
 	}
 	if *tenant != "" {
 		p.Tenant = tenant
