@@ -10,16 +10,16 @@ import (
 	"github.com/hookrelay/hookrelay/client"
 )
 
-var deliveryCommands = map[string]subcommand{
-	"list":           {"list deliveries, by endpoint, event or status", runDeliveriesList},
-	"get":            {"show a delivery and its attempts", runDeliveriesGet},
-	"retry":          {"attempt a delivery again now", runDeliveriesRetry},
-	"replay":         {"retry the failed deliveries of an endpoint in a window (by type and status)", runDeliveriesReplay},
-	"replay-missing": {"send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
+var deliveryCommands = []subcommand{
+	{"list", "list deliveries, by endpoint, event or status", runDeliveriesList},
+	{"get", "show a delivery and its attempts", runDeliveriesGet},
+	{"retry", "attempt a delivery again now", runDeliveriesRetry},
+	{"replay", "retry the failed deliveries of an endpoint in a window (by type and status)", runDeliveriesReplay},
+	{"replay-missing", "send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
 }
 
 func runDeliveries(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "deliveries", deliveryCommands, []string{"list", "get", "retry", "replay", "replay-missing"}, args)
+	return runSubcommand(ctx, e, "deliveries", deliveryCommands, args)
 }
 
 // deliveryLatency is the duration of d's latest attempt, "-" for none.

@@ -8,15 +8,15 @@ import (
 	"github.com/hookrelay/hookrelay/client"
 )
 
-var replayCommands = map[string]subcommand{
-	"create": {"start a bulk replay job that runs in the background under a rate cap", runReplaysCreate},
-	"list":   {"list replay jobs with their progress, newest first", runReplaysList},
-	"get":    {"show a replay job and its progress", runReplaysGet},
-	"cancel": {"cancel a replay job that is not done", runReplaysCancel},
+var replayCommands = []subcommand{
+	{"create", "start a bulk replay job that runs in the background under a rate cap", runReplaysCreate},
+	{"list", "list replay jobs with their progress, newest first", runReplaysList},
+	{"get", "show a replay job and its progress", runReplaysGet},
+	{"cancel", "cancel a replay job that is not done", runReplaysCancel},
 }
 
 func runReplays(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "replays", replayCommands, []string{"create", "list", "get", "cancel"}, args)
+	return runSubcommand(ctx, e, "replays", replayCommands, args)
 }
 
 func runReplaysCreate(ctx context.Context, e *env, args []string) error {
