@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -191,16 +192,18 @@ func idArgs(e *env, command, what string, args []string, extra func(fs *flag.Fla
 
 // subcommand is one verb of a command with verbs (endpoints create, ...).
 type subcommand struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
 }
 
-// runSubcommand dispatches args[0] among subs.
-func runSubcommand(ctx context.Context, e *env, name string, subs map[string]subcommand, order []string, args []string) error {
+// runSubcommand dispatches args[0] among subs, which its usage lists in
+// their order.
+func runSubcommand(ctx context.Context, e *env, name string, subs []subcommand, args []string) error {
 	usage := func() {
 		fmt.Fprintf(e.stderr, "Usage: hookrelay %s <command> [flags]\n\nCommands:\n", name)
-		for _, n := range order {
-			fmt.Fprintf(e.stderr, "  %-14s %s\n", n, subs[n].summary)
+		for _, sub := range subs {
+			fmt.Fprintf(e.stderr, "  %-14s %s\n", sub.name, sub.summary)
 		}
 		fmt.Fprintf(e.stderr, "\nRun \"hookrelay %s <command> -h\" for a command's flags.\n", name)
 	}
@@ -212,12 +215,12 @@ func runSubcommand(ctx context.Context, e *env, name string, subs map[string]sub
 		usage()
 		return errHelp
 	}
-	sub, ok := subs[args[0]]
-	if !ok {
+	i := slices.IndexFunc(subs, func(s subcommand) bool { return s.name == args[0] })
+	if i < 0 {
 		usage()
 		return usagef("unknown command %q", args[0])
 	}
-	return sub.run(ctx, e, args[1:])
+	return subs[i].run(ctx, e, args[1:])
 }
 
 // errNoInput is returned when a command needs standard input and none came.

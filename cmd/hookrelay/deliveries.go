@@ -10,16 +10,16 @@ import (
 	"github.com/hookrelay/hookrelay/client"
 )
 
-var deliveryCommands = map[string]subcommand{
-	"list":           {"list deliveries, by endpoint, event or status", runDeliveriesList},
-	"get":            {"show a delivery and its attempts", runDeliveriesGet},
-	"retry":          {"attempt a delivery again now", runDeliveriesRetry},
-	"replay":         {"retry the failed deliveries of an endpoint in a window (by type and status)", runDeliveriesReplay},
-	"replay-missing": {"send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
+var deliveryCommands = []subcommand{
+	{"list", "list deliveries, by endpoint, event or status", runDeliveriesList},
+	{"get", "show a delivery and its attempts", runDeliveriesGet},
+	{"retry", "attempt a delivery again now", runDeliveriesRetry},
+	{"replay", "retry the failed deliveries of an endpoint in a window (by type and status)", runDeliveriesReplay},
+	{"replay-missing", "send an endpoint the events of a window it has no delivery for (it was disabled)", runDeliveriesReplayMissing},
 }
 
 func runDeliveries(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "deliveries", deliveryCommands, []string{"list", "get", "retry", "replay", "replay-missing"}, args)
+	return runSubcommand(ctx, e, "deliveries", deliveryCommands, args)
 }
 
 // deliveryLatency is the duration of d's latest attempt, "-" for none.
@@ -75,13 +75,34 @@ func runDeliveriesList(ctx context.Context, e *env, args []string) error {
 // parseSince reads an RFC 3339 time, or a duration meaning that long before
 // now.
 func parseSince(s string, now time.Time) (time.Time, error) {
+	return parseTimeFlag("since", s, now)
+}
+
+// parseTimeFlag is parseSince for the flag called name, which its error
+// names.
+func parseTimeFlag(name, s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, usagef("--since %q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (24h)", s)
+	return time.Time{}, usagef("--%s %q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (24h)", name, s)
+}
+
+// parseWindow reads a replay's required --since and optional --until
+// (nil when not given), both relative to one now.
+func parseWindow(since, until string) (time.Time, *time.Time, error) {
+	now := time.Now()
+	from, err := parseTimeFlag("since", since, now)
+	if err != nil || until == "" {
+		return from, nil, err
+	}
+	to, err := parseTimeFlag("until", until, now)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	return from, &to, nil
 }
 
 func runDeliveriesGet(ctx context.Context, e *env, args []string) error {
@@ -167,17 +188,9 @@ func runDeliveriesReplay(ctx context.Context, e *env, args []string) error {
 	if *endpoint == "" || *since == "" {
 		return usagef("--endpoint and --since are required")
 	}
-	now := time.Now()
 	p := &client.ReplayFailedParams{EventTypes: types, Status: statuses}
-	if p.Since, err = parseSince(*since, now); err != nil {
+	if p.Since, p.Until, err = parseWindow(*since, *until); err != nil {
 		return err
-	}
-	if *until != "" {
-		to, err := parseSince(*until, now)
-		if err != nil {
-			return err
-		}
-		p.Until = &to
 	}
 	c, err := cf.client(e)
 	if err != nil {
@@ -223,18 +236,9 @@ func runDeliveriesReplayMissing(ctx context.Context, e *env, args []string) erro
 	if *endpoint == "" || *since == "" {
 		return usagef("--endpoint and --since are required")
 	}
-	now := time.Now()
-	from, err := parseSince(*since, now)
-	if err != nil {
+	p := &client.ReplayMissingParams{EventTypes: types}
+	if p.Since, p.Until, err = parseWindow(*since, *until); err != nil {
 		return err
-	}
-	p := &client.ReplayMissingParams{Since: from, EventTypes: types}
-	if *until != "" {
-		to, err := parseSince(*until, now)
-		if err != nil {
-			return err
-		}
-		p.Until = &to
 	}
 	c, err := cf.client(e)
 	if err != nil {

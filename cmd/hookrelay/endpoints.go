@@ -83,21 +83,20 @@ func endpointEventTypes(ep *client.Endpoint) string {
 	return strings.Join(ep.EventTypes, ",")
 }
 
-var endpointCommands = map[string]subcommand{
-	"create":        {"create an endpoint; prints its secret once", runEndpointsCreate},
-	"list":          {"list endpoints", runEndpointsList},
-	"get":           {"show an endpoint", runEndpointsGet},
-	"update":        {"change an endpoint", runEndpointsUpdate},
-	"delete":        {"delete an endpoint, canceling its pending deliveries", runEndpointsDelete},
-	"rotate-secret": {"make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
-	"reveal-secret": {"print an endpoint's current secrets", runEndpointsReveal},
-	"test-filter":   {"tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
-	"stats":         {"attempts of the last hour and day: outcomes, success rate, latency percentiles", runEndpointsStats},
+var endpointCommands = []subcommand{
+	{"create", "create an endpoint; prints its secret once", runEndpointsCreate},
+	{"list", "list endpoints", runEndpointsList},
+	{"get", "show an endpoint", runEndpointsGet},
+	{"update", "change an endpoint", runEndpointsUpdate},
+	{"delete", "delete an endpoint, canceling its pending deliveries", runEndpointsDelete},
+	{"rotate-secret", "make a new secret; the old one keeps signing for an overlap", runEndpointsRotate},
+	{"reveal-secret", "print an endpoint's current secrets", runEndpointsReveal},
+	{"test-filter", "tell whether a payload matches an endpoint's payload filter", runEndpointsTestFilter},
+	{"stats", "attempts of the last hour and day: outcomes, success rate, latency percentiles", runEndpointsStats},
 }
 
 func runEndpoints(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "endpoints", endpointCommands,
-		[]string{"create", "list", "get", "update", "delete", "rotate-secret", "reveal-secret", "test-filter", "stats"}, args)
+	return runSubcommand(ctx, e, "endpoints", endpointCommands, args)
 }
 
 // endpointFields are the flags create and update share.

@@ -13,16 +13,16 @@ import (
 // own, usually smaller, limit.
 const maxPayloadInput = 64 << 20
 
-var eventCommands = map[string]subcommand{
-	"send": {"send an event: the JSON payload on standard input, byte for byte", runEventsSend},
-	"get":  {"show an event and its payload", runEventsGet},
-	"list": {"find events by type, tenant, time, endpoint, delivery status and payload field", runEventsList},
-	"erase": {"erase an event's payload and its attempts' headers and bodies, keeping the metadata, and cancel its pending deliveries (GDPR)",
+var eventCommands = []subcommand{
+	{"send", "send an event: the JSON payload on standard input, byte for byte", runEventsSend},
+	{"list", "find events by type, tenant, time, endpoint, delivery status and payload field", runEventsList},
+	{"get", "show an event and its payload", runEventsGet},
+	{"erase", "erase an event's payload and its attempts' headers and bodies, keeping the metadata, and cancel its pending deliveries (GDPR)",
 		runEventsErase},
 }
 
 func runEvents(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "events", eventCommands, []string{"send", "list", "get", "erase"}, args)
+	return runSubcommand(ctx, e, "events", eventCommands, args)
 }
 
 func runEventsSend(ctx context.Context, e *env, args []string) error {

@@ -64,7 +64,7 @@ func runEventsList(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if *until != "" {
-		if f.Until, err = parseSince(*until, now); err != nil {
+		if f.Until, err = parseTimeFlag("until", *until, now); err != nil {
 			return err
 		}
 	}

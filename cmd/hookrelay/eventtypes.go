@@ -14,19 +14,18 @@ import (
 	"github.com/hookrelay/hookrelay/internal/catalog"
 )
 
-var eventTypeCommands = map[string]subcommand{
-	"create":       {"add an event type to the catalog", runEventTypesCreate},
-	"list":         {"list the catalog, in name order (--prefix for a group)", runEventTypesList},
-	"get":          {"show an event type, its schema and example", runEventTypesGet},
-	"update":       {"change an event type (only the flags given)", runEventTypesUpdate},
-	"delete":       {"remove an event type from the catalog", runEventTypesDelete},
-	"send-example": {"send a type's example payload to one endpoint", runEventTypesSendExample},
-	"import":       {"create or update types from an OpenAPI 3.1 webhooks (3.0 x-webhooks) document, YAML or JSON", runEventTypesImport},
+var eventTypeCommands = []subcommand{
+	{"create", "add an event type to the catalog", runEventTypesCreate},
+	{"list", "list the catalog, in name order (--prefix for a group)", runEventTypesList},
+	{"get", "show an event type, its schema and example", runEventTypesGet},
+	{"update", "change an event type (only the flags given)", runEventTypesUpdate},
+	{"delete", "remove an event type from the catalog", runEventTypesDelete},
+	{"send-example", "send a type's example payload to one endpoint", runEventTypesSendExample},
+	{"import", "create or update types from an OpenAPI 3.1 webhooks (3.0 x-webhooks) document, YAML or JSON", runEventTypesImport},
 }
 
 func runEventTypes(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "event-types", eventTypeCommands,
-		[]string{"create", "list", "get", "update", "delete", "send-example", "import"}, args)
+	return runSubcommand(ctx, e, "event-types", eventTypeCommands, args)
 }
 
 // eventTypeFlags are the flags that describe an event type's fields.

@@ -23,14 +23,14 @@ import (
 	"github.com/hookrelay/hookrelay/internal/store/sqlite"
 )
 
-var keyCommands = map[string]subcommand{
-	"create": {"create an API key; prints it once", runKeysCreate},
-	"list":   {"list API keys", runKeysList},
-	"revoke": {"revoke an API key", runKeysRevoke},
+var keyCommands = []subcommand{
+	{"create", "create an API key; prints it once", runKeysCreate},
+	{"list", "list API keys", runKeysList},
+	{"revoke", "revoke an API key", runKeysRevoke},
 }
 
 func runKeys(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "keys", keyCommands, []string{"create", "list", "revoke"}, args)
+	return runSubcommand(ctx, e, "keys", keyCommands, args)
 }
 
 // keyOut is an API key as the API returns it.

@@ -4,20 +4,19 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hookrelay/hookrelay/client"
 )
 
-var replayCommands = map[string]subcommand{
-	"create": {"start a bulk replay job that runs in the background under a rate cap", runReplaysCreate},
-	"list":   {"list replay jobs with their progress, newest first", runReplaysList},
-	"get":    {"show a replay job and its progress", runReplaysGet},
-	"cancel": {"cancel a replay job that is not done", runReplaysCancel},
+var replayCommands = []subcommand{
+	{"create", "start a bulk replay job that runs in the background under a rate cap", runReplaysCreate},
+	{"list", "list replay jobs with their progress, newest first", runReplaysList},
+	{"get", "show a replay job and its progress", runReplaysGet},
+	{"cancel", "cancel a replay job that is not done", runReplaysCancel},
 }
 
 func runReplays(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "replays", replayCommands, []string{"create", "list", "get", "cancel"}, args)
+	return runSubcommand(ctx, e, "replays", replayCommands, args)
 }
 
 func runReplaysCreate(ctx context.Context, e *env, args []string) error {
@@ -39,17 +38,9 @@ func runReplaysCreate(ctx context.Context, e *env, args []string) error {
 	if *since == "" {
 		return usagef("--since is required")
 	}
-	now := time.Now()
 	p := &client.ReplayParams{Kind: *kind, EndpointID: *endpoint, EventTypes: types, Status: statuses, Rate: *rate}
-	if p.Since, err = parseSince(*since, now); err != nil {
+	if p.Since, p.Until, err = parseWindow(*since, *until); err != nil {
 		return err
-	}
-	if *until != "" {
-		to, err := parseSince(*until, now)
-		if err != nil {
-			return err
-		}
-		p.Until = &to
 	}
 	if *tenant != "" {
 		p.Tenant = tenant

@@ -29,6 +29,7 @@ import (
 
 	"github.com/hookrelay/hookrelay/internal/access"
 	"github.com/hookrelay/hookrelay/internal/api"
+	"github.com/hookrelay/hookrelay/internal/catalog"
 	"github.com/hookrelay/hookrelay/internal/delivery"
 	"github.com/hookrelay/hookrelay/internal/inbound"
 	"github.com/hookrelay/hookrelay/internal/leader"
@@ -676,8 +677,15 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	// Tenant tokens are signed with a key derived from the session key: the
 	// dashboard opens them (portal links) and the API accepts them.
 	tokenKey := access.DeriveTokenKey(sessionKey)
+	// One event catalog: a type the dashboard writes applies at once to
+	// the API's events, as one the API writes does.
+	cat, err := catalog.New(&catalog.Config{Store: st})
+	if err != nil {
+		return fmt.Errorf("event catalog: %w", err)
+	}
 	dash, err := ui.New(ui.Config{
 		Store:                st,
+		Catalog:              cat,
 		Notifier:             engine,
 		Logger:               logger,
 		SessionKey:           sessionKey,
@@ -699,6 +707,7 @@ func serve(ctx context.Context, e *env, cfg *serveConfig) (err error) {
 	}
 	apiHandler, err := api.New(api.Config{
 		Store:                 st,
+		Catalog:               cat,
 		Notifier:              engine,
 		Logger:                logger,
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,

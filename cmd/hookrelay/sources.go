@@ -13,18 +13,17 @@ import (
 	"github.com/hookrelay/hookrelay/internal/rules"
 )
 
-var sourceCommands = map[string]subcommand{
-	"create":     {"create an inbound source, with its destinations", runSourcesCreate},
-	"list":       {"list inbound sources", runSourcesList},
-	"get":        {"show a source (by id or name) and its destinations", runSourcesGet},
-	"delete":     {"delete a source, its destinations and its rejections", runSourcesDelete},
-	"add-dest":   {"add a destination to a source", runSourcesAddDestination},
-	"rejections": {"list the requests a source refused in the last 24 hours", runSourcesRejections},
+var sourceCommands = []subcommand{
+	{"create", "create an inbound source, with its destinations", runSourcesCreate},
+	{"list", "list inbound sources", runSourcesList},
+	{"get", "show a source (by id or name) and its destinations", runSourcesGet},
+	{"delete", "delete a source, its destinations and its rejections", runSourcesDelete},
+	{"add-dest", "add a destination to a source", runSourcesAddDestination},
+	{"rejections", "list the requests a source refused in the last 24 hours", runSourcesRejections},
 }
 
 func runSources(ctx context.Context, e *env, args []string) error {
-	return runSubcommand(ctx, e, "sources", sourceCommands,
-		[]string{"create", "list", "get", "delete", "add-dest", "rejections"}, args)
+	return runSubcommand(ctx, e, "sources", sourceCommands, args)
 }
 
 // destinationFlags are the flags that describe destinations.

@@ -190,15 +190,10 @@ type auditJSON struct {
 // listAudit answers GET /api/v1/audit: the changes made, newest first; a
 // key bound to a tenant sees only its tenant's.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
-	page, err := pageParams(r)
+	page, tenant, ok, err := pageTenantParams(r)
 	if err != nil {
 		return err
 	}
-	tenant, err := tenantParam(r)
-	if err != nil {
-		return err
-	}
-	tenant, ok := principalOf(r).Filter(tenant)
 	if !ok {
 		writeJSON(w, http.StatusOK, list[auditJSON]{Data: []auditJSON{}})
 		return nil

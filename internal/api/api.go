@@ -74,6 +74,11 @@ const (
 type Config struct {
 	// Store holds everything the API serves. Required.
 	Store store.Store
+	// Catalog is the event catalog, on Store, to share with the other
+	// handlers of the process (the dashboard, the API) so that a type
+	// written through one is seen at once by the events of the other,
+	// not after its cache's bound. nil: one of its own.
+	Catalog *catalog.Catalog
 	// Notifier is told whenever deliveries may have become due (an event
 	// was accepted, a delivery retried, failures replayed). nil: nobody.
 	Notifier interface{ Notify() }
@@ -217,8 +222,10 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.rules = rl
-	if a.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: a.now}); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
+	if a.catalog = cfg.Catalog; a.catalog == nil {
+		if a.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: a.now}); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
 	}
 	a.keys = newKeyCache()
 	a.limiter = authlimit.New(&authlimit.Config{Failures: cfg.AuthFailures, Now: a.now})

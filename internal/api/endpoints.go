@@ -140,15 +140,10 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
-	page, err := pageParams(r)
+	page, tenant, ok, err := pageTenantParams(r)
 	if err != nil {
 		return err
 	}
-	tenant, err := tenantParam(r)
-	if err != nil {
-		return err
-	}
-	tenant, ok := principalOf(r).Filter(tenant)
 	if !ok {
 		writeJSON(w, http.StatusOK, list[endpointJSON]{Data: []endpointJSON{}})
 		return nil

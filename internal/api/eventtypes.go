@@ -169,11 +169,10 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 		return invalid("event type %s has no example", name)
 	case errors.Is(err, catalog.ErrEndpointDisabled):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "endpoint " + req.EndpointID + " is disabled or deleted"}
+	case errors.Is(err, catalog.ErrNoType):
+		return notFound("event type", name)
 	case errors.Is(err, store.ErrNotFound):
-		if _, gerr := a.store.GetEventType(r.Context(), name); errors.Is(gerr, store.ErrNotFound) {
-			return storeError(gerr, "event type", name)
-		}
-		return storeError(err, "endpoint", req.EndpointID)
+		return notFound("endpoint", req.EndpointID)
 	case err != nil:
 		return err
 	}

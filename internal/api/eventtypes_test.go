@@ -138,8 +138,8 @@ func TestSendExample(t *testing.T) {
 		t.Fatalf("stored example event: %+v, %v", ev, err)
 	}
 	wantError(t, tb.do(t, "POST", "/api/v1/event-types/bare/send-example", map[string]string{"endpoint_id": ep.ID}), http.StatusUnprocessableEntity, CodeValidation, "no example")
-	wantError(t, tb.do(t, "POST", "/api/v1/event-types/invoice.paid/send-example", map[string]string{"endpoint_id": "ep_nope"}), http.StatusNotFound, CodeNotFound)
-	wantError(t, tb.do(t, "POST", "/api/v1/event-types/nope/send-example", map[string]string{"endpoint_id": ep.ID}), http.StatusNotFound, CodeNotFound)
+	wantError(t, tb.do(t, "POST", "/api/v1/event-types/invoice.paid/send-example", map[string]string{"endpoint_id": "ep_nope"}), http.StatusNotFound, CodeNotFound, `endpoint "ep_nope"`)
+	wantError(t, tb.do(t, "POST", "/api/v1/event-types/nope/send-example", map[string]string{"endpoint_id": ep.ID}), http.StatusNotFound, CodeNotFound, `event type "nope"`)
 }
 
 func TestReplayMissing(t *testing.T) {

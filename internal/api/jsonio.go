@@ -189,6 +189,21 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// pageTenantParams parses r's limit, cursor and tenant, the tenant
+// narrowed to what the caller's key may see; visible is false when that
+// is nothing (a tenant key asking for another tenant), and the list is
+// then empty.
+func pageTenantParams(r *http.Request) (page store.Page, tenant *string, visible bool, err error) {
+	if page, err = pageParams(r); err != nil {
+		return page, nil, false, err
+	}
+	if tenant, err = tenantParam(r); err != nil {
+		return page, nil, false, err
+	}
+	tenant, visible = principalOf(r).Filter(tenant)
+	return page, tenant, visible, nil
+}
+
 // listQuery is what every list of events or deliveries reads from its
 // query string: limit and cursor, tenant, since, until and status.
 type listQuery struct {
@@ -202,14 +217,8 @@ type listQuery struct {
 // caller's key may see; visible is false when that is nothing (a tenant
 // key asking for another tenant), and the list is then empty.
 func listParams(r *http.Request) (lq listQuery, visible bool, err error) {
-	if lq.Page, err = pageParams(r); err != nil {
+	if lq.Page, lq.Tenant, visible, err = pageTenantParams(r); err != nil || !visible {
 		return lq, false, err
-	}
-	if lq.Tenant, err = tenantParam(r); err != nil {
-		return lq, false, err
-	}
-	if lq.Tenant, visible = principalOf(r).Filter(lq.Tenant); !visible {
-		return lq, false, nil
 	}
 	if lq.Since, err = timeParam(r, "since"); err != nil {
 		return lq, false, err

@@ -186,18 +186,13 @@ func (a *API) getReplay(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listReplays(w http.ResponseWriter, r *http.Request) error {
-	var (
-		f   store.ReplayJobFilter
-		err error
-	)
-	if f.Page, err = pageParams(r); err != nil {
-		return err
-	}
-	if f.Tenant, err = tenantParam(r); err != nil {
-		return err
-	}
+	var f store.ReplayJobFilter
 	var ok bool
-	if f.Tenant, ok = principalOf(r).Filter(f.Tenant); !ok {
+	var err error
+	if f.Page, f.Tenant, ok, err = pageTenantParams(r); err != nil {
+		return err
+	}
+	if !ok {
 		writeJSON(w, http.StatusOK, list[replayJobJSON]{Data: []replayJobJSON{}})
 		return nil
 	}

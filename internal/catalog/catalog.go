@@ -537,6 +537,9 @@ var (
 	// ErrEndpointDisabled is an endpoint that is disabled, or was deleted
 	// while the example was being sent.
 	ErrEndpointDisabled = errors.New("catalog: the endpoint is disabled")
+	// ErrNoType is a type not in the catalog; it is a store.ErrNotFound,
+	// told apart from the endpoint's.
+	ErrNoType = fmt.Errorf("catalog: no such event type: %w", store.ErrNotFound)
 )
 
 // ExampleStore is what SendExample needs of a store.
@@ -550,10 +553,14 @@ type ExampleStore interface {
 // endpoint, as an event of that type and of the endpoint's tenant,
 // whatever the endpoint's event type filter: a delivery signed, recorded
 // and retried like any other. It returns the event and its one delivery.
-// ErrNotFound (wrapped) for an unknown type or endpoint, ErrNoExample,
+// ErrNoType for an unknown type, ErrNotFound (wrapped) for an unknown
+// endpoint (ErrNoType is one too), ErrNoExample,
 // ErrEndpointDisabled. The caller wakes the delivery engine.
 func SendExample(ctx context.Context, st ExampleStore, name, endpointID string, now time.Time) (*store.Event, []*store.Delivery, error) {
 	t, err := st.GetEventType(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNoType
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("event type %s: %w", name, err)
 	}

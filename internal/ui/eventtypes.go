@@ -261,7 +261,7 @@ func (u *UI) confirmDeleteEventType(w http.ResponseWriter, r *http.Request, s *s
 
 func (u *UI) deleteEventType(w http.ResponseWriter, r *http.Request, s *session) error {
 	name := r.PathValue("name")
-	if err := u.store.DeleteEventType(r.Context(), name); err != nil {
+	if err := u.catalog.Delete(r.Context(), name); err != nil {
 		return notFoundOr(err, "delete event type", name)
 	}
 	u.log.InfoContext(r.Context(), "ui: event type deleted", "event_type", name)

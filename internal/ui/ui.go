@@ -90,6 +90,11 @@ type Config struct {
 	// opens the portal from a tenant token (one holding every portal
 	// scope). nil: that page refuses every token.
 	TokenKey []byte
+	// Catalog is the event catalog, on Store, to share with the other
+	// handlers of the process (the dashboard, the API) so that a type
+	// written through one is seen at once by the events of the other,
+	// not after its cache's bound. nil: one of its own.
+	Catalog *catalog.Catalog
 }
 
 // UI is the dashboard's http.Handler. Create it with New; it is safe for
@@ -179,8 +184,10 @@ func New(cfg Config) (*UI, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	if u.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: u.now}); err != nil {
-		return nil, fmt.Errorf("ui: %w", err)
+	if u.catalog = cfg.Catalog; u.catalog == nil {
+		if u.catalog, err = catalog.New(&catalog.Config{Store: cfg.Store, Now: u.now}); err != nil {
+			return nil, fmt.Errorf("ui: %w", err)
+		}
 	}
 	if u.pages, err = parsePages(u.funcs()); err != nil {
 		return nil, err
