@@ -159,18 +159,14 @@ func (s *Store) GetReplayJob(ctx context.Context, id string) (*store.ReplayJob, 
 // ListReplayJobs returns a page of jobs, newest first.
 func (s *Store) ListReplayJobs(ctx context.Context, f store.ReplayJobFilter) ([]*store.ReplayJob, string, error) {
 	limit := pageLimit(f.Page)
-	q := `SELECT ` + store.ReplayJobCols + ` FROM replay_jobs WHERE true`
-	var args []any
+	var (
+		where []string
+		args  []any
+	)
 	if f.Tenant != nil {
-		args = append(args, *f.Tenant)
-		q += fmt.Sprintf(` AND tenant = $%d`, len(args))
+		where, args = []string{"tenant = $1"}, []any{*f.Tenant}
 	}
-	if f.Cursor != "" {
-		args = append(args, f.Cursor)
-		q += fmt.Sprintf(` AND id < $%d`, len(args))
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
+	q, args := store.IDPageQuery(`SELECT `+store.ReplayJobCols+` FROM replay_jobs`, where, args, f.Cursor, limit, dollar)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list replay jobs: %w", err)
