@@ -263,20 +263,13 @@ func (s *Store) RunReplayBatch(ctx context.Context, p store.ReplayBatchParams) (
 		}
 		_, err = w.exec(`UPDATE replay_jobs SET scanned = ?, queued = ?, cursor = ?, state = ?, finished_at = ?,
 			not_before = ?, leased_until = ? WHERE id = ?`,
-			j.Scanned, j.Queued, j.Cursor, string(j.State), nullTimePtr(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
+			j.Scanned, j.Queued, j.Cursor, string(j.State), nullMS(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("run replay job %s: %w", p.JobID, err)
 	}
 	return j, nil
-}
-
-func nullTimePtr(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return nullTime(*t)
 }
 
 // FailReplayJob makes a job that is not done failed.
