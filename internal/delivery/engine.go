@@ -418,7 +418,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 					return
 				}
 				failures++
-				backoff := min(100*time.Millisecond<<min(failures-1, 6), 5*time.Second)
+				backoff := storeBackoff(failures)
 				e.log.ErrorContext(ctx, "claim due deliveries", "err", err, "retry_in", backoff)
 				if !sleep(ctx, timer, backoff) {
 					return

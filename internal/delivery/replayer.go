@@ -124,7 +124,7 @@ func (r *Replayer) Run(ctx context.Context) error {
 		}
 		d := r.cfg.PollInterval
 		if failures > 0 {
-			d = min(100*time.Millisecond<<min(failures-1, 6), 5*time.Second)
+			d = storeBackoff(failures)
 		} else if at, ok, err := r.cfg.Store.NextReplayJobAt(ctx); err == nil && ok && at.After(now) {
 			// A job due already that the claim did not get is another
 			// node's: look again at the next poll.
@@ -167,7 +167,7 @@ func (r *Replayer) runJob(ctx context.Context, j *store.ReplayJob) {
 				}
 				return
 			}
-			t := time.NewTimer(min(100*time.Millisecond<<(failures-1), 5*time.Second))
+			t := time.NewTimer(storeBackoff(failures))
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -188,4 +188,11 @@ func (r *Replayer) runJob(ctx context.Context, j *store.ReplayJob) {
 		}
 		j = next
 	}
+}
+
+// storeBackoff is the pause after failures store calls in a row failed:
+// 100ms doubling up to 5s. The shift is bounded, so that no count of
+// failures overflows it into a pause of zero or less.
+func storeBackoff(failures int) time.Duration {
+	return min(100*time.Millisecond<<min(max(failures, 1)-1, 6), 5*time.Second)
 }

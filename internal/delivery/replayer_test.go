@@ -245,3 +245,32 @@ func TestReplayerFailsJob(t *testing.T) {
 		t.Fatalf("job = %+v, %v; want failed with the batch's error", got, err)
 	}
 }
+
+// TestStoreBackoff pins the pause after failed store calls. The replayer's
+// batch retry once shifted without a bound: with MaxFailures above 40 the
+// pause overflowed to zero or less and the failing batch was retried at
+// once, in a busy loop.
+func TestStoreBackoff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		failures int
+		want     time.Duration
+	}{
+		{1, 100 * time.Millisecond},
+		{2, 200 * time.Millisecond},
+		{6, 3200 * time.Millisecond},
+		{7, 5 * time.Second},
+		{41, 5 * time.Second},
+		{64, 5 * time.Second},
+		{1000, 5 * time.Second},
+	} {
+		if got := storeBackoff(tc.failures); got != tc.want {
+			t.Errorf("storeBackoff(%d) = %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+	// The formula runJob had.
+	n := 64
+	if old := min(100*time.Millisecond<<(n-1), 5*time.Second); old > 0 {
+		t.Fatalf("old formula at 64 failures = %v, expected the overflow this test guards against", old)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,23 @@ func TrimPage[T any](items []T, limit int, id func(T) string) ([]T, string) {
 	}
 	items = items[:limit]
 	return items, id(items[limit-1])
+}
+
+// IDPageQuery builds the query of a page read newest id first, for
+// TrimPage: "SELECT sel", the conditions where (their arguments args,
+// placeholders ph(1)... already numbered), "id < cursor" when cursor is
+// set, and a LIMIT of limit+1.
+func IDPageQuery(sel string, where []string, args []any, cursor string, limit int, ph func(int) string) (string, []any) {
+	if cursor != "" {
+		args = append(args, cursor)
+		where = append(where, "id < "+ph(len(args)))
+	}
+	q := sel
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	return q + " ORDER BY id DESC LIMIT " + ph(len(args)), args
 }
 
 // AddHealth counts one delivery, whose latest attempt started at started,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -159,16 +158,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		args = append(args, *f.Tenant)
 		where = append(where, "tenant = $"+strconv.Itoa(len(args)))
 	}
-	if f.Cursor != "" {
-		args = append(args, f.Cursor)
-		where = append(where, "id < $"+strconv.Itoa(len(args)))
-	}
-	q := `SELECT ` + auditCols + ` FROM audit_log`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	q, args := store.IDPageQuery(`SELECT `+auditCols+` FROM audit_log`, where, args, f.Cursor, limit, dollar)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list audit log: %w", interpretError(err))

@@ -175,15 +175,7 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 	if len(f.Tenants) > 0 {
 		add("tenant = ANY(?)", f.Tenants)
 	}
-	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
-	}
-	q := `SELECT ` + endpointCols + ` FROM endpoints`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	q, args := store.IDPageQuery(`SELECT `+endpointCols+` FROM endpoints`, where, args, f.Cursor, limit, dollar)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list endpoints: %w", err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -583,17 +582,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 // more than limit.
 func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
 	where, args := deliveryConds(f)
-	if f.Cursor != "" {
-		args = append(args, f.Cursor)
-		where = append(where, "id < $"+strconv.Itoa(len(args)))
-	}
-	q := `SELECT ` + deliveryCols + ` FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
-	return q, args
+	return store.IDPageQuery(`SELECT `+deliveryCols+` FROM deliveries`, where, args, f.Cursor, limit, dollar)
 }
 
 // deliveryConds returns the conditions f sets, its page aside, with their

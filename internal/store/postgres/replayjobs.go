@@ -109,20 +109,15 @@ func replayFailed(ctx context.Context, tx pgx.Tx, p store.ReplayFailedParams) (s
 	return res, nil
 }
 
-func textOrNil(s string) *string {
-	if s == "" {
-		return nil
-	}
-	s = cleanText(s)
-	return &s
-}
+// textOrNil is nullString of s made acceptable to a TEXT column.
+func textOrNil(s string) *string { return nullString(cleanText(s)) }
 
-func msOrNil(t *time.Time) *int64 {
-	if t == nil || t.IsZero() {
+// msOrNil is t in milliseconds, or NULL for the zero time.
+func msOrNil(t time.Time) *int64 {
+	if t.IsZero() {
 		return nil
 	}
-	v := ms(*t)
-	return &v
+	return nullMS(&t)
 }
 
 // CreateReplayJob inserts j, queued.
@@ -139,7 +134,7 @@ func (s *Store) CreateReplayJob(ctx context.Context, j *store.ReplayJob) error {
 	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO replay_jobs (id, tenant, endpoint_id, kind, since, until, event_types, statuses, rate,
 		state, created_at, not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10)`,
-		j.ID, tenant, textOrNil(j.EndpointID), string(j.Kind), ms(j.Since), msOrNil(&j.Until),
+		j.ID, tenant, textOrNil(j.EndpointID), string(j.Kind), ms(j.Since), msOrNil(j.Until),
 		cleanText(store.EncodeReplayList(j.EventTypes)), store.EncodeReplayList(j.Statuses), j.Rate, ms(j.CreatedAt)); err != nil {
 		return fmt.Errorf("create replay job: %w", interpretError(err))
 	}
@@ -159,18 +154,14 @@ func (s *Store) GetReplayJob(ctx context.Context, id string) (*store.ReplayJob, 
 // ListReplayJobs returns a page of jobs, newest first.
 func (s *Store) ListReplayJobs(ctx context.Context, f store.ReplayJobFilter) ([]*store.ReplayJob, string, error) {
 	limit := pageLimit(f.Page)
-	q := `SELECT ` + store.ReplayJobCols + ` FROM replay_jobs WHERE true`
-	var args []any
+	var (
+		where []string
+		args  []any
+	)
 	if f.Tenant != nil {
-		args = append(args, *f.Tenant)
-		q += fmt.Sprintf(` AND tenant = $%d`, len(args))
+		where, args = []string{"tenant = $1"}, []any{*f.Tenant}
 	}
-	if f.Cursor != "" {
-		args = append(args, f.Cursor)
-		q += fmt.Sprintf(` AND id < $%d`, len(args))
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
+	q, args := store.IDPageQuery(`SELECT `+store.ReplayJobCols+` FROM replay_jobs`, where, args, f.Cursor, limit, dollar)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list replay jobs: %w", err)
@@ -260,7 +251,7 @@ func (s *Store) RunReplayBatch(ctx context.Context, p store.ReplayBatchParams) (
 		}
 		_, err = tx.Exec(ctx, `UPDATE replay_jobs SET scanned = $1, queued = $2, cursor = $3, state = $4, finished_at = $5,
 			not_before = $6, leased_until = $7 WHERE id = $8`,
-			j.Scanned, j.Queued, j.Cursor, string(j.State), msOrNil(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
+			j.Scanned, j.Queued, j.Cursor, string(j.State), nullMS(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
 		return err
 	})
 	if err != nil {

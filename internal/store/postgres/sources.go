@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -273,16 +272,7 @@ func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]
 		args = append(args, f.SourceID)
 		where = append(where, "source_id = $"+strconv.Itoa(len(args)))
 	}
-	if f.Cursor != "" {
-		args = append(args, f.Cursor)
-		where = append(where, "id < $"+strconv.Itoa(len(args)))
-	}
-	q := `SELECT ` + store.RejectionCols + ` FROM inbound_rejections`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	q, args := store.IDPageQuery(`SELECT `+store.RejectionCols+` FROM inbound_rejections`, where, args, f.Cursor, limit, dollar)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list rejections: %w", err)

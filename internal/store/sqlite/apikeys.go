@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hookrelay/hookrelay/internal/store"
@@ -214,16 +213,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		where = append(where, "tenant = ?")
 		args = append(args, *f.Tenant)
 	}
-	if f.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.Cursor)
-	}
-	q := `SELECT ` + auditCols + ` FROM audit_log`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
+	q, args := store.IDPageQuery(`SELECT `+auditCols+` FROM audit_log`, where, args, f.Cursor, limit, qmark)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list audit log: %w", err)

@@ -194,16 +194,7 @@ func (s *Store) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]*s
 			args = append(args, t)
 		}
 	}
-	if f.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.Cursor)
-	}
-	q := `SELECT ` + endpointCols + ` FROM endpoints`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
+	q, args := store.IDPageQuery(`SELECT `+endpointCols+` FROM endpoints`, where, args, f.Cursor, limit, qmark)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list endpoints: %w", err)

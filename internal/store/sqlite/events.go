@@ -102,7 +102,7 @@ func (s *Store) createEvents(ctx context.Context, evs []*store.Event, idempotent
 		// to the engine's claims, lest it be handed more than it takes
 		// (those it did not take would wait for their leases to run out).
 		asked := map[string]bool{}
-		rows := &insertRows{}
+		rows := newInsertRows()
 		for i := range es {
 			e := es[i]
 			earlier, out, js, err := s.insertEvent(w, rows, &e, headers[i], ms(idempotentSince), only, dc, asked, claimedAt)
@@ -275,30 +275,30 @@ const (
 // and searchable fields (which reference them); flush must run before
 // anything reads those tables.
 type insertRows struct {
-	events, deliveries, fields    []any
-	nEvents, nDeliveries, nFields int
+	events     rowBatch
+	fields     rowBatch
+	deliveries rowBatch
 }
 
-func (r *insertRows) event(w *writer, args ...any) error {
-	r.events = append(r.events, args...)
-	if r.nEvents++; r.nEvents == insertChunk {
-		return r.flush(w)
+func newInsertRows() *insertRows {
+	return &insertRows{
+		events:     rowBatch{insert: eventInsert, row: eventRow},
+		fields:     rowBatch{insert: fieldInsert, row: fieldRow},
+		deliveries: rowBatch{insert: deliveryInsert, row: deliveryRow},
 	}
-	return nil
 }
 
-func (r *insertRows) delivery(w *writer, args ...any) error {
-	r.deliveries = append(r.deliveries, args...)
-	if r.nDeliveries++; r.nDeliveries == insertChunk {
-		return r.flush(w)
-	}
-	return nil
-}
+func (r *insertRows) event(w *writer, args ...any) error    { return r.add(w, &r.events, args) }
+func (r *insertRows) delivery(w *writer, args ...any) error { return r.add(w, &r.deliveries, args) }
 
 // field gathers an event_fields row (see indexFields).
-func (r *insertRows) field(w *writer, args ...any) error {
-	r.fields = append(r.fields, args...)
-	if r.nFields++; r.nFields == insertChunk {
+func (r *insertRows) field(w *writer, args ...any) error { return r.add(w, &r.fields, args) }
+
+// add gathers a row of b, and flushes every batch (in order) once b holds
+// insertChunk rows.
+func (r *insertRows) add(w *writer, b *rowBatch, args []any) error {
+	b.args = append(b.args, args...)
+	if b.n++; b.n == insertChunk {
 		return r.flush(w)
 	}
 	return nil
@@ -306,31 +306,32 @@ func (r *insertRows) field(w *writer, args ...any) error {
 
 // flush writes the rows gathered so far.
 func (r *insertRows) flush(w *writer) error {
-	if r.nEvents > 0 {
-		_, err := w.exec(eventInsert+eventRow+strings.Repeat(", "+eventRow, r.nEvents-1), r.events...)
-		w.dirty = true
-		r.events, r.nEvents = r.events[:0], 0
-		if err != nil {
-			return err
-		}
+	if err := r.events.write(w); err != nil {
+		return err
 	}
-	if r.nFields > 0 {
-		_, err := w.exec(fieldInsert+fieldRow+strings.Repeat(", "+fieldRow, r.nFields-1), r.fields...)
-		w.dirty = true
-		r.fields, r.nFields = r.fields[:0], 0
-		if err != nil {
-			return fmt.Errorf("index fields: %w", err)
-		}
+	if err := r.fields.write(w); err != nil {
+		return fmt.Errorf("index fields: %w", err)
 	}
-	if r.nDeliveries > 0 {
-		_, err := w.exec(deliveryInsert+deliveryRow+strings.Repeat(", "+deliveryRow, r.nDeliveries-1), r.deliveries...)
-		w.dirty = true
-		r.deliveries, r.nDeliveries = r.deliveries[:0], 0
-		if err != nil {
-			return err
-		}
+	return r.deliveries.write(w)
+}
+
+// rowBatch is the rows gathered for one multi-row INSERT: insert followed
+// by row once per row.
+type rowBatch struct {
+	insert, row string
+	args        []any
+	n           int
+}
+
+// write writes the rows of b, if any, and empties it.
+func (b *rowBatch) write(w *writer) error {
+	if b.n == 0 {
+		return nil
 	}
-	return nil
+	_, err := w.exec(b.insert+b.row+strings.Repeat(", "+b.row, b.n-1), b.args...)
+	w.dirty = true
+	b.args, b.n = b.args[:0], 0
+	return err
 }
 
 // GetEvent returns the event or ErrNotFound.

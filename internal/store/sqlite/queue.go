@@ -697,17 +697,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 // more than limit.
 func listDeliveriesQuery(f store.DeliveryFilter, limit int) (string, []any) {
 	where, args := deliveryConds(f)
-	if f.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.Cursor)
-	}
-	q := `SELECT ` + deliveryCols + ` FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
-	return q, args
+	return store.IDPageQuery(`SELECT `+deliveryCols+` FROM deliveries`, where, args, f.Cursor, limit, qmark)
 }
 
 // deliveryConds returns the conditions f sets, its page aside, with their

@@ -152,18 +152,14 @@ func (s *Store) GetReplayJob(ctx context.Context, id string) (*store.ReplayJob, 
 // ListReplayJobs returns a page of jobs, newest first.
 func (s *Store) ListReplayJobs(ctx context.Context, f store.ReplayJobFilter) ([]*store.ReplayJob, string, error) {
 	limit := pageLimit(f.Page)
-	q := `SELECT ` + store.ReplayJobCols + ` FROM replay_jobs WHERE 1 = 1`
-	var args []any
+	var (
+		where []string
+		args  []any
+	)
 	if f.Tenant != nil {
-		q += ` AND tenant = ?`
-		args = append(args, *f.Tenant)
+		where, args = []string{"tenant = ?"}, []any{*f.Tenant}
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ?`
-		args = append(args, f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
+	q, args := store.IDPageQuery(`SELECT `+store.ReplayJobCols+` FROM replay_jobs`, where, args, f.Cursor, limit, qmark)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list replay jobs: %w", err)
@@ -267,20 +263,13 @@ func (s *Store) RunReplayBatch(ctx context.Context, p store.ReplayBatchParams) (
 		}
 		_, err = w.exec(`UPDATE replay_jobs SET scanned = ?, queued = ?, cursor = ?, state = ?, finished_at = ?,
 			not_before = ?, leased_until = ? WHERE id = ?`,
-			j.Scanned, j.Queued, j.Cursor, string(j.State), nullTimePtr(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
+			j.Scanned, j.Queued, j.Cursor, string(j.State), nullMS(j.FinishedAt), ms(j.NotBefore), ms(p.LeaseUntil), j.ID)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("run replay job %s: %w", p.JobID, err)
 	}
 	return j, nil
-}
-
-func nullTimePtr(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return nullTime(*t)
 }
 
 // FailReplayJob makes a job that is not done failed.

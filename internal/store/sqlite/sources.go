@@ -279,16 +279,7 @@ func (s *Store) ListRejections(ctx context.Context, f store.RejectionFilter) ([]
 		where = append(where, "source_id = ?")
 		args = append(args, f.SourceID)
 	}
-	if f.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.Cursor)
-	}
-	q := `SELECT ` + store.RejectionCols + ` FROM inbound_rejections`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
+	q, args := store.IDPageQuery(`SELECT `+store.RejectionCols+` FROM inbound_rejections`, where, args, f.Cursor, limit, qmark)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list rejections: %w", err)
